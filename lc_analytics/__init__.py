@@ -1,0 +1,35 @@
+"""lc_analytics: Cloudflare Stream + R2 analytics and costs for a live-commerce platform."""
+
+from .errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    LcAnalyticsError,
+    QueryError,
+    R2Error,
+    RateLimitError,
+    SandboxError,
+    TransportError,
+    WarehouseError,
+    WarehouseLockedError,
+)
+from .settings import Secret, Settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "ConfigError",
+    "LcAnalyticsError",
+    "QueryError",
+    "R2Error",
+    "RateLimitError",
+    "SandboxError",
+    "Secret",
+    "Settings",
+    "TransportError",
+    "WarehouseError",
+    "WarehouseLockedError",
+    "__version__",
+]

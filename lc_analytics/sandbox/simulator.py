@@ -1,0 +1,498 @@
+"""Generate a seeded, deterministic live-commerce account: broadcasters, shows, views, R2.
+
+Everything is drawn once, vectorised with numpy, over the visible period plus a future
+stretch that the clock reveals as it advances. Settings that a plan can change (retention,
+recording mode) are applied *after* the random draws, so re-simulating with new settings
+changes only what those settings govern and never re-rolls the dice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+
+from .presets import Preset
+
+UTC = timezone.utc
+DAY = pd.Timedelta(days=1)
+
+# Audience countries, split by typical last-mile bandwidth (used by the planted bitrate case).
+HIGH_BW = ["US", "GB", "DE", "JP", "KR", "NL", "FR", "CA"]
+LOW_BW = ["IN", "ID", "NG", "PH", "PK", "BD", "KE", "EG"]
+
+RESOLUTIONS = {  # ingest ladder the simulator draws from: (width, height, kbps)
+    "1080p": (1920, 1080, 6000),
+    "720p": (1280, 720, 4500),
+    "480p": (854, 480, 2400),
+}
+
+BUCKETS = {
+    "exports": "lc-recording-exports",
+    "thumbnails": "lc-thumbnails",
+    "products": "lc-product-images",
+    "reports": "lc-report-exports",
+}
+
+ACTION_CLASS = {  # R2 billing class of each simulated action (reference section 3.2)
+    "PutObject": "A",
+    "CreateMultipartUpload": "A",
+    "UploadPart": "A",
+    "CompleteMultipartUpload": "A",
+    "ListObjectsV2": "A",
+    "LifecycleStorageTierTransition": "A",
+    "GetObject": "B",
+    "HeadObject": "B",
+    "DeleteObject": "free",
+}
+
+MULTIPART_CHUNK = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Planted:
+    """A situation the simulator put in the account on purpose, for analyses to find."""
+
+    kind: str
+    target: str  # a live input uid, broadcaster id, bucket/prefix or "account"
+    healthy: bool  # True for look-alikes that must NOT be flagged
+    detail: str
+
+
+def _hex_ids(rng: np.random.Generator, n: int, nbytes: int = 16) -> np.ndarray:
+    raw = rng.bytes(n * nbytes)
+    return np.array([raw[i * nbytes:(i + 1) * nbytes].hex() for i in range(n)], dtype=object)
+
+
+def _day_floor(ts: pd.Series | pd.DatetimeIndex) -> pd.Series:
+    return pd.Series(ts).dt.floor("D")
+
+
+def _etag(keys: pd.Series) -> np.ndarray:
+    return np.array([hashlib.md5(k.encode()).hexdigest() for k in keys], dtype=object)
+
+
+@dataclass
+class Draws:
+    """Everything random about an account, drawn once from the seed."""
+
+    broadcasters: pd.DataFrame
+    live_inputs: pd.DataFrame
+    shows: pd.DataFrame
+    clips: pd.DataFrame
+    abandoned: pd.DataFrame
+    views: pd.DataFrame  # potential views (before deletions are applied)
+    objects: pd.DataFrame
+    reads: pd.DataFrame  # object-level GetObject counts per day (potential)
+    bucket_ops: pd.DataFrame  # bucket-level operations per day
+    lifecycle: pd.DataFrame
+    planted: list[Planted]
+
+
+def draw(preset: Preset, seed: int, start: date, horizon_end: date, now: date) -> Draws:
+    """Draw every random quantity of an account over [start, horizon_end].
+
+    `now` (the initial clock, a midnight) only places a few direct uploads that are still
+    pending when the account is first observed.
+    """
+    rng = np.random.default_rng(seed)
+    t0 = pd.Timestamp(start, tz=UTC)
+    n_days = (horizon_end - start).days + 1
+    bc, planted = _broadcasters(rng, preset, t0)
+    li = _live_inputs(rng, bc, t0)
+    shows = _shows(rng, bc, li, t0, n_days)
+    clips, abandoned = _clips(rng, bc, preset, t0, n_days, pd.Timestamp(now, tz=UTC))
+    views = _views(rng, bc, li, shows, clips, pd.Timestamp(horizon_end, tz=UTC))
+    objects, reads, bucket_ops, lifecycle, r2_planted = _r2(
+        rng, bc, li, shows, preset, t0, pd.Timestamp(horizon_end, tz=UTC)
+    )
+    return Draws(bc, li, shows, clips, abandoned, views, objects, reads, bucket_ops,
+                 lifecycle, planted + r2_planted)
+
+
+# --- broadcasters and live inputs ----------------------------------------------------------
+
+ARCHETYPES = [
+    # (archetype, planted kind or None, healthy)
+    ("never_watched", "unwatched_recordings", False),
+    ("watched_lookalike", "unwatched_recordings", True),
+    ("overprovisioned", "overprovisioned_ingest", False),
+    ("high_bitrate_lookalike", "overprovisioned_ingest", True),
+    ("recording_off", None, True),
+]
+
+
+def _broadcasters(rng: np.random.Generator, preset: Preset, t0: pd.Timestamp):
+    n = preset.broadcasters
+    ids = [f"b{i:04d}" for i in range(n)]
+    archetype = np.array(["normal"] * n, dtype=object)
+    for i, (name, _, _) in enumerate(ARCHETYPES[: min(n, len(ARCHETYPES))]):
+        archetype[i] = name
+    popularity = rng.lognormal(mean=3.2, sigma=0.7, size=n)  # average live viewers
+    low_share = rng.uniform(0.05, 0.45, size=n)
+    low_share[archetype == "overprovisioned"] = 0.85
+    low_share[archetype == "high_bitrate_lookalike"] = 0.05
+    popularity[archetype == "watched_lookalike"] = 6.0  # small live audience...
+    rhythm = np.where(rng.random(n) < 0.4, "daily", "weekly").astype(object)
+    rhythm[archetype == "never_watched"] = "daily"
+    rhythm[archetype == "overprovisioned"] = "daily"
+    rhythm[archetype == "high_bitrate_lookalike"] = "daily"
+    weekdays = [tuple(sorted(rng.choice(7, size=rng.integers(1, 4), replace=False).tolist()))
+                for _ in range(n)]
+    show_hour = rng.integers(17, 22, size=n)
+    names = [f"{_SHOP_NAMES[i % len(_SHOP_NAMES)]} {i}" for i in range(n)]
+    bc = pd.DataFrame({
+        "broadcaster_id": ids,
+        "name": names,
+        "creator": [f"creator-{i:04d}" for i in range(n)],
+        "archetype": archetype,
+        "popularity": popularity,
+        "low_bw_share": low_share,
+        "rhythm": rhythm,
+        "weekdays": weekdays,
+        "show_hour": show_hour,
+    })
+    planted: list[Planted] = []
+    return bc, planted
+
+
+_SHOP_NAMES = ["Glow Beauty", "Trail Gear", "Kitchen Live", "Sneaker Drop", "Home Nest",
+               "Tech Deals", "Kids Corner", "Pet Parade", "Style Studio", "Garden Hour"]
+
+
+def _live_inputs(rng: np.random.Generator, bc: pd.DataFrame, t0: pd.Timestamp) -> pd.DataFrame:
+    n = len(bc)
+    res_choice = rng.choice(["1080p", "720p", "480p"], p=[0.45, 0.4, 0.15], size=n)
+    arche = bc["archetype"].to_numpy()
+    res_choice[arche == "overprovisioned"] = "1080p"
+    res_choice[arche == "high_bitrate_lookalike"] = "1080p"
+    width = np.array([RESOLUTIONS[r][0] for r in res_choice])
+    height = np.array([RESOLUTIONS[r][1] for r in res_choice])
+    kbps = np.array([RESOLUTIONS[r][2] for r in res_choice], dtype=float)
+    kbps = np.round(kbps * rng.uniform(0.85, 1.15, size=n), -2)
+    kbps[arche == "overprovisioned"] = 12000.0
+    kbps[arche == "high_bitrate_lookalike"] = 8000.0
+    gop = rng.choice([2, 4, 6], size=n).astype(float)
+    retention = rng.choice([np.nan, np.nan, np.nan, 30, 60, 90, 365], size=n)
+    retention[arche == "never_watched"] = np.nan
+    retention[arche == "watched_lookalike"] = np.nan
+    recording = np.where(arche == "recording_off", "off", "automatic").astype(object)
+    created = t0 - pd.to_timedelta(rng.integers(30, 400, size=n), unit="D") \
+        + pd.to_timedelta(rng.integers(0, 86400, size=n), unit="s")
+    return pd.DataFrame({
+        "uid": _hex_ids(rng, n),
+        "broadcaster_id": bc["broadcaster_id"],
+        "creator": bc["creator"],
+        "name": bc["name"] + " live",
+        "created": created,
+        "modified": created,
+        "enabled": True,
+        "recording_mode": recording,
+        "delete_recording_after_days": pd.array(retention, dtype="Int64"),
+        "retention_set_at": created,
+        "width": width,
+        "height": height,
+        "bitrate_kbps": kbps.astype(int),
+        "gop_seconds": gop,
+        "status": None,
+    })
+
+
+def _shows(rng, bc, li, t0, n_days) -> pd.DataFrame:
+    day_idx = np.arange(n_days)
+    weekday0 = t0.weekday()
+    rows = []
+    for i, b in bc.iterrows():
+        if b["rhythm"] == "daily":
+            mask = rng.random(n_days) < 0.9
+        else:
+            wd = (weekday0 + day_idx) % 7
+            mask = np.isin(wd, b["weekdays"]) & (rng.random(n_days) < 0.95)
+        days = day_idx[mask]
+        rows.append(pd.DataFrame({"b": i, "day": days}))
+    s = pd.concat(rows, ignore_index=True)
+    n = len(s)
+    hour = bc["show_hour"].to_numpy()[s["b"]]
+    offset = hour * 3600 + rng.integers(0, 45 * 60, size=n)
+    start = t0 + pd.to_timedelta(s["day"] * 86400 + offset, unit="s")
+    duration = np.clip(rng.lognormal(np.log(60 * 60), 0.35, size=n), 15 * 60, 4 * 3600)
+    duration = np.round(duration + rng.random(n), 3)  # fractional seconds, as Stream reports
+    li_row = s["b"].to_numpy()  # one live input per broadcaster
+    errored = rng.random(n) < 0.02
+    ready_delay = rng.integers(60, 300, size=n)
+    kbps = li["bitrate_kbps"].to_numpy()[li_row] * rng.uniform(0.95, 1.05, size=n)
+    size = np.round(duration * kbps * 1000 / 8).astype(np.int64)
+    return pd.DataFrame({
+        "b": s["b"],
+        "live_input_uid": li["uid"].to_numpy()[li_row],
+        "start": start,
+        "end": start + pd.to_timedelta(duration, unit="s"),
+        "duration": duration,
+        "size": size,
+        "errored": errored,
+        "ready_at": start + pd.to_timedelta(duration + ready_delay, unit="s"),
+        "uid": _hex_ids(rng, n),
+        "recorded": li["recording_mode"].to_numpy()[li_row] == "automatic",
+    })
+
+
+def _clips(rng, bc, preset, t0, n_days, now):
+    n_b = len(bc)
+    per_b = rng.poisson(preset.clips_per_week * n_days / 7, size=n_b)
+    b = np.repeat(np.arange(n_b), per_b)
+    n = len(b)
+    created = t0 + pd.to_timedelta(rng.integers(0, n_days * 86400, size=n), unit="s")
+    upload_secs = rng.integers(60, 1200, size=n)
+    duration = np.round(rng.uniform(20, 180, size=n) + rng.random(n), 3)
+    clips = pd.DataFrame({
+        "b": b,
+        "uid": _hex_ids(rng, n),
+        "created": created,
+        "uploaded": created + pd.to_timedelta(upload_secs, unit="s"),
+        "ready_at": created + pd.to_timedelta(upload_secs + rng.integers(30, 120, size=n),
+                                              unit="s"),
+        "duration": duration,
+        "size": np.round(duration * 4_800_000 / 8 * rng.uniform(0.9, 1.1, size=n)).astype(
+            np.int64),
+        "max_duration_seconds": 600,
+        "deleted_manually": np.where(
+            rng.random(n) < 0.05,
+            created + pd.to_timedelta(rng.integers(2, 60, size=n), unit="D"),
+            pd.NaT,
+        ),
+        "od_level": rng.lognormal(np.log(8), 0.8, size=n),
+        "od_tau": rng.uniform(60, 200, size=n),
+    })
+    n_ab = max(1, n // 10)
+    ab_created = t0 + pd.to_timedelta(rng.integers(0, n_days * 86400, size=n_ab), unit="s")
+    # Three uploads started in the last hours before `now` are still pending at first sight.
+    ab_created = ab_created.append(now - pd.to_timedelta([2, 3, 5], unit="h"))
+    n_ab += 3
+    abandoned = pd.DataFrame({
+        "b": rng.integers(0, n_b, size=n_ab),
+        "uid": _hex_ids(rng, n_ab),
+        "created": ab_created,
+        "expiry": ab_created + pd.Timedelta(hours=6),
+        "max_duration_seconds": 3600,
+    })
+    return clips, abandoned
+
+
+# --- viewing --------------------------------------------------------------------------------
+
+def _views(rng, bc, li, shows, clips, horizon_end) -> pd.DataFrame:
+    """Potential minutes viewed per (video, day, country); deletions are applied later."""
+    arche = bc["archetype"].to_numpy()
+    pop = bc["popularity"].to_numpy()
+    # Live: one row per show (recorded or not), on the show's own date.
+    s_b = shows["b"].to_numpy()
+    live_lambda = pop[s_b] * shows["duration"].to_numpy() / 60 * 0.35
+    watchable = ~shows["errored"].to_numpy()
+    live = pd.DataFrame({
+        "vid": shows["uid"].to_numpy(),
+        "li": shows["live_input_uid"].to_numpy(),
+        "is_live": True,
+        "b": s_b,
+        "day": shows["start"].dt.floor("D"),
+        "lam": live_lambda,
+    })
+    # On demand: a heavy-tailed mix of decay curves (most fade in days, a few sell for months).
+    rec = shows[shows["recorded"] & watchable].reset_index(drop=True)
+    r_b = rec["b"].to_numpy()
+    n = len(rec)
+    long_tail = rng.random(n) < 0.12
+    tau = np.where(long_tail, rng.uniform(30, 150, size=n), rng.lognormal(np.log(1.5), 0.4, n))
+    level = pop[r_b] * rec["duration"].to_numpy() / 60 * 0.08 * np.where(long_tail, 0.15, 1.0)
+    level[arche[r_b] == "never_watched"] = 0.0
+    lk = arche[r_b] == "watched_lookalike"
+    tau[lk] = rng.uniform(60, 150, size=lk.sum())
+    level[lk] = rng.uniform(25, 45, size=lk.sum())
+    od = _decay_rows(rec["uid"].to_numpy(), r_b, rec["start"].dt.floor("D"), level, tau,
+                     horizon_end)
+    od["li"] = rec["live_input_uid"].to_numpy()[od.pop("src")]
+    od["is_live"] = False
+    c_b = clips["b"].to_numpy()
+    clip_rows = _decay_rows(clips["uid"].to_numpy(), c_b, clips["ready_at"].dt.floor("D"),
+                            clips["od_level"].to_numpy(), clips["od_tau"].to_numpy(),
+                            horizon_end, first_age=0)
+    clip_rows.pop("src")
+    clip_rows["li"] = ""
+    clip_rows["is_live"] = False
+    pot = pd.concat([live, od, clip_rows], ignore_index=True)
+    pot = pot[pot["day"] <= horizon_end]
+    # Total minutes per (video, day), then split over the broadcaster's country mix.
+    total = rng.poisson(pot["lam"].to_numpy())
+    keep = total > 0
+    pot = pot[keep].reset_index(drop=True)
+    total = total[keep]
+    mixes = _country_mixes(rng, bc)
+    countries = HIGH_BW + LOW_BW
+    parts = []
+    for b_i, grp in pot.groupby("b", sort=True):
+        idx = grp.index.to_numpy()
+        counts = rng.multinomial(total[idx], mixes[b_i])
+        r, c = np.nonzero(counts)
+        parts.append(pd.DataFrame({
+            "vid": grp["vid"].to_numpy()[r],
+            "li": grp["li"].to_numpy()[r],
+            "is_live": grp["is_live"].to_numpy()[r],
+            "b": b_i,
+            "day": grp["day"].to_numpy()[r],
+            "country": np.asarray(countries, dtype=object)[c],
+            "minutes": counts[r, c].astype(np.int64),
+        }))
+    views = pd.concat(parts, ignore_index=True)
+    views["creator"] = bc["creator"].to_numpy()[views["b"]]
+    views["day"] = pd.to_datetime(views["day"], utc=True)
+    return views
+
+
+def _decay_rows(uids, b, day0, level, tau, horizon_end, first_age=1) -> pd.DataFrame:
+    floor = 0.03  # stop generating where the expected minutes per day drop below this
+    with np.errstate(divide="ignore"):
+        max_age = np.where(level > floor, np.ceil(tau * np.log(level / floor)), 0)
+    d0 = day0.to_numpy()
+    span = ((horizon_end - pd.DatetimeIndex(d0)).days).to_numpy()
+    max_age = np.minimum(max_age, np.maximum(span, 0)).astype(int)
+    counts = np.maximum(max_age - first_age + 1, 0)
+    rep = np.repeat(np.arange(len(uids)), counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    age = np.arange(len(rep)) - starts + first_age
+    return pd.DataFrame({
+        "vid": uids[rep],
+        "src": rep,
+        "b": b[rep],
+        "day": pd.DatetimeIndex(d0[rep]) + pd.to_timedelta(age, unit="D"),
+        "lam": level[rep] * np.exp(-age / tau[rep]),
+    })
+
+
+def _country_mixes(rng, bc) -> np.ndarray:
+    n_h, n_l = len(HIGH_BW), len(LOW_BW)
+    mixes = np.empty((len(bc), n_h + n_l))
+    for i, share in enumerate(bc["low_bw_share"].to_numpy()):
+        hi = rng.dirichlet(np.ones(n_h) * 0.8) * (1 - share)
+        lo = rng.dirichlet(np.ones(n_l) * 0.8) * share
+        mixes[i] = np.concatenate([hi, lo])
+    return mixes
+
+
+# --- R2 --------------------------------------------------------------------------------------
+
+def _r2(rng, bc, li, shows, preset, t0, horizon_end):
+    planted: list[Planted] = []
+    ok = shows[shows["recorded"] & ~shows["errored"]].reset_index(drop=True)
+    # MP4 exports: most broadcasters export recordings; bytes follow the ingest bitrate.
+    exports_by_b = rng.random(len(bc)) < 0.7
+    exports_by_b[bc["archetype"].isin(["overprovisioned", "high_bitrate_lookalike"])] = True
+    ex = ok[exports_by_b[ok["b"].to_numpy()]].reset_index(drop=True)
+    ex_created = ex["ready_at"] + pd.to_timedelta(rng.integers(600, 3600, size=len(ex)), "s")
+    exports = pd.DataFrame({
+        "bucket": BUCKETS["exports"],
+        "key": "exports/" + ex["live_input_uid"] + "/" + ex["uid"] + ".mp4",
+        "size": (ex["size"].to_numpy() * 0.92).astype(np.int64),
+        "created": ex_created,
+        "read_level": 3.0, "read_tau": 3.0, "read_until_age": 14,
+    })
+    # Thumbnails: one per recording (planted: never read after its first week) ...
+    th_created = ok["ready_at"] + pd.Timedelta(seconds=30)
+    thumbs = pd.DataFrame({
+        "bucket": BUCKETS["thumbnails"],
+        "key": "shows/" + ok["uid"] + ".jpg",
+        "size": rng.integers(80_000, 250_000, size=len(ok)),
+        "created": th_created,
+        "read_level": 40.0, "read_tau": 2.0, "read_until_age": 6,
+    })
+    # ... and channel avatars, read every day (healthy look-alike in the same bucket).
+    avatars = pd.DataFrame({
+        "bucket": BUCKETS["thumbnails"],
+        "key": "channels/" + bc["broadcaster_id"] + "/avatar.jpg",
+        "size": rng.integers(40_000, 120_000, size=len(bc)),
+        "created": t0 - pd.to_timedelta(rng.integers(30, 400, size=len(bc)), "D"),
+        "read_level": 30.0, "read_tau": np.inf, "read_until_age": 100_000,
+    })
+    n_p = preset.products
+    products = pd.DataFrame({
+        "bucket": BUCKETS["products"],
+        "key": [f"products/sku-{i // 3:05d}/{i % 3}.jpg" for i in range(n_p)],
+        "size": rng.integers(300_000, 2_000_000, size=n_p),
+        "created": t0 + pd.to_timedelta(
+            rng.integers(-365 * 86400, (horizon_end - t0).days * 86400, size=n_p), "s"),
+        "read_level": rng.lognormal(np.log(6), 0.7, size=n_p), "read_tau": np.inf,
+        "read_until_age": 100_000,
+    })
+    report_days = pd.date_range(t0, horizon_end, freq="D")
+    names = ["orders", "viewers", "payouts"]
+    rep_day = np.repeat(report_days, len(names))
+    reports = pd.DataFrame({
+        "bucket": BUCKETS["reports"],
+        "key": [f"reports/{d:%Y-%m-%d}/{n}.csv" for d, n in
+                zip(rep_day, names * len(report_days), strict=True)],
+        "size": rng.integers(1_000_000, 20_000_000, size=len(rep_day)),
+        "created": rep_day + pd.to_timedelta(rng.integers(3600, 7200, size=len(rep_day)), "s"),
+        "read_level": 2.0, "read_tau": 1.0, "read_until_age": 1,
+    })
+    objects = pd.concat([exports, thumbs, avatars, products, reports], ignore_index=True)
+    objects = objects[objects["created"] <= horizon_end + DAY].reset_index(drop=True)
+    objects["etag"] = _etag(objects["key"])
+    objects["metadata_size"] = objects["key"].str.len().astype(np.int64) + 64
+
+    lifecycle = pd.DataFrame([
+        {"bucket": BUCKETS["exports"], "rule_id": "exports-to-ia", "prefix": "exports/",
+         "transition_days": 90, "transition_class": "STANDARD_IA", "expire_days": None},
+        {"bucket": BUCKETS["reports"], "rule_id": "expire-reports", "prefix": "reports/",
+         "transition_days": None, "transition_class": None, "expire_days": 60},
+    ])
+    reads = _object_reads(rng, objects, horizon_end)
+    bucket_ops = _bucket_ops(rng, objects, t0, horizon_end)
+    planted.append(Planted(
+        "cold_prefix", f"{BUCKETS['thumbnails']}/shows/", False,
+        "show thumbnails are read only in their first 7 days, then never again"))
+    planted.append(Planted(
+        "cold_prefix", f"{BUCKETS['thumbnails']}/channels/", True,
+        "channel avatars in the same bucket are read every day"))
+    planted.append(Planted(
+        "cold_prefix", f"{BUCKETS['products']}/products/", True,
+        "product images are read every day for their whole life"))
+    return objects, reads, bucket_ops, lifecycle, planted
+
+
+def _object_reads(rng, objects, horizon_end) -> pd.DataFrame:
+    c_day = objects["created"].dt.floor("D")
+    first = np.maximum((objects["created"].min().floor("D") - c_day).dt.days, 0)
+    last = np.minimum((horizon_end - c_day).dt.days.to_numpy(),
+                      objects["read_until_age"].to_numpy())
+    first = first.to_numpy()
+    counts = np.maximum(last - first + 1, 0)
+    rep = np.repeat(np.arange(len(objects)), counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    age = np.arange(len(rep)) - starts + first[rep]
+    lam = objects["read_level"].to_numpy()[rep] * np.exp(-age / objects["read_tau"].to_numpy()[rep])
+    n = rng.poisson(lam)
+    keep = n > 0
+    return pd.DataFrame({
+        "obj": rep[keep],
+        "day": pd.DatetimeIndex(c_day.to_numpy()[rep[keep]]) + pd.to_timedelta(age[keep], "D"),
+        "requests": n[keep].astype(np.int64),
+    })
+
+
+def _bucket_ops(rng, objects, t0, horizon_end) -> pd.DataFrame:
+    days = pd.date_range(t0, horizon_end, freq="D")
+    rows = []
+    for bucket in BUCKETS.values():
+        n = len(days)
+        rows.append(pd.DataFrame({"bucket": bucket, "day": days, "action_type": "ListObjectsV2",
+                                  "action_status": "success",
+                                  "requests": rng.poisson(24, size=n)}))
+        rows.append(pd.DataFrame({"bucket": bucket, "day": days, "action_type": "GetObject",
+                                  "action_status": "userError",
+                                  "requests": rng.poisson(2.0, size=n)}))
+        rows.append(pd.DataFrame({"bucket": bucket, "day": days, "action_type": "GetObject",
+                                  "action_status": "internalError",
+                                  "requests": rng.poisson(0.05, size=n)}))
+    ops = pd.concat(rows, ignore_index=True)
+    return ops[ops["requests"] > 0].reset_index(drop=True)

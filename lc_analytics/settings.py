@@ -1,0 +1,212 @@
+"""Typed settings read once from the environment or a .env file, with secrets masked."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlparse
+
+from dotenv import dotenv_values
+
+from .errors import ConfigError
+
+DEFAULT_API_BASE_URL = "https://api.cloudflare.com/client/v4"
+DEFAULT_DB = "data/lc_analytics.duckdb"
+_ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+MASK = "********"
+
+
+class Secret:
+    """A string that never shows itself in repr, str, logs or f-strings; `.reveal()` to use it.
+
+    >>> s = Secret("hunter2"); (repr(s), f"{s}", s.reveal())
+    ('Secret(********)', '********', 'hunter2')
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK})"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __format__(self, spec: str) -> str:
+        return MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self):  # pickling would write the value to disk
+        raise TypeError("Secret values cannot be pickled")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything lc_analytics needs to reach an account and its warehouse.
+
+    >>> s = Settings.from_env({"CLOUDFLARE_ACCOUNT_ID": "0" * 32, "CLOUDFLARE_API_TOKEN": "t"},
+    ...                       env_file=None)
+    >>> s.r2_endpoint_url
+    'https://00000000000000000000000000000000.r2.cloudflarestorage.com'
+    """
+
+    account_id: str | None = None
+    api_token: Secret | None = field(default=None, repr=True)
+    customer_code: str | None = None
+    api_base_url: str = DEFAULT_API_BASE_URL
+    r2_access_key_id: str | None = None
+    r2_secret_access_key: Secret | None = None
+    r2_endpoint_url: str | None = None
+    r2_bucket_name: str | None = None
+    db_path: Path = Path(DEFAULT_DB)
+
+    # --- construction -------------------------------------------------------------------
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        env_file: str | Path | None = ".env",
+        require: Iterable[str] = (),
+    ) -> Settings:
+        """Read settings; `require` names groups that must be complete: "stream", "r2".
+
+        Environment variables win over the .env file. Every problem is reported at once.
+        """
+        values: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        get = lambda name: (values.get(name) or "").strip() or None  # noqa: E731
+        problems: list[str] = []
+
+        account_id = get("CLOUDFLARE_ACCOUNT_ID")
+        if account_id is not None and not _ACCOUNT_ID.match(account_id):
+            problems.append(
+                "CLOUDFLARE_ACCOUNT_ID must be the 32-character lowercase hex account id "
+                f"(got {len(account_id)} characters)"
+            )
+        token_name = (
+            "CLOUDFLARE_STREAM_API_TOKEN" if get("CLOUDFLARE_STREAM_API_TOKEN")
+            else "CLOUDFLARE_API_TOKEN"
+        )
+        token = get(token_name)
+        if token is not None and re.search(r"\s", token):
+            problems.append(f"{token_name} contains whitespace (a pasted newline?)")
+        base_url = get("CLOUDFLARE_API_BASE_URL") or DEFAULT_API_BASE_URL
+        _check_url("CLOUDFLARE_API_BASE_URL", base_url, problems)
+        endpoint = get("R2_ENDPOINT_URL")
+        if endpoint is not None:
+            _check_url("R2_ENDPOINT_URL", endpoint, problems)
+        elif account_id is not None and _ACCOUNT_ID.match(account_id):
+            endpoint = f"https://{account_id}.r2.cloudflarestorage.com"
+        bucket = get("R2_BUCKET_NAME")
+        if bucket is not None and not _BUCKET.match(bucket):
+            problems.append(
+                "R2_BUCKET_NAME must be 3-63 lowercase letters, digits or hyphens "
+                f"(got {bucket!r})"
+            )
+        secret_key = get("R2_SECRET_ACCESS_KEY")
+        access_key = get("R2_ACCESS_KEY_ID")
+
+        groups = set(require)
+        unknown = groups - {"stream", "r2"}
+        if unknown:
+            raise ValueError(f"unknown settings group(s): {sorted(unknown)}")
+        if "stream" in groups:
+            if account_id is None:
+                problems.append("CLOUDFLARE_ACCOUNT_ID is not set")
+            if token is None:
+                problems.append(
+                    "CLOUDFLARE_STREAM_API_TOKEN (or CLOUDFLARE_API_TOKEN) is not set"
+                )
+        if "r2" in groups:
+            if access_key is None:
+                problems.append("R2_ACCESS_KEY_ID is not set")
+            if secret_key is None:
+                problems.append("R2_SECRET_ACCESS_KEY is not set")
+            if endpoint is None and account_id is None:
+                problems.append("R2_ENDPOINT_URL is not set (nor CLOUDFLARE_ACCOUNT_ID)")
+        if problems:
+            secrets = [s for s in (token, secret_key) if s]
+            raise ConfigError([mask_secrets(p, secrets) for p in problems])
+        return cls(
+            account_id=account_id,
+            api_token=Secret(token) if token else None,
+            customer_code=get("CLOUDFLARE_STREAM_CUSTOMER_CODE"),
+            api_base_url=base_url.rstrip("/"),
+            r2_access_key_id=access_key,
+            r2_secret_access_key=Secret(secret_key) if secret_key else None,
+            r2_endpoint_url=endpoint,
+            r2_bucket_name=bucket,
+            db_path=Path(get("LC_ANALYTICS_DB") or DEFAULT_DB),
+        )
+
+    def secrets(self) -> list[str]:
+        """The revealed values of every secret setting (for masking filters)."""
+        return [
+            getattr(self, f.name).reveal()
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), Secret) and getattr(self, f.name)
+        ]
+
+    def install_log_masking(self, logger: logging.Logger | None = None) -> None:
+        """Mask every secret value in records that pass through `logger` (root by default)."""
+        install_log_masking(self.secrets(), logger)
+
+
+def _check_url(name: str, value: str, problems: list[str]) -> None:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        problems.append(f"{name} must be an http(s) URL (got {value!r})")
+
+
+def mask_secrets(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret in `text` with the mask.
+
+    >>> mask_secrets("token=abc123 ok", ["abc123"])
+    'token=******** ok'
+    """
+    for s in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(s, MASK)
+    return text
+
+
+class _MaskingFilter(logging.Filter):
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_secrets(message, self.secrets)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def install_log_masking(secrets: list[str], logger: logging.Logger | None = None) -> None:
+    """Attach a filter that masks `secrets` to `logger` and each of its handlers."""
+    target = logger or logging.getLogger()
+    flt = _MaskingFilter([s for s in secrets if s])
+    target.addFilter(flt)
+    for handler in target.handlers:
+        handler.addFilter(flt)
