@@ -196,15 +196,14 @@ class SimulatedAccount:
         videos = pd.concat([recordings, clips, uploads], ignore_index=True)
         for col in ("created", "uploaded", "live_end", "ready_at", "upload_expiry",
                     "policy_deletion", "manual_deletion"):
-            videos[col] = pd.to_datetime(videos[col], utc=True)
+            videos[col] = _utc(videos[col])
         sched = videos["policy_deletion"].copy()
         for uid, ts in self._video_sched_edits.items():
             sched[videos["uid"] == uid] = ts if ts is not None else pd.NaT
         videos["scheduled_deletion"] = sched
-        api_del = videos["uid"].map(self._api_deleted)
-        videos["deleted_at"] = pd.concat(
-            [sched, videos["manual_deletion"], pd.to_datetime(api_del, utc=True)], axis=1
-        ).min(axis=1)
+        api_del = _utc(videos["uid"].map(self._api_deleted))
+        videos["deleted_at"] = _utc(pd.concat(
+            [_utc(sched), videos["manual_deletion"], api_del], axis=1).min(axis=1))
         videos["stored_seconds"] = np.where(
             videos["errored"] | (videos["duration"] < 0), 0,
             np.ceil(videos["duration"].clip(lower=0)),
@@ -226,11 +225,11 @@ class SimulatedAccount:
         keep = rec_flag | v["is_live"].to_numpy()
         # Recording off: Stream attributes live viewing to the live input itself.
         uid = np.where(rec_flag, v["vid"], v["li"])
-        deleted_day = videos["deleted_at"].dt.floor("D").reindex(v["vid"]).values
-        day_after_delete = v["day"].values >= deleted_day
+        deleted_day = _naive(videos["deleted_at"].dt.floor("D").reindex(v["vid"]))
+        day_after_delete = _naive(v["day"]) >= deleted_day
         keep &= ~(rec_flag & day_after_delete)
         out = pd.DataFrame({
-            "date": v["day"].values[keep],
+            "date": _naive(v["day"])[keep],
             "uid": uid[keep],
             "country": v["country"].to_numpy()[keep],
             "creator": v["creator"].to_numpy()[keep],
@@ -294,7 +293,7 @@ class SimulatedAccount:
         """Every video the Stream API lists at `now`, with its state at that moment."""
         v = self._state()["videos"]
         now = self._now
-        vis = v[(v["created"] <= now) & ~(v["deleted_at"] <= now)].copy()
+        vis = v[(v["created"] < now) & ~(v["deleted_at"] <= now)].copy()
         live = vis["live_end"].notna() & (now < vis["live_end"])
         processing = vis["ready_at"].notna() & (now < vis["ready_at"]) & ~live
         pending = vis["kind"].eq("upload") | (vis["kind"].eq("clip") & (now < vis["uploaded"]))
@@ -314,8 +313,8 @@ class SimulatedAccount:
             np.where(vis["state"] == "inprogress", "50.000000", "0.000000"))
         vis["modified"] = vis[["created", "ready_at"]].max(axis=1).where(
             vis["ready_at"] <= now, vis["created"])
-        mod = vis["uid"].map(self._video_modified)
-        vis["modified"] = pd.to_datetime(mod, utc=True).fillna(vis["modified"])
+        mod = _utc(vis["uid"].map(self._video_modified))
+        vis["modified"] = mod.fillna(_utc(vis["modified"]))
         vis["meta_name"] = vis["name"]
         for uid, meta in self._video_meta_edits.items():
             if uid in vis.index and "name" in meta:
@@ -325,7 +324,7 @@ class SimulatedAccount:
 
     def visible_live_inputs(self) -> pd.DataFrame:
         li = self.live_input_state
-        vis = li[li["created"] <= self._now].copy()
+        vis = li[li["created"] < self._now].copy()
         shows = self.draws.shows
         on_air = shows[(shows["start"] <= self._now) & (self._now < shows["end"])]
         vis["status"] = np.where(vis["uid"].isin(on_air["live_input_uid"]), "connected", None)
@@ -335,7 +334,7 @@ class SimulatedAccount:
         """What GET /stream/storage-usage answers at `now` (optionally for one creator)."""
         v = self._state()["videos"]
         now = self._now
-        alive = (v["created"] <= now) & ~(v["deleted_at"] <= now)
+        alive = (v["created"] < now) & ~(v["deleted_at"] <= now)
         if creator is not None:
             alive &= v["creator"] == creator
         ready = alive & (v["ready_at"] <= now) & (v["stored_seconds"] > 0)
@@ -354,7 +353,7 @@ class SimulatedAccount:
         """Every R2 object that exists at `now`, with its storage class at that moment."""
         o = self._state()["objects"]
         now = self._now
-        vis = o[(o["created"] <= now) & ~(o["deleted_at"] <= now)].copy()
+        vis = o[(o["created"] < now) & ~(o["deleted_at"] <= now)].copy()
         vis["storage_class"] = np.where(vis["transition_at"] <= now, "STANDARD_IA", "STANDARD")
         vis = vis.rename(columns={"created": "last_modified"})
         return vis[["bucket", "key", "size", "etag", "last_modified", "storage_class",
@@ -568,6 +567,16 @@ class SimulatedAccount:
             f"prepaid capacity {self.capacity_minutes} minutes is reached on {ex} "
             "at the current growth"))
         return out
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    """Timestamps as tz-aware UTC nanoseconds (pandas 3 otherwise mixes resolutions)."""
+    return pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]")
+
+
+def _naive(ts: pd.Series) -> np.ndarray:
+    """UTC datetime64 values of a tz-aware series, fast (no per-element Timestamps)."""
+    return ts.dt.tz_convert(None).to_numpy()
 
 
 def _ops(day, o, mask, action, n) -> pd.DataFrame:

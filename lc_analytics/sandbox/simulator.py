@@ -446,7 +446,7 @@ def _r2(rng, bc, li, shows, preset, t0, horizon_end):
         {"bucket": BUCKETS["reports"], "rule_id": "expire-reports", "prefix": "reports/",
          "transition_days": None, "transition_class": None, "expire_days": 60},
     ])
-    reads = _object_reads(rng, objects, horizon_end)
+    reads = _object_reads(rng, objects, t0, horizon_end)
     bucket_ops = _bucket_ops(rng, objects, t0, horizon_end)
     planted.append(Planted(
         "cold_prefix", f"{BUCKETS['thumbnails']}/shows/", False,
@@ -460,9 +460,10 @@ def _r2(rng, bc, li, shows, preset, t0, horizon_end):
     return objects, reads, bucket_ops, lifecycle, planted
 
 
-def _object_reads(rng, objects, horizon_end) -> pd.DataFrame:
+def _object_reads(rng, objects, t0, horizon_end) -> pd.DataFrame:
+    """GetObject successes per object per day, from the period start (t0) on."""
     c_day = objects["created"].dt.floor("D")
-    first = np.maximum((objects["created"].min().floor("D") - c_day).dt.days, 0)
+    first = np.maximum((t0 - c_day).dt.days, 0)
     last = np.minimum((horizon_end - c_day).dt.days.to_numpy(),
                       objects["read_until_age"].to_numpy())
     first = first.to_numpy()

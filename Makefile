@@ -1,0 +1,31 @@
+# The README's commands. Each target creates .venv from pyproject.toml on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+KERNEL := lc-analytics
+
+.PHONY: demo test lint lab serve clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	# A kernel registered inside the venv, so papermill and nbval always find it.
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "lc-analytics (.venv)" >/dev/null
+	touch $(STAMP)
+
+demo: $(STAMP)  ## run the main job on the built-in sandbox
+	$(VENV)/bin/lc-analytics demo
+
+test: $(STAMP)  ## run the test suite
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check lc_analytics tests
+
+serve: $(STAMP)  ## serve the emulated Cloudflare API + R2 on loopback
+	$(VENV)/bin/lc-analytics sandbox serve
+
+clean:
+	rm -rf $(VENV) .pytest_cache data

@@ -1,0 +1,106 @@
+"""`lc-analytics`: a thin shell over the library; one library call per command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+
+from . import __version__
+from .errors import LcAnalyticsError
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _add_sandbox_args(p: argparse.ArgumentParser) -> None:
+    from .sandbox import PRESETS
+
+    p.add_argument("--preset", choices=sorted(PRESETS), default="small",
+                   help="size of the simulated platform (default: small)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+    p.add_argument("--end", type=_date, default=None,
+                   help="last complete simulated day, YYYY-MM-DD (default: yesterday, UTC)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lc-analytics",
+        description="Cloudflare Stream + R2 analytics and costs for a live-commerce platform.",
+    )
+    parser.add_argument("--version", action="version", version=f"lc-analytics {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    demo = sub.add_parser("demo", help="run the main job on the built-in sandbox",
+                          description="Build the sandbox account and run the main job on it.")
+    _add_sandbox_args(demo)
+    demo.set_defaults(func=_cmd_demo)
+
+    sb = sub.add_parser("sandbox", help="the simulated account and its emulated API",
+                        description="The built-in sandbox: a simulated account with known truth.")
+    sb_sub = sb.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
+    sb_sub.required = True
+    summary = sb_sub.add_parser("summary", help="print what the simulated account holds",
+                                description="Print what the simulated account holds and "
+                                            "which situations were planted in it.")
+    _add_sandbox_args(summary)
+    summary.set_defaults(func=_cmd_sandbox_summary)
+    serve = sb_sub.add_parser(
+        "serve", help="serve the emulated Cloudflare API and R2 on loopback",
+        description="Serve the emulated Cloudflare API (REST + GraphQL) and R2 (S3) on "
+                    "127.0.0.1 until stopped; prints `export` lines for any client.")
+    _add_sandbox_args(serve)
+    serve.add_argument("--port", type=int, default=8787, help="API port (default: 8787)")
+    serve.add_argument("--no-r2", action="store_true", help="do not start the R2 server")
+    serve.set_defaults(func=_cmd_sandbox_serve)
+    return parser
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    print(run_demo(preset=args.preset, seed=args.seed, end=args.end))
+    return 0
+
+
+def _cmd_sandbox_summary(args: argparse.Namespace) -> int:
+    from .sandbox import SimulatedAccount
+    from .sandbox.summary import describe
+
+    print(describe(SimulatedAccount.build(args.preset, seed=args.seed, end=args.end)))
+    return 0
+
+
+def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    from .sandbox.server import serve_forever
+
+    serve_forever(preset=args.preset, seed=args.seed, end=args.end, port=args.port,
+                  r2=not args.no_r2)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `lc-analytics` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except LcAnalyticsError as exc:
+        print(f"lc-analytics: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("lc-analytics: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
