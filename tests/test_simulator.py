@@ -225,7 +225,8 @@ def test_planted_cold_thumbnail_prefix_and_its_lookalikes(shared_account):
 def test_planted_storage_exhaustion_within_the_runway(shared_account):
     p = _planted(shared_account, "storage_exhaustion", healthy=False)
     ex = shared_account.exhaustion_date()
-    assert ex is not None and END < ex <= END + timedelta(days=shared_account.preset.runway_days + 1)
+    runway = shared_account.preset.runway_days
+    assert ex is not None and END < ex <= END + timedelta(days=runway + 1)
     assert str(ex) in p.detail
     usage = shared_account.storage_usage()
     assert usage["totalStorageMinutes"] < usage["totalStorageMinutesLimit"]

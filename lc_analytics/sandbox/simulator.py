@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date
 
 import numpy as np
 import pandas as pd
 
 from .presets import Preset
 
-UTC = timezone.utc
+UTC = UTC
 DAY = pd.Timedelta(days=1)
 
 # Audience countries, split by typical last-mile bandwidth (used by the planted bitrate case).

@@ -9,7 +9,8 @@ def describe(account: SimulatedAccount) -> str:
     """Summarise the account as of its clock.
 
     >>> from datetime import date
-    >>> print(describe(SimulatedAccount.build("small", end=date(2026, 6, 30))))  # doctest: +ELLIPSIS
+    >>> acct = SimulatedAccount.build("small", end=date(2026, 6, 30))
+    >>> print(describe(acct))  # doctest: +ELLIPSIS
     Sandbox account ... (preset small, seed 7)
     ...
     """
@@ -22,7 +23,8 @@ def describe(account: SimulatedAccount) -> str:
     usage = t.storage_usage
     lines = [
         f"Sandbox account {account.account_id} (preset {account.preset.name}, seed {account.seed})",
-        f"  period            {t.start} .. {t.end} ({account.days} days); clock {t.now:%Y-%m-%dT%H:%MZ}",
+        f"  period            {t.start} .. {t.end} ({account.days} days); "
+        f"clock {t.now:%Y-%m-%dT%H:%MZ}",
         f"  broadcasters      {len(account.draws.broadcasters)} with "
         f"{len(t.live_inputs)} live inputs",
         f"  videos            {len(videos)} listed ("

@@ -1,0 +1,158 @@
+"""Stream REST source: live inputs, every video, and storage-usage snapshots, as plain rows."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from ..errors import ApiError
+from .http import CloudflareClient
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000  # Cloudflare's maximum for list videos
+
+
+def parse_time(value: object) -> datetime | None:
+    """RFC 3339 text (with `Z`, fractions or an offset) to an aware datetime; None stays None.
+
+    >>> parse_time("2026-06-30T19:04:05.123Z").isoformat()
+    '2026-06-30T19:04:05.123000+00:00'
+    """
+    if value in (None, ""):
+        return None
+    text = str(value).strip().replace("Z", "+00:00").replace("z", "+00:00")
+    return datetime.fromisoformat(text)
+
+
+def _number(value: object) -> float | None:
+    """A number that may arrive as a string (pctComplete) or as -1 for unknown."""
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _known(value: object) -> float | None:
+    """Stream's `-1` (unknown yet) becomes None."""
+    n = _number(value)
+    return None if n is None or n < 0 else n
+
+
+def _int_or_none(value: object) -> int | None:
+    n = _known(value)
+    return None if n is None else int(n)
+
+
+def video_row(v: dict) -> dict:
+    """One Stream video object as a `videos` row (tolerant of -1s and string numbers)."""
+    status = v.get("status") or {}
+    inp = v.get("input") or {}
+    meta = v.get("meta") or {}
+    return {
+        "uid": v["uid"],
+        "created": parse_time(v.get("created")),
+        "modified": parse_time(v.get("modified")),
+        "uploaded": parse_time(v.get("uploaded")),
+        "ready_to_stream_at": parse_time(v.get("readyToStreamAt")),
+        "ready_to_stream": bool(v.get("readyToStream")),
+        "state": status.get("state"),
+        "pct_complete": _number(status.get("pctComplete")),
+        # The docs' error example spells these errReason*; the schema says errorReason*.
+        "error_reason_code": status.get("errorReasonCode") or status.get("errReasonCode") or None,
+        "error_reason_text": status.get("errorReasonText") or status.get("errReasonText") or None,
+        "duration_seconds": _known(v.get("duration")),
+        "size_bytes": _int_or_none(v.get("size")) or 0,
+        "width": _int_or_none(inp.get("width")),
+        "height": _int_or_none(inp.get("height")),
+        "live_input_uid": v.get("liveInput") or None,
+        "creator": v.get("creator") or None,
+        "name": meta.get("name") if isinstance(meta, dict) else None,
+        "scheduled_deletion": parse_time(v.get("scheduledDeletion")),
+        "max_duration_seconds": _int_or_none(v.get("maxDurationSeconds")),
+        "upload_expiry": parse_time(v.get("uploadExpiry")),
+        "require_signed_urls": bool(v.get("requireSignedURLs")),
+    }
+
+
+def live_input_row(li: dict) -> dict:
+    """One full live input object (GET single) as a `live_inputs` row."""
+    rec = li.get("recording") or {}
+    meta = li.get("meta") or {}
+    days = li.get("deleteRecordingAfterDays")
+    return {
+        "uid": li["uid"],
+        "name": meta.get("name") if isinstance(meta, dict) else None,
+        "created": parse_time(li.get("created")),
+        "modified": parse_time(li.get("modified")),
+        "enabled": bool(li.get("enabled", True)),
+        "recording_mode": rec.get("mode"),
+        "recording_timeout_seconds": _int_or_none(rec.get("timeoutSeconds")),
+        "delete_recording_after_days": None if days is None else int(days),
+        "status": li.get("status") if isinstance(li.get("status"), str)
+        else (li.get("status") or {}).get("current", {}).get("state")
+        if isinstance(li.get("status"), dict) else None,
+    }
+
+
+def iter_live_inputs(client: CloudflareClient) -> Iterator[dict]:
+    """Every live input: the list gives abbreviated items, so GET each one in full."""
+    page = client.get(client.account_path("stream/live_inputs"), {"include_counts": "true"})
+    result = page.result or {}
+    items = result.get("liveInputs", []) if isinstance(result, dict) else result
+    for item in items:
+        full = client.get(client.account_path(f"stream/live_inputs/{item['uid']}")).result
+        yield live_input_row(full)
+
+
+def iter_videos(client: CloudflareClient, *, page_size: int = PAGE_SIZE) -> Iterator[dict]:
+    """Every video, oldest first, each exactly once.
+
+    Stream does not paginate: it returns up to `limit` videos filtered by creation time. The
+    cursor is rewound to the *start* of the last page's final `created` timestamp group, so
+    videos that share that timestamp are fetched again on the next page whether the API's
+    `after` is inclusive or exclusive; duplicates are dropped by uid.
+    """
+    seen: set[str] = set()
+    cursor: str | None = None
+    while True:
+        params = {"asc": "true", "limit": str(page_size), "include_counts": "true"}
+        if cursor is not None:
+            params["after"] = cursor
+        page = client.get(client.account_path("stream"), params)
+        batch = page.result or []
+        fresh = [v for v in batch if v["uid"] not in seen]
+        for v in fresh:
+            seen.add(v["uid"])
+            yield video_row(v)
+        if len(batch) < page_size:
+            return
+        cursor = _rewound_cursor(batch, cursor)
+        if not fresh:
+            raise ApiError(
+                f"more than {page_size} videos share the creation time {cursor}; "
+                "list videos cannot page past them", url=client.account_path("stream"))
+
+
+def _rewound_cursor(batch: list[dict], previous: str | None) -> str:
+    last = parse_time(batch[-1]["created"])
+    earlier = [parse_time(v["created"]) for v in batch if parse_time(v["created"]) < last]
+    boundary = max(earlier) if earlier else last - timedelta(microseconds=1)
+    if previous is not None and boundary <= parse_time(previous):
+        boundary = last - timedelta(microseconds=1)
+    return boundary.isoformat().replace("+00:00", "Z")
+
+
+def storage_usage(client: CloudflareClient, taken_at: datetime) -> dict:
+    """One `stream_storage_snapshots` row for the whole account."""
+    r = client.get(client.account_path("stream/storage-usage")).result or {}
+    return {
+        "taken_at": taken_at,
+        "creator": r.get("creator") or "",
+        "total_storage_minutes": float(r.get("totalStorageMinutes") or 0),
+        "total_storage_minutes_limit": int(r.get("totalStorageMinutesLimit") or 0),
+        "video_count": int(r.get("videoCount") or 0),
+    }
