@@ -1,0 +1,315 @@
+"""Sync: decide what to fetch, pull it through the sources, commit each window atomically."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+
+from .errors import ConfigError, LcAnalyticsError
+from .settings import Settings
+from .sources.analytics import (
+    MINUTES_VIEWED,
+    R2_OPERATIONS,
+    R2_STORAGE,
+    Dataset,
+    build_query,
+    iter_window,
+    windows,
+)
+from .sources.http import Clock, CloudflareClient
+from .sources.r2 import R2Inventory
+from .sources.stream import iter_live_inputs, iter_videos, storage_usage
+from .warehouse import Warehouse, sync_lock
+
+log = logging.getLogger(__name__)
+
+#: Sources in the order a sync runs them, and the settings group each needs.
+SOURCES: dict[str, str] = {
+    "stream": "stream",  # live inputs, videos, storage-usage snapshot
+    "minutes_viewed": "stream",  # GraphQL streamMinutesViewedAdaptiveGroups
+    "r2_storage": "stream",  # GraphQL r2StorageAdaptiveGroups
+    "r2_operations": "stream",  # GraphQL r2OperationsAdaptiveGroups
+    "r2_inventory": "r2",  # S3 ListObjectsV2 + lifecycle rules
+}
+ANALYTICS: dict[str, tuple[Dataset, str]] = {
+    "minutes_viewed": (MINUTES_VIEWED, "minutes_viewed_daily"),
+    "r2_storage": (R2_STORAGE, "r2_storage_daily"),
+    "r2_operations": (R2_OPERATIONS, "r2_operations_daily"),
+}
+LAG_DAYS = 3  # recent analytics are restated: re-fetch the last 3 days on every run
+
+
+@dataclass
+class SyncReport:
+    """What one sync did: rows per table, requests, retries, listing calls, windows, time."""
+
+    run_id: str
+    rows: dict[str, int] = field(default_factory=dict)
+    windows: dict[str, list[tuple[date, date]]] = field(default_factory=dict)
+    requests: int = 0
+    graphql_requests: int = 0
+    retries: int = 0
+    listing_calls: int = 0
+    duration_seconds: float = 0.0
+
+    def summary_lines(self) -> list[str]:
+        lines = []
+        for source, wins in self.windows.items():
+            span = f"{wins[0][0]}..{wins[-1][1] - timedelta(days=1)}" if wins else "up to date"
+            lines.append(f"{source}: {len(wins)} window(s) {span}")
+        lines.append("rows: " + ", ".join(f"{t} {n:,}" for t, n in sorted(self.rows.items())))
+        lines.append(f"requests {self.requests} (GraphQL {self.graphql_requests}), retries "
+                     f"{self.retries}, R2 listing calls {self.listing_calls}, "
+                     f"{self.duration_seconds:.1f}s")
+        return lines
+
+
+class Progress:
+    """Progress reporting: a bar per source on a terminal, or one line per source."""
+
+    def __init__(self, mode: str = "auto") -> None:
+        if mode == "auto":
+            mode = "bar" if sys.stderr.isatty() else "none"
+        self.mode = mode
+        self._bar = None
+
+    def start(self, source: str, total: int | None, unit: str) -> None:
+        if self.mode == "bar":
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=source, unit=unit, leave=True, file=sys.stderr)
+
+    def advance(self, n: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def done(self, source: str, line: str) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if self.mode == "lines":
+            print(f"{source}: {line}", flush=True)
+
+
+@dataclass
+class _Context:
+    settings: Settings
+    warehouse: Warehouse
+    now: datetime
+    report: SyncReport
+    progress: Progress
+    client: CloudflareClient | None = None
+    since: date | None = None
+
+
+def sync(
+    settings: Settings | None = None,
+    *,
+    sources: Sequence[str] | None = None,
+    since: date | None = None,
+    progress: str = "auto",
+    transport: httpx.BaseTransport | None = None,
+    clock: Clock | None = None,
+    now: Callable[[], datetime] | None = None,
+    client_options: dict | None = None,
+    lock_timeout: float = 5.0,
+) -> SyncReport:
+    """Pull every source into the warehouse; idempotent, resumable, one window at a time.
+
+    `transport`, `clock` and `now` let the sandbox stand in for Cloudflare (same code path).
+
+    >>> report = sync(Settings.from_env(require=["stream", "r2"]))    # doctest: +SKIP
+    >>> report.rows["videos"]
+    """
+    chosen = _choose_sources(sources)
+    settings = settings or Settings.from_env(require=sorted({SOURCES[s] for s in chosen}))
+    _check_settings(settings, chosen)
+    started = time.monotonic()
+    wh = Warehouse(settings.db_path)
+    with sync_lock(settings.db_path, timeout=lock_timeout):
+        run_id = wh.start_run(list(chosen))
+        ctx = _Context(settings, wh, (now or _utcnow)(), SyncReport(run_id), Progress(progress),
+                       since=since)
+        status, error = "failed", None
+        try:
+            if any(SOURCES[s] == "stream" for s in chosen):
+                ctx.client = CloudflareClient(settings, transport=transport, clock=clock,
+                                              **(client_options or {}))
+            _preflight(ctx, chosen)
+            for source in chosen:
+                _STEPS[source](ctx, source)
+            status = "ok"
+        except KeyboardInterrupt:
+            status, error = "interrupted", "interrupted by the user"
+            raise
+        except LcAnalyticsError as exc:
+            error = str(exc)
+            raise
+        finally:
+            rep = ctx.report
+            if ctx.client is not None:
+                rep.requests += ctx.client.stats.requests
+                rep.graphql_requests = ctx.client.stats.graphql_requests
+                rep.retries = ctx.client.stats.retries
+                ctx.client.close()
+            rep.duration_seconds = time.monotonic() - started
+            wh.finish_run(run_id, status, rows=rep.rows, requests=rep.requests,
+                          retries=rep.retries, listing_calls=rep.listing_calls, error=error)
+    return ctx.report
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _choose_sources(sources: Iterable[str] | None) -> list[str]:
+    if sources is None:
+        return list(SOURCES)
+    chosen = list(dict.fromkeys(sources))
+    unknown = [s for s in chosen if s not in SOURCES]
+    if unknown:
+        raise ConfigError([f"unknown source(s) {', '.join(unknown)}; choose from "
+                           f"{', '.join(SOURCES)}"])
+    return [s for s in SOURCES if s in chosen]
+
+
+def _check_settings(settings: Settings, chosen: list[str]) -> None:
+    problems = []
+    if any(SOURCES[s] == "stream" for s in chosen):
+        if not settings.account_id:
+            problems.append("CLOUDFLARE_ACCOUNT_ID is not set")
+        if not settings.api_token:
+            problems.append("CLOUDFLARE_STREAM_API_TOKEN (or CLOUDFLARE_API_TOKEN) is not set")
+    if problems:
+        raise ConfigError(problems)
+
+
+# --- steps ------------------------------------------------------------------------------
+
+def _preflight(ctx: _Context, chosen: list[str]) -> None:
+    """Prove each permission the run needs before anything is written.
+
+    A wrong token or a missing permission then fails with its clear error and the
+    warehouse is left exactly as it was.
+    """
+    if ctx.client is not None:
+        if "stream" in chosen:
+            ctx.client.get(ctx.client.account_path("stream/storage-usage"))
+        if any(s in ANALYTICS for s in chosen):
+            day = ctx.now.date()
+            flt = {"date_geq": (day - timedelta(days=1)).isoformat(), "date_lt": day.isoformat()}
+            ctx.client.graphql(build_query(MINUTES_VIEWED, flt, 1),
+                               {"accountTag": ctx.client.account_id})
+    if "r2_inventory" in chosen:
+        R2Inventory(ctx.settings).buckets()
+
+
+def _sync_stream(ctx: _Context, source: str) -> None:
+    """Live inputs and every video (full listings), plus a storage-usage snapshot."""
+    assert ctx.client is not None
+    ctx.progress.start(source, None, "items")
+    live_inputs = []
+    for row in iter_live_inputs(ctx.client):
+        live_inputs.append(row)
+        ctx.progress.advance()
+    videos = []
+    for row in iter_videos(ctx.client):
+        videos.append(row)
+        ctx.progress.advance()
+    snapshot = storage_usage(ctx.client, ctx.now)
+    with ctx.warehouse.transaction() as tx:
+        n_li = tx.upsert("live_inputs", live_inputs, seen_at=ctx.now)
+        n_v = tx.upsert("videos", videos, seen_at=ctx.now)
+        gone_li = tx.mark_missing("live_inputs", ctx.now)
+        gone_v = tx.mark_missing("videos", ctx.now)
+        tx.upsert("stream_storage_snapshots", [snapshot])
+        tx.set_watermark(source, ctx.now.date())
+    _count(ctx, live_inputs=n_li, videos=n_v, stream_storage_snapshots=1)
+    ctx.report.windows.setdefault(source, [])
+    ctx.progress.done(source, f"{n_li} live inputs, {n_v} videos ({gone_v} no longer listed, "
+                              f"{gone_li} live inputs gone), storage "
+                              f"{snapshot['total_storage_minutes']:,.0f} of "
+                              f"{snapshot['total_storage_minutes_limit']:,} minutes")
+
+
+def _analytics_range(ctx: _Context, source: str, ds: Dataset) -> tuple[date, date]:
+    """[start, end) to fetch: from the watermark minus the lag, never older than retention."""
+    end = ctx.now.date() + timedelta(days=1)
+    oldest = ctx.now - timedelta(days=ds.retention_days)
+    earliest = oldest.date() if oldest == datetime.combine(oldest.date(), datetime.min.time(),
+                                                           oldest.tzinfo) \
+        else oldest.date() + timedelta(days=1)
+    if ctx.since is not None:
+        start = ctx.since
+    else:
+        wm = ctx.warehouse.get_watermark(source)
+        start = earliest if wm is None else wm + timedelta(days=1 - LAG_DAYS)
+    return max(start, earliest), end
+
+
+def _sync_analytics(ctx: _Context, source: str) -> None:
+    """One GraphQL dataset, window by window, each committed with its watermark."""
+    assert ctx.client is not None
+    ds, table = ANALYTICS[source]
+    start, end = _analytics_range(ctx, source, ds)
+    wins = list(windows(start, end))
+    ctx.report.windows[source] = wins
+    ctx.progress.start(source, len(wins), "window")
+    total = 0
+    for lo, hi in wins:
+        rows = list(iter_window(ctx.client, ds, lo, hi))
+        if table == "minutes_viewed_daily":
+            for r in rows:
+                r["synced_at"] = ctx.now
+        with ctx.warehouse.transaction() as tx:
+            total += tx.replace_range(table, "date", lo, hi, rows)
+            tx.set_watermark(source, hi - timedelta(days=1))
+        ctx.progress.advance()
+    _count(ctx, **{table: total})
+    ctx.progress.done(source, f"{total:,} rows in {len(wins)} window(s) {start}..{end}")
+
+
+def _sync_r2_inventory(ctx: _Context, source: str) -> None:
+    """Every object and lifecycle rule of each bucket; one transaction per bucket."""
+    inv = R2Inventory(ctx.settings)
+    buckets = inv.buckets()
+    ctx.progress.start(source, len(buckets), "bucket")
+    n_obj = n_rules = 0
+    for bucket in buckets:
+        objects = list(inv.iter_objects(bucket))
+        rules = inv.lifecycle_rules(bucket)
+        with ctx.warehouse.transaction() as tx:
+            n_obj += tx.upsert("r2_objects", objects, seen_at=ctx.now)
+            tx.mark_missing("r2_objects", ctx.now, scope={"bucket": bucket})
+            n_rules += tx.upsert("r2_lifecycle_rules", rules, seen_at=ctx.now)
+            tx.mark_missing("r2_lifecycle_rules", ctx.now, scope={"bucket": bucket})
+            tx.upsert("r2_listing_calls", [{"run_id": ctx.report.run_id, "bucket": bucket,
+                                            "calls": inv.listing_calls[bucket]}])
+        ctx.progress.advance()
+    calls = sum(inv.listing_calls.values())
+    ctx.report.listing_calls += calls
+    ctx.report.requests += calls
+    ctx.report.windows.setdefault(source, [])
+    _count(ctx, r2_objects=n_obj, r2_lifecycle_rules=n_rules)
+    ctx.progress.done(source, f"{n_obj:,} objects and {n_rules} lifecycle rules in "
+                              f"{len(buckets)} bucket(s), {calls} listing calls (Class A)")
+
+
+def _count(ctx: _Context, **rows: int) -> None:
+    for table, n in rows.items():
+        ctx.report.rows[table] = ctx.report.rows.get(table, 0) + n
+
+
+_STEPS: dict[str, Callable[[_Context, str], None]] = {
+    "stream": _sync_stream,
+    "minutes_viewed": _sync_analytics,
+    "r2_storage": _sync_analytics,
+    "r2_operations": _sync_analytics,
+    "r2_inventory": _sync_r2_inventory,
+}
