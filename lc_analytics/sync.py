@@ -269,7 +269,8 @@ def _sync_analytics(ctx: _Context, source: str) -> None:
                 r["synced_at"] = ctx.now
         with ctx.warehouse.transaction() as tx:
             total += tx.replace_range(table, "date", lo, hi, rows)
-            tx.set_watermark(source, hi - timedelta(days=1))
+            # the watermark is the last *complete* day fetched; today is still filling up
+            tx.set_watermark(source, min(hi, ctx.now.date()) - timedelta(days=1))
         ctx.progress.advance()
     _count(ctx, **{table: total})
     ctx.progress.done(source, f"{total:,} rows in {len(wins)} window(s) {start}..{end}")
