@@ -40,9 +40,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     demo = sub.add_parser("demo", help="run the main job on the built-in sandbox",
-                          description="Build the sandbox account and run the main job on it.")
+                          description="Build the sandbox account, sync it through the "
+                                      "emulated API into a fresh demo warehouse, and print "
+                                      "what landed.")
     _add_sandbox_args(demo)
+    demo.add_argument("--db", default="data/demo.duckdb",
+                      help="demo warehouse, recreated on each run (default: data/demo.duckdb)")
     demo.set_defaults(func=_cmd_demo)
+
+    sy = sub.add_parser(
+        "sync", help="pull Stream, GraphQL analytics and the R2 inventory into the warehouse",
+        description="Pull Stream (live inputs, videos, storage), GraphQL analytics (minutes "
+                    "viewed, R2 storage and operations) and the R2 inventory into the DuckDB "
+                    "warehouse. The first run backfills as far as the API keeps data; later "
+                    "runs continue from the watermark, re-fetching the last 3 days.")
+    sy.add_argument("--since", type=_date, default=None,
+                    help="re-fetch analytics from this date (YYYY-MM-DD; clipped to what the "
+                         "API still keeps)")
+    sy.add_argument("--sources", default=None,
+                    help="comma-separated subset of: " + ", ".join(_sync_sources()))
+    sy.add_argument("--db", default=None, help="warehouse path (default: $LC_ANALYTICS_DB)")
+    sy.add_argument("--quiet", action="store_true",
+                    help="no progress bars; one summary line per source (for cron)")
+    sy.set_defaults(func=_cmd_sync)
 
     sb = sub.add_parser("sandbox", help="the simulated account and its emulated API",
                         description="The built-in sandbox: a simulated account with known truth.")
@@ -64,10 +84,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _sync_sources() -> list[str]:
+    from .sync import SOURCES
+
+    return list(SOURCES)
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    from .settings import Settings
+    from .sync import SOURCES, sync
+
+    sources = [s.strip() for s in args.sources.split(",")] if args.sources else None
+    groups = sorted({SOURCES[s] for s in (sources or SOURCES) if s in SOURCES})
+    settings = Settings.from_env(require=groups)
+    settings.install_log_masking()
+    if args.db:
+        settings = dataclasses.replace(settings, db_path=Path(args.db))
+    report = sync(settings, sources=sources, since=args.since,
+                  progress="lines" if args.quiet else "auto")
+    if not args.quiet:
+        print("\n".join(report.summary_lines()))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    print(run_demo(preset=args.preset, seed=args.seed, end=args.end))
+    print(run_demo(preset=args.preset, seed=args.seed, end=args.end, db_path=args.db))
     return 0
 
 

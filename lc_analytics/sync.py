@@ -52,6 +52,7 @@ class SyncReport:
     run_id: str
     rows: dict[str, int] = field(default_factory=dict)
     windows: dict[str, list[tuple[date, date]]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)  # one summary line per source
     requests: int = 0
     graphql_requests: int = 0
     retries: int = 0
@@ -59,10 +60,7 @@ class SyncReport:
     duration_seconds: float = 0.0
 
     def summary_lines(self) -> list[str]:
-        lines = []
-        for source, wins in self.windows.items():
-            span = f"{wins[0][0]}..{wins[-1][1] - timedelta(days=1)}" if wins else "up to date"
-            lines.append(f"{source}: {len(wins)} window(s) {span}")
+        lines = [f"{source}: {note}" for source, note in self.notes.items()]
         lines.append("rows: " + ", ".join(f"{t} {n:,}" for t, n in sorted(self.rows.items())))
         lines.append(f"requests {self.requests} (GraphQL {self.graphql_requests}), retries "
                      f"{self.retries}, R2 listing calls {self.listing_calls}, "
@@ -90,6 +88,7 @@ class Progress:
             self._bar.update(n)
 
     def done(self, source: str, line: str) -> None:
+        """Close the source's bar; in `lines` mode print its one summary line."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None
@@ -232,7 +231,7 @@ def _sync_stream(ctx: _Context, source: str) -> None:
         tx.set_watermark(source, ctx.now.date())
     _count(ctx, live_inputs=n_li, videos=n_v, stream_storage_snapshots=1)
     ctx.report.windows.setdefault(source, [])
-    ctx.progress.done(source, f"{n_li} live inputs, {n_v} videos ({gone_v} no longer listed, "
+    _done(ctx, source, f"{n_li} live inputs, {n_v} videos ({gone_v} no longer listed, "
                               f"{gone_li} live inputs gone), storage "
                               f"{snapshot['total_storage_minutes']:,.0f} of "
                               f"{snapshot['total_storage_minutes_limit']:,} minutes")
@@ -273,7 +272,8 @@ def _sync_analytics(ctx: _Context, source: str) -> None:
             tx.set_watermark(source, min(hi, ctx.now.date()) - timedelta(days=1))
         ctx.progress.advance()
     _count(ctx, **{table: total})
-    ctx.progress.done(source, f"{total:,} rows in {len(wins)} window(s) {start}..{end}")
+    _done(ctx, source, f"{total:,} rows in {len(wins)} window(s), {start} to "
+                       f"{end - timedelta(days=1)}")
 
 
 def _sync_r2_inventory(ctx: _Context, source: str) -> None:
@@ -298,8 +298,13 @@ def _sync_r2_inventory(ctx: _Context, source: str) -> None:
     ctx.report.requests += calls
     ctx.report.windows.setdefault(source, [])
     _count(ctx, r2_objects=n_obj, r2_lifecycle_rules=n_rules)
-    ctx.progress.done(source, f"{n_obj:,} objects and {n_rules} lifecycle rules in "
+    _done(ctx, source, f"{n_obj:,} objects and {n_rules} lifecycle rules in "
                               f"{len(buckets)} bucket(s), {calls} listing calls (Class A)")
+
+
+def _done(ctx: _Context, source: str, line: str) -> None:
+    ctx.report.notes[source] = line
+    ctx.progress.done(source, line)
 
 
 def _count(ctx: _Context, **rows: int) -> None:

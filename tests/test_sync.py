@@ -328,3 +328,13 @@ def test_sync_over_loopback_http_equals_the_truth(account, tmp_path):
     n_obj = wh.query("SELECT count(*) AS n FROM r2_objects")["n"].iloc[0]
     assert n_obj == len(truth.r2_objects)
     assert report.rows["r2_objects"] == len(truth.r2_objects)
+
+
+def test_a_second_sync_at_the_same_time_waits_then_fails_clearly(sandbox, tmp_path):
+    from lc_analytics.errors import WarehouseLockedError
+    from lc_analytics.warehouse import sync_lock
+
+    db = tmp_path / "wh.duckdb"
+    with sync_lock(db), pytest.raises(WarehouseLockedError, match="another sync is running"):
+        run_sync(sandbox, db, lock_timeout=0.3)
+    assert not db.exists() or Warehouse(db, read_only=True).table_counts()["videos"] == 0

@@ -1,7 +1,13 @@
-"""A simulated live-commerce account with known truth, and (later) an emulated Cloudflare API."""
+"""The built-in sandbox: a simulated account with known truth, served like Cloudflare would.
+
+`SimulatedAccount` holds the truth; `Sandbox` serves it in process (httpx transport + R2 on
+a moto thread); `start_server` serves it over loopback HTTP for any client.
+"""
 
 from .account import GroundTruth, RuleViolation, SimulatedAccount
 from .presets import PRESETS, Preset, get_preset
+from .runtime import Sandbox
+from .server import SandboxServer, start_server
 from .simulator import BUCKETS, Planted
 
 __all__ = [
@@ -11,6 +17,9 @@ __all__ = [
     "Planted",
     "Preset",
     "RuleViolation",
+    "Sandbox",
+    "SandboxServer",
     "SimulatedAccount",
     "get_preset",
+    "start_server",
 ]
