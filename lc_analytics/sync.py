@@ -133,14 +133,14 @@ def sync(
     wh = Warehouse(settings.db_path)
     with sync_lock(settings.db_path, timeout=lock_timeout):
         run_id = wh.start_run(list(chosen))
-        ctx = _Context(settings, wh, (now or _utcnow)(), SyncReport(run_id), Progress(progress),
+        ctx = _Context(settings, wh, _utcnow(), SyncReport(run_id), Progress(progress),
                        since=since)
         status, error = "failed", None
         try:
             if any(SOURCES[s] == "stream" for s in chosen):
                 ctx.client = CloudflareClient(settings, transport=transport, clock=clock,
                                               **(client_options or {}))
-            _preflight(ctx, chosen)
+            _preflight(ctx, chosen, now)
             for source in chosen:
                 _STEPS[source](ctx, source)
             status = "ok"
@@ -191,20 +191,25 @@ def _check_settings(settings: Settings, chosen: list[str]) -> None:
 
 # --- steps ------------------------------------------------------------------------------
 
-def _preflight(ctx: _Context, chosen: list[str]) -> None:
-    """Prove each permission the run needs before anything is written.
+def _preflight(ctx: _Context, chosen: list[str], now: Callable[[], datetime] | None) -> None:
+    """Prove each permission the run needs before anything is written; learn "now".
 
     A wrong token or a missing permission then fails with its clear error and the
-    warehouse is left exactly as it was.
+    warehouse is left exactly as it was. "Today" is the API's own clock (its Date header)
+    unless the caller gives one, so a skewed local clock cannot shift the windows.
     """
+    if now is not None:
+        ctx.now = now()
     if ctx.client is not None:
         if "stream" in chosen:
             ctx.client.get(ctx.client.account_path("stream/storage-usage"))
         if any(s in ANALYTICS for s in chosen):
-            day = ctx.now.date()
+            day = (ctx.client.server_date or ctx.now).date()
             flt = {"date_geq": (day - timedelta(days=1)).isoformat(), "date_lt": day.isoformat()}
             ctx.client.graphql(build_query(MINUTES_VIEWED, flt, 1),
                                {"accountTag": ctx.client.account_id})
+        if now is None and ctx.client.server_date is not None:
+            ctx.now = ctx.client.server_date
     if "r2_inventory" in chosen:
         R2Inventory(ctx.settings).buckets()
 

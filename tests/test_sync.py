@@ -338,3 +338,20 @@ def test_a_second_sync_at_the_same_time_waits_then_fails_clearly(sandbox, tmp_pa
     with sync_lock(db), pytest.raises(WarehouseLockedError, match="another sync is running"):
         run_sync(sandbox, db, lock_timeout=0.3)
     assert not db.exists() or Warehouse(db, read_only=True).table_counts()["videos"] == 0
+
+
+def test_today_comes_from_the_api_clock_not_the_local_one(account, tmp_path):
+    """With no `now`, the sync follows the server's Date header (here: the simulated clock)."""
+    db = tmp_path / "wh.duckdb"
+    with start_server(account, r2=False) as server:
+        settings = dataclasses.replace(
+            Settings.from_env({"CLOUDFLARE_ACCOUNT_ID": account.account_id,
+                               "CLOUDFLARE_API_TOKEN": server.emulator.token,
+                               "CLOUDFLARE_API_BASE_URL": server.base_url}, env_file=None),
+            db_path=db)
+        report = sync(settings, sources=["stream", "r2_storage"], progress="none")
+    today = account.now.date()  # 2026-07-01, months before the machine's clock
+    assert report.windows["r2_storage"][-1][1] == today + timedelta(days=1)
+    assert report.rows["r2_storage_daily"] == 31 * 4
+    taken = Warehouse(db, read_only=True).query("SELECT taken_at FROM stream_storage_snapshots")
+    assert pd.Timestamp(taken["taken_at"].iloc[0]) == account.now

@@ -390,8 +390,13 @@ class Emulator:
         method = method.upper()
         with self.lock:
             if path.rstrip("/") == f"{API_PREFIX}/graphql":
-                return self._handle_graphql(method, headers, body)
-            return self._handle_rest(method, path, _parse_query(query), headers, body)
+                answer = self._handle_graphql(method, headers, body)
+            else:
+                answer = self._handle_rest(method, path, _parse_query(query), headers, body)
+            # Like any HTTP server, say what time it is: the simulated clock, so clients that
+            # take "today" from the server (lc_analytics does) follow the simulation.
+            answer.headers["date"] = formatdate(self.account.now.timestamp(), usegmt=True)
+            return answer
 
     # --- REST ---------------------------------------------------------------------------
     def _handle_rest(self, method: str, path: str, query: dict[str, str],

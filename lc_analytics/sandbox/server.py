@@ -38,7 +38,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         answer = self.server.emulator.handle(
             self.command, url.path, url.query, dict(self.headers.items()), body)
-        self.send_response(answer.status)
+        self.log_request(answer.status)
+        self.send_response_only(answer.status)  # no stdlib Date: the emulator sends its own
+        self.send_header("Server", "lc-analytics-sandbox")
         for name, value in answer.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(answer.body)))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -131,6 +132,7 @@ class CloudflareClient:
         self.clock = clock or Clock()
         self.rng = rng or random.Random()
         self.stats = ClientStats()
+        self.server_date: datetime | None = None  # the API's clock, from its Date header
         self._secrets = settings.secrets()
         self._rest_limiter = SlidingLimiter(rest_limit, window_seconds, self.clock)
         self._graphql_limiter = SlidingLimiter(graphql_limit, window_seconds, self.clock)
@@ -220,6 +222,7 @@ class CloudflareClient:
                     f"{method} {path} failed: {self._mask(str(exc))}", method=method,
                     url=path), exc)
                 continue
+            self._note_server_date(response)
             status = response.status_code
             if status == 429 or status >= 500 or (graphql and _graphql_budget(response)):
                 err: ApiError
@@ -234,6 +237,12 @@ class CloudflareClient:
                 self._retry_or_raise(attempt, response, err, None)
                 continue
             return response
+
+    def _note_server_date(self, response: httpx.Response) -> None:
+        raw = response.headers.get("date")
+        if raw:
+            with contextlib.suppress(TypeError, ValueError):
+                self.server_date = parsedate_to_datetime(raw).astimezone(UTC)
 
     def _retry_or_raise(self, attempt: int, response: httpx.Response | None, err: ApiError,
                         cause: BaseException | None) -> None:
@@ -325,8 +334,6 @@ def _retry_after(headers: httpx.Headers) -> float | None:
             when = parsedate_to_datetime(raw)
         except (TypeError, ValueError):
             return None
-        from datetime import datetime
-
         seconds = (when - datetime.now(UTC)).total_seconds()
     return seconds if seconds > 0 else None
 
