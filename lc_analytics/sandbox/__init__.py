@@ -6,6 +6,7 @@ a moto thread); `start_server` serves it over loopback HTTP for any client.
 
 from .account import GroundTruth, RuleViolation, SimulatedAccount
 from .presets import PRESETS, Preset, get_preset
+from .r2 import R2Sandbox, start_r2
 from .runtime import Sandbox
 from .server import SandboxServer, start_server
 from .simulator import BUCKETS, Planted
@@ -16,10 +17,12 @@ __all__ = [
     "PRESETS",
     "Planted",
     "Preset",
+    "R2Sandbox",
     "RuleViolation",
     "Sandbox",
     "SandboxServer",
     "SimulatedAccount",
     "get_preset",
+    "start_r2",
     "start_server",
 ]
