@@ -1,0 +1,1 @@
+"""Costs: price books, one pricing engine, FOCUS rows and cost analyses."""
