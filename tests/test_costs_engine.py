@@ -164,3 +164,13 @@ def test_aws_egress_uses_marginal_tiers_after_the_free_terabyte():
 def test_a_bad_month_is_refused():
     with pytest.raises(ValueError, match="not a month"):
         price_month(Usage(), "June", CF)
+
+
+def test_ia_removals_owe_the_minimum_without_double_counting_storage():
+    rows = [{"date": d, "bucket": "b", "storage_class": "STANDARD_IA", "bytes": 30 * GB}
+            for d in JUNE]
+    gone = [{"size_bytes": 30 * GB, "ia_from": _ts(2026, 6, 20), "removed_at": _ts(2026, 6, 25)}]
+    li = _line(price_month(Usage(r2_storage=rows, r2_ia_removals=gone), "2026-06", CF),
+               "cf-r2-ia-storage")
+    # 30 GB all month = 30 GB-months; plus 25 days x 30 GB owed / 30 = 25 GB-months
+    assert li.consumed_quantity == 55 and li.cost == Decimal("0.55")

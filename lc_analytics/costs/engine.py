@@ -43,6 +43,9 @@ class Usage:
     - stream_delivery: date, minutes
     - r2_storage: date, bucket, storage_class, bytes (each day's peak; add to r2_objects)
     - r2_objects: bucket, key, size_bytes, storage_class, stored_from, stored_until, ia_from
+      (their daily bytes are added to r2_storage; an IA object that ends early owes the rest)
+    - r2_ia_removals: size_bytes, ia_from, removed_at (objects that left IA, for the 30-day
+      minimum when storage is given as r2_storage rather than as objects)
     - r2_operations: date, bucket, op_class ('A' | 'B' | 'free'), storage_class, requests
     - r2_retrieval: date, bucket, bytes (bytes read from Infrequent Access)
     - egress: date, bytes (delivered to viewers; priced only by books with an egress meter)
@@ -52,6 +55,7 @@ class Usage:
     stream_delivery: Records = None
     r2_storage: Records = None
     r2_objects: Records = None
+    r2_ia_removals: Records = None
     r2_operations: Records = None
     r2_retrieval: Records = None
     egress: Records = None
@@ -351,22 +355,42 @@ def objects_daily_bytes(objects: pd.DataFrame, first: date, nxt: date) -> pd.Dat
     return pd.concat(out, ignore_index=True)
 
 
+def _ia_removals(usage: Usage) -> pd.DataFrame:
+    """Objects that left Infrequent Access: size_bytes, ia_from, removed_at (UTC)."""
+    cols = ["size_bytes", "ia_from", "removed_at"]
+    parts = []
+    objs = usage.frame("r2_objects", ["size_bytes", "storage_class", "stored_from"])
+    if len(objs) and "stored_until" in objs:
+        ia_from = pd.to_datetime(objs["ia_from"], utc=True) if "ia_from" in objs else \
+            pd.Series(pd.NaT, objs.index, dtype="datetime64[ns, UTC]")
+        ia_from = ia_from.where(ia_from.notna(), pd.to_datetime(objs["stored_from"], utc=True)
+                                .where(objs["storage_class"] == IA))
+        parts.append(pd.DataFrame({"size_bytes": objs["size_bytes"], "ia_from": ia_from,
+                                   "removed_at": pd.to_datetime(objs["stored_until"],
+                                                                utc=True)}))
+    given = usage.frame("r2_ia_removals", cols)
+    if len(given):
+        parts.append(given[cols].assign(ia_from=pd.to_datetime(given["ia_from"], utc=True),
+                                        removed_at=pd.to_datetime(given["removed_at"],
+                                                                  utc=True)))
+    if not parts:
+        return pd.DataFrame({c: [] for c in cols})
+    return pd.concat(parts, ignore_index=True)
+
+
 def _ia_minimum_byte_days(usage: Usage, first: date, nxt: date, book: PriceBook) -> Decimal:
     """Byte-days still owed for IA objects that left IA before the minimum duration."""
-    objs = usage.frame("r2_objects", ["size_bytes", "storage_class", "stored_from"])
-    if not len(objs) or "stored_until" not in objs:
+    objs = _ia_removals(usage)
+    if not len(objs):
         return Decimal(0)
     minimum = int(book.rules.get("ia_minimum_storage_days", 0))
-    until = pd.to_datetime(objs["stored_until"], utc=True)
-    ia_from = pd.to_datetime(objs["ia_from"], utc=True) if "ia_from" in objs else \
-        pd.Series(pd.NaT, objs.index, dtype="datetime64[ns, UTC]")
-    ia_from = ia_from.where(ia_from.notna(), pd.to_datetime(objs["stored_from"], utc=True)
-                            .where(objs["storage_class"] == IA))
+    until, ia_from = objs["removed_at"], objs["ia_from"]
     leaves = until.notna() & ia_from.notna()
     lo, hi = pd.Timestamp(first, tz="UTC"), pd.Timestamp(nxt, tz="UTC")
     in_month = leaves & (until >= lo) & (until < hi)
     held_days = (until.dt.floor("D") - ia_from.dt.floor("D")).dt.days
     short = in_month & (held_days < minimum)
     owed = (minimum - held_days[short]).clip(lower=0) * objs.loc[short, "size_bytes"]
+    owed = owed.astype("int64")
     return Decimal(int(owed.sum()))
 

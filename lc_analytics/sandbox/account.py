@@ -17,7 +17,8 @@ import pandas as pd
 
 from ..errors import SandboxError
 from .presets import Preset, get_preset
-from .simulator import ACTION_CLASS, MULTIPART_CHUNK, UTC, Draws, Planted, draw
+from ..costs.r2_classes import op_class
+from .simulator import MULTIPART_CHUNK, UTC, Draws, Planted, draw
 
 UNSET: object = object()
 MIN_RETENTION_DAYS, MAX_RETENTION_DAYS = 30, 1096
@@ -54,6 +55,9 @@ class GroundTruth:
     r2_storage_daily: pd.DataFrame  # date, bucket, payload_size, metadata_size, object_count
     r2_operations_daily: pd.DataFrame  # date, bucket, action_type, action_status, requests
     r2_operations_by_class: pd.DataFrame  # date, bucket, op_class, requests
+    r2_storage_daily_by_class: pd.DataFrame  # date, bucket, storage_class, bytes
+    r2_billing_operations: pd.DataFrame  # date, bucket, op_class, storage_class, requests
+    r2_ia_retrieval_daily: pd.DataFrame  # date, bucket, bytes read from IA by GetObject
     capacity_minutes: int
     exhaustion_date: date | None  # first day stored minutes reach capacity (current settings)
     planted: list[Planted] = field(default_factory=list)
@@ -453,8 +457,18 @@ class SimulatedAccount:
         ops = ops[(ops["date"] >= lo) & (ops["date"] <= hi)]
         ops_daily = ops.groupby(["date", "bucket", "action_type", "action_status"],
                                 as_index=False)["requests"].sum()
-        ops_class = ops.assign(op_class=ops["action_type"].map(ACTION_CLASS)).groupby(
-            ["date", "bucket", "op_class"], as_index=False)["requests"].sum()
+        ops = ops.assign(op_class=ops["action_type"].map(op_class),
+                         storage_class=self._class_on_day(ops))
+        ops_class = ops.groupby(["date", "bucket", "op_class"], as_index=False)["requests"].sum()
+        billing = ops.groupby(["date", "bucket", "op_class", "storage_class"],
+                              as_index=False)["requests"].sum()
+        sizes = self._state()["objects"].set_index("key")["size"]
+        ia_reads = ops[(ops["storage_class"] == "STANDARD_IA")
+                       & (ops["action_type"] == "GetObject")
+                       & (ops["action_status"] == "success")]
+        retrieval = ia_reads.assign(
+            bytes=ia_reads["requests"] * sizes.reindex(ia_reads["object_name"]).to_numpy()
+        ).groupby(["date", "bucket"], as_index=False)["bytes"].sum()
         return GroundTruth(
             now=self._now, start=self.start, end=self.end,
             minutes_viewed=views, minutes_viewed_daily=daily,
@@ -465,6 +479,9 @@ class SimulatedAccount:
             r2_storage_daily=self.r2_storage_daily(lo, hi),
             r2_operations_daily=ops_daily.reset_index(drop=True),
             r2_operations_by_class=ops_class.reset_index(drop=True),
+            r2_storage_daily_by_class=self.r2_storage_daily_by_class(lo, hi),
+            r2_billing_operations=billing.reset_index(drop=True),
+            r2_ia_retrieval_daily=retrieval.reset_index(drop=True),
             capacity_minutes=self.capacity_minutes,
             exhaustion_date=self.exhaustion_date(), planted=list(self.planted),
         )
@@ -499,6 +516,43 @@ class SimulatedAccount:
                 "metadata_size": out["metadata_size"], "object_count": out["count"],
                 "upload_count": 0,
             }))
+        return pd.concat(rows, ignore_index=True)
+
+    def _class_on_day(self, ops: pd.DataFrame) -> np.ndarray:
+        """Storage class of each operation's object on its day ('' objects: STANDARD).
+
+        An object is Infrequent Access from the day of its transition on; the transition
+        operation itself is billed at the IA rate.
+        """
+        o = self._state()["objects"].set_index("key")
+        tr_day = o["transition_at"].dt.floor("D").reindex(ops["object_name"])
+        ia = _naive(ops["date"]) >= _naive(tr_day.reset_index(drop=True))
+        return np.where(ia, "STANDARD_IA", "STANDARD")
+
+    def r2_storage_daily_by_class(self, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DataFrame:
+        """Bytes per bucket and storage class held at the end of each day in [lo, hi]."""
+        o = self._state()["objects"]
+        days = pd.date_range(lo, hi, freq="D")
+        n = len(days)
+
+        def idx(times: pd.Series) -> np.ndarray:
+            i = ((times - days[0]) // pd.Timedelta(days=1)).to_numpy(dtype="float")
+            return np.clip(np.nan_to_num(i, nan=n), 0, n).astype(int)
+
+        start, end = idx(o["created"]), idx(o["deleted_at"])
+        ia_start = np.clip(idx(o["transition_at"]), start, np.maximum(start, end))
+        rows = []
+        for bucket in sorted(o["bucket"].unique()):
+            m = (o["bucket"] == bucket).to_numpy()
+            size = o["size"].to_numpy(dtype=np.int64)[m]
+            for cls, a, b in (("STANDARD", start[m], ia_start[m]), ("STANDARD_IA", ia_start[m],
+                                                                     end[m])):
+                delta = np.zeros(n + 1, dtype=np.int64)
+                ok = b > a
+                np.add.at(delta, a[ok], size[ok])
+                np.add.at(delta, b[ok], -size[ok])
+                rows.append(pd.DataFrame({"date": days, "bucket": bucket, "storage_class": cls,
+                                          "bytes": np.cumsum(delta)[:n]}))
         return pd.concat(rows, ignore_index=True)
 
     def r2_operations(self) -> pd.DataFrame:

@@ -37,17 +37,6 @@ BUCKETS = {
     "reports": "lc-report-exports",
 }
 
-ACTION_CLASS = {  # R2 billing class of each simulated action (reference section 3.2)
-    "PutObject": "A",
-    "CreateMultipartUpload": "A",
-    "UploadPart": "A",
-    "CompleteMultipartUpload": "A",
-    "ListObjectsV2": "A",
-    "LifecycleStorageTierTransition": "A",
-    "GetObject": "B",
-    "HeadObject": "B",
-    "DeleteObject": "free",
-}
 
 MULTIPART_CHUNK = 100 * 1024 * 1024
 
@@ -395,7 +384,8 @@ def _r2(rng, bc, li, shows, preset, t0, horizon_end):
         "key": "exports/" + ex["live_input_uid"] + "/" + ex["uid"] + ".mp4",
         "size": (ex["size"].to_numpy() * 0.92).astype(np.int64),
         "created": ex_created,
-        "read_level": 3.0, "read_tau": 3.0, "read_until_age": 14,
+        "read_level": 3.0, "read_tau": 3.0, "read_until_age": 100_000,
+        "read_floor": 0.02,  # the odd late download, also after the move to IA
     })
     # Thumbnails: one per recording (planted: never read after its first week) ...
     th_created = ok["ready_at"] + pd.Timedelta(seconds=30)
@@ -471,7 +461,9 @@ def _object_reads(rng, objects, t0, horizon_end) -> pd.DataFrame:
     rep = np.repeat(np.arange(len(objects)), counts)
     starts = np.repeat(np.cumsum(counts) - counts, counts)
     age = np.arange(len(rep)) - starts + first[rep]
-    lam = objects["read_level"].to_numpy()[rep] * np.exp(-age / objects["read_tau"].to_numpy()[rep])
+    level = objects["read_level"].to_numpy()[rep]
+    floor = objects["read_floor"].fillna(0.0).to_numpy()[rep]
+    lam = level * np.exp(-age / objects["read_tau"].to_numpy()[rep]) + floor
     n = rng.poisson(lam)
     keep = n > 0
     return pd.DataFrame({
