@@ -15,9 +15,9 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from ..costs.r2_classes import op_class
 from ..errors import SandboxError
 from .presets import Preset, get_preset
-from ..costs.r2_classes import op_class
 from .simulator import MULTIPART_CHUNK, UTC, Draws, Planted, draw
 
 UNSET: object = object()
