@@ -15,6 +15,7 @@ from .errors import ConfigError, LcAnalyticsError
 from .settings import Settings
 from .sources.analytics import (
     MINUTES_VIEWED,
+    R2_OBJECT_READS,
     R2_OPERATIONS,
     R2_STORAGE,
     Dataset,
@@ -35,12 +36,14 @@ SOURCES: dict[str, str] = {
     "minutes_viewed": "stream",  # GraphQL streamMinutesViewedAdaptiveGroups
     "r2_storage": "stream",  # GraphQL r2StorageAdaptiveGroups
     "r2_operations": "stream",  # GraphQL r2OperationsAdaptiveGroups
+    "r2_object_reads": "stream",  # the same, per object: successful GetObject + HeadObject
     "r2_inventory": "r2",  # S3 ListObjectsV2 + lifecycle rules
 }
 ANALYTICS: dict[str, tuple[Dataset, str]] = {
     "minutes_viewed": (MINUTES_VIEWED, "minutes_viewed_daily"),
     "r2_storage": (R2_STORAGE, "r2_storage_daily"),
     "r2_operations": (R2_OPERATIONS, "r2_operations_daily"),
+    "r2_object_reads": (R2_OBJECT_READS, "r2_object_reads_daily"),
 }
 LAG_DAYS = 3  # recent analytics are restated: re-fetch the last 3 days on every run
 
@@ -322,5 +325,6 @@ _STEPS: dict[str, Callable[[_Context, str], None]] = {
     "minutes_viewed": _sync_analytics,
     "r2_storage": _sync_analytics,
     "r2_operations": _sync_analytics,
+    "r2_object_reads": _sync_analytics,
     "r2_inventory": _sync_r2_inventory,
 }

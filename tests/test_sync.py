@@ -18,7 +18,8 @@ from lc_analytics.sync import sync
 from lc_analytics.warehouse import Warehouse
 
 TABLES = ["live_inputs", "videos", "stream_storage_snapshots", "minutes_viewed_daily",
-          "r2_objects", "r2_lifecycle_rules", "r2_storage_daily", "r2_operations_daily"]
+          "r2_objects", "r2_lifecycle_rules", "r2_storage_daily", "r2_operations_daily",
+          "r2_object_reads_daily"]
 
 
 class FakeClock:
@@ -179,6 +180,25 @@ def test_r2_storage_and_operations_equal_the_truth_for_31_days(synced):
     assert ops["action_type"].tolist() == want["action_type"].tolist()
 
 
+def test_r2_object_reads_equal_the_truth_for_31_days(synced):
+    sb, db, report = synced
+    ops = sb.account.r2_operations()
+    lo = sb.account.now.floor("D") - pd.Timedelta(days=31)
+    reads = ops[ops["action_type"].isin(["GetObject", "HeadObject"])
+                & (ops["action_status"] == "success") & (ops["object_name"] != "")
+                & (ops["date"] >= lo)]
+    keys = ["date", "bucket", "object_name", "action_type"]
+    want = reads.groupby(keys, as_index=False)["requests"].sum().sort_values(keys)
+    got = Warehouse(db, read_only=True).query(
+        "SELECT * FROM r2_object_reads_daily ORDER BY date, bucket, object_name, action_type")
+    assert len(got) == len(want) == report.rows["r2_object_reads_daily"] > 1000
+    assert set(got["action_type"]) == {"GetObject", "HeadObject"}
+    assert (pd.to_datetime(got["date"]).dt.date.tolist() == want["date"].dt.date.tolist())
+    for col in ("bucket", "object_name", "action_type", "requests"):
+        assert got[col].tolist() == want[col].tolist(), col
+    assert report.windows["r2_object_reads"] == report.windows["r2_operations"]
+
+
 def test_the_run_is_recorded(synced):
     _, db, report = synced
     runs = Warehouse(db, read_only=True).query("SELECT * FROM sync_runs")
@@ -198,7 +218,7 @@ def test_a_second_sync_changes_nothing_and_fetches_only_the_lag(sandbox, tmp_pat
     for t in TABLES:
         pd.testing.assert_frame_equal(before[t], after[t], obj=t)
     today = sandbox.account.now.date()
-    for source in ("minutes_viewed", "r2_storage", "r2_operations"):
+    for source in ("minutes_viewed", "r2_storage", "r2_operations", "r2_object_reads"):
         assert again.windows[source] == [(today - timedelta(days=3), today + timedelta(days=1))]
     assert again.graphql_requests < 10
 

@@ -11,11 +11,13 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
 from lc_analytics.errors import WarehouseError, WarehouseLockedError
 from lc_analytics.warehouse import MIGRATIONS, SCHEMA_VERSION, Warehouse, sync_lock
+from lc_analytics.warehouse.schema import BOOTSTRAP_SQL
 
 ROOT = Path(__file__).resolve().parents[1]
 T1 = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
@@ -24,7 +26,7 @@ T3 = datetime(2026, 6, 3, 3, 0, tzinfo=UTC)
 ALL_TABLES = {
     "live_inputs", "videos", "stream_storage_snapshots", "minutes_viewed_daily", "r2_objects",
     "r2_lifecycle_rules", "r2_storage_daily", "r2_operations_daily", "r2_listing_calls",
-    "sync_runs", "sync_state",
+    "sync_runs", "sync_state", "r2_object_reads_daily",
 }
 
 
@@ -101,17 +103,42 @@ con.close()
 def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "dir" / "wh.duckdb"
     first = Warehouse(path)
-    assert first.applied_migrations == [m.version for m in MIGRATIONS] == [1]
+    assert first.applied_migrations == [m.version for m in MIGRATIONS] == [1, 2]
     assert path.exists()
-    recorded = first.query("SELECT version, description FROM schema_migrations")
-    assert recorded.values.tolist() == [[1, MIGRATIONS[0].description]]
+    recorded = first.query("SELECT version, description FROM schema_migrations ORDER BY version")
+    assert recorded.values.tolist() == [[m.version, m.description] for m in MIGRATIONS]
     assert set(first.table_counts()) == ALL_TABLES
     assert all(n == 0 for n in first.table_counts().values())
 
     again = Warehouse(path)
     assert again.applied_migrations == []
-    assert again.schema_version() == SCHEMA_VERSION == 1
-    assert len(again.query("SELECT * FROM schema_migrations")) == 1
+    assert again.schema_version() == SCHEMA_VERSION == 2
+    assert len(again.query("SELECT * FROM schema_migrations")) == 2
+
+
+def test_a_v1_warehouse_is_upgraded_in_place_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "v1.duckdb"
+    con = duckdb.connect(str(path))  # a file as the first release left it
+    con.execute(BOOTSTRAP_SQL)
+    con.execute(MIGRATIONS[0].sql)
+    con.execute("INSERT INTO schema_migrations VALUES (1, ?, now())", [MIGRATIONS[0].description])
+    con.execute("INSERT INTO r2_storage_daily VALUES ('2026-06-01', 'rec', 5, 1, 2, 0)")
+    con.close()
+    with pytest.raises(WarehouseError, match="at schema v1, this lc-analytics needs v2"):
+        Warehouse(path, read_only=True)
+
+    wh = Warehouse(path)
+    assert wh.applied_migrations == [2]
+    assert wh.schema_version() == SCHEMA_VERSION
+    assert set(wh.table_counts()) == ALL_TABLES
+    assert wh.table_counts()["r2_storage_daily"] == 1
+    assert wh.table_counts()["r2_object_reads_daily"] == 0
+    with wh.transaction() as tx:
+        tx.upsert("r2_object_reads_daily", [{"date": date(2026, 6, 1), "bucket": "rec",
+                                             "object_name": "a.mp4", "action_type": "GetObject",
+                                             "requests": 3}])
+    assert Warehouse(path, read_only=True).query(
+        "SELECT requests FROM r2_object_reads_daily")["requests"].tolist() == [3]
 
 
 def test_every_table_documents_its_row_and_key(wh: Warehouse) -> None:

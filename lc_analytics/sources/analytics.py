@@ -1,10 +1,10 @@
-"""GraphQL analytics source: Stream minutes viewed, R2 storage and R2 operations per day."""
+"""GraphQL analytics source: Stream minutes viewed, R2 storage, operations and reads per day."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from ..errors import QueryError
@@ -24,6 +24,7 @@ class Dataset:
     metrics: tuple[str, ...]
     columns: dict[str, str]  # GraphQL field -> record column
     retention_days: int
+    fixed_filter: dict = field(default_factory=dict)  # ANDed into every query of the dataset
 
 
 MINUTES_VIEWED = Dataset(
@@ -54,7 +55,21 @@ R2_OPERATIONS = Dataset(
              "actionStatus": "action_status", "requests": "requests"},
     retention_days=31,
 )
-DATASETS = {d.name: d for d in (MINUTES_VIEWED, R2_STORAGE, R2_OPERATIONS)}
+R2_OBJECT_READS = Dataset(
+    name="r2OperationsAdaptiveGroups",
+    dimensions=("objectName", "date", "bucketName", "actionType"),
+    block="sum",
+    metrics=("requests",),
+    columns={"date": "date", "bucketName": "bucket", "objectName": "object_name",
+             "actionType": "action_type", "requests": "requests"},
+    retention_days=31,
+    # successful reads of objects; bucket-level rows (ListObjects...) have objectName ""
+    fixed_filter={"actionType_in": ["GetObject", "HeadObject"], "actionStatus": "success",
+                  "objectName_neq": ""},
+)
+#: Every dataset by a unique name (two may query the same GraphQL node).
+DATASETS = {"minutes_viewed": MINUTES_VIEWED, "r2_storage": R2_STORAGE,
+            "r2_operations": R2_OPERATIONS, "r2_object_reads": R2_OBJECT_READS}
 
 
 def windows(start: date, end: date, days: int = MAX_WINDOW_DAYS) -> Iterator[tuple[date, date]]:
@@ -106,6 +121,9 @@ def iter_window(client: CloudflareClient, ds: Dataset, lo: date, hi: date, *,
                 extra_filter: dict | None = None, limit: int = PAGE_LIMIT) -> Iterator[dict]:
     """Every daily row of `ds` in [lo, hi), paged by `limit` + `orderBy` + `<key>_gt`.
 
+    The dataset's `fixed_filter` and `extra_filter` are merged into every page's filter
+    (a key in `extra_filter` replaces the same key of `fixed_filter`).
+
     A full page may end in the middle of its last key's rows, so that key's rows are dropped
     and fetched again from the next page, which starts after the key before it.
     """
@@ -114,7 +132,8 @@ def iter_window(client: CloudflareClient, ds: Dataset, lo: date, hi: date, *,
     key = ds.dimensions[0]
     after: str | None = None
     while True:
-        flt: dict = {"date_geq": lo.isoformat(), "date_lt": hi.isoformat(), **(extra_filter or {})}
+        flt: dict = {"date_geq": lo.isoformat(), "date_lt": hi.isoformat(),
+                     **ds.fixed_filter, **(extra_filter or {})}
         if after is not None:
             flt[f"{key}_gt"] = after
         data = client.graphql(build_query(ds, flt, limit), {"accountTag": client.account_id})

@@ -227,8 +227,24 @@ COMMENT ON TABLE sync_state IS
     'closes; key (source).';
 """
 
+V2_SQL = """
+-- r2_object_reads_daily: successful reads of one R2 object on one day.
+CREATE TABLE r2_object_reads_daily (
+    date        DATE NOT NULL,
+    bucket      VARCHAR NOT NULL,
+    object_name VARCHAR NOT NULL,
+    action_type VARCHAR NOT NULL,   -- 'GetObject' | 'HeadObject'
+    requests    BIGINT NOT NULL,
+    PRIMARY KEY (date, bucket, object_name, action_type)
+);
+COMMENT ON TABLE r2_object_reads_daily IS
+    'Successful reads (GetObject, HeadObject) of one R2 object on one UTC day; key (date, '
+    'bucket, object_name, action_type).';
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: Stream and R2 inventory, analytics, sync bookkeeping", V1_SQL),
+    Migration(2, "R2 reads per object per day", V2_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
