@@ -22,3 +22,20 @@ def shared_account() -> SimulatedAccount:
 def account() -> SimulatedAccount:
     """A fresh small account a test may edit or advance."""
     return SimulatedAccount.build("small", seed=SEED, end=END)
+
+
+@pytest.fixture(scope="session")
+def synced(tmp_path_factory):
+    """One full sync of a fresh small account: (sandbox, warehouse path, report).
+
+    The sandbox is closed afterwards; tests read the warehouse and `sandbox.account` only.
+    """
+    from lc_analytics.sandbox import Sandbox
+    from lc_analytics.sync import sync
+
+    acct = SimulatedAccount.build("small", seed=SEED, end=END)
+    db = tmp_path_factory.mktemp("wh") / "wh.duckdb"
+    with Sandbox(acct) as sb:
+        report = sync(sb.settings(db_path=db), transport=sb.transport,
+                      now=lambda: acct.now.to_pydatetime(), progress="none")
+    return sb, db, report

@@ -58,20 +58,6 @@ def sandbox(account):
         yield sb
 
 
-@pytest.fixture(scope="module")
-def synced(tmp_path_factory):
-    """One full sync of a fresh small account, shared by the read-only checks below."""
-    from lc_analytics.sandbox import SimulatedAccount
-
-    from .conftest import END, SEED
-
-    acct = SimulatedAccount.build("small", seed=SEED, end=END)
-    db = tmp_path_factory.mktemp("wh") / "wh.duckdb"
-    with Sandbox(acct) as sb:
-        report = run_sync(sb, db)
-        yield sb, db, report
-
-
 def _retained(truth, days):
     return truth.now.floor("D") - pd.Timedelta(days=days)
 

@@ -1,0 +1,200 @@
+"""Turn the synced warehouse into the pricing engine's usage records, with their provenance.
+
+How each meter is measured (the README's "Costs" section says the same):
+
+- Stream delivery: `minutes_viewed_daily`, summed per day (minutes delivered = viewed).
+- Stream storage: purchased capacity from `stream_storage_snapshots` (each day takes the
+  latest reading at or before it, earlier days the first reading); stored minutes per day
+  are rebuilt from `videos` (duration rounded up to the second, from readyToStreamAt until
+  the video was seen missing or its scheduled deletion passed).
+- R2 storage: each day's peak bytes per bucket from `r2_storage_daily` (exact); the
+  Infrequent Access part from the inventory (objects listed as STANDARD_IA, IA from the day
+  their lifecycle rule moved them: creation day + transition days + 1); Standard is the rest.
+- R2 operations: `r2_operations_daily` with each action's billing class; reads of IA
+  objects (`r2_object_reads_daily`) and lifecycle transitions are billed at IA rates.
+- IA retrieval: GetObject reads of IA objects x their size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from ..warehouse import Warehouse
+from .engine import IA, STANDARD, Usage, month_bounds, objects_daily_bytes
+from .r2_classes import READS, op_class
+
+
+@dataclass
+class MonthUsage:
+    """A month's usage from the warehouse, and what it could not see."""
+
+    month: date
+    usage: Usage
+    notes: list[str] = field(default_factory=list)
+
+
+def warehouse_usage(wh: Warehouse, month: date | str) -> MonthUsage:
+    """The usage records of one billing month, as synced.
+
+    >>> wh = Warehouse("data/demo.duckdb", read_only=True)           # doctest: +SKIP
+    >>> mu = warehouse_usage(wh, "2026-06")                           # doctest: +SKIP
+    >>> price_month(mu.usage, mu.month, load_book("cloudflare")).total  # doctest: +SKIP
+    """
+    first, nxt = month_bounds(month)
+    notes: list[str] = []
+    objects = inventory_objects(wh)
+    storage = _r2_storage(wh, objects, first, nxt, notes)
+    reads = _object_reads(wh, objects, first, nxt)
+    usage = Usage(
+        stream_delivery=wh.query(
+            "SELECT date, sum(minutes_viewed) AS minutes FROM minutes_viewed_daily "
+            "WHERE date >= ? AND date < ? GROUP BY date ORDER BY date", [first, nxt]),
+        stream_storage=stream_storage_daily(wh, first, nxt, notes),
+        r2_storage=storage,
+        r2_ia_removals=_ia_removals(objects, first, nxt),
+        r2_operations=_operations(wh, reads, first, nxt),
+        r2_retrieval=reads[(reads["storage_class"] == IA) & (reads["action_type"] == "GetObject")]
+        .assign(bytes=lambda r: r["requests"] * r["size_bytes"])
+        .groupby(["date", "bucket"], as_index=False)["bytes"].sum(),
+    )
+    return MonthUsage(first, usage, notes)
+
+
+# --- Stream ---------------------------------------------------------------------------------
+
+def stream_storage_daily(wh: Warehouse, first: date, nxt: date,
+                         notes: list[str] | None = None) -> pd.DataFrame:
+    """Per day in [first, nxt): stored minutes (rebuilt from videos) and purchased capacity."""
+    days = pd.date_range(first, nxt - timedelta(days=1), freq="D")
+    snaps = wh.query("SELECT taken_at, total_storage_minutes, total_storage_minutes_limit "
+                     "FROM stream_storage_snapshots WHERE creator = '' ORDER BY taken_at")
+    out = pd.DataFrame({"date": days.date})
+    out["stored_minutes"] = rebuilt_stored_minutes(wh, days)
+    if len(snaps):
+        taken = pd.to_datetime(snaps["taken_at"], utc=True).dt.tz_convert(None).dt.floor("D")
+        cap = pd.Series(snaps["total_storage_minutes_limit"].to_numpy(), index=taken)
+        cap = cap[~cap.index.duplicated(keep="last")]
+        filled = cap.reindex(cap.index.union(days)).ffill().bfill()
+        out["capacity_minutes"] = filled.reindex(days).to_numpy()
+        if notes is not None and days[0] < taken.iloc[0]:
+            notes.append(f"Stream capacity before the first snapshot ({taken.iloc[0]:%Y-%m-%d})"
+                         " is assumed equal to it")
+    else:
+        out["capacity_minutes"] = np.nan
+        if notes is not None:
+            notes.append("no Stream storage snapshot yet: capacity unknown, stored minutes used")
+    return out
+
+
+def rebuilt_stored_minutes(wh: Warehouse, days: pd.DatetimeIndex) -> np.ndarray:
+    """Stored minutes at the end of each day, rebuilt from the videos ever listed."""
+    v = wh.query(
+        "SELECT ceil(duration_seconds) AS seconds, ready_to_stream_at AS ready, "
+        # deleted between the last listing that had it and the first that did not: at its
+        # scheduled deletion if that falls in between, else when it was found missing
+        "CASE WHEN missing_since IS NULL THEN NULL "
+        "     WHEN scheduled_deletion > last_seen AND scheduled_deletion <= missing_since "
+        "     THEN scheduled_deletion ELSE missing_since END AS gone "
+        "FROM videos WHERE state = 'ready' AND duration_seconds IS NOT NULL")
+    n = len(days)
+    delta = np.zeros(n + 1, dtype=np.int64)
+    d0 = pd.Timestamp(days[0], tz="UTC")
+
+    def idx(col: pd.Series) -> np.ndarray:
+        ts = pd.to_datetime(col, utc=True, errors="coerce")
+        i = ((ts - d0) // pd.Timedelta(days=1)).to_numpy(dtype=float)
+        return np.clip(np.nan_to_num(i, nan=n, posinf=n), 0, n).astype(int)
+
+    secs = v["seconds"].to_numpy(dtype=np.int64)
+    np.add.at(delta, idx(v["ready"]), secs)
+    np.add.at(delta, idx(v["gone"]), -secs)
+    return np.cumsum(delta)[:n] / 60
+
+
+# --- R2 -------------------------------------------------------------------------------------
+
+def inventory_objects(wh: Warehouse) -> pd.DataFrame:
+    """Every object ever listed, with `ia_from` derived from its bucket's transition rules."""
+    objs = wh.query("SELECT bucket, key, size_bytes, storage_class, last_modified, missing_since "
+                    "FROM r2_objects")
+    rules = wh.query("SELECT bucket, prefix, transition_days FROM r2_lifecycle_rules "
+                     "WHERE enabled AND missing_since IS NULL AND transition_days IS NOT NULL "
+                     "AND transition_class = 'STANDARD_IA'")
+    created = pd.to_datetime(objs["last_modified"], utc=True)
+    ia_from = pd.Series(pd.NaT, index=objs.index, dtype="datetime64[ns, UTC]")
+    is_ia = objs["storage_class"] == IA
+    for rule in rules.itertuples():
+        hit = is_ia & (objs["bucket"] == rule.bucket) & objs["key"].str.startswith(
+            rule.prefix or "") & ia_from.isna()
+        ia_from[hit] = created[hit].dt.floor("D") + pd.Timedelta(days=int(rule.transition_days)
+                                                                 + 1)
+    ia_from[is_ia & ia_from.isna()] = created[is_ia & ia_from.isna()]  # IA since it was written
+    return objs.assign(stored_from=created, ia_from=ia_from,
+                       stored_until=pd.to_datetime(objs["missing_since"], utc=True))
+
+
+def _r2_storage(wh: Warehouse, objects: pd.DataFrame, first: date, nxt: date,
+                notes: list[str]) -> pd.DataFrame:
+    totals = wh.query("SELECT date, bucket, payload_size AS bytes FROM r2_storage_daily "
+                      "WHERE date >= ? AND date < ?", [first, nxt])
+    totals["date"] = pd.to_datetime(totals["date"]).dt.date
+    ia_parts = []
+    for bucket, grp in objects[objects["storage_class"] == IA].groupby("bucket"):
+        daily = objects_daily_bytes(grp, first, nxt)
+        ia_parts.append(daily[daily["storage_class"] == IA].assign(bucket=bucket))
+    ia = pd.concat(ia_parts, ignore_index=True) if ia_parts else pd.DataFrame(
+        {"date": [], "bucket": [], "storage_class": [], "bytes": []})
+    ia = ia.merge(totals[["date", "bucket"]], on=["date", "bucket"])  # days with a total only
+    std = totals.merge(ia[["date", "bucket", "bytes"]].rename(columns={"bytes": "ia"}),
+                       on=["date", "bucket"], how="left").fillna({"ia": 0})
+    std = std.assign(bytes=(std["bytes"] - std["ia"]).astype(np.int64), storage_class=STANDARD)
+    missing = (nxt - first).days - totals["date"].nunique()
+    if missing:
+        notes.append(f"R2 storage is known for {totals['date'].nunique()} of "
+                     f"{(nxt - first).days} days of the month (R2 metrics are kept 31 days)")
+    cols = ["date", "bucket", "storage_class", "bytes"]
+    return pd.concat([std[cols], ia[cols]], ignore_index=True)
+
+
+def _ia_removals(objects: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:
+    gone = objects[(objects["storage_class"] == IA) & objects["stored_until"].notna()]
+    return pd.DataFrame({"size_bytes": gone["size_bytes"], "ia_from": gone["ia_from"],
+                         "removed_at": gone["stored_until"]})
+
+
+def _object_reads(wh: Warehouse, objects: pd.DataFrame, first: date,
+                  nxt: date) -> pd.DataFrame:
+    """Per-object reads in the month, with each object's size and class on that day."""
+    reads = wh.query("SELECT date, bucket, object_name AS key, action_type, requests "
+                     "FROM r2_object_reads_daily WHERE date >= ? AND date < ?", [first, nxt])
+    reads["date"] = pd.to_datetime(reads["date"]).dt.date
+    merged = reads.merge(objects[["bucket", "key", "size_bytes", "ia_from"]],
+                         on=["bucket", "key"], how="left")
+    day = pd.to_datetime(merged["date"]).dt.tz_localize("UTC")
+    ia = merged["ia_from"].notna() & (day >= merged["ia_from"].dt.floor("D"))
+    return merged.assign(storage_class=np.where(ia, IA, STANDARD),
+                         size_bytes=merged["size_bytes"].fillna(0).astype(np.int64))
+
+
+def _operations(wh: Warehouse, reads: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:
+    ops = wh.query("SELECT date, bucket, action_type, action_status, requests "
+                   "FROM r2_operations_daily WHERE date >= ? AND date < ?", [first, nxt])
+    ops["date"] = pd.to_datetime(ops["date"]).dt.date
+    ops["op_class"] = ops["action_type"].map(op_class)
+    ops["storage_class"] = np.where(ops["action_type"] == "LifecycleStorageTierTransition",
+                                    IA, STANDARD)
+    ia_reads = reads[reads["storage_class"] == IA].groupby(
+        ["date", "bucket", "action_type"], as_index=False)["requests"].sum()
+    if len(ia_reads):
+        ia_reads = ia_reads.assign(action_status="success", op_class="B", storage_class=IA)
+        key = ["date", "bucket", "action_type", "action_status"]
+        ops = ops.merge(ia_reads[key + ["requests"]].rename(columns={"requests": "ia"}),
+                        on=key, how="left").fillna({"ia": 0})
+        is_read = ops["action_type"].isin(READS)
+        ops["requests"] = ops["requests"] - np.where(is_read, ops["ia"], 0)
+        ops = pd.concat([ops.drop(columns="ia"), ia_reads], ignore_index=True)
+    return ops[["date", "bucket", "op_class", "storage_class", "requests"]]
