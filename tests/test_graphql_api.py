@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
 
 import pandas as pd
 import pytest
+from graphql import Executor
 
-from lc_analytics.sandbox import SimulatedAccount
-from lc_analytics.sandbox.graphql_api import ANALYTICS_READ, GraphQLEndpoint, schema
+from lc_analytics.sandbox import SimulatedAccount, graphql_api
+from lc_analytics.sandbox.graphql_api import ANALYTICS_READ, GraphQLEndpoint, _Rows, schema
 
 READ = {ANALYTICS_READ}
 DAY = pd.Timedelta(days=1)
@@ -470,3 +472,92 @@ def test_account_edits_show_up_in_the_next_answer(account: SimulatedAccount) -> 
     truth = truth[(truth["bucket"] == bucket) & (truth["date"] >= now - 30 * DAY)]
     assert [r["max"]["objectCount"] for r in after] == truth["object_count"].tolist()
     assert after != before
+
+
+# --- columnar completion ----------------------------------------------------------------
+COLUMNAR_QUERY = """
+query ($tag: string!, $start: Date!, $end: Date!, $from: Time!, $to: Time!, $skip: Boolean!) {
+  viewer { accounts(filter: {accountTag: $tag}) {
+    top: streamMinutesViewedAdaptiveGroups(
+        filter: {date_geq: $start, date_lt: $end}, limit: 500,
+        orderBy: [sum_minutesViewed_DESC]) {
+      kind: __typename
+      rows: count
+      ...Minutes
+      dimensions { day: date uid country: clientCountryName @include(if: false) __typename }
+      ... on AccountStreamMinutesViewedAdaptiveGroups { dimensions { creator } }
+    }
+    daily: streamMinutesViewedAdaptiveGroups(
+        filter: {date_geq: $start, date_lt: $end}, limit: 10) {
+      dimensions { date }
+      count @skip(if: $skip)
+    }
+    r2StorageAdaptiveGroups(filter: {datetime_geq: $from, datetime_lt: $to}, limit: 100) {
+      max { objectCount bytes: payloadSize }
+      dimensions { datetime bucketName }
+    }
+  } }
+}
+fragment Minutes on AccountStreamMinutesViewedAdaptiveGroups {
+  sum { minutes: minutesViewed __typename }
+}
+"""
+
+
+def columnar_variables(account: SimulatedAccount) -> dict:
+    now = account.now
+    return {"tag": account.account_id, "start": day(now - 20 * DAY), "end": day(now),
+            "from": (now - 7 * DAY).isoformat(), "to": now.isoformat(), "skip": True}
+
+
+def test_columnar_completion_answers_exactly_as_graphql_core(
+        api: GraphQLEndpoint, shared_account: SimulatedAccount,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Aliases, a fragment, an inline fragment, @include/@skip and __typename, row for row."""
+    standard = GraphQLEndpoint(shared_account, columnar=False)
+    variables = columnar_variables(shared_account)
+    expected = ask(standard, COLUMNAR_QUERY, variables)
+    completed_row_by_row = []  # the standard completion of dataset rows, if ever reached
+    original = Executor.complete_list_value
+
+    def spy(self: Executor, return_type, field_details_list, info, path, result, context):
+        if isinstance(result, _Rows):
+            completed_row_by_row.append(info.field_name)
+        return original(self, return_type, field_details_list, info, path, result, context)
+
+    monkeypatch.setattr(Executor, "complete_list_value", spy)
+    got = ask(api, COLUMNAR_QUERY, variables)
+    assert completed_row_by_row == []  # the columns were used, not the fallback
+    assert got == expected
+    assert json.dumps(got) == json.dumps(expected)  # keys in the same order too
+    assert expected[0] == 200 and expected[1]["errors"] is None
+    account = expected[1]["data"]["viewer"]["accounts"][0]
+    top = account["top"]
+    assert len(top) == 500
+    assert list(top[0]) == ["kind", "rows", "sum", "dimensions"]
+    assert list(top[0]["dimensions"]) == ["day", "uid", "__typename", "creator"]
+    assert top[0]["kind"] == "AccountStreamMinutesViewedAdaptiveGroups"
+    assert top[0]["sum"]["__typename"] == "AccountStreamMinutesViewedAdaptiveGroupsSum"
+    assert top[0]["sum"]["minutes"] >= top[-1]["sum"]["minutes"]
+    assert list(account["daily"][0]) == ["dimensions"]
+    assert list(account["r2StorageAdaptiveGroups"][0]["max"]) == ["objectCount", "bytes"]
+    assert account["r2StorageAdaptiveGroups"][0]["dimensions"]["datetime"].endswith("Z")
+
+
+def test_columnar_completion_falls_back_to_report_bad_values(
+        shared_account: SimulatedAccount, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value its scalar refuses: both completions report the same error, at the same row."""
+    real = graphql_api._dimension_values
+
+    def one_bad_uid(grouped: pd.DataFrame, dimension: str) -> list:
+        values = real(grouped, dimension)
+        return values[:3] + [42] + values[4:] if dimension == "uid" else values
+
+    monkeypatch.setattr(graphql_api, "_dimension_values", one_bad_uid)
+    answers = [ask(GraphQLEndpoint(shared_account, columnar=columnar), COLUMNAR_QUERY,
+                   columnar_variables(shared_account)) for columnar in (True, False)]
+    assert answers[0] == answers[1]
+    status, body = answers[0]
+    assert status == 500 and body["errors"][0]["message"] == "string cannot represent 42"
+    assert body["errors"][0]["path"] == ["viewer", "accounts", "0", "top", "3", "dimensions",
+                                         "uid"]
