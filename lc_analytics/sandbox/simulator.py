@@ -387,12 +387,13 @@ def _r2(rng, bc, li, shows, preset, t0, horizon_end):
         "read_level": 3.0, "read_tau": 3.0, "read_until_age": 100_000,
         "read_floor": 0.02,  # the odd late download, also after the move to IA
     })
-    # Thumbnails: one per recording (planted: never read after its first week) ...
+    # Storyboard sprite sheets, one per recording, for scrubbing previews (planted: never
+    # read after their first week; big enough that keeping them costs real money) ...
     th_created = ok["ready_at"] + pd.Timedelta(seconds=30)
     thumbs = pd.DataFrame({
         "bucket": BUCKETS["thumbnails"],
-        "key": "shows/" + ok["uid"] + ".jpg",
-        "size": rng.integers(80_000, 250_000, size=len(ok)),
+        "key": "shows/" + ok["uid"] + "/storyboard.jpg",
+        "size": rng.integers(8_000_000, 25_000_000, size=len(ok)),
         "created": th_created,
         "read_level": 40.0, "read_tau": 2.0, "read_until_age": 6,
     })
@@ -440,7 +441,7 @@ def _r2(rng, bc, li, shows, preset, t0, horizon_end):
     bucket_ops = _bucket_ops(rng, objects, t0, horizon_end)
     planted.append(Planted(
         "cold_prefix", f"{BUCKETS['thumbnails']}/shows/", False,
-        "show thumbnails are read only in their first 7 days, then never again"))
+        "show storyboard sprites are read only in their first 7 days, then never again"))
     planted.append(Planted(
         "cold_prefix", f"{BUCKETS['thumbnails']}/channels/", True,
         "channel avatars in the same bucket are read every day"))
