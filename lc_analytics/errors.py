@@ -9,6 +9,7 @@
     │   ├── QueryError           GraphQL rejected the query (errors array or 4xx)
     │   └── TransportError       timeouts and connection failures after retries
     ├── R2Error                  an S3-API call to R2 failed (botocore translated once)
+    ├── PlanError                a plan cannot be applied as it is (stale, breaks an API rule)
     └── WarehouseError           the DuckDB warehouse could not be opened or written
         └── WarehouseLockedError another process holds the write lock
 """
@@ -92,6 +93,12 @@ class R2Error(LcAnalyticsError):
     """An S3-API call to R2 failed."""
 
     exit_code = 3
+
+
+class PlanError(LcAnalyticsError):
+    """A plan cannot be applied as it is: the account changed since, or a rule forbids it."""
+
+    exit_code = 6
 
 
 class WarehouseError(LcAnalyticsError):

@@ -26,7 +26,7 @@ T3 = datetime(2026, 6, 3, 3, 0, tzinfo=UTC)
 ALL_TABLES = {
     "live_inputs", "videos", "stream_storage_snapshots", "minutes_viewed_daily", "r2_objects",
     "r2_lifecycle_rules", "r2_storage_daily", "r2_operations_daily", "r2_listing_calls",
-    "sync_runs", "sync_state", "r2_object_reads_daily",
+    "sync_runs", "sync_state", "r2_object_reads_daily", "recommendations", "apply_audit",
 }
 
 
@@ -103,7 +103,8 @@ con.close()
 def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "dir" / "wh.duckdb"
     first = Warehouse(path)
-    assert first.applied_migrations == [m.version for m in MIGRATIONS] == [1, 2]
+    assert first.applied_migrations == [m.version for m in MIGRATIONS] == list(
+        range(1, SCHEMA_VERSION + 1))
     assert path.exists()
     recorded = first.query("SELECT version, description FROM schema_migrations ORDER BY version")
     assert recorded.values.tolist() == [[m.version, m.description] for m in MIGRATIONS]
@@ -112,8 +113,8 @@ def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
 
     again = Warehouse(path)
     assert again.applied_migrations == []
-    assert again.schema_version() == SCHEMA_VERSION == 2
-    assert len(again.query("SELECT * FROM schema_migrations")) == 2
+    assert again.schema_version() == SCHEMA_VERSION == MIGRATIONS[-1].version
+    assert len(again.query("SELECT * FROM schema_migrations")) == len(MIGRATIONS)
 
 
 def test_a_v1_warehouse_is_upgraded_in_place_keeping_its_rows(tmp_path: Path) -> None:
@@ -124,11 +125,12 @@ def test_a_v1_warehouse_is_upgraded_in_place_keeping_its_rows(tmp_path: Path) ->
     con.execute("INSERT INTO schema_migrations VALUES (1, ?, now())", [MIGRATIONS[0].description])
     con.execute("INSERT INTO r2_storage_daily VALUES ('2026-06-01', 'rec', 5, 1, 2, 0)")
     con.close()
-    with pytest.raises(WarehouseError, match="at schema v1, this lc-analytics needs v2"):
+    with pytest.raises(WarehouseError, match=f"at schema v1, this lc-analytics needs "
+                       f"v{SCHEMA_VERSION}"):
         Warehouse(path, read_only=True)
 
     wh = Warehouse(path)
-    assert wh.applied_migrations == [2]
+    assert wh.applied_migrations == list(range(2, SCHEMA_VERSION + 1))
     assert wh.schema_version() == SCHEMA_VERSION
     assert set(wh.table_counts()) == ALL_TABLES
     assert wh.table_counts()["r2_storage_daily"] == 1

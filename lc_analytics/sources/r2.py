@@ -51,6 +51,22 @@ class R2Inventory:
                           s3={"addressing_style": "path"}),
         )
 
+    def raw_lifecycle(self, bucket: str) -> list[dict]:
+        """The bucket's lifecycle rules exactly as S3 returns them ([] when none)."""
+        try:
+            with self._translate("GetBucketLifecycleConfiguration", bucket):
+                return list(self._s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"])
+        except R2Error as exc:
+            if exc.context.get("code") == "NoSuchLifecycleConfiguration":
+                return []
+            raise
+
+    def put_lifecycle(self, bucket: str, rules: list[dict]) -> None:
+        """Replace the bucket's lifecycle configuration (needs R2 Object Read & Write)."""
+        with self._translate("PutBucketLifecycleConfiguration", bucket, write=True):
+            self._s3.put_bucket_lifecycle_configuration(
+                Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+
     def buckets(self) -> list[str]:
         """The configured bucket (R2_BUCKET_NAME), or every bucket of the account."""
         if self.settings.r2_bucket_name:
@@ -87,17 +103,10 @@ class R2Inventory:
 
     def lifecycle_rules(self, bucket: str) -> list[dict]:
         """The bucket's lifecycle rules as `r2_lifecycle_rules` rows ([] when none)."""
-        try:
-            with self._translate("GetBucketLifecycleConfiguration", bucket):
-                rules = self._s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
-        except R2Error as exc:
-            if exc.context.get("code") == "NoSuchLifecycleConfiguration":
-                return []
-            raise
-        return [lifecycle_row(bucket, r) for r in rules]
+        return [lifecycle_row(bucket, r) for r in self.raw_lifecycle(bucket)]
 
     @contextmanager
-    def _translate(self, operation: str, bucket: str | None):
+    def _translate(self, operation: str, bucket: str | None, write: bool = False):
         """Turn botocore errors into R2Error naming the setting or permission to fix."""
         where = f"{operation} on bucket {bucket}" if bucket else operation
         try:
@@ -110,9 +119,11 @@ class R2Inventory:
                 msg = (f"R2 refused the credentials for {where} ({code}): check "
                        "R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY")
             elif code == "AccessDenied" or status == 403:
+                needed = ("'Object Read & Write' permission (Workers R2 Storage Write)"
+                          if write else "'Object Read only' permission (Workers R2 Storage "
+                          "Read)")
                 msg = (f"R2 denied {where} (AccessDenied): the R2 API token needs the "
-                       "'Object Read only' permission (Workers R2 Storage Read) for "
-                       f"{bucket or 'the account'}")
+                       f"{needed} for {bucket or 'the account'}")
             elif code == "NoSuchBucket":
                 msg = f"R2 bucket {bucket!r} does not exist (check R2_BUCKET_NAME)"
             else:

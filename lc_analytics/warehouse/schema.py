@@ -242,9 +242,55 @@ COMMENT ON TABLE r2_object_reads_daily IS
     'bucket, object_name, action_type).';
 """
 
+V3_SQL = """
+-- recommendations: one recommendation of one `lc-analytics recommend` run.
+CREATE TABLE recommendations (
+    run_at            TIMESTAMPTZ NOT NULL,
+    id                VARCHAR NOT NULL,      -- stable: kind + target
+    kind              VARCHAR NOT NULL,
+    target_type       VARCHAR NOT NULL,
+    target            VARCHAR NOT NULL,
+    action            VARCHAR NOT NULL,
+    rule              VARCHAR NOT NULL,
+    monthly_saving    DECIMAL(18, 6) NOT NULL,
+    saving_computation VARCHAR NOT NULL,
+    viewer_impact     VARCHAR NOT NULL,
+    confidence        VARCHAR NOT NULL,
+    evidence_json     VARCHAR NOT NULL,
+    actions_json      VARCHAR NOT NULL,
+    plan_id           VARCHAR,
+    book              VARCHAR,
+    PRIMARY KEY (run_at, id)
+);
+COMMENT ON TABLE recommendations IS
+    'One recommendation made by one recommend run, with its evidence, saving and actions; '
+    'key (run_at, id).';
+
+-- apply_audit: every action of every apply, whatever its outcome.
+CREATE TABLE apply_audit (
+    apply_id          VARCHAR NOT NULL,      -- one per `apply --yes` run
+    applied_at        TIMESTAMPTZ NOT NULL,
+    plan_id           VARCHAR NOT NULL,
+    action_id         VARCHAR NOT NULL,
+    kind              VARCHAR NOT NULL,
+    resource          VARCHAR NOT NULL,
+    recommendation_id VARCHAR,
+    before_json       VARCHAR,
+    after_json        VARCHAR,
+    status            VARCHAR NOT NULL CHECK (status IN ('applied', 'already', 'manual',
+                                                          'failed')),
+    error             VARCHAR,
+    PRIMARY KEY (apply_id, action_id)
+);
+COMMENT ON TABLE apply_audit IS
+    'One action of one `lc-analytics apply --yes`: the value before, the value after, and '
+    'the outcome; key (apply_id, action_id). Append-only.';
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: Stream and R2 inventory, analytics, sync bookkeeping", V1_SQL),
     Migration(2, "R2 reads per object per day", V2_SQL),
+    Migration(3, "recommendations and the apply audit log", V3_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

@@ -1,0 +1,278 @@
+"""Plan → dry-run diff → apply through the API, refusing stale plans, with an audit log.
+
+The recipe (`apply_plan`):
+1. review: read each resource's live value from the account (GET live input / video,
+   S3 GetBucketLifecycleConfiguration) and compare it with the value the plan recorded:
+   equal → pending; already the proposed value → done (skipped: applying twice changes
+   nothing); anything else → stale, and the whole plan is refused before any change;
+2. check the API's rules before sending (scheduledDeletion at least 30 days after upload
+   and not in the past; deleteRecordingAfterDays 30–1096);
+3. without `yes`: print the diff (resource, field, recorded value, live value, proposed
+   value, why) and change nothing;
+4. with `yes`: send each pending change (PUT live input, POST video, PUT bucket lifecycle)
+   through the same rate-limited clients as the sync, and append every outcome to the
+   warehouse's `apply_audit` table.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from ..errors import LcAnalyticsError, PlanError
+from ..recommend.model import Action, Plan
+from ..settings import Settings
+from ..sources.http import Clock, CloudflareClient
+from ..sources.r2 import R2Inventory
+from ..sources.stream import parse_time
+from ..warehouse import Warehouse
+
+MIN_SCHEDULED_DELETION_DAYS = 30
+RETENTION_RANGE = (30, 1096)
+ORDER = {"video.schedule_deletion": 0, "live_input.update": 1, "r2.lifecycle": 2, "manual": 3}
+
+
+@dataclass
+class Review:
+    """One action of the plan next to what the account holds now."""
+
+    action: Action
+    live: dict[str, Any] | None  # None for manual actions
+    status: str  # pending | done | stale | manual
+    detail: str = ""
+
+
+@dataclass
+class ApplyReport:
+    """What an apply did (or, as a dry run, would do)."""
+
+    plan_id: str
+    dry_run: bool
+    reviews: list[Review] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+
+    @property
+    def pending(self) -> list[Review]:
+        return [r for r in self.reviews if r.status == "pending"]
+
+
+class _Account:
+    """Reads and writes the resources a plan touches, through the project's clients."""
+
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None,
+                 clock: Clock | None) -> None:
+        self.settings = settings
+        self.client = CloudflareClient(settings, transport=transport, clock=clock)
+        self._r2: R2Inventory | None = None
+
+    @property
+    def r2(self) -> R2Inventory:
+        if self._r2 is None:
+            self._r2 = R2Inventory(self.settings)
+        return self._r2
+
+    def read(self, action: Action) -> dict[str, Any]:
+        if action.kind == "live_input.update":
+            live = self.client.get(
+                self.client.account_path(f"stream/live_inputs/{action.resource}")).result
+            return _project(live, action.proposed)
+        if action.kind == "video.schedule_deletion":
+            video = self.client.get(self.client.account_path(f"stream/{action.resource}")).result
+            return {"scheduledDeletion": video.get("scheduledDeletion"),
+                    "_uploaded": video.get("uploaded") or video.get("created")}
+        if action.kind == "r2.lifecycle":
+            return {"Rules": self.r2.raw_lifecycle(action.resource)}
+        raise PlanError(f"action {action.id}: unknown kind {action.kind!r}")
+
+    def write(self, action: Action) -> None:
+        if action.kind == "live_input.update":
+            self.client.put(self.client.account_path(f"stream/live_inputs/{action.resource}"),
+                            action.proposed)
+        elif action.kind == "video.schedule_deletion":
+            self.client.post(self.client.account_path(f"stream/{action.resource}"),
+                             {"scheduledDeletion": action.proposed["scheduledDeletion"]})
+        elif action.kind == "r2.lifecycle":
+            self.r2.put_lifecycle(action.resource, _rules(action.proposed))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def apply_plan(plan: Plan, settings: Settings, *, yes: bool = False,
+               transport: httpx.BaseTransport | None = None, clock: Clock | None = None,
+               now: datetime | None = None, warehouse: Warehouse | None = None) -> ApplyReport:
+    """Review a plan against the live account; apply it only when `yes` is given.
+
+    >>> report = apply_plan(Plan.read("plan.json"), Settings.from_env())  # doctest: +SKIP
+    >>> print(render(plan, report))   # the dry-run diff                  # doctest: +SKIP
+    """
+    if settings.account_id and plan.account_id != settings.account_id:
+        raise PlanError(f"plan {plan.id} was made for account {plan.account_id}, not "
+                        f"{settings.account_id} (CLOUDFLARE_ACCOUNT_ID)")
+    account = _Account(settings, transport, clock)
+    try:
+        report = ApplyReport(plan.id, dry_run=not yes)
+        report.reviews = [_review(account, a) for a in
+                          sorted(plan.actions, key=lambda a: ORDER.get(a.kind, 9))]
+        moment = now or account.client.server_date or datetime.now(UTC)
+        _check_rules(report.reviews, moment)
+        stale = [r for r in report.reviews if r.status == "stale"]
+        if stale:
+            raise PlanError(
+                f"plan {plan.id} is stale: {len(stale)} resource(s) changed since it was made "
+                "(run `lc-analytics recommend` again):\n" + "\n".join(
+                    f"  - {r.action.kind} {r.action.resource}: {r.detail}" for r in stale))
+        report.already = [r.action.id for r in report.reviews if r.status == "done"]
+        if yes:
+            _apply(account, plan, report, warehouse, moment)
+        return report
+    finally:
+        account.close()
+
+
+def _review(account: _Account, action: Action) -> Review:
+    if action.kind == "manual":
+        return Review(action, None, "manual", "done by a person, not through the API")
+    live = account.read(action)
+    shown = {k: v for k, v in live.items() if not k.startswith("_")}
+    if _same(shown, action.proposed, action.kind):
+        return Review(action, live, "done", "already holds the proposed value")
+    if _same(shown, action.current, action.kind):
+        return Review(action, live, "pending")
+    return Review(action, live, "stale",
+                  f"plan recorded {_show(action.current)}, account now holds {_show(shown)}")
+
+
+def _check_rules(reviews: list[Review], now: datetime) -> None:
+    problems = []
+    for r in reviews:
+        a = r.action
+        if r.status != "pending":
+            continue
+        if a.kind == "video.schedule_deletion":
+            when = parse_time(a.proposed.get("scheduledDeletion"))
+            uploaded = parse_time((r.live or {}).get("_uploaded"))
+            if when is None:
+                problems.append(f"{a.resource}: a plan never removes a scheduled deletion")
+            elif uploaded and when < uploaded + timedelta(days=MIN_SCHEDULED_DELETION_DAYS):
+                problems.append(f"video {a.resource}: scheduledDeletion {when:%Y-%m-%d} is "
+                                f"less than {MIN_SCHEDULED_DELETION_DAYS} days after its upload "
+                                f"({uploaded:%Y-%m-%d}); the API refuses it")
+            elif when < now:
+                problems.append(f"video {a.resource}: scheduledDeletion {when:%Y-%m-%d} is in "
+                                "the past")
+        if a.kind == "live_input.update" and "deleteRecordingAfterDays" in a.proposed:
+            days = a.proposed["deleteRecordingAfterDays"]
+            if days is not None and not RETENTION_RANGE[0] <= int(days) <= RETENTION_RANGE[1]:
+                problems.append(f"live input {a.resource}: deleteRecordingAfterDays {days} is "
+                                f"outside {RETENTION_RANGE[0]}–{RETENTION_RANGE[1]}")
+    if problems:
+        raise PlanError("the plan breaks the API's rules:\n" + "\n".join(
+            f"  - {p}" for p in problems))
+
+
+def _apply(account: _Account, plan: Plan, report: ApplyReport, warehouse: Warehouse | None,
+           now: datetime) -> None:
+    audit: list[dict[str, Any]] = []
+    apply_id = uuid.uuid4().hex
+    try:
+        for r in report.reviews:
+            status, error = {"done": "already", "manual": "manual"}.get(r.status, ""), None
+            if r.status == "pending":
+                try:
+                    account.write(r.action)
+                    status = "applied"
+                    report.applied.append(r.action.id)
+                except LcAnalyticsError as exc:
+                    status, error = "failed", str(exc)
+                    raise
+                finally:
+                    audit.append(_audit_row(apply_id, plan, r, status, error, now))
+            else:
+                audit.append(_audit_row(apply_id, plan, r, status, None, now))
+    finally:
+        if warehouse is not None and audit:
+            with warehouse.transaction() as tx:
+                tx.upsert("apply_audit", audit)
+
+
+def _audit_row(apply_id: str, plan: Plan, r: Review, status: str, error: str | None,
+               now: datetime) -> dict[str, Any]:
+    live = {k: v for k, v in (r.live or {}).items() if not k.startswith("_")}
+    return {"apply_id": apply_id, "applied_at": now, "plan_id": plan.id, "action_id": r.action.id,
+            "kind": r.action.kind, "resource": r.action.resource,
+            "recommendation_id": r.action.recommendation_id,
+            "before_json": json.dumps(live, sort_keys=True, default=str),
+            "after_json": json.dumps(r.action.proposed, sort_keys=True, default=str),
+            "status": status, "error": error}
+
+
+def render(plan: Plan, report: ApplyReport) -> str:
+    """The dry-run diff: every resource, its recorded, live and proposed values, and why."""
+    saving = sum((rec.monthly_saving for rec in plan.recommendations), start=0)
+    made = plan.created_at.strftime("%Y-%m-%d %H:%MZ")
+    lines = [f"Plan {plan.id} for account {plan.account_id}, made {made} with {plan.book}: "
+             f"{len(plan.actions)} action(s), estimated saving ${saving:,.2f}/month"]
+    for r in report.reviews:
+        a = r.action
+        lines.append(f"  [{r.status}] {a.kind} {a.resource}  ({a.recommendation_id})")
+        if r.status != "manual":
+            live = {k: v for k, v in (r.live or {}).items() if not k.startswith("_")}
+            for key in sorted(set(a.proposed) | set(a.current)):
+                lines.append(f"      {key}: {_show(a.current.get(key))} -> "
+                             f"{_show(a.proposed.get(key))}   (account now: "
+                             f"{_show(live.get(key))})")
+        else:
+            lines.append(f"      {_show(a.proposed)}")
+        lines.append(f"      why: {a.why}")
+    pending = len(report.pending)
+    if report.dry_run:
+        lines.append(f"Dry run: nothing changed. {pending} change(s) would be applied "
+                     f"({len(report.already)} already in place); re-run with --yes to apply.")
+    else:
+        lines.append(f"Applied {len(report.applied)} change(s); {len(report.already)} were "
+                     "already in place; manual steps are listed above.")
+    return "\n".join(lines)
+
+
+# --- comparing values ---------------------------------------------------------------------
+
+def _project(obj: dict[str, Any], shape: dict[str, Any]) -> dict[str, Any]:
+    """The parts of `obj` at the keys of `shape` (nested), e.g. {"recording": {"mode"}}."""
+    out: dict[str, Any] = {}
+    for key, sub in shape.items():
+        value = obj.get(key) if isinstance(obj, dict) else None
+        out[key] = _project(value or {}, sub) if isinstance(sub, dict) else value
+    return out
+
+
+def _rules(value: Any) -> list[dict[str, Any]]:
+    rules = value.get("Rules", []) if isinstance(value, dict) else list(value or [])
+    return [json.loads(r) if isinstance(r, str) else r for r in rules]
+
+
+def _canonical(value: Any, kind: str) -> str:
+    if kind == "r2.lifecycle":
+        rules = sorted(_rules(value), key=lambda r: str(r.get("ID", "")))
+        return json.dumps(rules, sort_keys=True, default=str)
+    if kind == "video.schedule_deletion":
+        when = parse_time((value or {}).get("scheduledDeletion"))
+        return "" if when is None else when.astimezone(UTC).isoformat()
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _same(a: Any, b: Any, kind: str) -> bool:
+    return _canonical(a, kind) == _canonical(b, kind)
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 120 else text[:117] + "..."
