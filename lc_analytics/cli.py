@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -81,7 +82,37 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8787, help="API port (default: 8787)")
     serve.add_argument("--no-r2", action="store_true", help="do not start the R2 server")
     serve.set_defaults(func=_cmd_sandbox_serve)
+    _add_costs_parser(sub)
     return parser
+
+
+def _month(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise argparse.ArgumentTypeError(f"not a month (YYYY-MM): {text!r}")
+    return text
+
+
+def _add_costs_parser(sub: argparse._SubParsersAction) -> None:
+    costs = sub.add_parser("costs", help="costs priced from the warehouse",
+                           description="Costs priced from the synced warehouse.")
+    costs_sub = costs.add_subparsers(dest="costs_command", metavar="SUBCOMMAND")
+    costs_sub.required = True
+    ex = costs_sub.add_parser(
+        "export", help="write the daily allocated costs as FOCUS 1.2 rows (CSV or Parquet)",
+        description="Price the synced usage, split each month's bill into daily rows per "
+                    "resource, and write them as FOCUS 1.2 cost rows. Default months: every "
+                    "complete month the warehouse covers plus the current month to date. "
+                    "BillingAccountId comes from CLOUDFLARE_ACCOUNT_ID.")
+    ex.add_argument("--format", choices=["csv", "parquet"], required=True,
+                    help="file format")
+    ex.add_argument("--month", dest="months", type=_month, action="extend", nargs="+",
+                    metavar="YYYY-MM", default=None, help="month(s) to export (repeatable)")
+    ex.add_argument("--out", default=None,
+                    help="output file (default: data/focus-costs.<format>)")
+    ex.add_argument("--prices", default=None, metavar="OVERLAY.toml",
+                    help="contract prices overlaid on the Cloudflare list prices")
+    ex.add_argument("--db", default=None, help="warehouse path (default: $LC_ANALYTICS_DB)")
+    ex.set_defaults(func=_cmd_costs_export)
 
 
 def _sync_sources() -> list[str]:
@@ -130,6 +161,30 @@ def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
 
     serve_forever(preset=args.preset, seed=args.seed, end=args.end, port=args.port,
                   r2=not args.no_r2)
+    return 0
+
+
+def _cmd_costs_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .costs.focus import FOCUS_VERSION, export_focus
+    from .costs.pricebook import load_book
+    from .settings import Settings
+    from .warehouse import Warehouse
+
+    settings = Settings.from_env()
+    if not settings.account_id:
+        print("lc-analytics: warning: CLOUDFLARE_ACCOUNT_ID is not set; BillingAccountId will "
+              "say 'unknown'", file=sys.stderr)
+    out = Path(args.out) if args.out else Path("data") / f"focus-costs.{args.format}"
+    result = export_focus(Warehouse(Path(args.db) if args.db else settings.db_path,
+                                    read_only=True),
+                          out, args.format, months=args.months,
+                          book=load_book("cloudflare", overlay=args.prices),
+                          account_id=settings.account_id)
+    months = ", ".join(result.months) or "no month"
+    print(f"wrote {result.rows:,} FOCUS {FOCUS_VERSION} rows ({months}) to {result.path}")
+    print(f"prices: {result.book}; total {result.total:f} {result.currency}")
     return 0
 
 

@@ -380,17 +380,35 @@ def _ia_removals(usage: Usage) -> pd.DataFrame:
 
 def _ia_minimum_byte_days(usage: Usage, first: date, nxt: date, book: PriceBook) -> Decimal:
     """Byte-days still owed for IA objects that left IA before the minimum duration."""
-    objs = _ia_removals(usage)
-    if not len(objs):
-        return Decimal(0)
+    owed = ia_minimum_owed(_ia_removals(usage), first, nxt, book)
+    return Decimal(int(owed.sum()))
+
+
+def ia_minimum_owed(removals: pd.DataFrame, first: date, nxt: date,
+                    book: PriceBook) -> pd.Series:
+    """Byte-days owed per removal (size_bytes, ia_from, removed_at) in [first, nxt).
+
+    An object that leaves Infrequent Access in the month after fewer days than the book's
+    minimum storage duration owes the remaining days; every other row owes 0. The result is
+    aligned to `removals`' index.
+
+    >>> from lc_analytics.costs.pricebook import load_book
+    >>> gone = pd.DataFrame({"size_bytes": [10], "ia_from": [pd.Timestamp("2026-06-01", tz="UTC")],
+    ...                      "removed_at": [pd.Timestamp("2026-06-11", tz="UTC")]})
+    >>> ia_minimum_owed(gone, date(2026, 6, 1), date(2026, 7, 1), load_book("cloudflare")).tolist()
+    [200]
+    """
+    if not len(removals):
+        return pd.Series(0, index=removals.index, dtype="int64")
     minimum = int(book.rules.get("ia_minimum_storage_days", 0))
-    until, ia_from = objs["removed_at"], objs["ia_from"]
+    until = pd.to_datetime(removals["removed_at"], utc=True)
+    ia_from = pd.to_datetime(removals["ia_from"], utc=True)
     leaves = until.notna() & ia_from.notna()
     lo, hi = pd.Timestamp(first, tz="UTC"), pd.Timestamp(nxt, tz="UTC")
     in_month = leaves & (until >= lo) & (until < hi)
     held_days = (until.dt.floor("D") - ia_from.dt.floor("D")).dt.days
     short = in_month & (held_days < minimum)
-    owed = (minimum - held_days[short]).clip(lower=0) * objs.loc[short, "size_bytes"]
-    owed = owed.astype("int64")
-    return Decimal(int(owed.sum()))
-
+    owed = pd.Series(0, index=removals.index, dtype="int64")
+    owed[short] = ((minimum - held_days[short]).clip(lower=0)
+                   * removals.loc[short, "size_bytes"]).astype("int64")
+    return owed

@@ -35,6 +35,10 @@ class MonthUsage:
     month: date
     usage: Usage
     notes: list[str] = field(default_factory=list)
+    #: the R2 inventory the month was read with (`inventory_objects`), for allocation
+    objects: pd.DataFrame | None = None
+    #: per-object reads in the month with each object's size and class that day
+    object_reads: pd.DataFrame | None = None
 
 
 def warehouse_usage(wh: Warehouse, month: date | str) -> MonthUsage:
@@ -61,7 +65,7 @@ def warehouse_usage(wh: Warehouse, month: date | str) -> MonthUsage:
         .assign(bytes=lambda r: r["requests"] * r["size_bytes"])
         .groupby(["date", "bucket"], as_index=False)["bytes"].sum(),
     )
-    return MonthUsage(first, usage, notes)
+    return MonthUsage(first, usage, notes, objects=objects, object_reads=reads)
 
 
 # --- Stream ---------------------------------------------------------------------------------
@@ -90,18 +94,38 @@ def stream_storage_daily(wh: Warehouse, first: date, nxt: date,
     return out
 
 
-def rebuilt_stored_minutes(wh: Warehouse, days: pd.DatetimeIndex) -> np.ndarray:
-    """Stored minutes at the end of each day, rebuilt from the videos ever listed."""
-    v = wh.query(
-        "SELECT ceil(duration_seconds) AS seconds, ready_to_stream_at AS ready, "
+def stored_videos(wh: Warehouse) -> pd.DataFrame:
+    """Every playable video ever listed, with what it stores and when it stopped storing it.
+
+    Columns: uid, live_input_uid, creator, seconds (duration rounded up to the second),
+    ready (readyToStreamAt), gone (deletion time, NaT while it is still listed).
+
+    >>> stored_videos(Warehouse("data/demo.duckdb", read_only=True))   # doctest: +SKIP
+    """
+    return wh.query(
+        "SELECT uid, live_input_uid, creator, ceil(duration_seconds) AS seconds, "
+        "ready_to_stream_at AS ready, "
         # deleted between the last listing that had it and the first that did not: at its
         # scheduled deletion if that falls in between, else when it was found missing
         "CASE WHEN missing_since IS NULL THEN NULL "
         "     WHEN scheduled_deletion > last_seen AND scheduled_deletion <= missing_since "
         "     THEN scheduled_deletion ELSE missing_since END AS gone "
-        "FROM videos WHERE state = 'ready' AND duration_seconds IS NOT NULL")
+        "FROM videos WHERE state = 'ready' AND duration_seconds IS NOT NULL ORDER BY uid")
+
+
+def stored_day_span(videos: pd.DataFrame, days: pd.DatetimeIndex) -> tuple[np.ndarray,
+                                                                            np.ndarray]:
+    """Per video: index into `days` of its first stored day and of its first day gone.
+
+    A video counts from the day it became ready up to the day before the day it was deleted;
+    both indexes are clipped to [0, len(days)], so `lo >= hi` means "not stored in `days`".
+
+    >>> v = pd.DataFrame({"ready": [pd.Timestamp("2026-06-02 10:00", tz="UTC")],
+    ...                   "gone": [pd.Timestamp("2026-06-04 01:00", tz="UTC")]})
+    >>> stored_day_span(v, pd.date_range("2026-06-01", "2026-06-30"))
+    (array([1]), array([3]))
+    """
     n = len(days)
-    delta = np.zeros(n + 1, dtype=np.int64)
     d0 = pd.Timestamp(days[0], tz="UTC")
 
     def idx(col: pd.Series) -> np.ndarray:
@@ -109,9 +133,18 @@ def rebuilt_stored_minutes(wh: Warehouse, days: pd.DatetimeIndex) -> np.ndarray:
         i = ((ts - d0) // pd.Timedelta(days=1)).to_numpy(dtype=float)
         return np.clip(np.nan_to_num(i, nan=n, posinf=n), 0, n).astype(int)
 
+    return idx(videos["ready"]), idx(videos["gone"])
+
+
+def rebuilt_stored_minutes(wh: Warehouse, days: pd.DatetimeIndex) -> np.ndarray:
+    """Stored minutes at the end of each day, rebuilt from the videos ever listed."""
+    v = stored_videos(wh)
+    n = len(days)
+    delta = np.zeros(n + 1, dtype=np.int64)
+    lo, hi = stored_day_span(v, days)
     secs = v["seconds"].to_numpy(dtype=np.int64)
-    np.add.at(delta, idx(v["ready"]), secs)
-    np.add.at(delta, idx(v["gone"]), -secs)
+    np.add.at(delta, lo, secs)
+    np.add.at(delta, hi, -secs)
     return np.cumsum(delta)[:n] / 60
 
 
@@ -163,7 +196,8 @@ def _r2_storage(wh: Warehouse, objects: pd.DataFrame, first: date, nxt: date,
 def _ia_removals(objects: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:
     gone = objects[(objects["storage_class"] == IA) & objects["stored_until"].notna()]
     return pd.DataFrame({"size_bytes": gone["size_bytes"], "ia_from": gone["ia_from"],
-                         "removed_at": gone["stored_until"]})
+                         "removed_at": gone["stored_until"], "bucket": gone["bucket"],
+                         "key": gone["key"]})
 
 
 def _object_reads(wh: Warehouse, objects: pd.DataFrame, first: date,

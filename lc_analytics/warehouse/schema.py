@@ -287,10 +287,69 @@ COMMENT ON TABLE apply_audit IS
     'the outcome; key (apply_id, action_id). Append-only.';
 """
 
+V4_SQL = """
+-- focus_cost_rows: one FOCUS 1.2 cost row (day x SKU x resource) of the allocated bill.
+CREATE TABLE focus_cost_rows (
+    BilledCost          DECIMAL(38, 24) NOT NULL,
+    BillingAccountId    VARCHAR NOT NULL,
+    BillingAccountName  VARCHAR,
+    BillingCurrency     VARCHAR NOT NULL,
+    BillingPeriodEnd    TIMESTAMPTZ NOT NULL,
+    BillingPeriodStart  TIMESTAMPTZ NOT NULL,
+    ChargeCategory      VARCHAR NOT NULL,
+    ChargeClass         VARCHAR,
+    ChargeDescription   VARCHAR NOT NULL,
+    ChargeFrequency     VARCHAR NOT NULL,
+    ChargePeriodEnd     TIMESTAMPTZ NOT NULL,
+    ChargePeriodStart   TIMESTAMPTZ NOT NULL,
+    ConsumedQuantity    DECIMAL(38, 24),
+    ConsumedUnit        VARCHAR,
+    ContractedCost      DECIMAL(38, 24) NOT NULL,
+    ContractedUnitPrice DECIMAL(38, 24),
+    EffectiveCost       DECIMAL(38, 24) NOT NULL,
+    InvoiceId           VARCHAR,
+    InvoiceIssuerName   VARCHAR NOT NULL,
+    ListCost            DECIMAL(38, 24) NOT NULL,
+    ListUnitPrice       DECIMAL(38, 24),
+    PricingCategory     VARCHAR,
+    PricingQuantity     DECIMAL(38, 24),
+    PricingUnit         VARCHAR,
+    ProviderName        VARCHAR NOT NULL,
+    PublisherName       VARCHAR NOT NULL,
+    ResourceId          VARCHAR NOT NULL,
+    ResourceName        VARCHAR,
+    ResourceType        VARCHAR,
+    ServiceCategory     VARCHAR NOT NULL,
+    ServiceName         VARCHAR NOT NULL,
+    ServiceSubcategory  VARCHAR,
+    SkuId               VARCHAR NOT NULL,
+    SkuMeter            VARCHAR,
+    SkuPriceDetails     VARCHAR,                -- JSON object
+    SkuPriceId          VARCHAR,
+    Tags                VARCHAR,                -- JSON object
+    x_LiveInputId       VARCHAR,
+    x_Creator           VARCHAR,
+    x_Bucket            VARCHAR,
+    x_Prefix            VARCHAR,
+    x_StorageClass      VARCHAR,
+    x_AllocationBasis   VARCHAR NOT NULL,
+    x_PriceBook         VARCHAR NOT NULL,
+    PRIMARY KEY (ChargePeriodStart, SkuId, ResourceId)
+);
+COMMENT ON TABLE focus_cost_rows IS
+    'One FOCUS 1.2 cost row: one day, one SKU, one resource of the allocated bill; key '
+    '(ChargePeriodStart, SkuId, ResourceId). Written by refresh_focus, a month at a time; read '
+    'it through the view focus_costs.';
+
+-- focus_costs: the FOCUS 1.2 dataset (the columns of focus_cost_rows, FOCUS columns first).
+CREATE VIEW focus_costs AS SELECT * FROM focus_cost_rows;
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: Stream and R2 inventory, analytics, sync bookkeeping", V1_SQL),
     Migration(2, "R2 reads per object per day", V2_SQL),
     Migration(3, "recommendations and the apply audit log", V3_SQL),
+    Migration(4, "FOCUS 1.2 cost rows and the focus_costs view", V4_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
