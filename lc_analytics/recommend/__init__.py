@@ -1,5 +1,25 @@
 """Recommendations with evidence and their action plan."""
 
+from .bitrate import recommend_bitrate
+from .lifecycle import lifecycle_candidates, recommend_lifecycle
 from .model import Action, Plan, Recommendation
+from .retention import recommend_retention, retention_policies
+from .run import parameters, recommend_all, to_frame
+from .runway import recommend_runway
+from .selectivity import recommend_selectivity
 
-__all__ = ["Action", "Plan", "Recommendation"]
+__all__ = [
+    "Action",
+    "Plan",
+    "Recommendation",
+    "lifecycle_candidates",
+    "parameters",
+    "recommend_all",
+    "recommend_bitrate",
+    "recommend_lifecycle",
+    "recommend_retention",
+    "recommend_runway",
+    "recommend_selectivity",
+    "retention_policies",
+    "to_frame",
+]

@@ -1,0 +1,572 @@
+"""R2 lifecycle: move cold objects to Infrequent Access, or expire objects nobody reads.
+
+The rule, per bucket and prefix (prefix = an object key up to and including its first '/'):
+
+- Evidence: the objects' ages (inventory, `last_modified`) and their reads by age (GetObject
+  and HeadObject successes per object per day, age at read = read date - last_modified date)
+  over the reads the warehouse holds (R2 keeps 31 days; the warehouse keeps every synced day).
+- Candidates: transition to Infrequent Access after N days, expire after M days, or both
+  (N < M), with N and M from `CANDIDATE_DAYS` (30, 60, 90, 180, 365). A candidate is skipped
+  where a rule already covering the prefix transitions at <= N days (or expires at <= M).
+  Expiry after M is a candidate only where the observed window holds no read at all at ages
+  >= M and at least `MIN_EXPOSED_OBJECT_DAYS` object-days were observed at those ages (never
+  delete data someone reads, nor data too young to have been watched at that age).
+- Pricing: the last complete billing month is priced by the engine twice, account-wide: as
+  it was (the synced usage) and as if the rule had always been in force: objects past N days
+  held as Infrequent Access from day N + 1 (storage at the IA price, no free tier), every
+  read of them billed at IA Class B rates and every GetObject adding its size to IA
+  retrieval, one Class A transition at the IA rate per object crossing N in the month (the
+  amortised transition cost), objects past M days gone, and the 30-day IA minimum charged for
+  objects removed within 30 days of their transition. Standard's free 10 GB-month applies to
+  what stays Standard, so its loss is in the difference. Saving = bill before - bill after.
+- Proposed only when both the engine's saving (with rounding up and free tiers) and the
+  marginal saving (the same quantity changes x unit prices, no rounding) are positive: a rule
+  whose net effect is a cost is never proposed. Of a prefix's candidates the one saving most
+  is proposed. `lifecycle_candidates` returns every candidate with its figures.
+- A bucket without R2's default multipart-abort rule gets it back (a separate, information-only
+  recommendation when nothing else is proposed for the bucket: the rule costs nothing, and
+  the parts' bytes are not reported, so no saving is claimed).
+- The one-time cost of transitioning the backlog (objects already older than N when the rule
+  is applied, one IA Class A operation each) is stated in the evidence.
+- Action: `r2.lifecycle` on the bucket: current = the bucket's rules as synced; proposed =
+  the same rules with the new rule added (or merged into an existing rule of the same prefix,
+  keeping its ID) and R2's default multipart-abort rule kept (added if missing, aborting
+  incomplete multipart uploads after `ABORT_MULTIPART_DAYS` days), in the S3
+  PutBucketLifecycleConfiguration shape.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..costs.engine import IA, STANDARD, Bill, Usage, month_bounds, objects_daily_bytes
+from ..costs.engine import price_month as _price
+from ..costs.pricebook import PriceBook
+from ..costs.usage import inventory_objects, warehouse_usage
+from ..warehouse import Warehouse
+from ._common import as_json, money, resolve
+from .model import Action, Recommendation
+
+#: Days evaluated for transitions (N) and expirations (M).
+CANDIDATE_DAYS: tuple[int, ...] = (30, 60, 90, 180, 365)
+#: Object-days observed at ages >= M (with no read) before an expiry after M is considered.
+MIN_EXPOSED_OBJECT_DAYS = 100
+#: Days after which R2's default rule aborts incomplete multipart uploads.
+ABORT_MULTIPART_DAYS = 7
+#: Reads observed over at least this many days give "high" confidence.
+HIGH_CONFIDENCE_READ_DAYS = 60
+
+KIND = "r2_lifecycle"
+DEFAULT_ABORT_RULE = {"ID": "Default Multipart Abort Rule", "Status": "Enabled",
+                      "Filter": {"Prefix": ""},
+                      "AbortIncompleteMultipartUpload": {"DaysAfterInitiation":
+                                                         ABORT_MULTIPART_DAYS}}
+
+
+@dataclass
+class _Context:
+    """Everything the candidates of one run share: the month, its usage and bill."""
+
+    book: PriceBook
+    first: date
+    nxt: date
+    usage: Usage
+    bill: Bill
+    objects: pd.DataFrame
+    reads: pd.DataFrame  # per object per day, with age
+    read_days: tuple[date, date] | None
+    rules: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def lifecycle_candidates(wh: Warehouse, *, book: PriceBook | str | None = None,
+                         as_of: date | str | None = None,
+                         candidate_days: tuple[int, ...] = CANDIDATE_DAYS,
+                         min_exposed_object_days: int = MIN_EXPOSED_OBJECT_DAYS
+                         ) -> pd.DataFrame:
+    """Every (bucket, prefix, transition N, expiry M) evaluated, with its priced effect.
+
+    Columns: bucket, prefix, transition_days, expire_days, saving (engine), marginal_saving,
+    proposable, reason, plus the quantities behind them (see `_evaluate`).
+
+    >>> lifecycle_candidates(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
+    """
+    book, day = resolve(wh, book, as_of)
+    ctx = _context(wh, book, day)
+    rows = []
+    for (bucket, prefix), objs in _groups(ctx.objects):
+        rows += [r for r, _ in _prefix_candidates(ctx, bucket, prefix, objs, candidate_days,
+                                                  min_exposed_object_days)]
+    return pd.DataFrame(rows)
+
+
+def recommend_lifecycle(wh: Warehouse, *, book: PriceBook | str | None = None,
+                        as_of: date | str | None = None,
+                        candidate_days: tuple[int, ...] = CANDIDATE_DAYS,
+                        min_exposed_object_days: int = MIN_EXPOSED_OBJECT_DAYS
+                        ) -> list[Recommendation]:
+    """Lifecycle rules per bucket and prefix that lower the R2 bill, priced by the engine.
+
+    >>> recs = recommend_lifecycle(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
+    >>> [(r.target, r.evidence["rule"], r.monthly_saving) for r in recs]          # doctest: +SKIP
+    """
+    book, day = resolve(wh, book, as_of)
+    ctx = _context(wh, book, day)
+    best: list[tuple[dict, dict]] = []
+    for (bucket, prefix), objs in _groups(ctx.objects):
+        cands = [c for c in _prefix_candidates(ctx, bucket, prefix, objs, candidate_days,
+                                               min_exposed_object_days) if c[0]["proposable"]]
+        if cands:
+            best.append(max(cands, key=lambda c: (c[0]["saving"], c[0]["marginal_saving"])))
+    out = []
+    by_bucket: dict[str, list[tuple[dict, dict]]] = {}
+    for row, extra in sorted(best, key=lambda c: -c[0]["saving"]):
+        by_bucket.setdefault(row["bucket"], []).append((row, extra))
+    for bucket, items in by_bucket.items():
+        current = _current_rules(ctx.rules, bucket)
+        proposed = _merged(current, [extra["rule"] for _, extra in items])
+        action_id = f"r2.lifecycle:{bucket}"
+        for i, (row, extra) in enumerate(items):
+            rid = f"{KIND}:{bucket}/{row['prefix']}"
+            actions = ()
+            if i == 0:
+                actions = (Action(
+                    id=action_id, kind="r2.lifecycle", resource=bucket,
+                    current={"Rules": current}, proposed={"Rules": proposed},
+                    why="; ".join(f"{r['prefix'] or '(whole bucket)'}: {e['rule_text']}"
+                                  for r, e in items),
+                    recommendation_id=rid),)
+            out.append(_recommendation(ctx, row, extra, rid, actions, action_id))
+    for bucket in _buckets_without_abort(wh, ctx.rules):
+        if bucket not in by_bucket:
+            out.append(_abort_recommendation(wh, ctx, bucket))
+    return out
+
+
+# --- context ---------------------------------------------------------------------------------
+
+def _context(wh: Warehouse, book: PriceBook, day: date) -> _Context:
+    first, nxt = _priced_month(wh, day)
+    mu = warehouse_usage(wh, first)
+    objs = inventory_objects(wh).reset_index(drop=True)
+    objs["c_day"] = pd.to_datetime(objs["stored_from"], utc=True).dt.floor("D")
+    reads = wh.query("SELECT date, bucket, object_name AS key, action_type, requests "
+                     "FROM r2_object_reads_daily WHERE date <= ?", [day])
+    reads["date"] = pd.to_datetime(reads["date"]).dt.tz_localize("UTC")
+    reads = reads.merge(objs[["bucket", "key", "size_bytes", "c_day"]], on=["bucket", "key"],
+                        how="inner")
+    reads["age"] = ((reads["date"] - reads["c_day"]) // pd.Timedelta(days=1)).astype(int)
+    read_days = None
+    if len(reads):
+        read_days = (reads["date"].min().date(), day)
+    usage = Usage(stream_storage=None, stream_delivery=None, r2_storage=mu.usage.r2_storage,
+                  r2_ia_removals=_removals(objs), r2_operations=mu.usage.r2_operations,
+                  r2_retrieval=mu.usage.r2_retrieval)
+    rules = wh.query("SELECT bucket, rule_id, enabled, prefix, transition_days, expire_days, "
+                     "abort_multipart_days, rule_json FROM r2_lifecycle_rules "
+                     "WHERE missing_since IS NULL ORDER BY bucket, rule_id")
+    bill = _price(usage, first, book)
+    return _Context(book, first, nxt, usage, bill, objs, reads, read_days, rules, mu.notes)
+
+
+def _priced_month(wh: Warehouse, day: date) -> tuple[date, date]:
+    """The last complete billing month up to `day` (the month of `day` if it is its end)."""
+    first, nxt = month_bounds(day)
+    if day + timedelta(days=1) < nxt:
+        first, nxt = month_bounds(first - timedelta(days=1))
+    return first, nxt
+
+
+def _groups(objects: pd.DataFrame):
+    prefix = objects["key"].str.extract(r"^([^/]*/)", expand=False).fillna("")
+    for (bucket, pre), grp in objects.assign(prefix=prefix).groupby(["bucket", "prefix"],
+                                                                    sort=True):
+        if pre == "" and (prefix[objects["bucket"] == bucket] != "").any():
+            continue  # root-level keys next to folders: a "" rule would cover the folders too
+        yield (bucket, pre), grp
+
+
+def _removals(objs: pd.DataFrame) -> pd.DataFrame:
+    gone = objs[objs["ia_from"].notna() & objs["stored_until"].notna()]
+    return pd.DataFrame({"size_bytes": gone["size_bytes"], "ia_from": gone["ia_from"],
+                         "removed_at": gone["stored_until"]})
+
+
+def _current_rules(rules: pd.DataFrame, bucket: str) -> list[dict[str, Any]]:
+    return [json.loads(r) for r in rules.loc[rules["bucket"] == bucket, "rule_json"]]
+
+
+def _covering(rules: pd.DataFrame, bucket: str, prefix: str) -> tuple[int | None, int | None]:
+    """The earliest transition and expiry of enabled rules that cover the whole prefix."""
+    mine = rules[(rules["bucket"] == bucket) & rules["enabled"]]
+    cover = mine[[prefix.startswith(p or "") for p in mine["prefix"]]]
+    t = pd.to_numeric(cover["transition_days"]).dropna()
+    e = pd.to_numeric(cover["expire_days"]).dropna()
+    return (int(t.min()) if len(t) else None, int(e.min()) if len(e) else None)
+
+
+# --- candidates ------------------------------------------------------------------------------
+
+def _prefix_candidates(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
+                       days: tuple[int, ...], min_exposed: int):
+    has_t, has_e = _covering(ctx.rules, bucket, prefix)
+    reads = ctx.reads[(ctx.reads["bucket"] == bucket) & ctx.reads["key"].str.startswith(prefix)]
+    exposure = _exposure(objs, ctx.read_days)
+    transitions = [n for n in days if has_t is None or n < has_t]
+    expiries = []
+    for m in days:
+        if has_e is not None and m >= has_e:
+            continue
+        if (reads["age"] >= m).any() or exposure(m) < min_exposed:
+            continue
+        expiries.append(m)
+    combos = [(n, None) for n in transitions] + [(None, m) for m in expiries] + \
+        [(n, m) for n in transitions for m in expiries if n < m]
+    for n, m in combos:
+        yield _evaluate(ctx, bucket, prefix, objs, reads, n, m, has_t, has_e, exposure)
+
+
+def _exposure(objs: pd.DataFrame, read_days: tuple[date, date] | None):
+    """Object-days observed at ages >= m inside the reads window, as a function of m."""
+    if read_days is None:
+        return lambda m: 0
+    lo = pd.Timestamp(read_days[0], tz="UTC")
+    hi = pd.Timestamp(read_days[1], tz="UTC")
+    gone = objs["stored_until"].fillna(hi + pd.Timedelta(days=1)).dt.floor("D")
+    end = np.minimum(gone, hi + pd.Timedelta(days=1))
+
+    def at(m: int) -> int:
+        start = np.maximum(objs["c_day"] + pd.Timedelta(days=m), lo)
+        span = ((end - start) // pd.Timedelta(days=1)).clip(lower=0)
+        return int(span.sum())
+    return at
+
+
+def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
+              reads: pd.DataFrame, n: int | None, m: int | None, has_t: int | None,
+              has_e: int | None, exposure) -> tuple[dict, dict]:
+    first, nxt, book = ctx.first, ctx.nxt, ctx.book
+    lo, hi = pd.Timestamp(first, tz="UTC"), pd.Timestamp(nxt, tz="UTC")
+    before = objs
+    after = objs.copy()
+    if n is not None:
+        when = after["c_day"] + pd.Timedelta(days=n + 1)
+        after["ia_from"] = when.where(after["ia_from"].isna() | (when < after["ia_from"]),
+                                      after["ia_from"])
+    if m is not None:
+        until = after["c_day"] + pd.Timedelta(days=m + 1)
+        after["stored_until"] = until.where(after["stored_until"].isna()
+                                            | (until < after["stored_until"]),
+                                            after["stored_until"])
+    never = after["ia_from"].notna() & after["stored_until"].notna() & \
+        (after["ia_from"] >= after["stored_until"])
+    after.loc[never, "ia_from"] = pd.NaT
+    after["storage_class"] = np.where(after["ia_from"].notna(), IA, STANDARD)
+
+    # storage: the prefix's modelled daily bytes after minus before, on the synced days
+    delta = _daily(after, first, nxt).set_index(["date", "storage_class"])["bytes"] - \
+        _daily(before, first, nxt).set_index(["date", "storage_class"])["bytes"]
+    storage = ctx.usage.frame("r2_storage", ["date", "bucket", "storage_class", "bytes"])
+    synced_days = set(pd.to_datetime(storage.loc[storage["bucket"] == bucket, "date"]).dt.date)
+    dframe = delta.reset_index()
+    dframe = dframe[dframe["date"].isin(synced_days) & (dframe["bytes"] != 0)]
+    storage_after = pd.concat([storage, dframe.assign(bucket=bucket)], ignore_index=True)
+
+    # reads in the month: class (and retrieval) before and after; reads of expired objects go
+    month_reads = reads[(reads["date"] >= lo) & (reads["date"] < hi)]
+    cls_b = _read_class(month_reads, before)
+    cls_a = _read_class(month_reads, after)
+    kept = _alive(month_reads, after)
+    req = month_reads["requests"].to_numpy(np.int64)
+    moved_to_ia = int(req[(cls_a == IA) & (cls_b != IA) & kept].sum())
+    ops_rows = []
+    for op_cls in (STANDARD, IA):
+        n_b = int(req[cls_b == op_cls].sum())
+        n_a = int(req[(cls_a == op_cls) & kept].sum())
+        if n_a != n_b:
+            ops_rows.append({"date": first, "bucket": bucket, "op_class": "B",
+                             "storage_class": op_cls, "requests": n_a - n_b})
+    get = (month_reads["action_type"] == "GetObject").to_numpy()
+    size = month_reads["size_bytes"].to_numpy(np.int64)
+    retr_b = int((req * size)[get & (cls_b == IA)].sum())
+    retr_a = int((req * size)[get & (cls_a == IA) & kept].sum())
+    tr_b = _in_month(before["ia_from"], lo, hi) & before["storage_class"].eq(IA)
+    tr_a = _in_month(after["ia_from"], lo, hi)
+    transitions = int(tr_a.sum()) - int(tr_b.sum())
+    if transitions:
+        ops_rows.append({"date": first, "bucket": bucket, "op_class": "A",
+                         "storage_class": IA, "requests": transitions})
+    ops = ctx.usage.frame("r2_operations", ["date", "bucket", "op_class", "storage_class",
+                                            "requests"])
+    ops_after = pd.concat([ops, pd.DataFrame(ops_rows)], ignore_index=True) if ops_rows \
+        else ops
+    retr = ctx.usage.frame("r2_retrieval", ["date", "bucket", "bytes"])
+    retr_after = pd.concat([retr, pd.DataFrame([{"date": first, "bucket": bucket,
+                                                  "bytes": retr_a - retr_b}])],
+                           ignore_index=True) if retr_a != retr_b else retr
+    others = ~(ctx.objects["bucket"].eq(bucket) & ctx.objects["key"].str.startswith(prefix))
+    removals_after = _removals(pd.concat([ctx.objects[others], after], ignore_index=True))
+    usage_after = Usage(r2_storage=storage_after, r2_ia_removals=removals_after,
+                        r2_operations=ops_after, r2_retrieval=retr_after)
+    bill_after = _price(usage_after, first, book)
+    saving = ctx.bill.total - bill_after.total
+    marginal = _marginal(ctx.bill, book) - _marginal(bill_after, book)
+    sku_delta = _sku_delta(ctx.bill, bill_after)
+
+    n_days = (nxt - first).days
+    gbm = Decimal(book.rule("bytes_per_gb")) * n_days
+    by_cls = dframe.groupby("storage_class")["bytes"].sum() if len(dframe) else pd.Series(
+        dtype="int64")
+    now = pd.Timestamp(ctx.read_days[1] if ctx.read_days else first, tz="UTC") + \
+        pd.Timedelta(days=1)
+    backlog = 0
+    if n is not None:
+        alive = before["stored_until"].isna()
+        backlog = int((alive & before["ia_from"].isna()
+                       & (before["c_day"] + pd.Timedelta(days=n + 1) <= now)).sum())
+    proposable = saving > 0 and marginal > 0
+    if not proposable:
+        reason = f"net effect is a cost or nothing (engine {saving}, marginal {marginal:.6f})"
+    else:
+        reason = "saves money after retrieval, IA operations, transitions and the minimum"
+    rule_text = _rule_text(n, m)
+    row = {
+        "bucket": bucket, "prefix": prefix, "transition_days": n, "expire_days": m,
+        "existing_transition_days": has_t, "existing_expire_days": has_e,
+        "objects": len(objs), "bytes": int(objs.loc[objs["stored_until"].isna(),
+                                                    "size_bytes"].sum()),
+        "standard_gb_month_delta": float(Decimal(int(by_cls.get(STANDARD, 0))) / gbm),
+        "ia_gb_month_delta": float(Decimal(int(by_cls.get(IA, 0))) / gbm),
+        "reads_moved_to_ia": moved_to_ia,
+        "retrieval_gb_delta": float(Decimal(retr_a - retr_b)
+                                    / Decimal(book.rule("bytes_per_gb"))),
+        "transitions_per_month_delta": transitions,
+        "backlog_transitions_once": backlog,
+        "reads_at_or_after_expiry": 0 if m is None else int(
+            reads.loc[reads["age"] >= m, "requests"].sum()),
+        "exposed_object_days": exposure(m) if m is not None else None,
+        "saving": saving, "marginal_saving": marginal, "proposable": proposable,
+        "reason": reason, "rule": rule_text,
+    }
+    extra = {"rule": _new_rule(prefix, n, m), "rule_text": rule_text, "sku_delta": sku_delta,
+             "bill_before": ctx.bill.total, "bill_after": bill_after.total}
+    return row, extra
+
+
+def _daily(objs: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:
+    if not len(objs):
+        return pd.DataFrame({"date": [], "storage_class": [], "bytes": []})
+    return objects_daily_bytes(objs, first, nxt)
+
+
+def _read_class(reads: pd.DataFrame, objs: pd.DataFrame) -> np.ndarray:
+    ia_from = reads[["bucket", "key"]].merge(objs[["bucket", "key", "ia_from"]],
+                                             on=["bucket", "key"], how="left")["ia_from"]
+    ia = ia_from.notna().to_numpy() & (reads["date"].to_numpy() >= ia_from.dt.floor("D")
+                                       .to_numpy())
+    return np.where(ia, IA, STANDARD)
+
+
+def _alive(reads: pd.DataFrame, objs: pd.DataFrame) -> np.ndarray:
+    until = reads[["bucket", "key"]].merge(objs[["bucket", "key", "stored_until"]],
+                                           on=["bucket", "key"], how="left")["stored_until"]
+    return (until.isna() | (reads["date"].reset_index(drop=True) < until.dt.floor("D"))) \
+        .to_numpy()
+
+
+def _in_month(ts: pd.Series, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.Series:
+    return ts.notna() & (ts >= lo) & (ts < hi)
+
+
+def _marginal(bill: Bill, book: PriceBook) -> Decimal:
+    """The bill's quantities x unit prices, without rounding up or free allowances."""
+    return sum((li.consumed_quantity / book.price(li.sku_id, bill.month).pricing_block
+                * li.unit_price for li in bill.line_items), Decimal(0))
+
+
+def _sku_delta(before: Bill, after: Bill) -> dict[str, str]:
+    skus = {li.sku_id for li in before.line_items} | {li.sku_id for li in after.line_items}
+    out = {}
+    for sku in sorted(skus):
+        d = after.cost_of(sku) - before.cost_of(sku)
+        if d:
+            out[sku] = str(d)
+    return out
+
+
+def _rule_text(n: int | None, m: int | None) -> str:
+    parts = []
+    if n is not None:
+        parts.append(f"transition to Infrequent Access after {n} days")
+    if m is not None:
+        parts.append(f"expire after {m} days")
+    return " and ".join(parts)
+
+
+def _new_rule(prefix: str, n: int | None, m: int | None) -> dict[str, Any]:
+    slug = prefix.strip("/").replace("/", "-") or "bucket"
+    name = "-".join(p for p in (f"ia{n}d" if n else "", f"expire{m}d" if m else "") if p)
+    rule: dict[str, Any] = {"ID": f"lc-analytics-{slug}-{name}", "Status": "Enabled",
+                            "Filter": {"Prefix": prefix}}
+    if n is not None:
+        rule["Transitions"] = [{"Days": n, "StorageClass": IA}]
+    if m is not None:
+        rule["Expiration"] = {"Days": m}
+    return rule
+
+
+def _merged(current: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Existing rules kept; a new rule merges into an existing one of the same prefix (keeping
+    its ID, so two rules never disagree); R2's default multipart-abort rule kept or added."""
+    out = [json.loads(json.dumps(r)) for r in current]
+    for rule in new:
+        prefix = rule["Filter"]["Prefix"]
+        same = [r for r in out if (r.get("Filter") or {}).get("Prefix", r.get("Prefix", ""))
+                == prefix and ("Transitions" in r or "Expiration" in r)]
+        if same:
+            target = same[0]
+            for key in ("Transitions", "Expiration"):
+                if key in rule:
+                    target[key] = rule[key]
+        else:
+            out.append(rule)
+    if not any("AbortIncompleteMultipartUpload" in r for r in out):
+        out.append(dict(DEFAULT_ABORT_RULE))
+    return out
+
+
+def _buckets_without_abort(wh: Warehouse, rules: pd.DataFrame) -> list[str]:
+    """Buckets (synced) with no enabled rule aborting incomplete multipart uploads."""
+    buckets = set(wh.query("SELECT DISTINCT bucket FROM r2_storage_daily")["bucket"]) | \
+        set(wh.query("SELECT DISTINCT bucket FROM r2_objects")["bucket"])
+    covered = set(rules.loc[rules["enabled"] & rules["abort_multipart_days"].notna(), "bucket"])
+    return sorted(buckets - covered)
+
+
+def _abort_recommendation(wh: Warehouse, ctx: _Context, bucket: str) -> Recommendation:
+    """R2's default multipart-abort rule, where a bucket lost it: free, so always proposed;
+    what it saves is unknown (pending uploads' parts are billed as storage, but their bytes
+    are not reported), so it is information with no saving claimed."""
+    pending = wh.query("SELECT date, upload_count FROM r2_storage_daily WHERE bucket = ? "
+                       "ORDER BY date DESC LIMIT 1", [bucket])
+    uploads = int(pending["upload_count"].iloc[0]) if len(pending) else None
+    current = _current_rules(ctx.rules, bucket)
+    rid = f"{KIND}:{bucket}/"
+    action = Action(id=f"r2.lifecycle:{bucket}", kind="r2.lifecycle", resource=bucket,
+                    current={"Rules": current}, proposed={"Rules": _merged(current, [])},
+                    why=f"abort incomplete multipart uploads after {ABORT_MULTIPART_DAYS} days",
+                    recommendation_id=rid)
+    return Recommendation(
+        id=rid, kind=KIND, target_type="bucket_prefix", target=f"{bucket}/",
+        action=(f"Restore R2's default rule on {bucket}: abort incomplete multipart uploads "
+                f"{ABORT_MULTIPART_DAYS} days after they start."),
+        evidence=as_json({"bucket": bucket, "pending_multipart_uploads": uploads,
+                          "existing_rules": [r.get("ID") for r in current],
+                          "information_only": True,
+                          "confidence_reason": "the bucket has no abort rule; the parts' bytes "
+                                               "are not reported, so no saving is claimed"}),
+        rule="every bucket keeps a rule aborting incomplete multipart uploads (R2's default)",
+        monthly_saving=Decimal(0),
+        saving_computation=("No saving claimed: parts of incomplete multipart uploads are "
+                            "billed as storage but their size is not reported; the rule itself "
+                            f"costs nothing. Pending uploads on the latest day: {uploads}."),
+        viewer_impact="None: only uploads abandoned for a week are removed.",
+        confidence="high", actions=(action,))
+
+
+# --- the recommendation ----------------------------------------------------------------------
+
+def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
+                    actions: tuple[Action, ...], action_id: str) -> Recommendation:
+    bucket, prefix = row["bucket"], row["prefix"]
+    n, m = row["transition_days"], row["expire_days"]
+    read_span = ((ctx.read_days[1] - ctx.read_days[0]).days + 1) if ctx.read_days else 0
+    prefix_reads = ctx.reads[(ctx.reads["bucket"] == bucket)
+                             & ctx.reads["key"].str.startswith(prefix)]
+    by_age = prefix_reads.assign(band=pd.cut(prefix_reads["age"],
+                                             [-1, 0, 6, 29, 59, 89, 179, 364, 10**6],
+                                             labels=["0", "1-6", "7-29", "30-59", "60-89",
+                                                     "90-179", "180-364", "365+"]))
+    reads_by_age = by_age.groupby("band", observed=False)["requests"].sum().astype(int)
+    ages_now = (pd.Timestamp(ctx.read_days[1] if ctx.read_days else ctx.first, tz="UTC")
+                - ctx.objects.loc[(ctx.objects["bucket"] == bucket)
+                                  & ctx.objects["key"].str.startswith(prefix)
+                                  & ctx.objects["stored_until"].isna(), "c_day"]).dt.days
+    sizes = ctx.objects.loc[ages_now.index, "size_bytes"]
+    bytes_by_age = sizes.groupby(pd.cut(ages_now, [-1, 29, 89, 179, 364, 10**6],
+                                        labels=["0-29", "30-89", "90-179", "180-364", "365+"]),
+                                 observed=False).sum().astype(int)
+    sku = ", ".join(f"{k} {'+' if not v.startswith('-') else ''}{v}"
+                    for k, v in extra["sku_delta"].items()) or "no line changes"
+    computation = (
+        f"Engine ({ctx.book.label}) re-prices {ctx.first:%Y-%m} account-wide as if "
+        f"'{extra['rule_text']}' had applied to {bucket}/{prefix}: bill ${extra['bill_before']}"
+        f" -> ${extra['bill_after']} = {money(row['saving'])}/month saved (line changes: "
+        f"{sku}). Quantities: Standard {row['standard_gb_month_delta']:+.3f} GB-month, IA "
+        f"{row['ia_gb_month_delta']:+.3f} GB-month, {row['reads_moved_to_ia']:,} reads moved "
+        f"to IA Class B, IA retrieval {row['retrieval_gb_delta']:+.3f} GB, "
+        f"{row['transitions_per_month_delta']:+,} transitions (IA Class A) a month; marginal "
+        f"(no rounding, no free tier) {row['marginal_saving']:.6f}.")
+    if row["backlog_transitions_once"]:
+        computation += (f" One-time: {row['backlog_transitions_once']:,} objects already past "
+                        f"{n} days transition once ({row['backlog_transitions_once']:,} IA "
+                        "Class A operations).")
+    if n is not None and m is not None and m - n < 30:
+        computation += " Objects expiring within 30 days of their transition owe the IA minimum."
+    confidence = "high" if read_span >= HIGH_CONFIDENCE_READ_DAYS else "medium"
+    evidence = as_json({
+        "bucket": bucket, "prefix": prefix, "rule": extra["rule_text"],
+        "transition_days": n, "expire_days": m,
+        "existing_transition_days": row["existing_transition_days"],
+        "existing_expire_days": row["existing_expire_days"],
+        "objects": row["objects"], "bytes_stored": row["bytes"],
+        "bytes_by_age_days": bytes_by_age.to_dict(),
+        "reads_by_age_days": reads_by_age.to_dict(),
+        "reads_window": [str(d) for d in ctx.read_days] if ctx.read_days else None,
+        "reads_at_or_after_expiry": row["reads_at_or_after_expiry"],
+        "exposed_object_days": row["exposed_object_days"],
+        "priced_month": f"{ctx.first:%Y-%m}",
+        "standard_gb_month_delta": row["standard_gb_month_delta"],
+        "ia_gb_month_delta": row["ia_gb_month_delta"],
+        "reads_moved_to_ia": row["reads_moved_to_ia"],
+        "retrieval_gb_delta": row["retrieval_gb_delta"],
+        "transitions_per_month_delta": row["transitions_per_month_delta"],
+        "backlog_transitions_once": row["backlog_transitions_once"],
+        "sku_cost_delta": extra["sku_delta"],
+        "marginal_saving": row["marginal_saving"],
+        "lifecycle_action": action_id,
+        "confidence_reason": f"reads observed over {read_span} day(s)"
+                             + ("" if confidence == "high" else
+                                f" (< {HIGH_CONFIDENCE_READ_DAYS}; R2 keeps 31 days of reads)"),
+        "notes": ctx.notes,
+    })
+    if m is not None:
+        impact = (f"Objects under {prefix} are deleted {m} days after upload; no object there "
+                  f"was read at {m} days or older in the {read_span} day(s) observed "
+                  f"({row['exposed_object_days']:,} object-days at those ages).")
+    else:
+        impact = ("No visible change: objects stay readable; reads after "
+                  f"{n} days cost IA retrieval and IA Class B rates (counted above).")
+    text = (f"Add an R2 lifecycle rule on {bucket} for prefix '{prefix}': "
+            f"{extra['rule_text']}.")
+    if not actions:
+        text += f" (Sent with action {action_id}, together with the bucket's other new rules.)"
+    return Recommendation(
+        id=rid, kind=KIND, target_type="bucket_prefix", target=f"{bucket}/{prefix}",
+        action=text, evidence=evidence,
+        rule=("per bucket/prefix, transition after N and/or expire after M days (N, M in "
+              f"{list(CANDIDATE_DAYS)}), expiry only with no read at ages >= M and >= "
+              f"{MIN_EXPOSED_OBJECT_DAYS} object-days observed there; proposed only if the "
+              "engine-priced month and the marginal saving are both positive"),
+        monthly_saving=row["saving"], saving_computation=computation, viewer_impact=impact,
+        confidence=confidence, actions=actions)
+
+
+__all__ = ["CANDIDATE_DAYS", "KIND", "lifecycle_candidates", "recommend_lifecycle"]

@@ -1,0 +1,264 @@
+"""Recommenders: every planted situation found, nothing healthy flagged, savings engine-priced."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from lc_analytics.actions import apply_plan
+from lc_analytics.costs.engine import Usage, price_month
+from lc_analytics.costs.pricebook import load_book
+from lc_analytics.recommend import (
+    Plan,
+    lifecycle_candidates,
+    recommend_all,
+    recommend_selectivity,
+    retention_policies,
+    to_frame,
+)
+from lc_analytics.recommend.bitrate import load_bandwidth
+from lc_analytics.sandbox.runtime import Sandbox
+from lc_analytics.sources.stream import parse_time
+from lc_analytics.warehouse import Warehouse
+
+AS_OF = datetime(2026, 6, 30, tzinfo=UTC)  # the fixture's last synced day
+CLOCK = AS_OF + timedelta(days=1)
+JULY = "2026-07"
+
+
+@pytest.fixture(scope="module")
+def wh(synced):
+    return Warehouse(synced[1], read_only=True)
+
+
+@pytest.fixture(scope="module")
+def recs(wh):
+    return recommend_all(wh)
+
+
+@pytest.fixture(scope="module")
+def planted(synced):
+    return synced[0].account.planted
+
+
+def _by(recs, kind):
+    return [r for r in recs if r.kind == kind]
+
+
+def _capacity_cost(minutes: float) -> Decimal:
+    usage = Usage(stream_storage=[{"date": "2026-07-01", "stored_minutes": minutes,
+                                   "capacity_minutes": None}])
+    return price_month(usage, JULY, load_book("cloudflare")).total
+
+
+def _stored_now(wh) -> float:
+    snap = wh.query("SELECT total_storage_minutes FROM stream_storage_snapshots "
+                    "ORDER BY taken_at DESC LIMIT 1")
+    return float(snap.iloc[0, 0])
+
+
+def _stored_minutes_of(wh, live_input: str) -> float:
+    v = wh.query("SELECT ceil(duration_seconds) AS s FROM videos WHERE live_input_uid = ? "
+                 "AND state = 'ready' AND missing_since IS NULL AND scheduled_deletion IS NULL",
+                 [live_input])
+    return float(v["s"].sum()) / 60
+
+
+def test_every_planted_situation_is_found(recs, planted, synced):
+    for p in (p for p in planted if not p.healthy):
+        if p.kind == "unwatched_recordings":
+            hits = [r for r in recs if r.target == p.target and (
+                r.kind == "recording_selectivity"
+                or (r.kind == "recording_retention" and r.evidence["policy_days"] == 30))]
+        elif p.kind == "overprovisioned_ingest":
+            hits = [r for r in _by(recs, "bitrate_ingest") if r.target == p.target]
+        elif p.kind == "cold_prefix":
+            hits = [r for r in _by(recs, "r2_lifecycle") if r.target == p.target]
+            assert p.target == "lc-thumbnails/shows/"
+        elif p.kind == "storage_exhaustion":
+            hits = _by(recs, "storage_runway")
+        else:
+            raise AssertionError(f"unknown planted kind {p.kind}")
+        assert hits, f"planted {p.kind} {p.target} was not found"
+    runway = _by(recs, "storage_runway")[0]
+    truth = synced[0].account.exhaustion_date()
+    found = datetime.fromisoformat(runway.evidence["exhaustion_date"]).date()
+    assert abs((found - truth).days) <= 2 and str(truth) == "2026-07-22"
+
+
+def test_nothing_healthy_is_flagged_by_any_recommender(recs, planted, wh):
+    healthy = {p.target for p in planted if p.healthy}
+    healthy |= set(wh.query("SELECT uid FROM live_inputs WHERE recording_mode = 'off'")["uid"])
+    assert len(healthy) == 5
+    for r in recs:
+        assert r.target not in healthy, (r.id, r.kind)
+        for a in r.actions:
+            assert a.resource not in healthy, (r.id, a.id)
+            if a.kind == "r2.lifecycle":
+                new = [x for x in a.proposed["Rules"] if x not in a.current["Rules"]]
+                for rule in new:
+                    prefix = f"{a.resource}/{rule['Filter']['Prefix']}"
+                    assert not any(h.startswith(prefix) for h in healthy), (rule, healthy)
+
+
+def test_every_saving_is_positive_and_shows_its_computation(recs):
+    assert {r.kind for r in recs} == {"recording_selectivity", "recording_retention",
+                                      "storage_runway", "r2_lifecycle", "bitrate_ingest"}
+    for r in recs:
+        assert r.saving_computation and r.rule and r.viewer_impact and r.action
+        assert r.confidence in ("high", "medium", "low")
+        assert r.evidence["confidence_reason"]
+        if r.evidence.get("information_only"):
+            assert r.monthly_saving == 0
+        else:
+            assert r.monthly_saving > 0, r.id
+    assert len({r.id for r in recs}) == len(recs)
+    ids = [a.id for r in recs for a in r.actions]
+    assert len(ids) == len(set(ids))
+
+
+def test_scheduled_deletions_are_allowed_by_the_api(recs, wh):
+    videos = wh.query("SELECT uid, created, uploaded FROM videos").set_index("uid")
+    actions = [a for r in recs for a in r.actions if a.kind == "video.schedule_deletion"]
+    assert len(actions) > 100
+    for a in actions:
+        when = parse_time(a.proposed["scheduledDeletion"])
+        v = videos.loc[a.resource]
+        base = v["uploaded"] if pd.notna(v["uploaded"]) else v["created"]
+        assert when >= base.to_pydatetime() + timedelta(days=30), a.id
+        assert when >= CLOCK + timedelta(days=1), a.id
+        current = parse_time(a.current["scheduledDeletion"])
+        assert current is None or when < current, a.id
+
+
+def test_selectivity_saving_equals_the_engine_by_hand(recs, wh, planted):
+    target = next(p.target for p in planted if p.kind == "unwatched_recordings"
+                  and not p.healthy)
+    rec = next(r for r in _by(recs, "recording_selectivity") if r.target == target)
+    stored, freed = _stored_now(wh), _stored_minutes_of(wh, target)
+    assert rec.evidence["minutes_freed"] == pytest.approx(freed, abs=1e-3)
+    assert rec.monthly_saving == _capacity_cost(stored) - _capacity_cost(stored - freed)
+    assert rec.monthly_saving == Decimal("30.00")  # 34 blocks -> 28 blocks at $5
+    kinds = [a.kind for a in rec.actions]
+    assert kinds[0] == "live_input.update" and kinds.count("video.schedule_deletion") == 106
+    assert rec.actions[0].proposed == {"recording": {"mode": "off"}}
+    assert rec.actions[0].current == {"recording": {"mode": "automatic"}}
+    assert rec.evidence["on_demand_share"] == 0
+    # the same input is not also given a retention policy (its minutes would count twice)
+    assert not [r for r in _by(recs, "recording_retention") if r.target == target]
+
+
+def test_retention_savings_split_the_account_level_difference(recs, wh):
+    sel = sum(r.evidence["minutes_freed"] for r in _by(recs, "recording_selectivity"))
+    ret = _by(recs, "recording_retention")
+    assert ret
+    freed = sum(r.evidence["minutes_freed"] for r in ret)
+    start = _stored_now(wh) - sel
+    total = _capacity_cost(start) - _capacity_cost(start - freed)
+    assert sum(r.monthly_saving for r in ret) == total
+    for r in ret:
+        n = r.evidence["policy_days"]
+        assert 30 <= n <= 1096
+        assert r.evidence["lost_share_lookback"] <= 0.02
+        assert r.evidence["lost_share_recent"] <= 0.02
+        li = next(a for a in r.actions if a.kind == "live_input.update")
+        assert li.proposed == {"deleteRecordingAfterDays": n}
+        current = li.current["deleteRecordingAfterDays"]
+        assert current is None or current > n
+        assert "prepaid capacity is lowered" in r.saving_computation
+
+
+def test_retention_policies_cover_account_broadcasters_and_inputs(wh):
+    table = retention_policies(wh)
+    assert set(table["scope"]) == {"account", "broadcaster", "live_input"}
+    account = table[table["scope"] == "account"].set_index("policy_days")
+    # shorter policies free more and lose more
+    assert account["minutes_freed"].is_monotonic_decreasing
+    assert account["lost_minutes"].is_monotonic_decreasing
+    assert account.loc[30, "lost_share"] > 0.02  # no single policy suits the whole account
+
+
+def test_lifecycle_rule_keeps_existing_rules_and_nets_out_the_fees(recs, wh):
+    rec = next(r for r in _by(recs, "r2_lifecycle") if r.target == "lc-thumbnails/shows/")
+    assert rec.evidence["reads_at_or_after_expiry"] == 0
+    assert rec.evidence["reads_by_age_days"]["1-6"] > 0
+    (action,) = rec.actions
+    current = [json.loads(x) for x in wh.query(
+        "SELECT rule_json FROM r2_lifecycle_rules WHERE bucket = 'lc-thumbnails' "
+        "AND missing_since IS NULL")["rule_json"]]
+    assert action.kind == "r2.lifecycle" and action.current == {"Rules": current}
+    rules = action.proposed["Rules"]
+    assert all(r in rules for r in current)
+    assert any("AbortIncompleteMultipartUpload" in r for r in rules)
+    new = [r for r in rules if r not in current]
+    assert len(new) == 1 and new[0]["Filter"] == {"Prefix": "shows/"}
+    assert new[0]["Status"] == "Enabled" and ("Expiration" in new[0] or "Transitions" in new[0])
+    cands = lifecycle_candidates(wh)
+    # the exports already move to IA at 90 days; earlier moves cost more in retrieval than
+    # they save, and the candidates table shows by how much
+    exports = cands[cands["prefix"] == "exports/"]
+    assert len(exports) and (exports["retrieval_gb_delta"] > 0).all()
+    assert not exports["proposable"].any() and (exports["saving"] < 0).all()
+    assert not [r for r in _by(recs, "r2_lifecycle") if r.target.startswith(
+        "lc-recording-exports/")]
+    healthy = cands[cands["prefix"].isin(["channels/", "products/"])]
+    assert len(healthy) and not healthy["proposable"].any()
+
+
+def test_bitrate_recommendation_states_the_stream_bill_is_unaffected(recs, planted):
+    target = next(p.target for p in planted if p.kind == "overprovisioned_ingest"
+                  and not p.healthy)
+    rec = next(r for r in _by(recs, "bitrate_ingest") if r.target == target)
+    assert "The Cloudflare Stream bill does not depend on bitrate" in rec.action
+    assert "The Cloudflare Stream bill does not depend on bitrate" in rec.evidence["stream_bill"]
+    assert rec.evidence["resolution"] == "1080p"
+    assert rec.evidence["ingest_mbps_median"] == pytest.approx(12, rel=0.05)
+    assert rec.evidence["low_bandwidth_share"] >= 0.6
+    assert rec.evidence["target"] == {"resolution": "720p", "bitrate_mbps": 4.8}
+    assert rec.evidence["mp4_exports"]["objects"] > 0
+    assert Decimal(rec.evidence["delivery"]["aws_egress_saving"]) > 0
+    assert rec.actions[0].kind == "manual"
+
+
+def test_bandwidth_table_covers_the_audience_countries_and_says_it_is_an_assumption():
+    table, default, source = load_bandwidth()
+    countries = {"US", "GB", "DE", "JP", "KR", "NL", "FR", "CA",
+                 "IN", "ID", "NG", "PH", "PK", "BD", "KE", "EG"}
+    assert countries <= set(table)
+    assert default > 0 and "not verified" in source
+
+
+def test_the_plan_passes_apply_review_on_the_same_account(recs, account, tmp_path):
+    plan = Plan(account.account_id, CLOCK, "cloudflare", list(recs))
+    plan = Plan.read(plan.write(tmp_path / "plan.json"))
+    with Sandbox(account) as sb:
+        report = apply_plan(plan, sb.settings(), transport=sb.transport, now=CLOCK)
+    statuses = {r.status for r in report.reviews}
+    assert statuses == {"pending", "manual"}
+    assert len(report.pending) == len([a for a in plan.actions if a.kind != "manual"])
+
+
+def test_parameters_are_checked_and_passed_through(wh):
+    with pytest.raises(TypeError, match="unknown recommender parameter"):
+        recommend_all(wh, max_lost_shares=0.05)
+    assert recommend_selectivity(wh, max_od_share=0.0) == []
+    frame = to_frame(recommend_selectivity(wh))
+    assert frame["kind"].tolist() == ["recording_selectivity"]
+    assert isinstance(frame["monthly_saving"].iloc[0], Decimal)
+
+
+def test_merged_lifecycle_rules_keep_ids_and_restore_the_abort_rule():
+    from lc_analytics.recommend.lifecycle import _merged, _new_rule
+    existing = [{"ID": "to-ia", "Status": "Enabled", "Filter": {"Prefix": "a/"},
+                 "Transitions": [{"Days": 90, "StorageClass": "STANDARD_IA"}]}]
+    merged = _merged(existing, [_new_rule("a/", 30, None), _new_rule("b/", None, 60)])
+    assert [r["ID"] for r in merged] == ["to-ia", "lc-analytics-b-expire60d",
+                                         "Default Multipart Abort Rule"]
+    assert merged[0]["Transitions"] == [{"Days": 30, "StorageClass": "STANDARD_IA"}]
+    assert merged[1] == {"ID": "lc-analytics-b-expire60d", "Status": "Enabled",
+                         "Filter": {"Prefix": "b/"}, "Expiration": {"Days": 60}}
+    assert existing[0]["Transitions"][0]["Days"] == 90  # the current rules are not modified
