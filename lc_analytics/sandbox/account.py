@@ -214,11 +214,7 @@ class SimulatedAccount:
         ).astype(np.int64)
         videos = videos.set_index("uid", drop=False)
 
-        views = self._derive_views(shows, videos)
-        stored = self._stored_daily(videos)
-        objects = self._derive_objects()
-        return {"videos": videos, "views": views, "stored": stored, "objects": objects,
-                "shows": shows}
+        return _Derived(self, videos=videos, shows=shows, objects=self._derive_objects())
 
     def _derive_views(self, shows: pd.DataFrame, videos: pd.DataFrame) -> pd.DataFrame:
         v = self.draws.views
@@ -621,6 +617,25 @@ class SimulatedAccount:
             f"prepaid capacity {self.capacity_minutes} minutes is reached on {ex} "
             "at the current growth"))
         return out
+
+
+class _Derived(dict):
+    """The account's derived state; the costly parts ("views", "stored") are built on first
+    use, so an edit followed by a listing does not pay for re-deriving every view."""
+
+    def __init__(self, account: SimulatedAccount, **parts: pd.DataFrame) -> None:
+        super().__init__(**parts)
+        self._account = account
+
+    def __missing__(self, key: str) -> pd.DataFrame:
+        if key == "views":
+            value = self._account._derive_views(self["shows"], self["videos"])
+        elif key == "stored":
+            value = self._account._stored_daily(self["videos"])
+        else:
+            raise KeyError(key)
+        self[key] = value
+        return value
 
 
 def _utc(values: pd.Series) -> pd.Series:
