@@ -173,15 +173,10 @@ def _cmd_costs_export(args: argparse.Namespace) -> int:
     from .warehouse import Warehouse
 
     settings = Settings.from_env()
-    if not settings.account_id:
-        print("lc-analytics: warning: CLOUDFLARE_ACCOUNT_ID is not set; BillingAccountId will "
-              "say 'unknown'", file=sys.stderr)
+    wh = Warehouse(Path(args.db) if args.db else settings.db_path, read_only=True)
     out = Path(args.out) if args.out else Path("data") / f"focus-costs.{args.format}"
-    result = export_focus(Warehouse(Path(args.db) if args.db else settings.db_path,
-                                    read_only=True),
-                          out, args.format, months=args.months,
-                          book=load_book("cloudflare", overlay=args.prices),
-                          account_id=settings.account_id)
+    result = export_focus(wh, out, args.format, months=args.months,
+                          book=load_book("cloudflare", overlay=args.prices))
     months = ", ".join(result.months) or "no month"
     print(f"wrote {result.rows:,} FOCUS {FOCUS_VERSION} rows ({months}) to {result.path}")
     print(f"prices: {result.book}; total {result.total:f} {result.currency}")

@@ -134,6 +134,7 @@ def sync(
     _check_settings(settings, chosen)
     started = time.monotonic()
     wh = Warehouse(settings.db_path)
+    _check_account(wh, settings)
     with sync_lock(settings.db_path, timeout=lock_timeout):
         run_id = wh.start_run(list(chosen))
         ctx = _Context(settings, wh, _utcnow(), SyncReport(run_id), Progress(progress),
@@ -215,6 +216,30 @@ def _preflight(ctx: _Context, chosen: list[str], now: Callable[[], datetime] | N
             ctx.now = ctx.client.server_date
     if "r2_inventory" in chosen:
         R2Inventory(ctx.settings).buckets()
+    _claim_account(ctx)
+
+
+def _check_account(wh: Warehouse, settings: Settings) -> None:
+    """Refuse to mix a second account into a warehouse (checked before any API call)."""
+    held = wh.query("SELECT account_id FROM accounts WHERE account_id <> ?",
+                    [settings.account_id or ""])
+    if settings.account_id and len(held):
+        raise ConfigError([
+            f"warehouse {settings.db_path} holds account {held['account_id'].iloc[0]}; "
+            f"CLOUDFLARE_ACCOUNT_ID is {settings.account_id}. Point LC_ANALYTICS_DB at that "
+            "account's own warehouse (one warehouse holds one account)"])
+
+
+def _claim_account(ctx: _Context) -> None:
+    """Record the account this warehouse holds (after the preflight proved the token)."""
+    account = ctx.settings.account_id
+    if not account:
+        return
+    held = ctx.warehouse.query("SELECT first_synced_at FROM accounts")
+    first = held["first_synced_at"].iloc[0] if len(held) else ctx.now
+    with ctx.warehouse.transaction() as tx:
+        tx.upsert("accounts", [{"account_id": account, "first_synced_at": first,
+                                "last_synced_at": ctx.now}])
 
 
 def _sync_stream(ctx: _Context, source: str) -> None:

@@ -353,14 +353,17 @@ def test_refresh_focus_replaces_whole_months_in_one_transaction(synced, june, fo
 # -- CLI -------------------------------------------------------------------------------------
 
 def test_cli_costs_export_writes_the_file_and_reports_it(synced, tmp_path):
-    _, db, _ = synced
+    sb, db, _ = synced
     res = subprocess.run([EXE, "costs", "export", "--format", "csv", "--db", str(db),
                           "--month", JUNE], capture_output=True, text=True, cwd=tmp_path,
-                         env=_env(CLOUDFLARE_ACCOUNT_ID=ACCOUNT))
+                         env=_env())
     assert res.returncode == 0, res.stderr
     out = tmp_path / "data" / "focus-costs.csv"
     with out.open(newline="") as fh:
-        n = sum(1 for _ in csv.DictReader(fh))
+        rows = list(csv.DictReader(fh))
+    n = len(rows)
+    # the account comes from the warehouse (recorded by the sync), not the environment
+    assert {r["BillingAccountId"] for r in rows} == {sb.account.account_id}
     assert f"wrote {n:,} FOCUS 1.2 rows ({JUNE}) to data/focus-costs.csv" in res.stdout
     assert "prices: cloudflare (built-in cloudflare.toml)" in res.stdout
     assert res.stderr == ""

@@ -361,3 +361,16 @@ def test_today_comes_from_the_api_clock_not_the_local_one(account, tmp_path):
     assert report.rows["r2_storage_daily"] == 31 * 4
     taken = Warehouse(db, read_only=True).query("SELECT taken_at FROM stream_storage_snapshots")
     assert pd.Timestamp(taken["taken_at"].iloc[0]) == account.now
+
+
+def test_a_warehouse_holds_one_account(sandbox, tmp_path):
+    db = tmp_path / "wh.duckdb"
+    run_sync(sandbox, db, sources=["stream"])
+    held = Warehouse(db, read_only=True).query("SELECT account_id FROM accounts")
+    assert held["account_id"].tolist() == [sandbox.account.account_id]
+    other = dataclasses.replace(sandbox.settings(db_path=db), account_id="e" * 32)
+    from lc_analytics.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"holds account {sandbox.account.account_id}"):
+        sync(other, transport=sandbox.transport, sources=["stream"], progress="none",
+             now=lambda: sandbox.account.now.to_pydatetime())

@@ -27,6 +27,7 @@ ALL_TABLES = {
     "live_inputs", "videos", "stream_storage_snapshots", "minutes_viewed_daily", "r2_objects",
     "r2_lifecycle_rules", "r2_storage_daily", "r2_operations_daily", "r2_listing_calls",
     "sync_runs", "sync_state", "r2_object_reads_daily", "recommendations", "apply_audit",
+    "accounts",
     "focus_cost_rows",
 }
 

@@ -97,7 +97,8 @@ def focus_rows(wh: Warehouse, months: Iterable[date | str] | None = None,
     """FOCUS 1.2 rows of `months` (default: `default_months`), costs as Decimal.
 
     `book` defaults to the Cloudflare list prices. `account_id` is the Cloudflare account id
-    (BillingAccountId; "unknown" when not given), `account_name` its display name (or null).
+    (BillingAccountId; default: the account the warehouse holds, else "unknown"),
+    `account_name` its display name (or null).
 
     >>> rows = focus_rows(Warehouse("data/demo.duckdb", read_only=True), ["2026-06"],
     ...                   account_id="0123abcd")                     # doctest: +SKIP
@@ -107,7 +108,8 @@ def focus_rows(wh: Warehouse, months: Iterable[date | str] | None = None,
     book = book or load_book("cloudflare")
     chosen = default_months(wh) if months is None else _month_list(months)
     names = _resource_names(wh)
-    frames = [_month_rows(allocate_month(wh, m, book), book, account_id or "unknown",
+    account_id = account_id or wh.account_id() or "unknown"
+    frames = [_month_rows(allocate_month(wh, m, book), book, account_id,
                           account_name, names) for m in chosen]
     frames = [f for f in frames if len(f)]
     if not frames:

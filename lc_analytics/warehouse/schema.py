@@ -345,11 +345,24 @@ COMMENT ON TABLE focus_cost_rows IS
 CREATE VIEW focus_costs AS SELECT * FROM focus_cost_rows;
 """
 
+V5_SQL = """
+-- accounts: the Cloudflare account this warehouse holds (one; a sync refuses another).
+CREATE TABLE accounts (
+    account_id      VARCHAR NOT NULL PRIMARY KEY,
+    first_synced_at TIMESTAMPTZ NOT NULL,
+    last_synced_at  TIMESTAMPTZ NOT NULL
+);
+COMMENT ON TABLE accounts IS
+    'The Cloudflare account whose data this warehouse holds; key (account_id). A sync of '
+    'another account into it is refused.';
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: Stream and R2 inventory, analytics, sync bookkeeping", V1_SQL),
     Migration(2, "R2 reads per object per day", V2_SQL),
     Migration(3, "recommendations and the apply audit log", V3_SQL),
     Migration(4, "FOCUS 1.2 cost rows and the focus_costs view", V4_SQL),
+    Migration(5, "the account a warehouse holds", V5_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

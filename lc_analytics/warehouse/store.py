@@ -321,6 +321,11 @@ class Warehouse:
         details = json.loads(row[2]) if row[2] is not None else None
         return {"watermark": row[0], "updated_at": row[1], "details": details}
 
+    def account_id(self) -> str | None:
+        """The Cloudflare account this warehouse holds (recorded by the first sync)."""
+        held = self.query("SELECT account_id FROM accounts")
+        return None if held.empty else str(held["account_id"].iloc[0])
+
     def table_counts(self) -> dict[str, int]:
         """Rows per warehouse table (missing inventory rows included), by table name.
 
