@@ -1,0 +1,111 @@
+"""Helpers the notebooks import: the read-only warehouse, offline plotly figures, markdown.
+
+A notebook opens with::
+
+    from lc_analytics import notebook as lcnb
+    lcnb.setup()                  # plotly: offline renderer, white template
+    wh = lcnb.warehouse(db)       # read-only; every query opens and closes its connection
+
+The warehouse is only ever read through `Warehouse.query`, which holds DuckDB for one query:
+an open notebook never blocks the scheduled sync.
+
+Figures: `setup()` makes `lc_analytics` plotly's default renderer. Each figure is displayed
+as a bundle of two renditions: plotly's JSON mimetype (drawn natively by JupyterLab) and an
+HTML `<div>` + `<script>` (used by nbconvert for the HTML reports). The first figure of a
+kernel session carries the whole plotly.js library inline in its HTML; later figures reuse
+it, so a published report draws its charts with no network at all (no CDN, no MathJax).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import plotly.io as pio
+from plotly.io.base_renderers import MimetypeRenderer
+
+from .warehouse import Warehouse
+
+DEMO_DB = Path("data/demo.duckdb")
+RENDERER = "lc_analytics"
+TEMPLATE = "plotly_white"
+FIGURE_HEIGHT = 460
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def default_db() -> Path:
+    """The warehouse notebooks read by default: $LC_ANALYTICS_DB, else data/demo.duckdb.
+
+    >>> default_db()                                                   # doctest: +SKIP
+    PosixPath('data/demo.duckdb')
+    """
+    return Path(os.environ.get("LC_ANALYTICS_DB") or DEMO_DB).expanduser()
+
+
+def warehouse(db: str | os.PathLike[str] | None = None) -> Warehouse:
+    """The warehouse at `db` (None: `default_db()`), opened read-only.
+
+    Raises WarehouseError naming the file and what to run when it is missing or too old.
+
+    >>> wh = warehouse("data/demo.duckdb")                             # doctest: +SKIP
+    """
+    return Warehouse(default_db() if db in (None, "") else Path(db), read_only=True)
+
+
+class OfflineRenderer(MimetypeRenderer):
+    """Plotly renderer: the JSON mimetype plus HTML with plotly.js inlined in the first figure.
+
+    Div ids are deterministic (`lc-fig-<n>-<hash>`), so re-running a notebook gives the same
+    HTML. (Plotly renders with a shallow copy of the renderer, so the figure count lives in a
+    dict the copies share.)
+    """
+
+    def __init__(self, height: int = FIGURE_HEIGHT) -> None:
+        self.height = height
+        self.state = {"figures": 0}
+        self.config = {"displaylogo": False, "responsive": True}
+
+    def activate(self) -> None:
+        """Start a new document: the next figure carries plotly.js again."""
+        self.state["figures"] = 0
+
+    def to_mimebundle(self, fig_dict: dict[str, Any]) -> dict[str, Any]:
+        """Both renditions of one figure."""
+        self.state["figures"] += 1
+        n = self.state["figures"]
+        text = pio.to_json(fig_dict, validate=False, remove_uids=False)
+        digest = hashlib.sha1(text.encode()).hexdigest()[:8]
+        html = pio.to_html(
+            fig_dict, config=self.config, include_plotlyjs=n == 1,
+            include_mathjax=False, full_html=False, div_id=f"lc-fig-{n}-{digest}",
+            default_width="100%", default_height=self.height, validate=False)
+        as_json = json.loads(text)
+        as_json["config"] = dict(self.config)
+        return {PLOTLY_MIME: as_json, "text/html": html}
+
+
+def setup() -> None:
+    """Make figures render offline (see the module docstring) on a white template.
+
+    Call once at the top of a notebook; calling it again restarts the figure count, so the
+    next figure carries plotly.js again.
+
+    >>> setup(); import plotly.io as pio; pio.renderers.default
+    'lc_analytics'
+    """
+    pio.renderers[RENDERER] = OfflineRenderer()
+    pio.renderers.default = RENDERER
+    pio.templates.default = TEMPLATE
+
+
+def md(text: str) -> None:
+    """Display `text` as Markdown (for sentences built from numbers).
+
+    >>> md(f"**{42:,}** minutes")                                      # doctest: +SKIP
+    """
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))

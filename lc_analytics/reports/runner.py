@@ -1,0 +1,315 @@
+"""Run a notebook as a report: papermill into reports/<name>/<date>/ (ipynb, html, summary).
+
+`run` reads as its steps: find the notebook, resolve and check the parameters, execute it
+with papermill in a private temporary folder (kernel `lc-analytics`, secrets stripped from
+its environment), scrub the executed notebook, publish notebook + HTML + summary.json into
+the run folder, rewrite reports/index.html.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import default
+
+from ..warehouse import Warehouse
+from . import data
+from .errors import ReportError
+from .html import external_resources, index_html, notebook_html
+from .scrub import (
+    check_parameters,
+    configured_secrets,
+    kernel_env,
+    mask_text,
+    scrub_notebook,
+)
+from .summary import read_summary
+
+KERNEL = "lc-analytics"
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+DEFAULT_TIMEOUT = 900  # seconds per cell
+_INJECTED_TAG = "injected-parameters"
+_ERROR_TAG = "papermill-error-cell-tag"
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What one report run published."""
+
+    name: str
+    date: date  # the report's as_of, which names its folder
+    folder: Path
+    notebook: Path
+    html: Path
+    summary_path: Path
+    summary: dict[str, Any] = field(repr=False)  # what summary.json holds
+    parameters: dict[str, Any] = field(repr=False)  # as passed to the notebook
+    seconds: float = 0.0
+
+    @property
+    def headline(self) -> dict[str, Any]:
+        """The notebook's published headline numbers."""
+        return self.summary["headline"]
+
+
+def run(name: str, params: Mapping[str, Any] | None = None, *,
+        out_root: str | Path = "reports", as_of: date | str | None = None,
+        period: str | None = None, notebooks_dir: str | Path | None = None,
+        kernel_name: str = KERNEL, timeout: int = DEFAULT_TIMEOUT) -> ReportResult:
+    """Execute notebooks/<name>.ipynb and publish it under <out_root>/<name>/<as_of>/.
+
+    `params` are notebook parameters (never secrets: a secret-looking name or a value that
+    contains a configured secret is refused). `period` "YYYY-MM" sets period_start and
+    period_end to that month; `as_of` defaults to the warehouse's last complete day (clipped
+    to the period's end). `db` defaults to $LC_ANALYTICS_DB, else data/demo.duckdb.
+
+    Publishes <name>.ipynb (executed), <name>.html (code hidden, offline) and summary.json,
+    then rewrites <out_root>/index.html. A failing cell raises ReportError naming the cell;
+    the partial executed notebook is kept in the run folder.
+
+    >>> res = run("viewers", period="2026-06")                         # doctest: +SKIP
+    >>> res.html
+    PosixPath('reports/viewers/2026-06-30/viewers.html')
+    """
+    started = time.monotonic()
+    source = _notebook(name, notebooks_dir)
+    secrets = configured_secrets()
+    parameters = _parameters(source, dict(params or {}), as_of, period, secrets)
+    folder = _run_folder(Path(out_root), name, parameters["as_of"])
+    executed, error = _execute(source, parameters, kernel_name, timeout)
+    nb = scrub_notebook(executed, secrets, paths={
+        "input_path": _display_path(source), "output_path": str(folder / f"{name}.ipynb")})
+    notebook_path = _write(folder / f"{name}.ipynb", _ipynb(nb))
+    try:
+        if error is not None:
+            raise _cell_error(name, source, executed, error, notebook_path)
+        summary = _summary(nb, name, parameters)
+        html_path = _publish_html(nb, folder, name, parameters, secrets)
+        summary_path = _write(folder / "summary.json",
+                              mask_text(json.dumps(summary, indent=2) + "\n", secrets))
+    finally:
+        _write_index(Path(out_root), secrets)  # failed runs are listed too
+    return ReportResult(name=name, date=date.fromisoformat(parameters["as_of"]), folder=folder,
+                        notebook=notebook_path, html=html_path, summary_path=summary_path,
+                        summary=summary, parameters=parameters,
+                        seconds=round(time.monotonic() - started, 2))
+
+
+# -- steps -----------------------------------------------------------------------------------
+
+def _notebook(name: str, notebooks_dir: str | Path | None) -> Path:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+        raise ReportError(f"not a report name: {name!r} (letters, digits, '-' and '_')",
+                          report=name)
+    folder = Path(notebooks_dir) if notebooks_dir is not None else NOTEBOOKS_DIR
+    path = folder / f"{name}.ipynb"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.ipynb"))
+        raise ReportError(f"no report notebook {path} (known: {', '.join(known) or 'none'})",
+                          report=name)
+    return path
+
+
+def _declared(source: Path) -> dict[str, Any]:
+    import papermill
+
+    return papermill.inspect_notebook(str(source))
+
+
+def _parameters(source: Path, params: dict[str, Any], as_of: date | str | None,
+                period: str | None, secrets: list[str]) -> dict[str, Any]:
+    """The parameters the notebook runs with: the caller's, checked, plus db / period /
+    as_of resolved to explicit values (so the published notebook says what it used)."""
+    check_parameters(params, secrets)
+    declared = _declared(source)
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise ReportError(f"{source.stem} has no parameter(s) {', '.join(unknown)} (it takes: "
+                          f"{', '.join(declared) or 'none'})", report=source.stem)
+    if as_of is not None:
+        params["as_of"] = as_of
+    if period is not None:
+        params["period_start"], params["period_end"] = _month(period)
+    from ..notebook import default_db
+
+    db = Path(params.get("db") or default_db()).expanduser().absolute()
+    wh = Warehouse(db, read_only=True)  # fails early, naming the file, if it cannot be read
+    p = data.resolve_period(wh, params.get("period_start"), params.get("period_end"),
+                            params.get("as_of"))
+    resolved = {"db": str(db), "period_start": p.start.isoformat(),
+                "period_end": p.end.isoformat(), "as_of": p.as_of.isoformat()}
+    out = {k: _plain(v) for k, v in params.items()}
+    out.update({k: v for k, v in resolved.items() if k in declared})
+    out["as_of"] = resolved["as_of"]  # names the run folder even if the notebook ignores it
+    return out
+
+
+def _month(period: str) -> tuple[str, str]:
+    try:
+        first = datetime.strptime(period.strip(), "%Y-%m").date()
+    except ValueError:
+        raise ReportError(f"--period must be a month YYYY-MM (got {period!r})") from None
+    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return first.isoformat(), date.fromordinal(nxt.toordinal() - 1).isoformat()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _run_folder(out_root: Path, name: str, as_of: str) -> Path:
+    folder = out_root / name / as_of
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in (f"{name}.ipynb", f"{name}.html", "summary.json"):
+        (folder / stale).unlink(missing_ok=True)
+    return folder
+
+
+def _execute(source: Path, parameters: dict[str, Any], kernel_name: str, timeout: int,
+             ) -> tuple[dict[str, Any], Exception | None]:
+    """Run the notebook in a private temporary folder; return it (partial on a failure) and
+    the papermill error, if any."""
+    import nbformat
+    import papermill
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    declared = set(_declared(source))
+    passed = {k: v for k, v in parameters.items() if k in declared}
+    with tempfile.TemporaryDirectory(prefix="lc-report-") as tmp:
+        out = Path(tmp) / source.name
+        error: Exception | None = None
+        try:
+            papermill.execute_notebook(
+                str(source), str(out), parameters=passed, kernel_name=kernel_name,
+                progress_bar=False, log_output=False, cwd=str(source.parent),
+                execution_timeout=timeout, kernel_manager_class=_KernelManager)
+        except PapermillExecutionError as exc:
+            error = exc
+        except NoSuchKernel as exc:
+            raise ReportError(
+                f"no Jupyter kernel named {kernel_name!r}: register it with `{sys.executable} "
+                f"-m ipykernel install --sys-prefix --name {kernel_name}` (make does it)",
+                report=source.stem) from exc
+        except (DeadKernelError, RuntimeError, TimeoutError) as exc:  # died, never started
+            error = exc
+        if not out.exists():
+            raise ReportError(f"report {source.stem}: the kernel failed before running any "
+                              f"cell: {type(error).__name__}: {error}", report=source.stem)
+        return nbformat.read(str(out), as_version=4), error
+
+
+class _KernelManager(AsyncKernelManager):
+    """Starts the report kernel without the secret-holding environment variables, and with
+    CurveZMQ transport encryption when pyzmq and the kernelspec support it."""
+
+    @default("transport_encryption")
+    def _encrypt(self) -> str:
+        import zmq
+
+        return "auto" if zmq.has("curve") else "disabled"
+
+    async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+        kw["env"] = kernel_env(kw.get("env"))
+        await super().start_kernel(**kw)
+
+
+def _cell_error(name: str, source: Path, executed: dict[str, Any], error: Any,
+                notebook: Path) -> ReportError:
+    """ReportError naming the failing cell by its index in the source notebook."""
+    secrets = configured_secrets()
+    index = getattr(error, "cell_index", None)
+    if index is None:  # the kernel died or timed out outside a cell's error output
+        return ReportError(
+            mask_text(f"report {name}: {type(error).__name__}: {error}. The partial notebook "
+                      f"is {notebook}", secrets),
+            report=name, cell_index=None, notebook=str(notebook))
+    # papermill's index counts its injected-parameters cell but not the error-marker cells
+    # it inserts afterwards
+    cells = [c for c in executed.get("cells", [])
+             if _ERROR_TAG not in c.get("metadata", {}).get("tags", [])]
+    skipped = sum(1 for c in cells[:index]
+                  if _INJECTED_TAG in c.get("metadata", {}).get("tags", []))
+    src_index = index - skipped
+    lines = str(getattr(error, "source", "") or "").strip().splitlines()
+    first = lines[0] if lines else ""
+    ename, evalue = getattr(error, "ename", "Error"), getattr(error, "evalue", "")
+    return ReportError(
+        mask_text(f"report {name}: cell {src_index} of {source.name} failed "
+                  f"(first line: {first!r}): {ename}: {evalue}. The partial notebook is "
+                  f"{notebook}", secrets),
+        report=name, cell_index=src_index, cell_first_line=mask_text(first, secrets),
+        ename=ename, evalue=mask_text(str(evalue), secrets), notebook=str(notebook))
+
+
+def _publish_html(nb: dict[str, Any], folder: Path, name: str, parameters: dict[str, Any],
+                  secrets: list[str]) -> Path:
+    page = mask_text(notebook_html(nb, f"{name} report, as of {parameters['as_of']}"), secrets)
+    found = external_resources(page)
+    if found:
+        raise ReportError(f"report {name}: the HTML would load {found[0]!r}... from the network;"
+                          " figures must use lc_analytics.notebook.setup()", report=name)
+    return _write(folder / f"{name}.html", page)
+
+
+def _summary(nb: dict[str, Any], name: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    headline = read_summary(nb)
+    if headline is None:
+        raise ReportError(f"report {name}: no cell published a summary (call "
+                          "lc_analytics.reports.publish_summary in the cell tagged `summary`)",
+                          report=name)
+    return {"report": name, "as_of": parameters["as_of"],
+            "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "parameters": parameters, "headline": headline}
+
+
+def _write_index(out_root: Path, secrets: list[str]) -> Path:
+    return _write(out_root / "index.html", mask_text(index_html(out_root), secrets))
+
+
+def write_index(out_root: str | Path = "reports") -> Path:
+    """Rewrite <out_root>/index.html from the run folders found there (`run` does it after
+    every run).
+
+    >>> write_index("reports")                                         # doctest: +SKIP
+    PosixPath('reports/index.html')
+    """
+    return _write_index(Path(out_root), configured_secrets())
+
+
+def _ipynb(nb: dict[str, Any]) -> str:
+    import nbformat
+
+    return nbformat.writes(nbformat.from_dict(nb))
+
+
+def _write(path: Path, text: str) -> Path:
+    """Write atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _display_path(source: Path) -> str:
+    try:
+        return str(source.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(source)
