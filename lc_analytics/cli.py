@@ -65,6 +65,43 @@ def build_parser() -> argparse.ArgumentParser:
                     help="no progress bars; one summary line per source (for cron)")
     sy.set_defaults(func=_cmd_sync)
 
+    rec = sub.add_parser(
+        "recommend", help="recommend retention, lifecycle and bitrate changes; write a plan",
+        description="Run every recommender on the warehouse, store the recommendations in it, "
+                    "and write the action plan (JSON) for `lc-analytics apply`.")
+    rec.add_argument("--plan", default=None,
+                     help="plan file to write (default: data/plans/plan-<id>.json)")
+    rec.add_argument("--db", default=None, help="warehouse path (default: $LC_ANALYTICS_DB)")
+    rec.add_argument("--prices", default=None, help="contract price overlay (TOML)")
+    rec.add_argument("--as-of", type=_date, default=None,
+                     help="last day of data to use (default: the last synced day)")
+    rec.add_argument("--max-lost-share", type=float, default=None,
+                     help="retention: most on-demand viewing a policy may lose (default 0.02)")
+    rec.set_defaults(func=_cmd_recommend)
+
+    ap = sub.add_parser(
+        "apply", help="show a plan's changes (dry run); apply them with --yes",
+        description="Compare each change of a plan with the live account and print the diff. "
+                    "Nothing changes without --yes. A plan whose recorded values no longer "
+                    "match the account is refused (stale); applying twice changes nothing.")
+    ap.add_argument("plan", help="plan file written by `lc-analytics recommend`")
+    ap.add_argument("--yes", action="store_true", help="apply the changes")
+    ap.add_argument("--db", default=None,
+                    help="warehouse for the audit log (default: $LC_ANALYTICS_DB)")
+    ap.set_defaults(func=_cmd_apply)
+
+    rp = sub.add_parser(
+        "report", help="run a report notebook into reports/<name>/<date>/",
+        description="Execute notebooks/<NAME>.ipynb with papermill into reports/<NAME>/<date>/: "
+                    "the executed notebook, a self-contained HTML page (code hidden, charts "
+                    "drawn offline) and summary.json; reports/index.html lists every run.")
+    rp.add_argument("name", help="report name: a notebook in notebooks/ (e.g. cost_review)")
+    rp.add_argument("--period", metavar="YYYY-MM", default=None, help="the month to report on")
+    rp.add_argument("--as-of", type=_date, default=None, metavar="DATE",
+                    help="last day of data to use (default: the last synced day)")
+    rp.add_argument("--db", default=None, help="warehouse path (default: $LC_ANALYTICS_DB)")
+    rp.set_defaults(func=_cmd_report)
+
     sb = sub.add_parser("sandbox", help="the simulated account and its emulated API",
                         description="The built-in sandbox: a simulated account with known truth.")
     sb_sub = sb.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
@@ -138,6 +175,63 @@ def _cmd_sync(args: argparse.Namespace) -> int:
                   progress="lines" if args.quiet else "auto")
     if not args.quiet:
         print("\n".join(report.summary_lines()))
+    return 0
+
+
+def _cmd_recommend(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .costs.pricebook import load_book
+    from .recommend import make_plan
+    from .settings import Settings
+    from .warehouse import Warehouse
+
+    db = Path(args.db) if args.db else Settings.from_env().db_path
+    params = {} if args.max_lost_share is None else {"max_lost_share": args.max_lost_share}
+    plan = make_plan(Warehouse(db), book=load_book("cloudflare", overlay=args.prices),
+                     as_of=args.as_of, **params)
+    path = plan.write(args.plan or Path("data") / "plans" / f"plan-{plan.id}.json")
+    print(format_recommendations(plan))
+    print(f"plan {plan.id}: {len(plan.actions)} action(s) written to {path}")
+    print(f"review it with: lc-analytics apply {path}")
+    return 0
+
+
+def format_recommendations(plan, limit: int | None = None) -> str:
+    """One line per recommendation, largest saving first."""
+    recs = sorted(plan.recommendations, key=lambda r: r.monthly_saving, reverse=True)
+    lines = [f"  ${r.monthly_saving:>9,.2f}/month  {r.kind:<22} {r.target:<34} {r.action}"
+             for r in recs[:limit]]
+    return "\n".join(lines) if lines else "  no recommendation"
+
+
+def _cmd_apply(args: argparse.Namespace) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    from .actions import apply_plan, render
+    from .recommend.model import Plan
+    from .settings import Settings
+    from .warehouse import Warehouse
+
+    plan = Plan.read(args.plan)
+    needs_r2 = any(a.kind == "r2.lifecycle" for a in plan.actions)
+    settings = Settings.from_env(require=["stream", "r2"] if needs_r2 else ["stream"])
+    settings.install_log_masking()
+    if args.db:
+        settings = dataclasses.replace(settings, db_path=Path(args.db))
+    report = apply_plan(plan, settings, yes=args.yes,
+                        warehouse=Warehouse(settings.db_path) if args.yes else None)
+    print(render(plan, report))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .reports import run
+
+    res = run(args.name, params={"db": args.db} if args.db else None, period=args.period,
+              as_of=args.as_of)
+    print(f"{res.name} as of {res.date}: {res.html}")
     return 0
 
 

@@ -82,3 +82,41 @@ def test_bad_dates_are_usage_errors(argv, capsys):
         main(argv)
     assert exit_.value.code == 2
     assert "not a date (YYYY-MM-DD)" in capsys.readouterr().err
+
+
+def test_recommend_then_apply_dry_run_then_yes_then_again(account, tmp_path):
+    db = tmp_path / "wh.duckdb"
+    plan = tmp_path / "plan.json"
+    with start_server(account) as server:
+        env = _env(LC_ANALYTICS_DB=str(db))
+        for line in server.env_exports():
+            name, value = line.removeprefix("export ").split("=", 1)
+            env[name] = value.strip("'\"")
+
+        def run(*argv):
+            return subprocess.run([EXE, *argv], capture_output=True, text=True, env=env,
+                                  cwd=tmp_path)
+
+        assert run("sync", "--quiet").returncode == 0
+        rec = run("recommend", "--plan", str(plan))
+        assert rec.returncode == 0, rec.stderr
+        assert "recording_selectivity" in rec.stdout and f"written to {plan}" in rec.stdout
+        before = account.visible_live_inputs()["recording_mode"].tolist()
+        dry = run("apply", str(plan))
+        assert dry.returncode == 0, dry.stderr
+        assert "Dry run: nothing changed." in dry.stdout and "[pending]" in dry.stdout
+        assert account.visible_live_inputs()["recording_mode"].tolist() == before
+        yes = run("apply", str(plan), "--yes")
+        assert yes.returncode == 0, yes.stderr
+        assert "Applied" in yes.stdout
+        assert "off" in account.visible_live_inputs()["recording_mode"].tolist()
+        again = run("apply", str(plan), "--yes")
+        assert again.returncode == 0 and "Applied 0 change(s)" in again.stdout
+        token = env["CLOUDFLARE_API_TOKEN"]
+    assert token not in plan.read_text() + rec.stdout + dry.stdout + yes.stdout
+    stored = Warehouse(db, read_only=True).query(
+        "SELECT count(*) AS n FROM recommendations")["n"].iloc[0]
+    assert stored >= 4
+    audit = Warehouse(db, read_only=True).query(
+        "SELECT status, count(*) AS n FROM apply_audit GROUP BY status")
+    assert set(audit["status"]) >= {"applied", "already", "manual"}

@@ -4,7 +4,7 @@ from .bitrate import recommend_bitrate
 from .lifecycle import lifecycle_candidates, recommend_lifecycle
 from .model import Action, Plan, Recommendation
 from .retention import recommend_retention, retention_policies
-from .run import parameters, recommend_all, to_frame
+from .run import make_plan, parameters, recommend_all, to_frame
 from .runway import recommend_runway
 from .selectivity import recommend_selectivity
 
@@ -13,6 +13,7 @@ __all__ = [
     "Plan",
     "Recommendation",
     "lifecycle_candidates",
+    "make_plan",
     "parameters",
     "recommend_all",
     "recommend_bitrate",

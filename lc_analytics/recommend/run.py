@@ -13,18 +13,21 @@ The recipe (`recommend_all`):
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Iterable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..costs.pricebook import PriceBook
+from ..errors import ConfigError
 from ..warehouse import Warehouse
-from ._common import resolve
+from ._common import clock, resolve
 from .bitrate import recommend_bitrate
 from .lifecycle import recommend_lifecycle
-from .model import Recommendation
+from .model import Plan, Recommendation
 from .retention import recommend_retention
 from .runway import recommend_runway
 from .selectivity import recommend_selectivity, selected_minutes
@@ -96,3 +99,38 @@ def _check_params(params: dict[str, Any]) -> None:
 
 
 __all__ = ["parameters", "recommend_all", "to_frame"]
+
+
+def make_plan(wh: Warehouse, *, plan_path: str | Path | None = None,
+              book: PriceBook | str | None = None, as_of: date | str | None = None,
+              **params: Any) -> Plan:
+    """Run every recommender, store the recommendations, and write the action plan.
+
+    The recommendations go to the warehouse's `recommendations` table (one row each, keyed
+    by the run's time); the plan file holds only ids, values and reasons, never a secret.
+
+    >>> plan = make_plan(Warehouse("data/demo.duckdb"), plan_path="plan.json")  # doctest: +SKIP
+    >>> len(plan.actions), plan.id                                             # doctest: +SKIP
+    """
+    book, day = resolve(wh, book, as_of)
+    account = wh.account_id()
+    if account is None:
+        raise ConfigError([f"warehouse {wh.path} holds no account yet: run `lc-analytics sync`"
+                           " first"])
+    recs = recommend_all(wh, book=book, as_of=day, **params)
+    plan = Plan(account_id=account, created_at=clock(day).to_pydatetime(), book=book.label,
+                recommendations=recs)
+    rows = [{"run_at": plan.created_at, "id": r.id, "kind": r.kind,
+             "target_type": r.target_type, "target": r.target, "action": r.action,
+             "rule": r.rule, "monthly_saving": r.monthly_saving,
+             "saving_computation": r.saving_computation, "viewer_impact": r.viewer_impact,
+             "confidence": r.confidence,
+             "evidence_json": json.dumps(r.to_json()["evidence"], sort_keys=True),
+             "actions_json": json.dumps([a.to_json() for a in r.actions], sort_keys=True),
+             "plan_id": plan.id, "book": plan.book} for r in recs]
+    if rows:
+        with wh.transaction() as tx:
+            tx.upsert("recommendations", rows)
+    if plan_path is not None:
+        plan.write(plan_path)
+    return plan
