@@ -62,7 +62,13 @@ from .engine import (
 )
 from .pricebook import PriceBook, Sku, load_book
 from .r2_classes import READS
-from .usage import MonthUsage, stored_day_span, stored_videos, warehouse_usage
+from .usage import (
+    MonthUsage,
+    last_synced_day,
+    stored_day_span,
+    stored_videos,
+    warehouse_usage,
+)
 
 COLUMNS = ["month", "date", "sku_id", "service", "resource_id", "resource_type",
            "live_input_uid", "creator", "bucket", "prefix", "storage_class",
@@ -71,7 +77,6 @@ UNALLOCATED_CAPACITY = "unallocated-capacity"
 MICRO_EXPONENT = -6  # costs are split in units of 10**-6 dollars (or finer, see above)
 _PART = ["date", "sku_id", "resource_id", "resource_type", "live_input_uid", "creator",
          "bucket", "prefix", "storage_class", "basis", "weight", "consumed_quantity"]
-_DAILY_SOURCES = ("minutes_viewed", "r2_storage", "r2_operations", "r2_object_reads")
 
 
 @dataclass
@@ -130,11 +135,8 @@ def synced_through(wh: Warehouse) -> date | None:
     >>> synced_through(Warehouse("data/demo.duckdb", read_only=True))   # doctest: +SKIP
     datetime.date(2026, 7, 1)
     """
-    marks = wh.query("SELECT source, watermark FROM sync_state WHERE watermark IS NOT NULL")
-    marks = marks[marks["source"].isin(_DAILY_SOURCES)]
-    if not len(marks):
-        return None
-    return pd.Timestamp(marks["watermark"].min()).date() + timedelta(days=1)
+    last = last_synced_day(wh)
+    return None if last is None else last + timedelta(days=1)
 
 
 # --- splitting ------------------------------------------------------------------------------

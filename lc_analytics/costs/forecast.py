@@ -13,13 +13,12 @@ from ..errors import LcAnalyticsError
 from ..warehouse import Warehouse
 from .engine import Bill, Usage, month_bounds, price_month
 from .pricebook import PriceBook, load_book
-from .usage import warehouse_usage
+from .usage import last_synced_day, warehouse_usage
 
 WINDOW_DAYS = 28  # daily values the projection learns from
 INTERVAL = 0.80  # central prediction interval
 RESAMPLES = 2000  # bootstrap paths per meter
 SEED = 0  # the bootstrap is seeded: the same warehouse always gives the same interval
-DAILY_SOURCES = ("minutes_viewed", "r2_storage", "r2_operations", "r2_object_reads")
 _HOW = {
     "flow": "least-squares line through the last {w} daily values, extended over {r} "
             "remaining day(s); {p}% interval: residual bootstrap ({n} refitted lines plus "
@@ -39,10 +38,9 @@ def latest_synced_day(wh: Warehouse) -> date:
     >>> latest_synced_day(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
     datetime.date(2026, 6, 30)
     """
-    marks = wh.query("SELECT source, watermark FROM sync_state WHERE watermark IS NOT NULL")
-    marks = marks[marks["source"].isin(DAILY_SOURCES)]
-    if len(marks):
-        return pd.Timestamp(marks["watermark"].min()).date()
+    day = last_synced_day(wh)
+    if day is not None:
+        return day
     last = wh.query("SELECT max(date) AS d FROM minutes_viewed_daily")["d"].iloc[0]
     if pd.isna(last):
         raise LcAnalyticsError(f"{wh.path}: nothing synced yet (no daily usage); run a sync "

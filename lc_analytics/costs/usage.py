@@ -41,6 +41,19 @@ class MonthUsage:
     object_reads: pd.DataFrame | None = None
 
 
+def last_synced_day(wh: Warehouse) -> date | None:
+    """The last day every daily analytics source has complete (the smallest watermark).
+
+    >>> last_synced_day(Warehouse("data/demo.duckdb", read_only=True))   # doctest: +SKIP
+    datetime.date(2026, 6, 30)
+    """
+    from ..sync import ANALYTICS
+
+    marks = wh.query("SELECT source, watermark FROM sync_state WHERE watermark IS NOT NULL")
+    marks = marks[marks["source"].isin(list(ANALYTICS))]
+    return pd.Timestamp(marks["watermark"].min()).date() if len(marks) else None
+
+
 def warehouse_usage(wh: Warehouse, month: date | str) -> MonthUsage:
     """The usage records of one billing month, as synced.
 
