@@ -6,12 +6,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from lc_analytics.actions import apply_plan
 from lc_analytics.costs.engine import Usage, price_month
 from lc_analytics.costs.pricebook import load_book
+from lc_analytics.costs.runway import storage_runway_daily
 from lc_analytics.recommend import (
     Plan,
     lifecycle_candidates,
@@ -28,6 +30,7 @@ from lc_analytics.warehouse import Warehouse
 AS_OF = datetime(2026, 6, 30, tzinfo=UTC)  # the fixture's last synced day
 CLOCK = AS_OF + timedelta(days=1)
 JULY = "2026-07"
+STREAM = ("recording_selectivity", "recording_retention")
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +69,11 @@ def _stored_minutes_of(wh, live_input: str) -> float:
                  "AND state = 'ready' AND missing_since IS NULL AND scheduled_deletion IS NULL",
                  [live_input])
     return float(v["s"].sum()) / 60
+
+
+def _minutes_of(wh, uids: list[str]) -> float:
+    v = wh.query("SELECT uid, ceil(duration_seconds) AS s FROM videos")
+    return float(v.loc[v["uid"].isin(uids), "s"].sum()) / 60
 
 
 def test_every_planted_situation_is_found(recs, planted, synced):
@@ -114,6 +122,13 @@ def test_every_saving_is_positive_and_shows_its_computation(recs):
         assert r.evidence["confidence_reason"]
         if r.evidence.get("information_only"):
             assert r.monthly_saving == 0
+        elif r.kind in STREAM:
+            # the saving in the next billing month; it may be 0 where the recommendations
+            # priced before already brought that month's peak down to its first day (retention
+            # after recording off, here), and then the month-end run rate is positive
+            assert r.monthly_saving >= 0, r.id
+            assert r.monthly_saving > 0 or Decimal(r.evidence["month_end_saving"]) > 0, r.id
+            assert r.evidence["billing_month"] == JULY
         else:
             assert r.monthly_saving > 0, r.id
     assert len({r.id for r in recs}) == len(recs)
@@ -135,31 +150,68 @@ def test_scheduled_deletions_are_allowed_by_the_api(recs, wh):
         assert current is None or when < current, a.id
 
 
+def _baseline(wh) -> np.ndarray:
+    """July's stored minutes at the end of each day, nothing applied (the runway projection)."""
+    daily = storage_runway_daily(wh, horizon_days=31)
+    july = daily[pd.to_datetime(daily["date"]).dt.strftime("%Y-%m") == JULY]
+    assert len(july) == 31 and july["projected_minutes"].notna().all()
+    return july["projected_minutes"].to_numpy(float)
+
+
 def test_selectivity_saving_equals_the_engine_by_hand(recs, wh, planted):
     target = next(p.target for p in planted if p.kind == "unwatched_recordings"
                   and not p.healthy)
     rec = next(r for r in _by(recs, "recording_selectivity") if r.target == target)
-    stored, freed = _stored_now(wh), _stored_minutes_of(wh, target)
-    assert rec.evidence["minutes_freed"] == pytest.approx(freed, abs=1e-3)
-    assert rec.monthly_saving == _capacity_cost(stored) - _capacity_cost(stored - freed)
-    assert rec.monthly_saving == Decimal("30.00")  # 34 blocks -> 28 blocks at $5
+    e = rec.evidence
+    # minutes freed by the end of July: every stored recording (all due before July 31)...
+    scheduled = _stored_minutes_of(wh, target)
+    assert e["stored_minutes_scheduled"] == pytest.approx(scheduled, abs=1e-3)
+    parts = e["minutes_freed_by_month_end"]
+    assert parts["deleted_first_day"] + parts["deleted_later_in_month"] == \
+        pytest.approx(scheduled, abs=1e-2)
+    # ... and the 31 days of recordings it would have made at its pace of the last 28 days
+    recent = wh.query("SELECT ceil(duration_seconds) AS s FROM videos WHERE live_input_uid = ? "
+                      "AND state = 'ready' AND ready_to_stream_at >= ? AND "
+                      "ready_to_stream_at < ?", [target, CLOCK - timedelta(days=28), CLOCK])
+    rate = float(recent["s"].sum()) / 60 / 28
+    assert e["recorded_minutes_per_day"] == pytest.approx(rate, abs=1e-3)
+    assert parts["future_recordings"] == pytest.approx(31 * rate, abs=1e-2)
+    assert e["minutes_freed"] == pytest.approx(scheduled + 31 * rate, abs=1e-2)
+    # the first day still holds every recording (the deletions run from July 2)
+    freed = np.array(e["minutes_freed_by_day"])
+    assert len(freed) == 31 and freed[0] == pytest.approx(rate, abs=1e-3)
+    assert freed[1] == pytest.approx(rate * 2 + parts["deleted_first_day"], abs=1e-2)
+    # the engine prices July's peak day with and without: 42 blocks (July 31) -> 34 (July 1)
+    base = _baseline(wh)
+    assert e["baseline"]["month_end_minutes"] == pytest.approx(base[-1], abs=0.1)
+    by_hand = _capacity_cost(base.max()) - _capacity_cost((base - freed).max())
+    assert rec.monthly_saving == by_hand == Decimal("40.00")
+    assert e["account_level"]["peak_after_on"] == "2026-07-01"
+    # the month-end run rate: here the same 8 blocks
+    end = _capacity_cost(base[-1]) - _capacity_cost(base[-1] - e["minutes_freed"])
+    assert Decimal(e["month_end_saving"]) == end == Decimal("40.00")
     kinds = [a.kind for a in rec.actions]
     assert kinds[0] == "live_input.update" and kinds.count("video.schedule_deletion") == 106
     assert rec.actions[0].proposed == {"recording": {"mode": "off"}}
     assert rec.actions[0].current == {"recording": {"mode": "automatic"}}
-    assert rec.evidence["on_demand_share"] == 0
+    assert e["on_demand_share"] == 0
     # the same input is not also given a retention policy (its minutes would count twice)
     assert not [r for r in _by(recs, "recording_retention") if r.target == target]
 
 
 def test_retention_savings_split_the_account_level_difference(recs, wh):
-    sel = sum(r.evidence["minutes_freed"] for r in _by(recs, "recording_selectivity"))
+    base = _baseline(wh)
+    sel = sum(np.array(r.evidence["minutes_freed_by_day"])
+              for r in _by(recs, "recording_selectivity"))
     ret = _by(recs, "recording_retention")
     assert ret
-    freed = sum(r.evidence["minutes_freed"] for r in ret)
-    start = _stored_now(wh) - sel
-    total = _capacity_cost(start) - _capacity_cost(start - freed)
-    assert sum(r.monthly_saving for r in ret) == total
+    freed = sum(np.array(r.evidence["minutes_freed_by_day"]) for r in ret)
+    start = base - sel  # priced after recording selectivity: the blocks are counted once
+    total = _capacity_cost(start.max()) - _capacity_cost((start - freed).max())
+    assert sum(r.monthly_saving for r in ret) == total == Decimal(0)  # July 1 is the peak
+    end_total = _capacity_cost(start[-1]) - _capacity_cost(start[-1] - freed[-1])
+    assert end_total == Decimal("15.00")  # 34 -> 31 blocks at the end of July
+    assert sum(Decimal(r.evidence["month_end_saving"]) for r in ret) == end_total
     for r in ret:
         n = r.evidence["policy_days"]
         assert 30 <= n <= 1096
@@ -170,6 +222,19 @@ def test_retention_savings_split_the_account_level_difference(recs, wh):
         current = li.current["deleteRecordingAfterDays"]
         assert current is None or current > n
         assert "prepaid capacity is lowered" in r.saving_computation
+        share = r.evidence["minutes_freed"] / freed[-1]
+        assert float(r.evidence["month_end_saving"]) == pytest.approx(
+            float(end_total) * share, abs=0.011)
+        parts = r.evidence["minutes_freed_by_month_end"]
+        # recordings N days old by the day after the clock go on that day (the earliest a
+        # deletion is proposed); those reaching N later in July follow; recordings made in
+        # July never reach N > 31 days by its end
+        first = [a.resource for a in r.actions if a.kind == "video.schedule_deletion"
+                 and parse_time(a.proposed["scheduledDeletion"]) == CLOCK + timedelta(days=1)]
+        assert parts["deleted_first_day"] == pytest.approx(_minutes_of(wh, first), abs=1e-2)
+        assert parts["deleted_first_day"] >= r.evidence["minutes_older_than_policy_now"]
+        if n > 31:
+            assert parts["future_recordings"] == 0
 
 
 def test_retention_policies_cover_account_broadcasters_and_inputs(wh):

@@ -12,13 +12,21 @@ account in `retention_policies`, for the report):
 - Recommended: the shortest N (the one that frees most) whose lost viewing is at most
   `max_lost_share` (default 2%) of the input's on-demand minutes in BOTH windows, that is
   shorter than the input's current setting, and that frees stored minutes now.
-- Stored minutes freed = the input's recordings stored now that are older than N days
-  (duration rounded up to the second, in minutes).
-- Monthly saving: the engine prices Stream capacity (1,000-minute blocks) for the account's
-  stored minutes now and after freeing every recommended input's minutes together, so the
-  blocks are applied once; the account-level difference is attributed to each input in
-  proportion to the minutes it frees. The saving is realised only when the prepaid capacity
-  is lowered (a manual step) or, on a growing account, as capacity that need not be bought.
+- Minutes freed, measured at the end of the next billing month (`next_month(as_of)`): the
+  input's recordings, stored now or made from the clock to the month end (at its pace of the
+  last 28 days), that are older than N days at the month end and that the current setting
+  would not have deleted by then (duration rounded up to the second, in minutes). The
+  evidence splits them: deleted on the first allowed day, deleted later in the month, future
+  recordings; and gives them day by day.
+- Monthly saving: the engine prices the next billing month's Stream capacity from each
+  day's stored minutes (the `costs.runway` projection, capacity unset, the month charged for
+  its peak day) with and without the minutes every recommended input frees, together (the
+  blocks counted once, after what `freed_before` frees first, e.g. recording selectivity);
+  the account-level difference is attributed to each input in proportion to the minutes it
+  frees by the month end. The month-end figure alone (the run rate once the deletions have
+  run) is in the evidence; an input is proposed when either is positive. The saving is
+  realised only when the prepaid capacity is lowered (a manual step) or, on a growing
+  account, as capacity that need not be bought.
 - Actions: `live_input.update` of deleteRecordingAfterDays (it only governs recordings of
   streams that start later), and one `video.schedule_deletion` per existing recording at
   ready + N days, never earlier than 30 days after its upload nor before the day after
@@ -34,27 +42,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
 from ..costs.pricebook import PriceBook
 from ..warehouse import Warehouse
 from ._common import (
     DAY,
+    Freed,
+    MonthSaving,
+    StreamMonth,
+    any_freed,
+    as_daily,
     as_json,
-    capacity_saving,
     clock,
     earliest_deletion,
+    freed_by_day,
     live_inputs,
     money,
-    next_month,
+    month_saving,
     pct,
+    recording_rate,
     recordings,
     resolve,
     retention_value,
     schedule_actions,
     split_saving,
-    stored_minutes_now,
+    stream_month,
     views_by_age,
 )
 from .model import Action, Recommendation
@@ -152,11 +168,12 @@ def recommend_retention(wh: Warehouse, *, book: PriceBook | str | None = None,
                         max_lost_share: float = MAX_LOST_SHARE,
                         lookback_days: int = LOOKBACK_DAYS, recent_days: int = RECENT_DAYS,
                         skip_live_inputs: Iterable[str] = (),
-                        freed_before: float = 0.0) -> list[Recommendation]:
+                        freed_before: float | pd.Series = 0.0) -> list[Recommendation]:
     """A retention policy per live input where one saves storage and loses little viewing.
 
     `skip_live_inputs` leaves out inputs another recommendation already handles, and
-    `freed_before` says how many stored minutes those free first, so the account-level
+    `freed_before` says how many stored minutes those free first (per day of the next
+    billing month as a Series by date, or a number for every day), so the account-level
     pricing of the blocks starts from what remains (recommend_all uses both).
 
     >>> recs = recommend_retention(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
@@ -185,42 +202,61 @@ def recommend_retention(wh: Warehouse, *, book: PriceBook | str | None = None,
     if not chosen:
         return []
 
-    month = next_month(day)
-    stored_now, stored_source = stored_minutes_now(wh, day)
-    start = stored_now - freed_before
-    freed = {uid: float(r["minutes_freed"]) for uid, r in chosen.items()}
-    total, total_text = capacity_saving(start, start - sum(freed.values()), month, book)
-    shares = split_saving(total, freed)
+    sm = stream_month(wh, day)
+    before = sm.baseline - as_daily(freed_before, sm)
     rec_all = recordings(wh, day)
+    found = {}
+    for uid, row in chosen.items():
+        mine = rec_all[rec_all["live_input_uid"] == uid]
+        stored = mine[mine["stored"]]
+        actions = _actions(uid, int(row["policy_days"]), li.loc[uid], stored, row, day)
+        freed = freed_by_day(mine, actions, sm, rate=recording_rate(mine, day),
+                             kept_now=retention_value(li.loc[uid, "delete_recording_after_days"]),
+                             kept_new=int(row["policy_days"]))
+        found[uid] = (stored, actions, freed)
+    freed_all = sum((f[2].total for f in found.values()), np.zeros(len(sm.days)))
+    priced = month_saving(sm, before, freed_all, book)
+    weights = {uid: f[2].at_month_end for uid, f in found.items()}
+    shares = split_saving(priced.saving, weights)
+    end_shares = split_saving(priced.month_end_saving, weights)
     out = []
     for uid, row in chosen.items():
+        if shares[uid] <= 0 and end_shares[uid] <= 0:
+            continue
+        stored, actions, freed = found[uid]
         out.append(_recommendation(
             uid, row, table[(table["scope"] == "live_input") & (table["scope_id"] == uid)],
-            li.loc[uid], rec_all[(rec_all["live_input_uid"] == uid) & rec_all["stored"]],
-            day, shares[uid], total, total_text, freed, stored_now, stored_source,
-            freed_before, max_lost_share, lookback_days, recent_days, policies))
+            li.loc[uid], stored, actions, freed, shares[uid], end_shares[uid], priced,
+            weights, sm, freed_before, max_lost_share, lookback_days, recent_days, policies))
     return sorted(out, key=lambda r: (-r.monthly_saving, r.target))
 
 
-def _recommendation(uid: str, row: pd.Series, table: pd.DataFrame, li: pd.Series,
-                    stored: pd.DataFrame, day: date, saving, total, total_text: str,
-                    freed: dict[str, float], stored_now: float, stored_source: str,
-                    freed_before: float, max_lost_share: float, lookback_days: int,
-                    recent_days: int, policies: Sequence[int]) -> Recommendation:
-    n = int(row["policy_days"])
-    current = retention_value(li["delete_recording_after_days"])
+def _actions(uid: str, n: int, li: pd.Series, stored: pd.DataFrame, row: pd.Series,
+             day: date) -> list[Action]:
     rid = f"{KIND}:{uid}"
     when = (stored["ready"] + n * DAY).clip(lower=earliest_deletion(stored, day))
     why = (f"recording of live input {uid}: deleteRecordingAfterDays {n} applied to the "
            "existing recordings (the setting only governs later streams)")
     actions: list[Action] = [Action(
         id=f"live_input.update:{uid}:deleteRecordingAfterDays", kind="live_input.update",
-        resource=uid, current={"deleteRecordingAfterDays": current},
+        resource=uid,
+        current={"deleteRecordingAfterDays": retention_value(li["delete_recording_after_days"])},
         proposed={"deleteRecordingAfterDays": n},
         why=f"recordings are rarely watched after {n} days "
             f"({pct(row['lost_share'])} of on-demand minutes)",
         recommendation_id=rid)]
-    actions += schedule_actions(stored, when, rid, why)
+    return actions + schedule_actions(stored, when, rid, why)
+
+
+def _recommendation(uid: str, row: pd.Series, table: pd.DataFrame, li: pd.Series,
+                    stored: pd.DataFrame, actions: list[Action], freed: Freed, saving: Decimal,
+                    end_saving: Decimal, priced: MonthSaving, weights: dict[str, float],
+                    sm: StreamMonth, freed_before: float | pd.Series, max_lost_share: float,
+                    lookback_days: int, recent_days: int,
+                    policies: Sequence[int]) -> Recommendation:
+    n = int(row["policy_days"])
+    current = retention_value(li["delete_recording_after_days"])
+    rid = f"{KIND}:{uid}"
     sched = [a for a in actions if a.kind == "video.schedule_deletion"]
     creators = sorted(set(stored["creator"])) if len(stored) else []
     exposed = int(row["exposed"])
@@ -234,22 +270,34 @@ def _recommendation(uid: str, row: pd.Series, table: pd.DataFrame, li: pd.Series
                                         "the window, or few on-demand minutes")
     else:
         confidence, reason = "low", f"{exposed} recording(s) reached {n} days in the window"
-    total_freed = sum(freed.values())
-    computation = (f"{total_text} (account-level, {len(freed)} live input(s) together"
-                   + (f", after {freed_before:,.1f} minutes freed by other recommendations"
-                      if freed_before else "")
-                   + f"); this input frees {freed[uid]:,.1f} of {total_freed:,.1f} minutes "
-                   f"-> {freed[uid] / total_freed:.4f} x ${total} = {money(saving)}/month "
-                   "(attributed in proportion to the minutes freed). Realised only when the "
-                   "prepaid capacity is lowered (manual), or as capacity not bought while "
-                   "storage grows.")
+    total_freed = sum(weights.values())
+    fe = freed.evidence(sm)
+    parts = fe["minutes_freed_by_month_end"]
+    month = f"{sm.month:%Y-%m}"
+    before_text = (", after the minutes other recommendations free"
+                   if any_freed(freed_before) else "")
+    computation = (f"{priced.text} (account-level, {len(weights)} live input(s) together"
+                   + before_text
+                   + f"); this input frees {freed.at_month_end:,.1f} of {total_freed:,.1f} "
+                   f"minutes by the end of {month}: {parts['deleted_first_day']:,.1f} deleted "
+                   f"on the first allowed day (already {n} days old), "
+                   f"{parts['deleted_later_in_month']:,.1f} as others reach {n} days, "
+                   f"{parts['future_recordings']:,.1f} of recordings made in the month "
+                   f"({freed.rate:,.1f} minutes a day) -> {money(saving)} in {month} "
+                   f"({money(end_saving)}/month at the month end), attributed in proportion "
+                   "to the minutes freed. Realised only when the prepaid capacity is lowered "
+                   "(manual), or as capacity not bought while storage grows.")
     evidence = as_json({
         "live_input": uid, "live_input_name": li["name"], "broadcasters": creators,
         "current_delete_recording_after_days": current, "policy_days": n,
         "stored_recordings": len(stored), "stored_minutes": round(float(stored["minutes"]
                                                                          .sum()), 3),
-        "recordings_freed": int(row["recordings_freed"]),
-        "minutes_freed": round(float(row["minutes_freed"]), 3),
+        "recordings_older_than_policy_now": int(row["recordings_freed"]),
+        "minutes_older_than_policy_now": round(float(row["minutes_freed"]), 3),
+        "minutes_freed": round(freed.at_month_end, 3),
+        **fe,
+        "month_end_saving": end_saving,
+        "baseline": sm.evidence(), "account_level": priced.figures,
         "lookback_days": lookback_days, "od_minutes_lookback": row["od_minutes"],
         "lost_minutes_lookback": row["lost_minutes"],
         "lost_share_lookback": round(float(row["lost_share"]), 6),
@@ -257,8 +305,6 @@ def _recommendation(uid: str, row: pd.Series, table: pd.DataFrame, li: pd.Series
         "lost_minutes_recent": row["lost_minutes_recent"],
         "lost_share_recent": round(float(row["lost_share_recent"]), 6),
         "exposed_recordings": exposed,
-        "account_stored_minutes": stored_now, "account_stored_minutes_source": stored_source,
-        "account_level_saving": total,
         "scheduled_deletions": {"count": len(sched),
                                 "first": min((a.proposed["scheduledDeletion"] for a in sched),
                                              default=None),
