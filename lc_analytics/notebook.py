@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -102,10 +103,24 @@ def setup() -> None:
 
 
 def md(text: str) -> None:
-    """Display `text` as Markdown (for sentences built from numbers).
+    """Display `text` as Markdown (for sentences built from numbers). Dollar signs stay
+    dollars (`escape_dollars`): reports carry no MathJax, and "$5 ... $7" is not math.
 
     >>> md(f"**{42:,}** minutes")                                      # doctest: +SKIP
     """
     from IPython.display import Markdown, display
 
-    display(Markdown(text))
+    display(Markdown(escape_dollars(text)))
+
+
+def escape_dollars(text: str) -> str:
+    r"""`text` with each `$` outside code spans escaped, so Markdown renderers do not read
+    "$430.99 (Stream $404.00" as inline math.
+
+    >>> print(escape_dollars("**$5**, `echo $HOME`, \$7"))
+    **\$5**, `echo $HOME`, \$7
+    """
+    parts = text.split("`")
+    for i in range(0, len(parts), 2):  # even parts are outside code spans
+        parts[i] = re.sub(r"(?<!\\)\$", r"\\$", parts[i])
+    return "`".join(parts)

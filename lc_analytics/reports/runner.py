@@ -25,6 +25,7 @@ from traitlets import default
 
 from ..warehouse import Warehouse
 from . import data
+from .costs_data import last_complete_month
 from .errors import ReportError
 from .html import external_resources, index_html, notebook_html
 from .scrub import (
@@ -71,8 +72,10 @@ def run(name: str, params: Mapping[str, Any] | None = None, *,
 
     `params` are notebook parameters (never secrets: a secret-looking name or a value that
     contains a configured secret is refused). `period` "YYYY-MM" sets period_start and
-    period_end to that month; `as_of` defaults to the warehouse's last complete day (clipped
-    to the period's end). `db` defaults to $LC_ANALYTICS_DB, else data/demo.duckdb.
+    period_end to that month, or `period` itself for a notebook that takes a month (costs,
+    cost_review: there its default is the last complete month); `as_of` defaults to the
+    warehouse's last complete day (clipped to the period's end). `db` defaults to
+    $LC_ANALYTICS_DB, else data/demo.duckdb.
 
     Publishes <name>.ipynb (executed), <name>.html (code hidden, offline) and summary.json,
     then rewrites <out_root>/index.html. A failing cell raises ReportError naming the cell;
@@ -139,8 +142,12 @@ def _parameters(source: Path, params: dict[str, Any], as_of: date | str | None,
                           f"{', '.join(declared) or 'none'})", report=source.stem)
     if as_of is not None:
         params["as_of"] = as_of
+    if period is None and "period" in declared and params.get("period"):
+        period = str(params["period"])  # a notebook whose own parameter is the month
     if period is not None:
         params["period_start"], params["period_end"] = _month(period)
+        if "period" in declared:
+            params["period"] = period.strip()
     from ..notebook import default_db
 
     db = Path(params.get("db") or default_db()).expanduser().absolute()
@@ -151,6 +158,12 @@ def _parameters(source: Path, params: dict[str, Any], as_of: date | str | None,
                 "period_end": p.end.isoformat(), "as_of": p.as_of.isoformat()}
     out = {k: _plain(v) for k, v in params.items()}
     out.update({k: v for k, v in resolved.items() if k in declared})
+    if "period" in declared:  # a month notebook: `period` replaces period_start / period_end
+        if not out.get("period"):  # its default: the last complete month as of as_of
+            out["period"] = f"{last_complete_month(p.as_of):%Y-%m}"
+        for key in ("period_start", "period_end"):
+            if key not in declared:
+                out.pop(key, None)
     out["as_of"] = resolved["as_of"]  # names the run folder even if the notebook ignores it
     return out
 

@@ -50,7 +50,8 @@ def jsonable(value: Any) -> Any:
 
 
 def summary_markdown(values: Mapping[str, Any]) -> str:
-    """The headline numbers as a two-column Markdown table.
+    """The headline numbers as a two-column Markdown table (a nested dict on one line, a list
+    of records as its length: summary.json holds them whole).
 
     >>> print(summary_markdown({"minutes_viewed": 208314.0, "top_country": "FR"}))
     | Headline | Value |
@@ -61,8 +62,14 @@ def summary_markdown(values: Mapping[str, Any]) -> str:
     def fmt(v: Any) -> str:
         if v is None:
             return "n/a"
+        if isinstance(v, Mapping):  # nested values stay short: one line, keys named
+            return "; ".join(f"{k.replace('_', ' ')}: {fmt(x)}" for k, x in v.items()) or "-"
+        if isinstance(v, list):
+            if any(isinstance(x, (Mapping, list)) for x in v):
+                return f"{len(v)} item(s), listed in summary.json"
+            return ", ".join(fmt(x) for x in v) or "none"
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return str(v)
+            return str(v).replace("|", "\\|").replace("\n", " ")
         if isinstance(v, int) or float(v).is_integer():
             return f"{v:,.0f}"
         return f"{v:,.4g}" if abs(v) < 1 else f"{v:,.2f}"

@@ -1,0 +1,1010 @@
+"""The tables behind the costs and cost_review notebooks: bills, coverage, forecast, runway,
+showback, recommendations and the charts that support them.
+
+Every function reads the warehouse through the cost and recommendation libraries (read-only,
+one query at a time) and returns a DataFrame or a dict that a notebook shows or plots as it
+is. Money stays Decimal: `plottable` turns it into floats for a chart and `usd` into text for
+a table, at the last moment.
+
+A month is *complete* for a service when every daily source behind it covers each of its days
+(a source covers the days from the first it holds to its watermark): Stream needs the
+minutes viewed; R2 needs its storage, operations and object reads. A month the warehouse does
+not fully cover has no comparable total: its figure is reported as None ("n/a"), never
+estimated.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..costs.allocate import Allocation, allocate_month
+from ..costs.engine import Bill, month_bounds
+from ..costs.forecast import INTERVAL, latest_synced_day, month_to_date
+from ..costs.pricebook import PriceBook, load_book
+from ..costs.runway import storage_runway
+from ..costs.showback import UNALLOCATED, showback
+from ..recommend.bitrate import RECOMMENDED_ENCODES, ingest_profiles
+from ..recommend.model import Recommendation
+from ..warehouse import Warehouse
+from .errors import ReportError
+
+#: daily source -> (service it bills, warehouse table)
+DAILY_SOURCES: dict[str, tuple[str, str]] = {
+    "minutes_viewed": ("Stream", "minutes_viewed_daily"),
+    "r2_storage": ("R2", "r2_storage_daily"),
+    "r2_operations": ("R2", "r2_operations_daily"),
+    "r2_object_reads": ("R2", "r2_object_reads_daily"),
+}
+SERVICES = ("Stream", "R2")
+SHOWBACK_BY = ("broadcaster", "live_input", "bucket", "prefix")
+#: object-age bands of the R2 lifecycle evidence (days; the last is open-ended)
+AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
+    (0, 0, "0"), (1, 6, "1-6"), (7, 29, "7-29"), (30, 59, "30-59"), (60, 89, "60-89"),
+    (90, 179, "90-179"), (180, 364, "180-364"), (365, None, "365+"))
+ON_DEMAND_LOOKBACK_DAYS = 90  # the recording-selectivity rule's window
+_CENT = Decimal("0.01")
+
+
+# -- months ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MonthPeriod:
+    """The billing month a cost report covers and the day it is as of.
+
+    >>> p = MonthPeriod(date(2026, 6, 1), date(2026, 6, 30)); p.label, p.end, p.complete
+    ('2026-06', datetime.date(2026, 6, 30), True)
+    """
+
+    month: date  # its first day
+    as_of: date
+
+    @property
+    def end(self) -> date:
+        """The month's last day."""
+        return month_bounds(self.month)[1] - timedelta(days=1)
+
+    @property
+    def days(self) -> int:
+        """Days in the month."""
+        return (self.end - self.month).days + 1
+
+    @property
+    def previous(self) -> date:
+        """The previous month's first day."""
+        return (self.month - timedelta(days=1)).replace(day=1)
+
+    @property
+    def label(self) -> str:
+        """'YYYY-MM'."""
+        return f"{self.month:%Y-%m}"
+
+    @property
+    def complete(self) -> bool:
+        """Whether the month is over by as_of."""
+        return self.as_of >= self.end
+
+    def __str__(self) -> str:
+        state = "complete" if self.complete else f"to date, {(self.as_of - self.month).days + 1}" \
+            f" of {self.days} days"
+        return f"{month_name(self.month)} ({state}; as of {self.as_of:%Y-%m-%d})"
+
+    def as_dict(self) -> dict[str, str]:
+        """The month and dates, for a summary."""
+        return {"period": self.label, "period_start": self.month.isoformat(),
+                "period_end": self.end.isoformat(), "as_of": self.as_of.isoformat()}
+
+
+def month_name(month: date) -> str:
+    """'June 2026'.
+
+    >>> month_name(date(2026, 6, 1))
+    'June 2026'
+    """
+    return f"{calendar.month_name[month.month]} {month.year}"
+
+
+def last_complete_month(as_of: date) -> date:
+    """The first day of the last month complete by `as_of` (its own month when `as_of` is the
+    month's last day).
+
+    >>> last_complete_month(date(2026, 6, 30)), last_complete_month(date(2026, 7, 1))
+    (datetime.date(2026, 6, 1), datetime.date(2026, 6, 1))
+    """
+    first, nxt = month_bounds(as_of)
+    if as_of + timedelta(days=1) >= nxt:
+        return first
+    return (first - timedelta(days=1)).replace(day=1)
+
+
+def resolve_month(wh: Warehouse, period: str | date | None = None,
+                  as_of: date | str | None = None) -> MonthPeriod:
+    """The report's month from the notebook parameters (each may be None).
+
+    as_of defaults to the last day every daily source has synced (clipped to the month's end
+    when a month is given); the month defaults to the last complete month as of as_of.
+
+    >>> resolve_month(wh, None, "2026-06-30")                          # doctest: +SKIP
+    MonthPeriod(month=datetime.date(2026, 6, 1), as_of=datetime.date(2026, 6, 30))
+    """
+    month = None
+    if period not in (None, ""):
+        try:
+            month = month_bounds(period)[0]
+        except (ValueError, TypeError):
+            raise ReportError(f"period must be a month YYYY-MM (got {period!r})") from None
+    if as_of in (None, ""):
+        day = latest_synced_day(wh)
+        if month is not None:
+            day = min(day, month_bounds(month)[1] - timedelta(days=1))
+    else:
+        day = pd.Timestamp(as_of).date()
+    month = last_complete_month(day) if month is None else month
+    if month > day:
+        raise ReportError(f"no data for {month:%Y-%m} as of {day}: the warehouse is synced "
+                          f"through {latest_synced_day(wh)}")
+    return MonthPeriod(month, day)
+
+
+# -- what the warehouse covers ----------------------------------------------------------------
+
+def synced_days(wh: Warehouse) -> pd.DataFrame:
+    """Per daily source: service, table, first_day (the first day it holds) and last_day (its
+    watermark, else the last day it holds); None when it holds nothing.
+
+    A source without rows of its own starts where the service's other sources start.
+
+    >>> synced_days(wh)                                                # doctest: +SKIP
+    """
+    union = " UNION ALL ".join(
+        f"SELECT '{src}' AS source, min(date) AS first_day, max(date) AS last_day FROM {table}"
+        for src, (_, table) in DAILY_SOURCES.items())
+    spans = wh.query(union).set_index("source")
+    marks = wh.query("SELECT source, watermark FROM sync_state WHERE watermark IS NOT NULL")
+    marks = dict(zip(marks["source"], marks["watermark"], strict=True))
+    rows = []
+    for src, (service, table) in DAILY_SOURCES.items():
+        first, last = spans.loc[src, "first_day"], spans.loc[src, "last_day"]
+        mark = marks.get(src)
+        rows.append({"source": src, "service": service, "table": table,
+                     "first_day": _day(first),
+                     "last_day": _day(mark) if mark is not None else _day(last)})
+    out = pd.DataFrame(rows)
+    for service, grp in out.groupby("service"):
+        known = [d for d in grp["first_day"] if d is not None]
+        fill = min(known) if known else None
+        out.loc[(out["service"] == service) & out["first_day"].isna(), "first_day"] = fill
+    return out
+
+
+def month_coverage(wh: Warehouse, month: date | str) -> pd.DataFrame:
+    """Per daily source: the days of `month` it covers. Columns: source, service, first_day,
+    last_day, days_covered, days_in_month, complete.
+
+    >>> month_coverage(wh, "2026-05")[["source", "days_covered"]]      # doctest: +SKIP
+    """
+    first, nxt = month_bounds(month)
+    n = (nxt - first).days
+    out = synced_days(wh).drop(columns="table")
+    covered = []
+    for lo, hi in zip(out["first_day"], out["last_day"], strict=True):
+        if lo is None or hi is None:
+            covered.append(0)
+            continue
+        start, stop = max(lo, first), min(hi, nxt - timedelta(days=1))
+        covered.append(max((stop - start).days + 1, 0))
+    out["days_covered"] = covered
+    out["days_in_month"] = n
+    out["complete"] = out["days_covered"] == n
+    return out
+
+
+def _day(value: Any) -> date | None:
+    if value is None or (not isinstance(value, date) and pd.isna(value)):
+        return None
+    return pd.Timestamp(value).date()
+
+
+# -- bills ------------------------------------------------------------------------------------
+
+@dataclass
+class MonthBill:
+    """One month's bill from the warehouse (the engine's, as allocated), and what it covers."""
+
+    month: date
+    allocation: Allocation = field(repr=False)
+    coverage: pd.DataFrame = field(repr=False)
+
+    @property
+    def bill(self) -> Bill:
+        """The engine's bill (a month not over: through the last synced day)."""
+        return self.allocation.bill
+
+    @property
+    def total(self) -> Decimal:
+        """The bill's total, whatever its coverage."""
+        return self.bill.total
+
+    @property
+    def notes(self) -> list[str]:
+        """What the usage could not see (from `warehouse_usage`)."""
+        return list(self.allocation.usage.notes)
+
+    def service_complete(self) -> dict[str, bool]:
+        """Service -> whether every daily source behind it covers the whole month."""
+        return {s: bool(g["complete"].all()) for s, g in self.coverage.groupby("service")}
+
+    @property
+    def complete(self) -> bool:
+        """Whether the warehouse covers the whole month for every service."""
+        return all(self.service_complete().values())
+
+    def by_service(self) -> dict[str, Decimal]:
+        """Service -> cost (every service of the report, 0 without line items)."""
+        out = {s: Decimal(0) for s in SERVICES}
+        for li in self.bill.line_items:
+            out[li.service] = out.get(li.service, Decimal(0)) + li.cost
+        return out
+
+    def known_by_service(self) -> dict[str, Decimal | None]:
+        """Service -> cost, or None where the warehouse does not cover the whole month."""
+        done = self.service_complete()
+        return {s: (c if done.get(s, True) else None) for s, c in self.by_service().items()}
+
+    def known_total(self) -> Decimal | None:
+        """The total, or None unless the warehouse covers the whole month."""
+        return self.total if self.complete else None
+
+    def service_gaps(self) -> dict[str, str]:
+        """Service -> a sentence saying which days the warehouse lacks (complete ones left out).
+        """
+        out = {}
+        for service, grp in self.coverage.groupby("service", sort=False):
+            short = grp[~grp["complete"]]
+            if len(short):
+                days, n = int(short["days_covered"].min()), int(grp["days_in_month"].iloc[0])
+                out[service] = f"the warehouse holds {service} data for {days} of {n} days " \
+                               f"of {month_name(self.month)}"
+        return out
+
+    def gaps(self) -> list[str]:
+        """One sentence per service the warehouse does not cover for the whole month."""
+        return list(self.service_gaps().values())
+
+    def line_items(self) -> pd.DataFrame:
+        """The bill's line items: sku_id, service, description, consumed_quantity,
+        consumed_unit, free_quantity, billed_units, pricing_unit, unit_price, cost (Decimal),
+        computation, source.
+
+        >>> month_bill(wh, "2026-06").line_items()                     # doctest: +SKIP
+        """
+        cols = ["sku_id", "service", "description", "consumed_quantity", "consumed_unit",
+                "free_quantity", "billed_units", "pricing_unit", "unit_price", "cost",
+                "computation", "source"]
+        df = self.bill.to_frame()
+        return df[cols] if len(df) else pd.DataFrame(columns=cols)
+
+
+def month_bill(wh: Warehouse, month: date | str, book: PriceBook | None = None) -> MonthBill:
+    """The engine's bill of `month` from the warehouse, allocated, with its coverage.
+
+    For a month the warehouse has whole, `.total` equals
+    `price_month(warehouse_usage(wh, month).usage, month, book).total`; a month not yet over
+    is billed through the last synced day.
+
+    >>> month_bill(wh, "2026-06").total                                # doctest: +SKIP
+    Decimal('430.985')
+    """
+    first, _ = month_bounds(month)
+    return MonthBill(first, allocate_month(wh, first, book or load_book("cloudflare")),
+                     month_coverage(wh, first))
+
+
+def compare_months(current: MonthBill, previous: MonthBill) -> pd.DataFrame:
+    """Per service and in total: this month, the previous one (None where the warehouse does
+    not cover it whole), the change and its ratio (None without a previous figure).
+
+    Columns: service, current, previous, change, change_pct (float), note.
+
+    >>> compare_months(month_bill(wh, "2026-06"), month_bill(wh, "2026-05"))  # doctest: +SKIP
+    """
+    now, before = current.by_service(), previous.known_by_service()
+    gaps = previous.service_gaps()
+    rows = []
+    for service in now:
+        rows.append(_change_row(service, now[service], before.get(service),
+                                gaps.get(service, "")))
+    rows.append(_change_row("Total", current.total, previous.known_total(),
+                            "; ".join(previous.gaps())))
+    return pd.DataFrame(rows, columns=["service", "current", "previous", "change",
+                                       "change_pct", "note"])
+
+
+def _change_row(service: str, now: Decimal, before: Decimal | None, note: str) -> dict:
+    if before is None:
+        return {"service": service, "current": now, "previous": None, "change": None,
+                "change_pct": None, "note": note}
+    change = now - before
+    pct = float(change / before) if before else None
+    return {"service": service, "current": now, "previous": before, "change": change,
+            "change_pct": pct, "note": ""}
+
+
+def daily_costs(allocation: Allocation) -> pd.DataFrame:
+    """The allocated bill per day, service and SKU: date, service, sku_id, cost (Decimal).
+
+    Each SKU's days add up to its line item exactly.
+
+    >>> daily_costs(month_bill(wh, "2026-06").allocation)              # doctest: +SKIP
+    """
+    rows = allocation.rows
+    if not len(rows):
+        return pd.DataFrame(columns=["date", "service", "sku_id", "cost"])
+    out = rows.groupby(["date", "service", "sku_id"], as_index=False, sort=True)["cost"].agg(
+        lambda s: sum(s, Decimal(0)))
+    out["date"] = pd.to_datetime(out["date"]).dt.date
+    return out
+
+
+def monthly_costs(wh: Warehouse, book: PriceBook | None = None) -> pd.DataFrame:
+    """Every month the warehouse holds data for, per service: month ('YYYY-MM'), service,
+    cost (Decimal), complete (the warehouse covers the month whole for the service),
+    days_covered (the fewest days of its sources), days_in_month.
+
+    A month not complete for a service is billed on what the warehouse holds: its cost is not
+    that month's bill (show it as partial, never compare it).
+
+    >>> monthly_costs(wh)                                              # doctest: +SKIP
+    """
+    spans = synced_days(wh)
+    firsts = [d for d in spans["first_day"] if d is not None]
+    lasts = [d for d in spans["last_day"] if d is not None]
+    rows = []
+    if not firsts:
+        return pd.DataFrame(columns=["month", "service", "cost", "complete", "days_covered",
+                                     "days_in_month"])
+    month, stop = min(firsts).replace(day=1), max(lasts)
+    book = book or load_book("cloudflare")
+    while month <= stop:
+        mb = month_bill(wh, month, book)
+        done = mb.service_complete()
+        cov = mb.coverage.groupby("service")["days_covered"].min()
+        for service, cost in mb.by_service().items():
+            rows.append({"month": f"{month:%Y-%m}", "service": service, "cost": cost,
+                         "complete": done.get(service, True),
+                         "days_covered": int(cov.get(service, 0)),
+                         "days_in_month": int(mb.coverage["days_in_month"].iloc[0])})
+        month = month_bounds(month)[1]
+    return pd.DataFrame(rows)
+
+
+# -- forecast and runway ---------------------------------------------------------------------
+
+def forecast_summary(wh: Warehouse, as_of: date | str,
+                     book: PriceBook | None = None) -> dict[str, Any]:
+    """The month of `as_of` to date and its forecast (the total row of `month_to_date`).
+
+    Keys: month ('YYYY-MM'), as_of, days_elapsed, days_in_month, complete, mtd_cost,
+    forecast_cost, forecast_low, forecast_high (Decimal), interval (0.8).
+
+    >>> forecast_summary(wh, "2026-06-15")["forecast_cost"]            # doctest: +SKIP
+    Decimal('436.080')
+    """
+    day = pd.Timestamp(as_of).date()
+    total = month_to_date(wh, day, book).set_index("sku_id").loc["total"]
+    elapsed, n = int(total["days_elapsed"]), int(total["days_in_month"])
+    return {"month": f"{day:%Y-%m}", "as_of": day, "days_elapsed": elapsed,
+            "days_in_month": n, "complete": elapsed == n, "mtd_cost": total["mtd_cost"],
+            "forecast_cost": total["forecast_cost"], "forecast_low": total["forecast_low"],
+            "forecast_high": total["forecast_high"], "interval": INTERVAL}
+
+
+def runway_summary(wh: Warehouse, horizon_days: int = 90) -> dict[str, Any]:
+    """`storage_runway` as a dict: snapshot_at, stored_minutes, capacity_minutes,
+    headroom_minutes, net_growth_per_day, exhaustion_date, days_until_exhaustion,
+    exhaustion_earliest, exhaustion_latest, horizon_days, notes.
+
+    >>> runway_summary(wh)["exhaustion_date"]                          # doctest: +SKIP
+    datetime.date(2026, 7, 22)
+    """
+    r = storage_runway(wh, horizon_days).iloc[0]
+    keys = ["stored_minutes", "capacity_minutes", "headroom_minutes", "net_growth_per_day",
+            "exhaustion_date", "days_until_exhaustion", "exhaustion_earliest",
+            "exhaustion_latest", "horizon_days", "notes"]
+    out = {"snapshot_at": pd.Timestamp(r["snapshot_at"]).to_pydatetime()}
+    for k in keys:
+        v = r[k]
+        out[k] = None if v is None or (not isinstance(v, (str, date)) and pd.isna(v)) else v
+    for k in ("days_until_exhaustion", "horizon_days"):
+        if out[k] is not None:
+            out[k] = int(out[k])
+    for k in ("stored_minutes", "capacity_minutes", "headroom_minutes", "net_growth_per_day"):
+        if out[k] is not None:
+            out[k] = round(float(out[k]), 1)
+    return out
+
+
+# -- showback --------------------------------------------------------------------------------
+
+def showback_table(wh: Warehouse, month: date | str, by: str,
+                   book: PriceBook | None = None) -> pd.DataFrame:
+    """`showback(wh, month, by)` with a readable `label` (a live input's name) first.
+
+    Columns: label, <by>, cost (Decimal, adds up to the bill), cost_cents, share.
+
+    >>> showback_table(wh, "2026-06", "live_input").head(3)            # doctest: +SKIP
+    """
+    df = showback(wh, month, by, book)
+    labels = df[by].astype(str)
+    if by == "live_input":
+        names = wh.query("SELECT uid, name FROM live_inputs")
+        names = dict(zip(names["uid"], names["name"], strict=True))
+        labels = [names.get(v) or v for v in df[by]]
+    df.insert(0, "label", [f"{x} (not attributable)" if x == UNALLOCATED else x
+                           for x in labels])
+    return df
+
+
+# -- recommendations -------------------------------------------------------------------------
+
+def target_names(wh: Warehouse, recs: Iterable[Recommendation]) -> dict[str, str]:
+    """Recommendation id -> a readable target (a live input's name, bucket/prefix, account).
+
+    >>> target_names(wh, recs)                                         # doctest: +SKIP
+    """
+    names = wh.query("SELECT uid, name FROM live_inputs")
+    names = {**dict(zip(names["uid"], names["name"], strict=True)), "account": "the account"}
+    return {r.id: names.get(r.target) or r.target for r in recs}
+
+
+def ranked(recs: Iterable[Recommendation]) -> list[Recommendation]:
+    """The order a review lists recommendations in: the storage runway first (a deadline),
+    then the largest monthly saving first.
+
+    >>> [r.kind for r in ranked(recs)][:1]                             # doctest: +SKIP
+    ['storage_runway']
+    """
+    return sorted(recs, key=lambda r: (r.kind != "storage_runway", -r.monthly_saving, r.id))
+
+
+def recommendation_table(wh: Warehouse, recs: Sequence[Recommendation]) -> pd.DataFrame:
+    """One row per recommendation, in `ranked` order: rank, id, kind, title (the kind in
+    words), target, target_name,
+    action, monthly_saving (Decimal), saving_text ('$40.00/month', or why there is none),
+    confidence, evidence (a sentence of the measured values
+    behind it), rule, viewer_impact, actions (API changes), manual (steps the API cannot do).
+
+    >>> recommendation_table(wh, recommend_all(wh))                    # doctest: +SKIP
+    """
+    cols = ["rank", "id", "kind", "title", "target", "target_name", "action", "monthly_saving",
+            "saving_text", "confidence", "evidence", "rule", "viewer_impact", "actions", "manual"]
+    names = target_names(wh, recs)
+    ordered = ranked(recs)
+    rows = [{"rank": i + 1, "id": r.id, "kind": r.kind,
+             "title": KIND_TITLES.get(r.kind, r.kind), "target": r.target,
+             "target_name": names[r.id], "action": r.action, "monthly_saving": r.monthly_saving,
+             "saving_text": _saving_text(r),
+             "confidence": r.confidence, "evidence": evidence_text(r), "rule": r.rule,
+             "viewer_impact": r.viewer_impact,
+             "actions": sum(a.kind != "manual" for a in r.actions),
+             "manual": sum(a.kind == "manual" for a in r.actions)}
+            for i, r in enumerate(ordered)]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _saving_text(rec: Recommendation) -> str:
+    if rec.monthly_saving > 0:
+        return f"{usd(rec.monthly_saving)}/month"
+    return "no saving: a deadline" if rec.kind == "storage_runway" else "no saving"
+
+
+def evidence_text(rec: Recommendation) -> str:
+    """The measured values behind a recommendation, in one sentence (its viewer impact when
+    the evidence has none of the expected values).
+
+    >>> evidence_text(rec)                                             # doctest: +SKIP
+    '80 recordings in 90 days: 44,423 minutes viewed, 0.0% of them on demand; ...'
+    """
+    e = rec.evidence
+    try:
+        if rec.kind == "recording_selectivity":
+            return (f"{e['recordings_in_window']} recordings in {e['window_days']} days: "
+                    f"{float(e['minutes_viewed_in_window']):,.0f} minutes viewed, "
+                    f"{float(e['on_demand_share']):.1%} of them on demand; frees "
+                    f"{float(e['minutes_freed']):,.0f} stored minutes")
+        if rec.kind == "recording_retention":
+            now = e.get("current_delete_recording_after_days")
+            return (f"keep recordings {e['policy_days']} days instead of "
+                    f"{'forever' if now is None else f'{now} days'}: frees "
+                    f"{float(e['minutes_freed']):,.0f} stored minutes; on-demand minutes "
+                    f"that would have been lost: {float(e['lost_share_lookback']):.1%} "
+                    f"(last {e.get('lookback_days', 90)} days), "
+                    f"{float(e['lost_share_recent']):.1%} (last {e.get('recent_days', 30)})")
+        if rec.kind == "storage_runway":
+            lo, hi = e.get("exhaustion_interval") or [None, None]
+            return (f"{float(e['stored_minutes']):,.0f} of {float(e['capacity_minutes']):,.0f}"
+                    f" prepaid minutes used, growing {float(e['net_growth_per_day']):,.0f} a "
+                    f"day: full on {e['exhaustion_date']} (80%: {lo} to {hi})")
+        if rec.kind == "r2_lifecycle" and "objects" in e:
+            age = e.get("expire_days") or e.get("transition_days")
+            window = e.get("reads_window") or ["?", "?"]
+            return (f"{int(e['objects']):,} objects, {int(e['bytes_stored']) / 1e9:,.1f} GB; "
+                    f"{int(e.get('reads_at_or_after_expiry') or 0):,} reads at ages >= {age} "
+                    f"days between {window[0]} and {window[1]}")
+        if rec.kind == "bitrate_ingest":
+            return (f"sends {e['resolution']} at {float(e['ingest_mbps_median']):.1f} Mbps "
+                    f"(recommended {float(e['recommended_encode_mbps']):g}); "
+                    f"{float(e['low_bandwidth_share']):.0%} of its "
+                    f"{float(e['minutes_viewed']):,.0f} minutes come from low-bandwidth "
+                    "countries")
+    except (KeyError, TypeError, ValueError):
+        pass
+    return rec.viewer_impact
+
+
+def recommendations_markdown(table: pd.DataFrame) -> str:
+    """The recommendations of `recommendation_table` as numbered Markdown entries.
+
+    >>> print(recommendations_markdown(recommendation_table(wh, recs)))  # doctest: +SKIP
+    """
+    if not len(table):
+        return "No recommendation: every rule was checked and none fired."
+    parts = []
+    for r in table.itertuples():
+        parts.append(
+            f"**{r.rank}. {r.title}: {r.target_name}** — **{r.saving_text}**, "
+            f"{r.confidence} confidence  \n"
+            f"{r.action}  \n"
+            f"*Evidence:* {r.evidence}.  \n"
+            f"*Rule:* {r.rule}.  \n"
+            f"*Viewers:* {r.viewer_impact}  \n"
+            f"<sub>`{r.id}`</sub>")
+    return "\n\n".join(parts)
+
+
+#: recommendation kind -> its name in a report
+KIND_TITLES = {"recording_selectivity": "Stop recording", "recording_retention":
+               "Shorter retention", "storage_runway": "Stream storage runs out",
+               "r2_lifecycle": "R2 lifecycle rule", "bitrate_ingest": "Lower ingest bitrate"}
+
+
+def next_steps(recs: Sequence[Recommendation], runway: Mapping[str, Any],
+               names: Mapping[str, str] | None = None) -> str:
+    """What to do next, as a numbered Markdown list: the deadline first, then the plan
+    (recommend, review, apply), then the manual steps the API cannot take.
+
+    >>> print(next_steps(recs, runway_summary(wh)))                    # doctest: +SKIP
+    """
+    names = dict(names or {})
+    steps = []
+    exhaustion = runway.get("exhaustion_date")
+    if exhaustion is not None:
+        steps.append(f"**Before {exhaustion}** ({runway.get('days_until_exhaustion')} days): "
+                     "prepaid Stream storage runs out and new live streams are refused. The "
+                     "plan below slows the growth; buy the blocks the runway recommendation "
+                     "names in the Cloudflare dashboard.")
+    api = [r for r in recs if any(a.kind != "manual" for a in r.actions)]
+    if api:
+        top = sorted(api, key=lambda r: -r.monthly_saving)[:3]
+        listed = "; ".join(f"{_KIND_STEP.get(r.kind, r.kind)} {names.get(r.id, r.target)} "
+                           f"({usd(r.monthly_saving)}/month)" for r in top)
+        n_actions = sum(a.kind != "manual" for r in api for a in r.actions)
+        steps += [
+            "Write the plan: `lc-analytics recommend` stores these recommendations in the "
+            "warehouse and writes the plan file it prints (PLAN).",
+            f"Review it: `lc-analytics apply PLAN` is a dry run listing each of its "
+            f"{n_actions:,} change(s), the resource and why; nothing changes. Top: {listed}.",
+            "Apply what you accept: `lc-analytics apply PLAN --yes` (a plan the account has "
+            "moved away from is refused as stale: run `recommend` again).",
+        ]
+    for r in ranked(recs):
+        steps += [_manual_step(r, a, names.get(r.id, r.target)) for a in r.actions
+                  if a.kind == "manual"]
+    capacity = [r for r in recs if r.kind in ("recording_selectivity", "recording_retention")]
+    if capacity:
+        steps.append(
+            f"Stream storage savings ({usd(sum((r.monthly_saving for r in capacity), Decimal(0)))}"
+            "/month) are realised as prepaid capacity you no longer buy: once the scheduled "
+            "deletions have run, lower (or do not raise) the capacity in the dashboard.")
+    if not steps:
+        return "Nothing to do: no recommendation fired and storage does not run out within " \
+               f"{runway.get('horizon_days', 90)} days."
+    return "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
+
+
+_KIND_STEP = {"recording_selectivity": "stop recording on", "recording_retention":
+              "shorter retention on", "r2_lifecycle": "lifecycle rule on",
+              "bitrate_ingest": "lower ingest bitrate on", "storage_runway": "storage for"}
+
+
+def _manual_step(rec: Recommendation, action: Any, target: str) -> str:
+    proposed = action.proposed if isinstance(action.proposed, Mapping) else {}
+    how = str(proposed.get("how") or rec.action).rstrip(".")
+    if rec.kind == "storage_runway":
+        return f"By hand, Stream storage: {how}."
+    values = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in proposed.items() if k != "how")
+    return f"By hand, {target}: {how}" + (f" (set {values})." if values else ".")
+
+
+# -- the charts behind the recommendations ---------------------------------------------------
+
+def on_demand_share(wh: Warehouse, as_of: date | str,
+                    lookback_days: int = ON_DEMAND_LOOKBACK_DAYS,
+                    recs: Iterable[Recommendation] = ()) -> pd.DataFrame:
+    """Per live input still listed: how its recordings were watched over the last
+    `lookback_days` up to `as_of` (the recording-selectivity rule's measure).
+
+    Live = minutes of a recording on its own UTC creation day (age 0); on demand = later
+    days. Columns: live_input_uid, name, recording_mode, delete_recording_after_days,
+    recordings (made in the window), live, on_demand, minutes, on_demand_share (None without
+    minutes), recommendation (the kinds recommended for the input, '' if none), status (in
+    words: the recommendation's title, 'recording off' or 'no change').
+
+    >>> on_demand_share(wh, "2026-06-30")                              # doctest: +SKIP
+    """
+    day = pd.Timestamp(as_of).date()
+    lo = day - timedelta(days=lookback_days - 1)
+    df = wh.query("""
+        WITH views AS (
+            SELECT v.live_input_uid, m.minutes_viewed AS minutes,
+                   date_diff('day', CAST(v.created AS DATE), m.date) AS age
+            FROM minutes_viewed_daily m JOIN videos v ON v.uid = m.uid
+            WHERE v.live_input_uid IS NOT NULL AND m.date BETWEEN $lo AND $day),
+        made AS (
+            SELECT live_input_uid, count(*) AS n FROM videos
+            WHERE live_input_uid IS NOT NULL AND state = 'ready'
+              AND CAST(created AS DATE) BETWEEN $lo AND $day GROUP BY ALL)
+        SELECT li.uid AS live_input_uid, coalesce(li.name, li.uid) AS name, li.recording_mode,
+               li.delete_recording_after_days, coalesce(any_value(made.n), 0) AS recordings,
+               coalesce(sum(views.minutes) FILTER (WHERE views.age <= 0), 0) AS live,
+               coalesce(sum(views.minutes) FILTER (WHERE views.age >= 1), 0) AS on_demand
+        FROM live_inputs li
+        LEFT JOIN views ON views.live_input_uid = li.uid
+        LEFT JOIN made ON made.live_input_uid = li.uid
+        WHERE li.missing_since IS NULL
+        GROUP BY li.uid, li.name, li.recording_mode, li.delete_recording_after_days
+        ORDER BY li.uid""", {"lo": lo, "day": day})
+    df["recordings"] = df["recordings"].astype("int64")
+    df["live"] = df["live"].astype(float)
+    df["on_demand"] = df["on_demand"].astype(float)
+    df["minutes"] = df["live"] + df["on_demand"]
+    df["on_demand_share"] = [o / t if t else None for o, t in
+                             zip(df["on_demand"], df["minutes"], strict=True)]
+    df["recommendation"] = _recommended(df["live_input_uid"], recs,
+                                        ("recording_selectivity", "recording_retention"))
+    df["status"] = _status(df["recommendation"], df["recording_mode"] == "off")
+    return df.sort_values(["minutes", "live_input_uid"], ascending=[False, True],
+                          ignore_index=True)
+
+
+def _recommended(targets: Iterable[str], recs: Iterable[Recommendation],
+                 kinds: Sequence[str]) -> list[str]:
+    by_target: dict[str, list[str]] = {}
+    for r in recs:
+        if r.kind in kinds:
+            by_target.setdefault(r.target, []).append(r.kind)
+    return [", ".join(by_target.get(t, [])) for t in targets]
+
+
+def _status(kinds: Iterable[str], off: Iterable[bool] | None = None) -> list[str]:
+    off = list(off) if off is not None else None
+    out = []
+    for i, k in enumerate(kinds):
+        first = k.split(", ")[0] if k else ""
+        if first:
+            out.append(KIND_TITLES.get(first, first).lower())
+        elif off is not None and off[i]:
+            out.append("recording off")
+        else:
+            out.append("no change")
+    return out
+
+
+def _age_band(age: pd.Series) -> pd.Categorical:
+    edges = [-1] + [hi if hi is not None else 10**6 for _, hi, _ in AGE_BANDS]
+    return pd.cut(age, edges, labels=[b for _, _, b in AGE_BANDS])
+
+
+def r2_age_profile(wh: Warehouse, as_of: date | str,
+                   buckets: Iterable[str] | None = None,
+                   recs: Iterable[Recommendation] = ()) -> pd.DataFrame:
+    """Per bucket, prefix and object-age band: the reads the warehouse holds up to `as_of`
+    (successful GetObject and HeadObject, age at read = read day - the object's creation day,
+    as the R2 lifecycle rule measures it) and the bytes stored by age at `as_of` (objects
+    still listed).
+
+    Columns: bucket, prefix, age_band (see AGE_BANDS), reads, reads_share (of the prefix's
+    reads), gb_stored (decimal GB), gb_share, objects, recommendation (the proposed rule for
+    the prefix, '' if none). `buckets` limits the buckets (default: all).
+
+    >>> r2_age_profile(wh, "2026-06-30", ["lc-thumbnails"])            # doctest: +SKIP
+    """
+    day = pd.Timestamp(as_of).date()
+    objs = wh.query("SELECT bucket, key, size_bytes, last_modified, missing_since "
+                    "FROM r2_objects")
+    reads = wh.query("SELECT date, bucket, object_name AS key, requests "
+                     "FROM r2_object_reads_daily WHERE date <= $day", {"day": day})
+    if buckets is not None:
+        keep = set(buckets)
+        objs, reads = objs[objs["bucket"].isin(keep)], reads[reads["bucket"].isin(keep)]
+    objs = objs.assign(prefix=objs["key"].str.extract(r"^([^/]*/)", expand=False).fillna(""),
+                       c_day=pd.to_datetime(objs["last_modified"], utc=True).dt.floor("D"))
+    reads = reads.merge(objs[["bucket", "key", "prefix", "c_day"]], on=["bucket", "key"],
+                        how="inner")
+    read_day = pd.to_datetime(reads["date"]).dt.tz_localize("UTC")
+    reads["age_band"] = _age_band(((read_day - reads["c_day"]) // pd.Timedelta(days=1))
+                                  .astype(int))
+    clock = pd.Timestamp(day, tz="UTC")
+    gone = pd.to_datetime(objs["missing_since"], utc=True)
+    alive = objs[(objs["c_day"] <= clock) & (gone.isna() | (gone > clock))]
+    alive = alive.assign(age_band=_age_band(((clock - alive["c_day"]) // pd.Timedelta(days=1))
+                                            .astype(int)))
+    keys = ["bucket", "prefix", "age_band"]
+    r = reads.groupby(keys, observed=False)["requests"].sum().rename("reads")
+    s = alive.groupby(keys, observed=False).agg(bytes=("size_bytes", "sum"),
+                                                objects=("key", "count"))
+    out = pd.concat([r, s], axis=1).fillna(0).reset_index()
+    prefixes = pd.concat([objs[["bucket", "prefix"]], reads[["bucket", "prefix"]]]) \
+        .drop_duplicates()
+    out = out.merge(prefixes, on=["bucket", "prefix"])  # drop empty bucket/prefix pairs
+    out["reads"] = out["reads"].astype("int64")
+    out["objects"] = out["objects"].astype("int64")
+    out["gb_stored"] = out.pop("bytes").astype(float) / 1e9
+    grp = out.groupby(["bucket", "prefix"])
+    out["reads_share"] = out["reads"] / grp["reads"].transform("sum").replace(0, np.nan)
+    out["gb_share"] = out["gb_stored"] / grp["gb_stored"].transform("sum").replace(0, np.nan)
+    rules = {r.target: str(r.evidence.get("rule", r.action)) for r in recs
+             if r.kind == "r2_lifecycle"}
+    out["recommendation"] = [rules.get(f"{b}/{p}", "") for b, p in
+                             zip(out["bucket"], out["prefix"], strict=True)]
+    out["age_band"] = out["age_band"].astype(str)
+    return out[["bucket", "prefix", "age_band", "reads", "reads_share", "gb_stored",
+                "gb_share", "objects", "recommendation"]].sort_values(
+        ["bucket", "prefix"], kind="stable", ignore_index=True)
+
+
+def ingest_vs_audience(wh: Warehouse, as_of: date | str,
+                       recs: Iterable[Recommendation] = ()) -> pd.DataFrame:
+    """Per live input with recordings in the bitrate rule's window: what it sends and who
+    watches (`recommend.bitrate.ingest_profiles`), with its name, the recommended encode for
+    its resolution and whether a bitrate recommendation targets it.
+
+    Columns: live_input_uid, name, recordings, resolution, ingest_mbps, recommended_mbps,
+    minutes_viewed, low_bandwidth_share, recommendation ('' if none), status (in words).
+
+    >>> ingest_vs_audience(wh, "2026-06-30")                           # doctest: +SKIP
+    """
+    prof = ingest_profiles(wh, as_of=as_of)
+    cols = ["live_input_uid", "name", "recordings", "resolution", "ingest_mbps",
+            "recommended_mbps", "minutes_viewed", "low_bandwidth_share", "recommendation",
+            "status"]
+    if not len(prof):
+        return pd.DataFrame(columns=cols)
+    names = wh.query("SELECT uid, name FROM live_inputs")
+    names = dict(zip(names["uid"], names["name"], strict=True))
+    prof["name"] = [names.get(u) or u for u in prof["live_input_uid"]]
+    prof["recommended_mbps"] = [RECOMMENDED_ENCODES.get(r, (0, np.nan))[1]
+                                for r in prof["resolution"]]
+    prof["recommendation"] = _recommended(prof["live_input_uid"], recs, ("bitrate_ingest",))
+    prof["status"] = _status(prof["recommendation"])
+    return prof[cols].sort_values("ingest_mbps", ascending=False, ignore_index=True)
+
+
+# -- headlines -------------------------------------------------------------------------------
+
+def review_headline(period: MonthPeriod, current: MonthBill, previous: MonthBill,
+                    forecast: Mapping[str, Any], runway: Mapping[str, Any],
+                    recs: Sequence[Recommendation],
+                    names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The cost review's headline numbers (what its summary.json holds); money is Decimal.
+
+    Keys: period, period_start, period_end, as_of, currency, book, bill_total, bill_complete,
+    bill_by_service, bill_gaps, previous_period, previous_total (None unless the warehouse
+    covers the previous month whole), previous_by_service (None per service not covered),
+    previous_gaps, change_vs_previous, forecast {month, as_of, days_elapsed, days_in_month,
+    complete, mtd_cost, forecast_cost, forecast_low, forecast_high, interval}, runway {date,
+    days, earliest, latest, stored_minutes, capacity_minutes, snapshot_at},
+    recommendations [{id, kind, target, target_name, action, monthly_saving, confidence}]
+    (in `ranked` order), total_monthly_saving.
+
+    >>> review_headline(period, current, previous, forecast, runway, recs)  # doctest: +SKIP
+    """
+    names = dict(names or {})
+    before = previous.known_total()
+    ordered = ranked(recs)
+    return {
+        **period.as_dict(),
+        "currency": current.bill.currency,
+        "book": current.bill.book,
+        "bill_total": current.total,
+        "bill_complete": current.complete,
+        "bill_by_service": current.by_service(),
+        "bill_gaps": current.gaps(),
+        "previous_period": f"{previous.month:%Y-%m}",
+        "previous_total": before,
+        "previous_by_service": previous.known_by_service(),
+        "previous_gaps": previous.gaps(),
+        "change_vs_previous": None if before is None else current.total - before,
+        "forecast": dict(forecast),
+        "runway": {"date": runway.get("exhaustion_date"),
+                   "days": runway.get("days_until_exhaustion"),
+                   "earliest": runway.get("exhaustion_earliest"),
+                   "latest": runway.get("exhaustion_latest"),
+                   "stored_minutes": runway.get("stored_minutes"),
+                   "capacity_minutes": runway.get("capacity_minutes"),
+                   "snapshot_at": runway.get("snapshot_at")},
+        "recommendations": [{"id": r.id, "kind": r.kind, "target": r.target,
+                             "target_name": names.get(r.id, r.target), "action": r.action,
+                             "monthly_saving": r.monthly_saving, "confidence": r.confidence}
+                            for r in ordered],
+        "total_monthly_saving": sum((r.monthly_saving for r in recs), Decimal(0)),
+    }
+
+
+def headline_markdown(h: Mapping[str, Any]) -> str:
+    """The review's headline as a two-column Markdown table, for a manager.
+
+    >>> print(headline_markdown(review_headline(...)))                 # doctest: +SKIP
+    """
+    month = month_bounds(h["period"])[0]
+    services = ", ".join(f"{s} {usd(c)}" for s, c in h["bill_by_service"].items())
+    bill = f"**{usd(h['bill_total'])}** ({services})"
+    if not h["bill_complete"]:
+        bill += " — incomplete: " + "; ".join(h["bill_gaps"])
+    prev_month = month_name(month_bounds(h["previous_period"])[0])
+    if h["previous_total"] is not None:
+        change = h["change_vs_previous"]
+        ratio = f" ({float(change / h['previous_total']):+.1%})" if h["previous_total"] else ""
+        vs = f"{usd(h['previous_total'])} → {usd(h['bill_total'])}: {_signed(change)}{ratio}"
+    else:
+        known = [f"{s} {usd(c)} → {usd(h['bill_by_service'][s])}"
+                 for s, c in h["previous_by_service"].items() if c is not None]
+        vs = "**n/a**: " + "; ".join(h["previous_gaps"] or ["no data"])
+        if known:
+            vs += " (known: " + ", ".join(known) + ")"
+    f = h["forecast"]
+    fmonth = month_name(month_bounds(f["month"])[0])
+    if f["complete"]:
+        forecast = f"{usd(f['forecast_cost'])}: {fmonth} is complete (actual)"
+    else:
+        forecast = (f"**{usd(f['forecast_cost'])}** ({f['interval']:.0%} interval "
+                    f"{usd(f['forecast_low'])} – {usd(f['forecast_high'])}); "
+                    f"{usd(f['mtd_cost'])} so far, {f['days_elapsed']} of "
+                    f"{f['days_in_month']} days")
+    r = h["runway"]
+    if r["date"] is None:
+        runway = "not within the projection's horizon"
+        if r["capacity_minutes"] is None:
+            runway = "no prepaid capacity set"
+    else:
+        runway = (f"**{r['date']}**, in **{r['days']} days** (80%: {r['earliest']} – "
+                  f"{r['latest'] or 'later'}); {r['stored_minutes']:,.0f} of "
+                  f"{r['capacity_minutes']:,.0f} minutes used")
+    recs = h["recommendations"]
+    saving = f"**{len(recs)}**, worth **{usd(h['total_monthly_saving'])}/month**" if recs \
+        else "none"
+    caption = (f"*{month_name(month)}, as of {h['as_of']}; list prices of {h['book']}; "
+               f"{h['currency']}.*\n\n")
+    rows = [(f"Bill for {month_name(month)}", bill), (f"vs {prev_month}", vs),
+            (f"Forecast for {fmonth}", forecast), ("Prepaid Stream storage runs out", runway),
+            ("Recommendations", saving)]
+    return caption + "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+
+
+def costs_headline(period: MonthPeriod, current: MonthBill, forecast: Mapping[str, Any],
+                   runway: Mapping[str, Any], unit: pd.DataFrame,
+                   aws: pd.DataFrame) -> dict[str, Any]:
+    """The costs report's headline numbers (what its summary.json holds); money is Decimal.
+
+    >>> costs_headline(period, current, forecast, runway, unit, aws)    # doctest: +SKIP
+    """
+    def unit_cost(metric: str, scope: str) -> Decimal | None:
+        hit = unit[(unit["metric"] == metric) & (unit["scope"] == scope)]
+        return None if hit.empty else hit["unit_cost"].iloc[0]
+
+    total = aws[aws["component"] == "Total"].iloc[0]
+    return {
+        **period.as_dict(),
+        "bill_total": current.total,
+        "bill_complete": current.complete,
+        "bill_by_service": current.by_service(),
+        "bill_by_sku": {li.sku_id: li.cost for li in current.bill.line_items},
+        "mtd_month": forecast["month"],
+        "mtd_cost": forecast["mtd_cost"],
+        "forecast_cost": forecast["forecast_cost"],
+        "forecast_low": forecast["forecast_low"],
+        "forecast_high": forecast["forecast_high"],
+        "runway_date": runway.get("exhaustion_date"),
+        "runway_days": runway.get("days_until_exhaustion"),
+        "cost_per_show": unit_cost("cost per show", "all shows"),
+        "cost_per_1000_minutes": unit_cost("cost per 1,000 viewer-minutes", "whole bill"),
+        "cost_per_r2_gb_month": unit_cost("cost per GB-month stored in R2", "R2 storage"),
+        "aws_total": total["aws_cost"],
+        "aws_minus_cloudflare": total["difference"],
+    }
+
+
+# -- presentation ----------------------------------------------------------------------------
+
+def usd(value: Decimal | float | int | None) -> str:
+    """Dollars for a table or a sentence: cents from $1 up, up to 4 decimals below; 'n/a'
+    for None.
+
+    >>> usd(Decimal("430.985")), usd(Decimal("0.105")), usd(None), usd(Decimal("-12"))
+    ('$430.99', '$0.105', 'n/a', '-$12.00')
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "n/a"
+    d = value if isinstance(value, Decimal) else Decimal(str(value))
+    sign = "-" if d < 0 else ""
+    d = abs(d)
+    if d >= 1 or d == 0:
+        return f"{sign}${d.quantize(_CENT, rounding=ROUND_HALF_UP):,.2f}"
+    text = f"{d.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP).normalize():f}"
+    return f"{sign}${text}" if Decimal(text) else "<$0.0001"
+
+
+def _signed(value: Decimal) -> str:
+    return ("+" if value > 0 else "") + usd(value)
+
+
+def plottable(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `df` with its Decimal (and None-holding money) columns as floats, for a
+    chart; the numbers shown in tables stay Decimal.
+
+    >>> plottable(pd.DataFrame({"cost": [Decimal("1.5"), None]}))["cost"].tolist()
+    [1.5, nan]
+    """
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object and out[col].map(
+                lambda v: isinstance(v, Decimal) or v is None).all() and \
+                out[col].map(lambda v: isinstance(v, Decimal)).any():
+            out[col] = [float(v) if v is not None else np.nan for v in out[col]]
+    return out
+
+
+def money_table(df: pd.DataFrame, columns: Iterable[str] | None = None, *,
+                quantities: Iterable[str] = (), shares: Iterable[str] = ()) -> pd.DataFrame:
+    """A copy of `df` for display: the money `columns` (default: every Decimal column) as
+    dollar text (`usd`), `quantities` as numbers to 3 decimals, `shares` as percentages;
+    missing values blank.
+
+    >>> money_table(pd.DataFrame({"cost": [Decimal("2.5")], "q": [Decimal("964.0516")],
+    ...                           "s": [0.2162]}), quantities=["q"], shares=["s"]).iloc[0].tolist()
+    ['$2.50', '964.052', '21.6%']
+    """
+    out = df.copy()
+    quantities, shares = list(quantities), list(shares)
+    cols = list(columns) if columns is not None else [
+        c for c in out.columns if c not in quantities and
+        out[c].map(lambda v: isinstance(v, Decimal)).any()]
+    for col in cols:
+        out[col] = [usd(v) if isinstance(v, (Decimal, int, float)) or v is None else v
+                    for v in out[col]]
+    for col in quantities:
+        out[col] = [_quantity(v) for v in out[col]]
+    for col in shares:
+        out[col] = ["" if _missing(v) else f"{float(v):.1%}" for v in out[col]]
+    out = out.astype(object)
+    return out.where(~out.isna(), "")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
+
+
+def _quantity(value: Any) -> str:
+    if _missing(value):
+        return ""
+    x = float(value)
+    if x.is_integer():
+        return f"{int(x):,}"
+    return f"{x:,.3f}".rstrip("0").rstrip(".")

@@ -1,0 +1,387 @@
+"""The costs and cost_review reports: their library tables against the cost and recommendation
+libraries, runs end to end, the HTML in headless Chromium, and a scheduled run beside a sync
+and an analyst's open warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import date
+from decimal import Decimal
+
+import nbformat
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from lc_analytics.costs.analyses import aws_comparison, month_to_date, storage_runway
+from lc_analytics.costs.engine import price_month
+from lc_analytics.costs.pricebook import load_book
+from lc_analytics.costs.usage import warehouse_usage
+from lc_analytics.recommend import recommend_all
+from lc_analytics.reports import ReportError, costs_data, run
+from lc_analytics.reports.html import external_resources
+from lc_analytics.reports.summary import jsonable
+from lc_analytics.sandbox import Sandbox
+from lc_analytics.sync import sync
+from lc_analytics.warehouse import Warehouse
+from tests.test_reports import ARTIFACTS, CHROMIUM, _chromium, _figures
+
+JUNE, MAY = date(2026, 6, 1), date(2026, 5, 1)
+PAGE_HEIGHT = {"cost_review": 8200, "costs": 9600}  # pixels: each page whole in its screenshot
+
+
+@pytest.fixture(scope="module")
+def wh(synced) -> Warehouse:
+    return Warehouse(synced[1], read_only=True)
+
+
+@pytest.fixture(scope="module")
+def recs(wh):
+    return recommend_all(wh)
+
+
+def _engine_bill(wh: Warehouse, month: str):
+    mu = warehouse_usage(wh, month)
+    return price_month(mu.usage, mu.month, load_book("cloudflare"))
+
+
+# -- months and coverage -----------------------------------------------------------------------
+
+def test_the_month_defaults_to_the_last_complete_month(wh):
+    p = costs_data.resolve_month(wh)
+    assert (p.month, p.as_of, p.label, p.complete) == (JUNE, date(2026, 6, 30), "2026-06", True)
+    assert costs_data.resolve_month(wh, None, "2026-07-01").month == JUNE
+    assert costs_data.resolve_month(wh, None, "2026-06-29").month == MAY
+    may = costs_data.resolve_month(wh, "2026-05")
+    assert (may.month, may.as_of, may.previous) == (MAY, date(2026, 5, 31), date(2026, 4, 1))
+    with pytest.raises(ReportError, match="YYYY-MM"):
+        costs_data.resolve_month(wh, "June")
+    with pytest.raises(ReportError, match="no data for 2026-08"):
+        costs_data.resolve_month(wh, "2026-08")
+
+
+def test_coverage_says_which_services_a_month_holds_whole(wh):
+    # Stream analytics reach back 90 days (from 2026-04-02), R2 metrics 31 (from 2026-05-31)
+    may = costs_data.month_coverage(wh, "2026-05").set_index("source")
+    assert may.loc["minutes_viewed", "complete"]
+    assert may.loc[["r2_storage", "r2_operations", "r2_object_reads"], "days_covered"].tolist() \
+        == [1, 1, 1]
+    assert costs_data.month_coverage(wh, "2026-06")["complete"].all()
+    april = costs_data.month_coverage(wh, "2026-04").set_index("source")
+    assert april.loc["minutes_viewed", "days_covered"] == 29
+    prev = costs_data.month_bill(wh, "2026-05")
+    assert prev.known_total() is None and not prev.complete
+    stream = sum(li.cost for li in _engine_bill(wh, "2026-05").line_items
+                 if li.service == "Stream")
+    assert prev.known_by_service() == {"Stream": stream, "R2": None}
+    assert prev.gaps() == ["the warehouse holds R2 data for 1 of 31 days of May 2026"]
+
+
+def test_the_bill_and_its_days_equal_the_engine(wh):
+    engine = _engine_bill(wh, "2026-06")
+    june = costs_data.month_bill(wh, "2026-06")
+    assert june.total == engine.total == Decimal("430.985") and june.complete
+    by_service = june.by_service()
+    assert sum(by_service.values()) == engine.total
+    assert by_service["Stream"] == sum(li.cost for li in engine.line_items
+                                       if li.service == "Stream")
+    daily = costs_data.daily_costs(june.allocation)
+    assert daily["date"].nunique() == 30
+    per_sku = daily.groupby("sku_id")["cost"].agg(lambda s: sum(s, Decimal(0)))
+    assert per_sku.to_dict() == {li.sku_id: li.cost for li in engine.line_items}
+    items = june.line_items()
+    assert items["cost"].tolist() == [li.cost for li in engine.line_items]
+    change = costs_data.compare_months(june, costs_data.month_bill(wh, "2026-05")) \
+        .set_index("service")
+    stream_may = _engine_bill(wh, "2026-05")
+    stream_may = sum(li.cost for li in stream_may.line_items if li.service == "Stream")
+    assert change.loc["Stream", "change"] == by_service["Stream"] - stream_may
+    assert change.loc["R2", "previous"] is None and change.loc["Total", "previous"] is None
+    assert "1 of 31 days" in change.loc["Total", "note"]
+    monthly = costs_data.monthly_costs(wh).set_index(["month", "service"])
+    assert list(monthly.index.unique("month")) == ["2026-04", "2026-05", "2026-06"]
+    assert monthly.loc[("2026-06", "R2"), "cost"] == by_service["R2"]
+    assert monthly["complete"].tolist() == [False, False, True, False, True, True]
+
+
+def test_forecast_and_runway_summaries_are_the_libraries(wh):
+    mid = costs_data.forecast_summary(wh, "2026-06-15")
+    total = month_to_date(wh, "2026-06-15").set_index("sku_id").loc["total"]
+    assert (mid["mtd_cost"], mid["forecast_cost"], mid["forecast_low"], mid["forecast_high"]) \
+        == tuple(total[["mtd_cost", "forecast_cost", "forecast_low", "forecast_high"]])
+    assert mid["forecast_low"] <= mid["forecast_cost"] <= mid["forecast_high"]
+    assert (mid["days_elapsed"], mid["complete"]) == (15, False)
+    end = costs_data.forecast_summary(wh, "2026-06-30")
+    assert end["complete"] and end["forecast_cost"] == end["mtd_cost"] == Decimal("430.985")
+    runway = costs_data.runway_summary(wh)
+    lib = storage_runway(wh).iloc[0]
+    assert runway["exhaustion_date"] == lib["exhaustion_date"] == date(2026, 7, 22)
+    assert runway["days_until_exhaustion"] == lib["days_until_exhaustion"] == 21
+    assert runway["capacity_minutes"] == 39000.0
+
+
+def test_showback_tables_add_up_to_the_bill_with_names(wh):
+    total = _engine_bill(wh, "2026-06").total
+    names = set(wh.query("SELECT name FROM live_inputs")["name"])
+    for by in costs_data.SHOWBACK_BY:
+        t = costs_data.showback_table(wh, "2026-06", by)
+        assert sum(t["cost"], Decimal(0)) == total, by
+    live = costs_data.showback_table(wh, "2026-06", "live_input")
+    assert set(live["label"][:-1]) <= names and live["label"].iloc[-1].startswith("unallocated")
+
+
+# -- recommendations and their evidence --------------------------------------------------------
+
+def test_the_recommendation_table_keeps_the_library_savings(wh, recs):
+    table = costs_data.recommendation_table(wh, recs)
+    assert sorted(table["id"]) == sorted(r.id for r in recs)
+    by_id = {r.id: r for r in recs}
+    assert all(by_id[i].monthly_saving == s for i, s in zip(table["id"],
+                                                            table["monthly_saving"],
+                                                            strict=True))
+    assert table["kind"].iloc[0] == "storage_runway"  # the deadline first
+    rest = table["monthly_saving"].iloc[1:].tolist()
+    assert rest == sorted(rest, reverse=True)
+    for r in recs:  # every kind found here has its own evidence sentence
+        assert costs_data.evidence_text(r) != r.viewer_impact, r.id
+    text = costs_data.recommendations_markdown(table)
+    assert all(f"`{r.id}`" in text for r in recs)
+
+
+def test_next_steps_lead_from_the_deadline_to_the_plan_and_manual_steps(wh, recs):
+    runway = costs_data.runway_summary(wh)
+    steps = costs_data.next_steps(recs, runway, costs_data.target_names(wh, recs))
+    assert steps.startswith("1. **Before 2026-07-22** (21 days)")
+    order = [steps.index(s) for s in ("`lc-analytics recommend`", "`lc-analytics apply PLAN`",
+                                      "`lc-analytics apply PLAN --yes`")]
+    assert order == sorted(order)
+    for r in recs:
+        for a in r.actions:
+            if a.kind == "manual":
+                assert a.proposed["how"].rstrip(".") in steps
+
+
+def test_on_demand_share_is_the_selectivity_rules_measure(wh, recs, synced):
+    share = costs_data.on_demand_share(wh, "2026-06-30", recs=recs).set_index("live_input_uid")
+    chosen = [r for r in recs if r.kind == "recording_selectivity"]
+    assert chosen
+    for r in chosen:
+        row = share.loc[r.target]
+        assert row["minutes"] == r.evidence["minutes_viewed_in_window"]
+        assert row["on_demand_share"] == pytest.approx(r.evidence["on_demand_share"])
+        assert row["status"] == "stop recording"
+    watched = share[share["recommendation"] == ""]
+    assert (watched["on_demand_share"].dropna() > 0.05).all()
+    off = share[share["recording_mode"] == "off"]
+    assert (off["status"] == "recording off").all()
+
+
+def test_reads_by_age_are_the_lifecycle_evidence(wh, recs):
+    prof = costs_data.r2_age_profile(wh, "2026-06-30", recs=recs)
+    lifecycle = [r for r in recs if r.kind == "r2_lifecycle" and "reads_by_age_days" in r.evidence]
+    assert any(r.target == "lc-thumbnails/shows/" for r in lifecycle)
+    for r in lifecycle:
+        bucket, prefix = r.target.split("/", 1)
+        mine = prof[(prof["bucket"] == bucket) & (prof["prefix"] == prefix)]
+        got = dict(zip(mine["age_band"], mine["reads"], strict=True))
+        assert got == r.evidence["reads_by_age_days"]
+        assert (mine["recommendation"] == r.evidence["rule"]).all()
+    shows = prof[(prof["bucket"] == "lc-thumbnails") & (prof["prefix"] == "shows/")]
+    assert shows.loc[~shows["age_band"].isin(["0", "1-6"]), "reads"].sum() == 0
+    assert shows["gb_share"].sum() == pytest.approx(1.0)
+    channels = prof[(prof["bucket"] == "lc-thumbnails") & (prof["prefix"] == "channels/")]
+    assert channels.loc[channels["age_band"] == "365+", "reads"].iloc[0] > 0
+
+
+def test_ingest_vs_audience_marks_the_overprovisioned_input(wh, recs):
+    ingest = costs_data.ingest_vs_audience(wh, "2026-06-30", recs=recs).set_index(
+        "live_input_uid")
+    flagged = [r for r in recs if r.kind == "bitrate_ingest"]
+    assert flagged
+    for r in flagged:
+        row = ingest.loc[r.target]
+        assert row["ingest_mbps"] == pytest.approx(r.evidence["ingest_mbps_median"], abs=1e-3)
+        assert row["low_bandwidth_share"] >= 0.6 and row["status"] == "lower ingest bitrate"
+    assert (ingest.drop(index=[r.target for r in flagged])["status"] == "no change").all()
+
+
+def test_presentation_helpers_keep_money_exact_until_shown():
+    assert costs_data.usd(Decimal("430.985")) == "$430.99"
+    assert costs_data.usd(Decimal("0.015")) == "$0.015"
+    assert costs_data.usd(None) == "n/a" and costs_data.usd(Decimal("-9.846")) == "-$9.85"
+    df = pd.DataFrame({"cost": [Decimal("1.25"), None], "n": [3, 4]})
+    assert costs_data.plottable(df)["cost"].tolist()[0] == 1.25
+    assert df["cost"].iloc[0] == Decimal("1.25")  # the original is untouched
+    assert costs_data.money_table(df)["cost"].tolist() == ["$1.25", "n/a"]
+    assert costs_data.last_complete_month(date(2026, 12, 31)) == date(2026, 12, 1)
+
+
+# -- report runs -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def published(synced, tmp_path_factory):
+    """costs and cost_review run once against the synced sandbox."""
+    out = tmp_path_factory.mktemp("reports")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LC_ANALYTICS_DB", str(synced[1]))
+        results = {name: run(name, out_root=out) for name in ("costs", "cost_review")}
+    return out, results
+
+
+def test_runs_publish_notebook_html_and_summary(published):
+    out, results = published
+    for name, res in results.items():
+        assert res.folder == out / name / "2026-06-30"
+        assert res.notebook.exists() and res.html.exists() and res.summary_path.exists()
+        assert res.summary == json.loads(res.summary_path.read_text())
+        assert res.summary["parameters"]["period"] == "2026-06"
+        assert "period_start" not in res.summary["parameters"]
+        assert _figures(res.notebook) >= 6
+        html = res.html.read_text()
+        assert external_resources(html) == [] and html.count("* plotly.js v") == 1
+        assert "cd.month_bill" not in html  # code hidden
+        nb = nbformat.read(res.notebook, as_version=4)
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                  if o.get("name") == "stderr" or o.output_type == "error"]
+        assert errors == [], errors  # no warning or traceback in a published report
+    review = results["cost_review"].html.read_text()
+    for text in ("What to do next", "lc-analytics apply PLAN --yes", "n/a", "2026-07-22"):
+        assert text in review
+
+
+def test_cost_review_numbers_equal_the_library(published, wh, recs):
+    h = published[1]["cost_review"].headline
+    engine = _engine_bill(wh, "2026-06")
+    assert h["period"] == "2026-06" and h["as_of"] == "2026-06-30"
+    assert h["bill_total"] == str(engine.total) == "430.985"
+    services = {}
+    for li in engine.line_items:
+        services[li.service] = services.get(li.service, Decimal(0)) + li.cost
+    assert {k: Decimal(v) for k, v in h["bill_by_service"].items()} == services
+    assert h["previous_period"] == "2026-05" and h["previous_total"] is None
+    assert h["previous_by_service"]["R2"] is None
+    assert Decimal(h["previous_by_service"]["Stream"]) == sum(
+        li.cost for li in _engine_bill(wh, "2026-05").line_items if li.service == "Stream")
+    lib = storage_runway(wh).iloc[0]
+    assert h["runway"]["date"] == lib["exhaustion_date"].isoformat()
+    assert h["runway"]["days"] == int(lib["days_until_exhaustion"])
+    mtd = month_to_date(wh, "2026-06-30").set_index("sku_id").loc["total"]
+    assert h["forecast"]["forecast_cost"] == str(mtd["forecast_cost"])
+    assert h["forecast"]["month"] == "2026-06" and h["forecast"]["complete"] is True
+    got = {r["id"]: r for r in h["recommendations"]}
+    assert set(got) == {r.id for r in recs}
+    for r in recs:
+        assert got[r.id]["monthly_saving"] == str(r.monthly_saving)
+        assert (got[r.id]["kind"], got[r.id]["target"], got[r.id]["action"],
+                got[r.id]["confidence"]) == (r.kind, r.target, r.action, r.confidence)
+    assert h["total_monthly_saving"] == str(sum((r.monthly_saving for r in recs), Decimal(0)))
+
+
+def test_costs_numbers_equal_the_library(published, wh):
+    h = published[1]["costs"].headline
+    engine = _engine_bill(wh, "2026-06")
+    assert h["bill_total"] == str(engine.total)
+    assert h["bill_by_sku"] == {li.sku_id: str(li.cost) for li in engine.line_items}
+    assert h["runway_date"] == "2026-07-22" and h["mtd_month"] == "2026-06"
+    aws = aws_comparison(wh, "2026-06").set_index("component").loc["Total"]
+    assert h["aws_total"] == str(aws["aws_cost"])
+    assert h == jsonable(h)  # already plain JSON
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed "
+                    "(.ci/run installs Debian's chromium package)")
+def test_every_chart_draws_in_headless_chromium_without_network(published, tmp_path):
+    _, results = published
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, res in results.items():
+        shot = ARTIFACTS / f"{name}.png"
+        shot.unlink(missing_ok=True)
+        # the whole page in one screenshot, kept for a human to read
+        got = _chromium(res.html.resolve().as_uri(), tmp_path / name, "--dump-dom",
+                        f"--screenshot={shot}", f"--window-size=1280,{PAGE_HEIGHT[name]}")
+        assert got.returncode == 0, got.stderr[-2000:]
+        figures = _figures(res.notebook)
+        drawn = got.stdout.count('class="main-svg"')
+        assert drawn >= figures, f"{name}: {drawn} plotly SVGs for {figures} figures"
+        assert shot.stat().st_size > 100_000, got.stderr[-2000:]
+
+
+def test_a_month_notebook_takes_period_and_defaults_to_the_last_complete_month(
+        synced, tmp_path, monkeypatch):
+    monkeypatch.setenv("LC_ANALYTICS_DB", str(synced[1]))
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    params = new_code_cell("db = None\nperiod = None\nas_of = None")
+    params.metadata["tags"] = ["parameters"]
+    body = new_code_cell("from lc_analytics.reports import publish_summary\n"
+                         "publish_summary({'period': period, 'as_of': as_of})")
+    nbformat.write(new_notebook(cells=[params, body], metadata={"kernelspec": {
+        "name": "lc-analytics", "language": "python", "display_name": "lc-analytics"}}),
+        nbs / "month.ipynb")
+    kw = {"out_root": tmp_path / "reports", "notebooks_dir": nbs}
+    assert run("month", **kw).headline == {"period": "2026-06", "as_of": "2026-06-30"}
+    assert run("month", period="2026-05", **kw).headline == {"period": "2026-05",
+                                                              "as_of": "2026-05-31"}
+    assert run("month", {"period": "2026-04"}, **kw).headline == {"period": "2026-04",
+                                                                   "as_of": "2026-04-30"}
+
+
+# -- a scheduled run beside a sync and an open notebook ----------------------------------------
+
+READER = """
+import json, sys, time
+from pathlib import Path
+from lc_analytics.warehouse import Warehouse
+
+db, stop, out = sys.argv[1:4]
+wh = Warehouse(db, read_only=True)  # an analyst's notebook: read-only, one query at a time
+queries, errors, seen = 0, [], set()
+while not Path(stop).exists():
+    try:
+        got = wh.query("SELECT max(date) AS d, count(*) AS n FROM minutes_viewed_daily")
+        seen.add(str(got["d"].iloc[0])[:10])
+        queries += 1
+        if queries == 1:
+            print("reading", flush=True)
+    except Exception as exc:  # noqa: BLE001 - the test reports whatever the reader met
+        errors.append(f"{type(exc).__name__}: {exc}")
+    time.sleep(0.01)
+Path(out).write_text(json.dumps({"queries": queries, "errors": errors, "seen": sorted(seen)}))
+"""
+
+
+def test_a_scheduled_run_succeeds_while_an_analyst_reads_and_a_sync_writes(account, tmp_path):
+    db = tmp_path / "wh.duckdb"
+    stop, result = tmp_path / "stop", tmp_path / "reader.json"
+    with Sandbox(account) as sb:
+        def run_sync():
+            return sync(sb.settings(db_path=db), transport=sb.transport,
+                        now=lambda: account.now.to_pydatetime(), progress="none")
+
+        run_sync()
+        reader = subprocess.Popen([sys.executable, "-c", READER, str(db), str(stop),
+                                   str(result)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert reader.stdout.readline().strip() == "reading"
+            account.advance(1)  # a new day to sync while the notebook reads
+            report = run_sync()
+            res = run("cost_review", {"db": str(db)}, out_root=tmp_path / "reports")
+            time.sleep(0.2)
+        finally:
+            stop.touch()
+            reader.wait(timeout=60)
+            reader.stdout.close()
+    seen = json.loads(result.read_text())
+    assert reader.returncode == 0 and seen["errors"] == [], seen["errors"][:3]
+    assert seen["queries"] > 20 and seen["seen"] == ["2026-06-30", "2026-07-01"]
+    assert report.rows["minutes_viewed_daily"] > 0
+    runs = Warehouse(db, read_only=True).query("SELECT status FROM sync_runs")
+    assert runs["status"].tolist() == ["ok", "ok"]
+    h = res.headline
+    assert (h["as_of"], h["period"]) == ("2026-07-01", "2026-06")
+    assert (h["forecast"]["month"], h["forecast"]["days_elapsed"]) == ("2026-07", 1)
+    assert h["bill_total"] == str(_engine_bill(Warehouse(db, read_only=True), "2026-06").total)
