@@ -41,9 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     demo = sub.add_parser("demo", help="run the main job on the built-in sandbox",
-                          description="Build the sandbox account, sync it through the "
-                                      "emulated API into a fresh demo warehouse, and print "
-                                      "what landed.")
+                          description="The whole chain on the sandbox: build the simulated "
+                                      "account, sync it through the emulated API into a fresh "
+                                      "demo warehouse, make the recommendations and their "
+                                      "plan, and render the cost_review report.")
     _add_sandbox_args(demo)
     demo.add_argument("--db", default="data/demo.duckdb",
                       help="demo warehouse, recreated on each run (default: data/demo.duckdb)")
@@ -236,9 +237,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo import run_demo, summary
 
-    print(run_demo(preset=args.preset, seed=args.seed, end=args.end, db_path=args.db))
+    print(summary(run_demo(preset=args.preset, seed=args.seed, end=args.end,
+                           db_path=args.db)))
     return 0
 
 

@@ -2,37 +2,65 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from .recommend import Plan, make_plan
+from .reports import ReportResult, run
 from .sandbox import SimulatedAccount
 from .sandbox.runtime import Sandbox
 from .sandbox.summary import describe
-from .sync import sync
+from .sync import SyncReport, sync
 from .warehouse import Warehouse
 
 DEMO_DB = Path("data/demo.duckdb")
 
 
+@dataclass
+class DemoResult:
+    """What the demo built: the account, the sync, the plan and the report."""
+
+    account: SimulatedAccount
+    sync: SyncReport
+    plan: Plan
+    plan_path: Path
+    report: ReportResult | None
+
+
 def run_demo(preset: str = "small", seed: int = 7, end: date | None = None,
-             db_path: str | Path = DEMO_DB, progress: str = "auto") -> str:
-    """Simulate an account, sync it through the emulated API into a fresh warehouse.
+             db_path: str | Path = DEMO_DB, progress: str = "auto",
+             report: bool = True) -> DemoResult:
+    """Sandbox → sync → recommendations → the cost_review report, into a fresh warehouse.
 
     The demo warehouse belongs to the sandbox and is recreated on every run (a real
     warehouse is never deleted by anything in lc_analytics).
 
-    >>> print(run_demo(end=date(2026, 6, 30), db_path=tmp / "demo.duckdb"))  # doctest: +SKIP
+    >>> result = run_demo(end=date(2026, 6, 30), db_path=tmp / "demo.duckdb")  # doctest: +SKIP
+    >>> result.report.html                                                     # doctest: +SKIP
     """
     db_path = Path(db_path)
     for stale in (db_path, db_path.with_name(db_path.name + ".wal")):
         stale.unlink(missing_ok=True)
     account = SimulatedAccount.build(preset, seed=seed, end=end)
     with Sandbox(account) as sb:
-        report = sync(sb.settings(db_path=db_path), transport=sb.transport,
+        synced = sync(sb.settings(db_path=db_path), transport=sb.transport,
                       now=lambda: account.now.to_pydatetime(), progress=progress)
-    counts = Warehouse(db_path, read_only=True).table_counts()
-    lines = [describe(account), "", f"Synced into {db_path}:"]
-    lines += [f"  {line}" for line in report.summary_lines()]
-    lines.append("  warehouse tables: " + ", ".join(
-        f"{t} {n:,}" for t, n in counts.items() if n and t != "schema_migrations"))
+    plan = make_plan(Warehouse(db_path))
+    plan_path = plan.write(db_path.parent / "plans" / f"plan-{plan.id}.json")
+    result = run("cost_review", params={"db": str(db_path.resolve())}) if report else None
+    return DemoResult(account, synced, plan, plan_path, result)
+
+
+def summary(result: DemoResult) -> str:
+    """What `make demo` prints: the account, what landed, the top recommendations, the report."""
+    lines = [describe(result.account), "", "Synced into the demo warehouse:"]
+    lines += [f"  {line}" for line in result.sync.summary_lines()]
+    top = sorted(result.plan.recommendations, key=lambda r: r.monthly_saving, reverse=True)[:3]
+    lines += ["", f"Top recommendations ({len(result.plan.recommendations)} in the plan "
+                  f"{result.plan_path}):"]
+    lines += [f"  {i}. ${r.monthly_saving:,.2f}/month  {r.kind}: {r.action}"
+              for i, r in enumerate(top, 1)]
+    if result.report is not None:
+        lines += ["", f"Cost review: {result.report.html}"]
     return "\n".join(lines)
