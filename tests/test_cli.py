@@ -22,6 +22,15 @@ def _env(**extra: str) -> dict[str, str]:
     return {**keep, **extra}
 
 
+def _served_env(server, **extra: str) -> dict[str, str]:
+    """The environment a user gets by pasting `sandbox serve`'s export lines."""
+    env = _env(**extra)
+    for line in server.env_exports():
+        name, value = line.removeprefix("export ").split("=", 1)
+        env[name] = value.strip("'\"")
+    return env
+
+
 def test_sync_without_settings_names_every_missing_variable(tmp_path):
     res = subprocess.run([EXE, "sync"], capture_output=True, text=True, cwd=tmp_path,
                          env=_env())
@@ -46,10 +55,7 @@ def test_sync_rejects_an_unknown_source(tmp_path, monkeypatch, capsys):
 def test_quiet_sync_over_loopback_prints_one_line_per_source(account, tmp_path):
     db = tmp_path / "wh.duckdb"
     with start_server(account) as server:
-        env = _env(LC_ANALYTICS_DB=str(db))
-        for line in server.env_exports():
-            name, value = line.removeprefix("export ").split("=", 1)
-            env[name] = value.strip("'\"")
+        env = _served_env(server, LC_ANALYTICS_DB=str(db))
         res = subprocess.run([EXE, "sync", "--quiet", "--sources", "stream,r2_inventory"],
                              capture_output=True, text=True, env=env, cwd=tmp_path)
         token = env["CLOUDFLARE_API_TOKEN"]
@@ -88,10 +94,7 @@ def test_recommend_then_apply_dry_run_then_yes_then_again(account, tmp_path):
     db = tmp_path / "wh.duckdb"
     plan = tmp_path / "plan.json"
     with start_server(account) as server:
-        env = _env(LC_ANALYTICS_DB=str(db))
-        for line in server.env_exports():
-            name, value = line.removeprefix("export ").split("=", 1)
-            env[name] = value.strip("'\"")
+        env = _served_env(server, LC_ANALYTICS_DB=str(db))
 
         def run(*argv):
             return subprocess.run([EXE, *argv], capture_output=True, text=True, env=env,

@@ -90,3 +90,12 @@ def test_rebuilt_stored_minutes_match_the_truth_where_the_warehouse_saw_everythi
     pending = truth.storage_usage["totalStorageMinutes"] - truth.videos.loc[
         truth.videos["state"] == "ready", "duration"].apply(math.ceil).sum() / 60
     assert stored[last] == pytest.approx(want.at[last, "stored_minutes"] - pending, abs=1e-6)
+
+
+def test_a_month_says_how_much_of_its_r2_storage_the_warehouse_holds(synced):
+    _, db, _ = synced
+    wh = Warehouse(db, read_only=True)
+    june, may = warehouse_usage(wh, "2026-06"), warehouse_usage(wh, "2026-05")
+    assert (june.r2_days_covered, june.r2_complete) == (30, True)
+    assert (may.r2_days_covered, may.r2_complete) == (1, False)  # R2 keeps 31 days
+    assert any("1 of 31 days" in n for n in may.notes)

@@ -327,3 +327,13 @@ def test_merged_lifecycle_rules_keep_ids_and_restore_the_abort_rule():
     assert merged[1] == {"ID": "lc-analytics-b-expire60d", "Status": "Enabled",
                          "Filter": {"Prefix": "b/"}, "Expiration": {"Days": 60}}
     assert existing[0]["Transitions"][0]["Days"] == 90  # the current rules are not modified
+
+
+def test_the_next_billing_month_is_the_first_whole_month_after_the_clock():
+    from datetime import date
+
+    from lc_analytics.recommend._common import next_month
+
+    assert next_month(date(2026, 6, 30)) == date(2026, 7, 1)  # clock July 1: July is whole
+    assert next_month(date(2026, 11, 25)) == date(2026, 12, 1)  # clock Nov 26: not November
+    assert next_month(date(2026, 12, 31)) == date(2027, 1, 1)

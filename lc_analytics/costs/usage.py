@@ -40,6 +40,18 @@ class MonthUsage:
     #: per-object reads in the month with each object's size and class that day
     object_reads: pd.DataFrame | None = None
 
+    @property
+    def r2_days_covered(self) -> int:
+        """Days of the month for which the warehouse holds R2 storage figures."""
+        df = self.usage.frame("r2_storage", ["date"])
+        return int(pd.Series(df["date"]).nunique()) if len(df) else 0
+
+    @property
+    def r2_complete(self) -> bool:
+        """Whether R2 storage is known for every day of the month (R2 keeps 31 days)."""
+        first, nxt = month_bounds(self.month)
+        return self.r2_days_covered == (nxt - first).days
+
 
 def last_synced_day(wh: Warehouse) -> date | None:
     """The last day every daily analytics source has complete (the smallest watermark).

@@ -69,8 +69,15 @@ def clock(as_of: date) -> pd.Timestamp:
 
 
 def next_month(as_of: date) -> date:
-    """The billing month a change made now would first show in: the month after as-of."""
-    return month_bounds(as_of + timedelta(days=1))[0]
+    """The first whole billing month a change made now shows in: the first month that starts
+    on or after the clock (the day after as-of).
+
+    >>> next_month(date(2026, 6, 30)), next_month(date(2026, 11, 25))
+    (datetime.date(2026, 7, 1), datetime.date(2026, 12, 1))
+    """
+    clock_day = as_of + timedelta(days=1)
+    first, nxt = month_bounds(clock_day)
+    return first if first == clock_day else nxt
 
 
 # --- Stream capacity in the next billing month --------------------------------------------

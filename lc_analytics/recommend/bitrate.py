@@ -236,7 +236,7 @@ def _r2_context(wh: Warehouse, day: date) -> dict[str, Any]:
                      "WHERE m.date > ? AND m.date <= ? GROUP BY m.uid",
                      [day - timedelta(days=DELIVERY_DAYS), day])
     return {"first": first, "nxt": nxt, "usage": mu.usage, "objects": objs, "reads": reads,
-            "videos": videos, "views": views}
+            "videos": videos, "views": views, "r2_complete": mu.r2_complete, "notes": mu.notes}
 
 
 def _exports_saving(ctx: dict[str, Any], uid: str, factor: float,
@@ -346,9 +346,15 @@ def _recommendation(wh: Warehouse, p, name: str | None, reasons: list[str],
         "viewer_data_gb_per_hour": {"current": round(gb_h, 3), "target": round(gb_h_after, 3)},
         "stream_bill": STREAM_BILL,
         "information_only": information,
+        "priced_month": f"{ctx['first']:%Y-%m}",
+        "r2_storage_complete": ctx.get("r2_complete", True),
+        "usage_notes": ctx.get("notes", []),
         "confidence_reason": ("measured ingest outside the requirement" if breaks else
                               "measured ingest and audience, but the country bandwidth table "
-                              "is an approximate assumption"),
+                              "is an approximate assumption")
+        + ("" if ctx.get("r2_complete", True) else
+           f"; the saving is understated: {ctx['first']:%Y-%m} has R2 storage for only part "
+           "of its days (a first sync keeps 31 days)"),
     })
     computation = (f"{exports_text}. Exports scale with bitrate: {t_mbps:g} / "
                    f"{p.ingest_mbps:.2f} Mbps = {factor:.3f}; realised gradually, as new "

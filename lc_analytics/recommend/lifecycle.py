@@ -84,6 +84,7 @@ class _Context:
     read_days: tuple[date, date] | None
     rules: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    r2_complete: bool = True
 
 
 def lifecycle_candidates(wh: Warehouse, *, book: PriceBook | str | None = None,
@@ -173,7 +174,8 @@ def _context(wh: Warehouse, book: PriceBook, day: date) -> _Context:
                      "abort_multipart_days, rule_json FROM r2_lifecycle_rules "
                      "WHERE missing_since IS NULL ORDER BY bucket, rule_id")
     bill = _price(usage, first, book)
-    return _Context(book, first, nxt, usage, bill, objs, reads, read_days, rules, mu.notes)
+    return _Context(book, first, nxt, usage, bill, objs, reads, read_days, rules, mu.notes,
+                    mu.r2_complete)
 
 
 def _priced_month(wh: Warehouse, day: date) -> tuple[date, date]:
@@ -521,6 +523,11 @@ def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
     if n is not None and m is not None and m - n < 30:
         computation += " Objects expiring within 30 days of their transition owe the IA minimum."
     confidence = "high" if read_span >= HIGH_CONFIDENCE_READ_DAYS else "medium"
+    partial = "" if ctx.r2_complete else (
+        f"; low: the priced month {ctx.first:%Y-%m} has R2 storage for only part of its days "
+        "(a first sync keeps 31 days), so the saving is understated")
+    if partial:
+        confidence = "low"
     evidence = as_json({
         "bucket": bucket, "prefix": prefix, "rule": extra["rule_text"],
         "transition_days": n, "expire_days": m,
@@ -543,8 +550,9 @@ def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
         "marginal_saving": row["marginal_saving"],
         "lifecycle_action": action_id,
         "confidence_reason": f"reads observed over {read_span} day(s)"
-                             + ("" if confidence == "high" else
-                                f" (< {HIGH_CONFIDENCE_READ_DAYS}; R2 keeps 31 days of reads)"),
+                             + ("" if read_span >= HIGH_CONFIDENCE_READ_DAYS else
+                                f" (< {HIGH_CONFIDENCE_READ_DAYS}; R2 keeps 31 days of reads)")
+                             + partial,
         "notes": ctx.notes,
     })
     if m is not None:
