@@ -30,7 +30,6 @@ from plotly.io.base_renderers import MimetypeRenderer
 
 from .warehouse import Warehouse
 
-DEMO_DB = Path("data/demo.duckdb")
 RENDERER = "lc_analytics"
 TEMPLATE = "plotly_white"
 FIGURE_HEIGHT = 460
@@ -38,12 +37,18 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
 
 def default_db() -> Path:
-    """The warehouse notebooks read by default: $LC_ANALYTICS_DB, else data/demo.duckdb.
+    """The warehouse notebooks read by default: the same one every command uses
+    (LC_ANALYTICS_DB from the environment or .env, else data/lc_analytics.duckdb).
+
+    A scheduled `lc-analytics report` with its settings in .env therefore reports on the
+    real warehouse, never on the demo's; `make lab` points LC_ANALYTICS_DB at the demo.
 
     >>> default_db()                                                   # doctest: +SKIP
-    PosixPath('data/demo.duckdb')
+    PosixPath('data/lc_analytics.duckdb')
     """
-    return Path(os.environ.get("LC_ANALYTICS_DB") or DEMO_DB).expanduser()
+    from .settings import Settings
+
+    return Path(Settings.from_env().db_path).expanduser()
 
 
 def warehouse(db: str | os.PathLike[str] | None = None) -> Warehouse:

@@ -378,3 +378,14 @@ def test_every_chart_draws_in_headless_chromium_without_network(published, tmp_p
         drawn = got.stdout.count('class="main-svg"')
         assert drawn >= figures, f"{name}: {drawn} plotly SVGs for {figures} figures"
         assert shot.stat().st_size > 20_000, got.stderr[-2000:]
+
+
+def test_reports_default_to_the_configured_warehouse_not_the_demo(tmp_path, monkeypatch):
+    """A cron job with its settings in .env must report on the real warehouse."""
+    from lc_analytics.notebook import default_db
+
+    monkeypatch.delenv("LC_ANALYTICS_DB", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert default_db() == Path("data/lc_analytics.duckdb")
+    (tmp_path / ".env").write_text("LC_ANALYTICS_DB=/srv/wh/prod.duckdb\n")
+    assert default_db() == Path("/srv/wh/prod.duckdb")

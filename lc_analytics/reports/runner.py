@@ -74,8 +74,8 @@ def run(name: str, params: Mapping[str, Any] | None = None, *,
     contains a configured secret is refused). `period` "YYYY-MM" sets period_start and
     period_end to that month, or `period` itself for a notebook that takes a month (costs,
     cost_review: there its default is the last complete month); `as_of` defaults to the
-    warehouse's last complete day (clipped to the period's end). `db` defaults to
-    $LC_ANALYTICS_DB, else data/demo.duckdb.
+    warehouse's last complete day (clipped to the period's end). `db` defaults to the
+    warehouse every command uses (LC_ANALYTICS_DB from the environment or .env).
 
     Publishes <name>.ipynb (executed), <name>.html (code hidden, offline) and summary.json,
     then rewrites <out_root>/index.html. A failing cell raises ReportError naming the cell;
