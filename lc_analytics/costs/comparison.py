@@ -56,7 +56,7 @@ def aws_comparison(wh: Warehouse, month: date | str,
     first, _ = month_bounds(month)
     cf_book = book or load_book("cloudflare")
     aws_book = load_book("aws")
-    mix, mbps = _mix(bitrate_mix, rendition_mbps)
+    mix, mbps = rendition_shares(bitrate_mix, rendition_mbps)
     delivered_mbps = sum((mix[r] * mbps[r] for r in mix), Decimal(0))
     ladder = [r for r in mix if mix[r] > 0]
     ladder_mbps = sum((mbps[r] for r in ladder), Decimal(0))
@@ -118,9 +118,17 @@ def egress_bytes(minutes: Decimal | int, mbps: Decimal) -> Decimal:
     return Decimal(minutes) * 60 * mbps * 1_000_000 / 8
 
 
-def _mix(mix: Mapping[str, float | str | Decimal] | None,
-         mbps: Mapping[str, float | str | Decimal] | None,
-         ) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+def rendition_shares(mix: Mapping[str, float | str | Decimal] | None,
+                     mbps: Mapping[str, float | str | Decimal] | None = None,
+                     ) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """A validated rendition mix (default DEFAULT_MIX) and each rendition's Mbps.
+
+    Raises ValueError for an unknown rendition or shares that are negative or do not add
+    up to 1.
+
+    >>> rendition_shares({"720p": "1"})
+    ({'720p': Decimal('1')}, {'720p': Decimal('4.8')})
+    """
     rates = {**RENDITION_MBPS, **{k: Decimal(str(v)) for k, v in (mbps or {}).items()}}
     shares = dict(DEFAULT_MIX) if mix is None else {k: Decimal(str(v)) for k, v in mix.items()}
     unknown = sorted(set(shares) - set(rates))

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..costs.comparison import DEFAULT_MIX, RENDITION_MBPS, egress_bytes
+from ..costs.comparison import RENDITION_MBPS, egress_bytes, rendition_shares
 from ..costs.pricebook import PriceBook, load_book
 from ..costs.r2_classes import op_class
 from ..warehouse import Warehouse
@@ -545,15 +545,11 @@ def delivered_mbps(mix: Mapping[str, float | str | Decimal] | None = None) -> De
 
 
 def _mix(mix: Mapping[str, float | str | Decimal] | None) -> dict[str, Decimal]:
-    shares = dict(DEFAULT_MIX) if mix is None else {k: Decimal(str(v)) for k, v in mix.items()}
-    unknown = sorted(set(shares) - set(RENDITION_MBPS))
-    if unknown:
-        raise ReportError(f"unknown rendition(s) {', '.join(unknown)} (known: "
-                          f"{', '.join(RENDITION_MBPS)})")
-    if any(s < 0 for s in shares.values()) or sum(shares.values()) != 1:
-        raise ReportError(f"rendition shares must be >= 0 and add up to 1 (got "
-                          f"{sum(shares.values())})")
-    return shares
+    """The validated mix (costs.comparison's rule), as a report parameter error."""
+    try:
+        return rendition_shares(mix)[0]
+    except ValueError as exc:
+        raise ReportError(f"rendition mix: {exc}") from exc
 
 
 def delivery_by_day(wh: Warehouse, start: date, end: date,
