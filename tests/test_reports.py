@@ -368,16 +368,21 @@ def test_every_chart_draws_in_headless_chromium_without_network(published, tmp_p
     _, results = published
     ARTIFACTS.mkdir(exist_ok=True)
     for name, res in results.items():
-        shot = ARTIFACTS / f"{name}.png"
-        shot.unlink(missing_ok=True)
-        # one browser run: the DOM after the scripts ran, and a screenshot kept for a human
-        got = _chromium(res.html.resolve().as_uri(), tmp_path / name, "--dump-dom",
-                        f"--screenshot={shot}", "--window-size=1280,2000")
-        assert got.returncode == 0, got.stderr[-2000:]
-        figures = _figures(res.notebook)
-        drawn = got.stdout.count('class="main-svg"')
-        assert drawn >= figures, f"{name}: {drawn} plotly SVGs for {figures} figures"
-        assert shot.stat().st_size > 20_000, got.stderr[-2000:]
+        assert_every_chart_draws(name, res, tmp_path, height=2000, min_png_bytes=20_000)
+
+
+def assert_every_chart_draws(name: str, res, workdir: Path, *, height: int,
+                             min_png_bytes: int) -> None:
+    """One offline browser run: every plotly figure drew, and a screenshot kept for a human."""
+    shot = ARTIFACTS / f"{name}.png"
+    shot.unlink(missing_ok=True)
+    got = _chromium(res.html.resolve().as_uri(), workdir / name, "--dump-dom",
+                    f"--screenshot={shot}", f"--window-size=1280,{height}")
+    assert got.returncode == 0, got.stderr[-2000:]
+    figures = _figures(res.notebook)
+    drawn = got.stdout.count('class="main-svg"')
+    assert drawn >= figures, f"{name}: {drawn} plotly SVGs for {figures} figures"
+    assert shot.stat().st_size > min_png_bytes, got.stderr[-2000:]
 
 
 def test_reports_default_to_the_configured_warehouse_not_the_demo(tmp_path, monkeypatch):

@@ -28,7 +28,7 @@ from lc_analytics.reports.summary import jsonable
 from lc_analytics.sandbox import Sandbox
 from lc_analytics.sync import sync
 from lc_analytics.warehouse import Warehouse
-from tests.test_reports import ARTIFACTS, CHROMIUM, _chromium, _figures
+from tests.test_reports import ARTIFACTS, CHROMIUM, _figures, assert_every_chart_draws
 
 JUNE, MAY = date(2026, 6, 1), date(2026, 5, 1)
 PAGE_HEIGHT = {"cost_review": 8200, "costs": 9600}  # pixels: each page whole in its screenshot
@@ -297,17 +297,9 @@ def test_costs_numbers_equal_the_library(published, wh):
 def test_every_chart_draws_in_headless_chromium_without_network(published, tmp_path):
     _, results = published
     ARTIFACTS.mkdir(exist_ok=True)
-    for name, res in results.items():
-        shot = ARTIFACTS / f"{name}.png"
-        shot.unlink(missing_ok=True)
-        # the whole page in one screenshot, kept for a human to read
-        got = _chromium(res.html.resolve().as_uri(), tmp_path / name, "--dump-dom",
-                        f"--screenshot={shot}", f"--window-size=1280,{PAGE_HEIGHT[name]}")
-        assert got.returncode == 0, got.stderr[-2000:]
-        figures = _figures(res.notebook)
-        drawn = got.stdout.count('class="main-svg"')
-        assert drawn >= figures, f"{name}: {drawn} plotly SVGs for {figures} figures"
-        assert shot.stat().st_size > 100_000, got.stderr[-2000:]
+    for name, res in results.items():  # the whole page in one screenshot
+        assert_every_chart_draws(name, res, tmp_path, height=PAGE_HEIGHT[name],
+                                 min_png_bytes=100_000)
 
 
 def test_a_month_notebook_takes_period_and_defaults_to_the_last_complete_month(
