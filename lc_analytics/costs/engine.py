@@ -143,6 +143,18 @@ def price_month(usage: Usage, month: date | str, book: PriceBook) -> Bill:
     Decimal('1001.00')
     """
     first, nxt = month_bounds(month)
+    return price_period(usage, first, nxt, book)
+
+
+def price_period(usage: Usage, first: date, nxt: date, book: PriceBook) -> Bill:
+    """Price the days [first, nxt) as one billing period, with `price_month`'s rules
+    (GB-months over the period's days, free allowances and rounding once per period).
+
+    >>> from lc_analytics.costs.pricebook import load_book
+    >>> u = Usage(stream_storage=[{"date": date(2026, 6, 20), "stored_minutes": 1_500}])
+    >>> price_period(u, date(2026, 6, 5), date(2026, 7, 5), load_book("cloudflare")).total
+    Decimal('10.00')
+    """
     n_days = (nxt - first).days
     skus = {s.id: s for s in book.skus(first)}
     bill = Bill(month=first, book=book.label, currency=book.currency, days_in_month=n_days,

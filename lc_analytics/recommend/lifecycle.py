@@ -12,7 +12,11 @@ The rule, per bucket and prefix (prefix = an object key up to and including its 
   >= M and at least `MIN_EXPOSED_OBJECT_DAYS` object-days were observed at those ages (never
   delete data someone reads, nor data too young to have been watched at that age).
 - Pricing: the last complete billing month is priced by the engine twice, account-wide: as
-  it was (the synced usage) and as if the rule had always been in force: objects past N days
+  it was (the synced usage) and as if the rule had always been in force. When the warehouse
+  does not hold that month's R2 storage for every day (R2 keeps 31 days, so a first sync
+  mid-month holds a few days of it), the last `WINDOW_DAYS` complete days are priced instead
+  (`price_period`): a rule's effect is never judged on a few days of storage, where it rounds
+  to nothing. As if the rule had always been in force: objects past N days
   held as Infrequent Access from day N + 1 (storage at the IA price, no free tier), every
   read of them billed at IA Class B rates and every GetObject adding its size to IA
   retrieval, one Class A transition at the IA rate per object crossing N in the month (the
@@ -46,8 +50,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..costs.engine import IA, STANDARD, Bill, Usage, month_bounds, objects_daily_bytes
-from ..costs.engine import price_month as _price
+from ..costs.engine import (
+    IA,
+    STANDARD,
+    Bill,
+    Usage,
+    month_bounds,
+    objects_daily_bytes,
+    price_period,
+)
 from ..costs.pricebook import PriceBook
 from ..costs.usage import inventory_objects, warehouse_usage
 from ..warehouse import Warehouse
@@ -62,6 +73,8 @@ MIN_EXPOSED_OBJECT_DAYS = 100
 ABORT_MULTIPART_DAYS = 7
 #: Reads observed over at least this many days give "high" confidence.
 HIGH_CONFIDENCE_READ_DAYS = 60
+#: Days priced when the last complete month is not fully covered (R2 keeps 31 days).
+WINDOW_DAYS = 30
 
 KIND = "r2_lifecycle"
 DEFAULT_ABORT_RULE = {"ID": "Default Multipart Abort Rule", "Status": "Enabled",
@@ -72,10 +85,10 @@ DEFAULT_ABORT_RULE = {"ID": "Default Multipart Abort Rule", "Status": "Enabled",
 
 @dataclass
 class _Context:
-    """Everything the candidates of one run share: the month, its usage and bill."""
+    """Everything the candidates of one run share: the priced period, its usage and bill."""
 
     book: PriceBook
-    first: date
+    first: date  # the priced period [first, nxt): a billing month or the last WINDOW_DAYS
     nxt: date
     usage: Usage
     bill: Bill
@@ -154,8 +167,7 @@ def recommend_lifecycle(wh: Warehouse, *, book: PriceBook | str | None = None,
 # --- context ---------------------------------------------------------------------------------
 
 def _context(wh: Warehouse, book: PriceBook, day: date) -> _Context:
-    first, nxt = _priced_month(wh, day)
-    mu = warehouse_usage(wh, first)
+    first, nxt, r2_usage, notes, complete = _priced_period(wh, day)
     objs = inventory_objects(wh).reset_index(drop=True)
     objs["c_day"] = pd.to_datetime(objs["stored_from"], utc=True).dt.floor("D")
     reads = wh.query("SELECT date, bucket, object_name AS key, action_type, requests "
@@ -167,15 +179,15 @@ def _context(wh: Warehouse, book: PriceBook, day: date) -> _Context:
     read_days = None
     if len(reads):
         read_days = (reads["date"].min().date(), day)
-    usage = Usage(stream_storage=None, stream_delivery=None, r2_storage=mu.usage.r2_storage,
-                  r2_ia_removals=_removals(objs), r2_operations=mu.usage.r2_operations,
-                  r2_retrieval=mu.usage.r2_retrieval)
+    usage = Usage(stream_storage=None, stream_delivery=None, r2_storage=r2_usage.r2_storage,
+                  r2_ia_removals=_removals(objs), r2_operations=r2_usage.r2_operations,
+                  r2_retrieval=r2_usage.r2_retrieval)
     rules = wh.query("SELECT bucket, rule_id, enabled, prefix, transition_days, expire_days, "
                      "abort_multipart_days, rule_json FROM r2_lifecycle_rules "
                      "WHERE missing_since IS NULL ORDER BY bucket, rule_id")
-    bill = _price(usage, first, book)
-    return _Context(book, first, nxt, usage, bill, objs, reads, read_days, rules, mu.notes,
-                    mu.r2_complete)
+    bill = price_period(usage, first, nxt, book)
+    return _Context(book, first, nxt, usage, bill, objs, reads, read_days, rules, notes,
+                    complete)
 
 
 def _priced_month(wh: Warehouse, day: date) -> tuple[date, date]:
@@ -184,6 +196,44 @@ def _priced_month(wh: Warehouse, day: date) -> tuple[date, date]:
     if day + timedelta(days=1) < nxt:
         first, nxt = month_bounds(first - timedelta(days=1))
     return first, nxt
+
+
+def _priced_period(wh: Warehouse, day: date) -> tuple[date, date, Usage, list[str], bool]:
+    """The period the rules are priced over, its synced R2 usage, notes, and whether the
+    warehouse holds R2 storage for each of its days.
+
+    The last complete billing month when the warehouse covers it; else the last
+    `WINDOW_DAYS` complete days (up to `day`), read from the months they fall in.
+    """
+    first, nxt = _priced_month(wh, day)
+    mu = warehouse_usage(wh, first)
+    if mu.r2_complete:
+        return first, nxt, mu.usage, mu.notes, True
+    nxt = day + timedelta(days=1)
+    first = nxt - timedelta(days=WINDOW_DAYS)
+    months = sorted({month_bounds(first)[0], month_bounds(day)[0]})
+    parts = [warehouse_usage(wh, m) for m in months]
+    frames = {}
+    for name, cols in (("r2_storage", ["date", "bucket", "storage_class", "bytes"]),
+                       ("r2_operations", ["date", "bucket", "op_class", "storage_class",
+                                          "requests"]),
+                       ("r2_retrieval", ["date", "bucket", "bytes"])):
+        df = pd.concat([p.usage.frame(name, cols) for p in parts], ignore_index=True)
+        when = pd.to_datetime(df["date"]).dt.date if len(df) else df["date"]
+        frames[name] = df[(when >= first) & (when < nxt)].reset_index(drop=True)
+    covered = pd.to_datetime(frames["r2_storage"]["date"]).dt.date.nunique()
+    notes = [f"{mu.month:%Y-%m} is not fully synced (R2 metrics are kept 31 days): priced "
+             f"the last {WINDOW_DAYS} complete days, {first} to {day}"]
+    if covered < WINDOW_DAYS:
+        notes.append(f"R2 storage is known for {covered} of those {WINDOW_DAYS} days")
+    return first, nxt, Usage(**frames), notes, covered == WINDOW_DAYS
+
+
+def _period_label(ctx: _Context) -> str:
+    """'YYYY-MM' for a billing month, else the first and last day of the window."""
+    if month_bounds(ctx.first) == (ctx.first, ctx.nxt):
+        return f"{ctx.first:%Y-%m}"
+    return f"{ctx.first} to {ctx.nxt - timedelta(days=1)} ({(ctx.nxt - ctx.first).days} days)"
 
 
 def _groups(objects: pd.DataFrame):
@@ -317,7 +367,7 @@ def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
     removals_after = _removals(pd.concat([ctx.objects[others], after], ignore_index=True))
     usage_after = Usage(r2_storage=storage_after, r2_ia_removals=removals_after,
                         r2_operations=ops_after, r2_retrieval=retr_after)
-    bill_after = _price(usage_after, first, book)
+    bill_after = price_period(usage_after, first, nxt, book)
     saving = ctx.bill.total - bill_after.total
     marginal = _marginal(ctx.bill, book) - _marginal(bill_after, book)
     sku_delta = _sku_delta(ctx.bill, bill_after)
@@ -508,7 +558,7 @@ def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
     sku = ", ".join(f"{k} {'+' if not v.startswith('-') else ''}{v}"
                     for k, v in extra["sku_delta"].items()) or "no line changes"
     computation = (
-        f"Engine ({ctx.book.label}) re-prices {ctx.first:%Y-%m} account-wide as if "
+        f"Engine ({ctx.book.label}) re-prices {_period_label(ctx)} account-wide as if "
         f"'{extra['rule_text']}' had applied to {bucket}/{prefix}: bill ${extra['bill_before']}"
         f" -> ${extra['bill_after']} = {money(row['saving'])}/month saved (line changes: "
         f"{sku}). Quantities: Standard {row['standard_gb_month_delta']:+.3f} GB-month, IA "
@@ -524,8 +574,8 @@ def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
         computation += " Objects expiring within 30 days of their transition owe the IA minimum."
     confidence = "high" if read_span >= HIGH_CONFIDENCE_READ_DAYS else "medium"
     partial = "" if ctx.r2_complete else (
-        f"; low: the priced month {ctx.first:%Y-%m} has R2 storage for only part of its days "
-        "(a first sync keeps 31 days), so the saving is understated")
+        f"; low: the priced period {_period_label(ctx)} has R2 storage for only part of its "
+        "days, so the saving is understated")
     if partial:
         confidence = "low"
     evidence = as_json({
@@ -539,7 +589,7 @@ def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
         "reads_window": [str(d) for d in ctx.read_days] if ctx.read_days else None,
         "reads_at_or_after_expiry": row["reads_at_or_after_expiry"],
         "exposed_object_days": row["exposed_object_days"],
-        "priced_month": f"{ctx.first:%Y-%m}",
+        "priced_month": _period_label(ctx),
         "standard_gb_month_delta": row["standard_gb_month_delta"],
         "ia_gb_month_delta": row["ia_gb_month_delta"],
         "reads_moved_to_ia": row["reads_moved_to_ia"],

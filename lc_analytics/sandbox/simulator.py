@@ -23,6 +23,9 @@ DAY = pd.Timedelta(days=1)
 # Audience countries, split by typical last-mile bandwidth (used by the planted bitrate case).
 HIGH_BW = ["US", "GB", "DE", "JP", "KR", "NL", "FR", "CA"]
 LOW_BW = ["IN", "ID", "NG", "PH", "PK", "BD", "KE", "EG"]
+#: The low-bandwidth country at the edge (around 20 Mbps mobile): never most of a planted
+#: low-bandwidth audience, so the plant does not hang on where the edge is drawn.
+BORDERLINE_LOW_BW = "PH"
 
 RESOLUTIONS = {  # ingest ladder the simulator draws from: (width, height, kbps)
     "1080p": (1920, 1080, 6000),
@@ -320,9 +323,16 @@ def _views(rng, bc, li, shows, clips, horizon_end) -> pd.DataFrame:
     mixes = _country_mixes(rng, bc)
     countries = HIGH_BW + LOW_BW
     parts = []
+    borderline = countries.index(BORDERLINE_LOW_BW)
     for b_i, grp in pot.groupby("b", sort=True):
         idx = grp.index.to_numpy()
         counts = rng.multinomial(total[idx], mixes[b_i])
+        if arche[b_i] == "overprovisioned":
+            # the planted audience is clearly low-bandwidth: the borderline country takes
+            # the smallest low-bandwidth share (a relabelling: no draw changes)
+            low = np.arange(len(HIGH_BW), len(countries))
+            least = low[np.argmin(mixes[b_i][low])]
+            counts[:, [borderline, least]] = counts[:, [least, borderline]]
         r, c = np.nonzero(counts)
         parts.append(pd.DataFrame({
             "vid": grp["vid"].to_numpy()[r],
