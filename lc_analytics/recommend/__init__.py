@@ -1,7 +1,7 @@
 """Recommendations with evidence and their action plan."""
 
 from .bitrate import recommend_bitrate
-from .lifecycle import lifecycle_candidates, recommend_lifecycle
+from .lifecycle import existing_rule_reviews, lifecycle_candidates, recommend_lifecycle
 from .model import Action, Plan, Recommendation
 from .retention import recommend_retention, retention_policies
 from .run import make_plan, parameters, recommend_all, to_frame
@@ -12,6 +12,7 @@ __all__ = [
     "Action",
     "Plan",
     "Recommendation",
+    "existing_rule_reviews",
     "lifecycle_candidates",
     "make_plan",
     "parameters",

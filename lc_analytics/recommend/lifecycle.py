@@ -133,8 +133,11 @@ def recommend_lifecycle(wh: Warehouse, *, book: PriceBook | str | None = None,
     """
     book, day = resolve(wh, book, as_of)
     ctx = _context(wh, book, day)
-    best: list[tuple[dict, dict]] = []
+    best = _best_reviews(ctx, candidate_days)
+    reviewed = {(row["bucket"], row["prefix"]) for row, _ in best}
     for (bucket, prefix), objs in _groups(ctx.objects):
+        if (bucket, prefix) in reviewed:
+            continue  # its existing rule is changed: no second rule on the same prefix
         cands = [c for c in _prefix_candidates(ctx, bucket, prefix, objs, candidate_days,
                                                min_exposed_object_days) if c[0]["proposable"]]
         if cands:
@@ -145,7 +148,8 @@ def recommend_lifecycle(wh: Warehouse, *, book: PriceBook | str | None = None,
         by_bucket.setdefault(row["bucket"], []).append((row, extra))
     for bucket, items in by_bucket.items():
         current = _current_rules(ctx.rules, bucket)
-        proposed = _merged(current, [extra["rule"] for _, extra in items])
+        changed = _changed(current, [e["change"] for _, e in items if "change" in e])
+        proposed = _merged(changed, [e["rule"] for _, e in items if "rule" in e])
         action_id = f"r2.lifecycle:{bucket}"
         for i, (row, extra) in enumerate(items):
             rid = f"{KIND}:{bucket}/{row['prefix']}"
@@ -157,7 +161,8 @@ def recommend_lifecycle(wh: Warehouse, *, book: PriceBook | str | None = None,
                     why="; ".join(f"{r['prefix'] or '(whole bucket)'}: {e['rule_text']}"
                                   for r, e in items),
                     recommendation_id=rid),)
-            out.append(_recommendation(ctx, row, extra, rid, actions, action_id))
+            make = _review_recommendation if "change" in extra else _recommendation
+            out.append(make(ctx, row, extra, rid, actions, action_id))
     for bucket in _buckets_without_abort(wh, ctx.rules):
         if bucket not in by_bucket:
             out.append(_abort_recommendation(wh, ctx, bucket))
@@ -305,7 +310,6 @@ def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
               reads: pd.DataFrame, n: int | None, m: int | None, has_t: int | None,
               has_e: int | None, exposure) -> tuple[dict, dict]:
     first, nxt, book = ctx.first, ctx.nxt, ctx.book
-    lo, hi = pd.Timestamp(first, tz="UTC"), pd.Timestamp(nxt, tz="UTC")
     before = objs
     after = objs.copy()
     if n is not None:
@@ -322,6 +326,58 @@ def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
     after.loc[never, "ia_from"] = pd.NaT
     after["storage_class"] = np.where(after["ia_from"].notna(), IA, STANDARD)
 
+    ch = _price_change(ctx, bucket, before, after, reads)
+    dframe, moved_to_ia, transitions = ch["dframe"], ch["moved_to_ia"], ch["transitions"]
+    retr_a, retr_b, bill_after = ch["retr_a"], ch["retr_b"], ch["bill_after"]
+    saving, marginal, sku_delta = ch["saving"], ch["marginal"], ch["sku_delta"]
+
+    n_days = (nxt - first).days
+    gbm = Decimal(book.rule("bytes_per_gb")) * n_days
+    by_cls = dframe.groupby("storage_class")["bytes"].sum() if len(dframe) else pd.Series(
+        dtype="int64")
+    now = pd.Timestamp(ctx.read_days[1] if ctx.read_days else first, tz="UTC") + \
+        pd.Timedelta(days=1)
+    backlog = 0
+    if n is not None:
+        alive = before["stored_until"].isna()
+        backlog = int((alive & before["ia_from"].isna()
+                       & (before["c_day"] + pd.Timedelta(days=n + 1) <= now)).sum())
+    proposable = saving > 0 and marginal > 0
+    if not proposable:
+        reason = f"net effect is a cost or nothing (engine {saving}, marginal {marginal:.6f})"
+    else:
+        reason = "saves money after retrieval, IA operations, transitions and the minimum"
+    rule_text = _rule_text(n, m)
+    row = {
+        "bucket": bucket, "prefix": prefix, "transition_days": n, "expire_days": m,
+        "existing_transition_days": has_t, "existing_expire_days": has_e,
+        "objects": len(objs), "bytes": int(objs.loc[objs["stored_until"].isna(),
+                                                    "size_bytes"].sum()),
+        "standard_gb_month_delta": float(Decimal(int(by_cls.get(STANDARD, 0))) / gbm),
+        "ia_gb_month_delta": float(Decimal(int(by_cls.get(IA, 0))) / gbm),
+        "reads_moved_to_ia": moved_to_ia,
+        "retrieval_gb_delta": float(Decimal(retr_a - retr_b)
+                                    / Decimal(book.rule("bytes_per_gb"))),
+        "transitions_per_month_delta": transitions,
+        "backlog_transitions_once": backlog,
+        "reads_at_or_after_expiry": 0 if m is None else int(
+            reads.loc[reads["age"] >= m, "requests"].sum()),
+        "exposed_object_days": exposure(m) if m is not None else None,
+        "saving": saving, "marginal_saving": marginal, "proposable": proposable,
+        "reason": reason, "rule": rule_text,
+    }
+    extra = {"rule": _new_rule(prefix, n, m), "rule_text": rule_text, "sku_delta": sku_delta,
+             "bill_before": ctx.bill.total, "bill_after": bill_after.total}
+    return row, extra
+
+
+def _price_change(ctx: _Context, bucket: str, before: pd.DataFrame, after: pd.DataFrame,
+                  reads: pd.DataFrame) -> dict[str, Any]:
+    """The priced period re-priced account-wide with `before` (objects of one bucket, as they
+    are) replaced by `after` (the same objects under other rules): storage on the synced days,
+    reads' class and retrieval, transitions and the IA minimum."""
+    first, nxt, book = ctx.first, ctx.nxt, ctx.book
+    lo, hi = pd.Timestamp(first, tz="UTC"), pd.Timestamp(nxt, tz="UTC")
     # storage: the prefix's modelled daily bytes after minus before, on the synced days
     delta = _daily(after, first, nxt).set_index(["date", "storage_class"])["bytes"] - \
         _daily(before, first, nxt).set_index(["date", "storage_class"])["bytes"]
@@ -363,7 +419,7 @@ def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
     retr_after = pd.concat([retr, pd.DataFrame([{"date": first, "bucket": bucket,
                                                   "bytes": retr_a - retr_b}])],
                            ignore_index=True) if retr_a != retr_b else retr
-    others = ~(ctx.objects["bucket"].eq(bucket) & ctx.objects["key"].str.startswith(prefix))
+    others = ~ctx.objects.index.isin(before.index)
     removals_after = _removals(pd.concat([ctx.objects[others], after], ignore_index=True))
     usage_after = Usage(r2_storage=storage_after, r2_ia_removals=removals_after,
                         r2_operations=ops_after, r2_retrieval=retr_after)
@@ -371,45 +427,9 @@ def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
     saving = ctx.bill.total - bill_after.total
     marginal = _marginal(ctx.bill, book) - _marginal(bill_after, book)
     sku_delta = _sku_delta(ctx.bill, bill_after)
-
-    n_days = (nxt - first).days
-    gbm = Decimal(book.rule("bytes_per_gb")) * n_days
-    by_cls = dframe.groupby("storage_class")["bytes"].sum() if len(dframe) else pd.Series(
-        dtype="int64")
-    now = pd.Timestamp(ctx.read_days[1] if ctx.read_days else first, tz="UTC") + \
-        pd.Timedelta(days=1)
-    backlog = 0
-    if n is not None:
-        alive = before["stored_until"].isna()
-        backlog = int((alive & before["ia_from"].isna()
-                       & (before["c_day"] + pd.Timedelta(days=n + 1) <= now)).sum())
-    proposable = saving > 0 and marginal > 0
-    if not proposable:
-        reason = f"net effect is a cost or nothing (engine {saving}, marginal {marginal:.6f})"
-    else:
-        reason = "saves money after retrieval, IA operations, transitions and the minimum"
-    rule_text = _rule_text(n, m)
-    row = {
-        "bucket": bucket, "prefix": prefix, "transition_days": n, "expire_days": m,
-        "existing_transition_days": has_t, "existing_expire_days": has_e,
-        "objects": len(objs), "bytes": int(objs.loc[objs["stored_until"].isna(),
-                                                    "size_bytes"].sum()),
-        "standard_gb_month_delta": float(Decimal(int(by_cls.get(STANDARD, 0))) / gbm),
-        "ia_gb_month_delta": float(Decimal(int(by_cls.get(IA, 0))) / gbm),
-        "reads_moved_to_ia": moved_to_ia,
-        "retrieval_gb_delta": float(Decimal(retr_a - retr_b)
-                                    / Decimal(book.rule("bytes_per_gb"))),
-        "transitions_per_month_delta": transitions,
-        "backlog_transitions_once": backlog,
-        "reads_at_or_after_expiry": 0 if m is None else int(
-            reads.loc[reads["age"] >= m, "requests"].sum()),
-        "exposed_object_days": exposure(m) if m is not None else None,
-        "saving": saving, "marginal_saving": marginal, "proposable": proposable,
-        "reason": reason, "rule": rule_text,
-    }
-    extra = {"rule": _new_rule(prefix, n, m), "rule_text": rule_text, "sku_delta": sku_delta,
-             "bill_before": ctx.bill.total, "bill_after": bill_after.total}
-    return row, extra
+    return {"dframe": dframe, "moved_to_ia": moved_to_ia, "transitions": transitions,
+            "retr_a": retr_a, "retr_b": retr_b, "bill_after": bill_after, "saving": saving,
+            "marginal": marginal, "sku_delta": sku_delta}
 
 
 def _daily(objs: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:
@@ -533,6 +553,175 @@ def _abort_recommendation(wh: Warehouse, ctx: _Context, bucket: str) -> Recommen
         confidence="high", actions=(action,))
 
 
+# --- existing rules -------------------------------------------------------------------------
+
+def _best_reviews(ctx: _Context, days: tuple[int, ...]) -> list[tuple[dict, dict]]:
+    """Per existing transition rule, its most saving proposable change (if any)."""
+    best = []
+    for cands in _rule_reviews(ctx, days).values():
+        ok = [c for c in cands if c[0]["proposable"]]
+        if ok:
+            best.append(max(ok, key=lambda c: (c[0]["saving"], c[0]["marginal_saving"])))
+    return best
+
+
+def existing_rule_reviews(wh: Warehouse, *, book: PriceBook | str | None = None,
+                          as_of: date | str | None = None,
+                          candidate_days: tuple[int, ...] = CANDIDATE_DAYS) -> pd.DataFrame:
+    """Every change evaluated for every existing transition rule, with its priced effect.
+
+    Columns: bucket, prefix, rule_id, transition_days, new_transition_days (None: the
+    transition removed), saving (engine), marginal_saving, proposable, reason, quantities.
+
+    >>> existing_rule_reviews(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
+    """
+    book, day = resolve(wh, book, as_of)
+    ctx = _context(wh, book, day)
+    return pd.DataFrame([row for cands in _rule_reviews(ctx, candidate_days).values()
+                         for row, _ in cands])
+
+
+def _rule_reviews(ctx: _Context, days: tuple[int, ...]) -> dict[str, list[tuple[dict, dict]]]:
+    """Per enabled rule that moves objects to Infrequent Access (and is the only one moving
+    its prefix): the rule's transition removed, or moved later to each of `days` (before its
+    expiry), each priced as if changed at the start of the priced period."""
+    rules = ctx.rules[ctx.rules["enabled"] & ctx.rules["transition_days"].notna()]
+    out: dict[str, list[tuple[dict, dict]]] = {}
+    for rule in rules.itertuples():
+        bucket, prefix = rule.bucket, rule.prefix or ""
+        others = rules[(rules["bucket"] == bucket) & (rules["rule_id"] != rule.rule_id)]
+        if any(prefix.startswith(p or "") or (p or "").startswith(prefix)
+               for p in others["prefix"]):
+            continue  # objects another rule also moves: not this rule's alone to change
+        mine = ctx.objects["bucket"].eq(bucket) & ctx.objects["key"].str.startswith(prefix)
+        if not mine.any():
+            continue
+        reads = ctx.reads[(ctx.reads["bucket"] == bucket)
+                          & ctx.reads["key"].str.startswith(prefix)]
+        n = int(rule.transition_days)
+        m = None if pd.isna(rule.expire_days) else int(rule.expire_days)
+        options = [None] + [d for d in days if d > n and (m is None or d < m)]
+        out[f"{bucket}/{rule.rule_id}"] = [
+            _review(ctx, rule, ctx.objects[mine], reads, n, new) for new in options]
+    return out
+
+
+def _review(ctx: _Context, rule: Any, objs: pd.DataFrame, reads: pd.DataFrame, n: int,
+            new: int | None) -> tuple[dict, dict]:
+    """One change of an existing transition rule, acting from the start of the priced period:
+    objects already in Infrequent Access stay there (R2 never moves them back); those the
+    rule moved during the period stay Standard (`new` None) or move `new` days after upload."""
+    lo, hi = pd.Timestamp(ctx.first, tz="UTC"), pd.Timestamp(ctx.nxt, tz="UTC")
+    after = objs.copy()
+    moved = after["ia_from"].notna() & (after["ia_from"] >= lo)
+    later = after["c_day"] + pd.Timedelta(days=(new or 0) + 1)
+    after.loc[moved, "ia_from"] = later[moved].where(later[moved] < hi) if new else pd.NaT
+    after["storage_class"] = np.where(after["ia_from"].notna(), IA, STANDARD)
+    ch = _price_change(ctx, rule.bucket, objs, after, reads)
+    gbm = Decimal(ctx.book.rule("bytes_per_gb")) * (ctx.nxt - ctx.first).days
+    by_cls = ch["dframe"].groupby("storage_class")["bytes"].sum() if len(ch["dframe"]) \
+        else pd.Series(dtype="int64")
+    saving, marginal = ch["saving"], ch["marginal"]
+    proposable = saving > 0 and marginal > 0
+    text = (f"remove its transition to Infrequent Access (after {n} days)" if new is None
+            else f"transition to Infrequent Access after {new} days instead of {n}")
+    ia = objs["ia_from"].notna() & objs["stored_until"].isna()
+    row = {
+        "bucket": rule.bucket, "prefix": rule.prefix or "", "rule_id": rule.rule_id,
+        "transition_days": n, "new_transition_days": new,
+        "expire_days": None if pd.isna(rule.expire_days) else int(rule.expire_days),
+        "objects": len(objs), "ia_objects": int(ia.sum()),
+        "ia_bytes": int(objs.loc[ia, "size_bytes"].sum()),
+        "transitions_in_period": int(moved.sum()),
+        "transitions_per_month_delta": ch["transitions"],
+        "standard_gb_month_delta": float(Decimal(int(by_cls.get(STANDARD, 0))) / gbm),
+        "ia_gb_month_delta": float(Decimal(int(by_cls.get(IA, 0))) / gbm),
+        "retrieval_gb_delta": float(Decimal(ch["retr_a"] - ch["retr_b"])
+                                    / Decimal(ctx.book.rule("bytes_per_gb"))),
+        "saving": saving, "marginal_saving": marginal, "proposable": proposable,
+        "reason": ("the rule costs more than it saves" if proposable else
+                   f"the rule pays off or the change saves nothing (engine {saving}, "
+                   f"marginal {marginal:.6f})"),
+        "rule": text,
+    }
+    extra = {"change": {"ID": rule.rule_id, "transition_days": new}, "rule_text": text,
+             "sku_delta": ch["sku_delta"], "bill_before": ctx.bill.total,
+             "bill_after": ch["bill_after"].total}
+    return row, extra
+
+
+def _changed(current: list[dict[str, Any]], changes: list[dict[str, Any]]
+             ) -> list[dict[str, Any]]:
+    """The rules with each change applied: a rule's transition removed (the rule dropped when
+    nothing is left in it) or its transition days changed; the current rules unmodified."""
+    out = []
+    by_id = {c["ID"]: c["transition_days"] for c in changes}
+    for rule in (json.loads(json.dumps(r)) for r in current):
+        if rule.get("ID") in by_id:
+            days = by_id[rule["ID"]]
+            if days is None:
+                rule.pop("Transitions", None)
+                rule.pop("Transition", None)
+                if not any(k in rule for k in ("Expiration", "AbortIncompleteMultipartUpload",
+                                                "NoncurrentVersionExpiration",
+                                                "NoncurrentVersionTransitions")):
+                    continue
+            else:
+                for t in rule.get("Transitions", []):
+                    t["Days"] = days
+        out.append(rule)
+    return out
+
+
+def _review_recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
+                           actions: tuple[Action, ...], action_id: str) -> Recommendation:
+    bucket, prefix, rule_id = row["bucket"], row["prefix"], row["rule_id"]
+    sku = ", ".join(f"{k} {'+' if not v.startswith('-') else ''}{v}"
+                    for k, v in extra["sku_delta"].items()) or "no line changes"
+    computation = (
+        f"Engine ({ctx.book.label}) re-prices {_period_label(ctx)} account-wide as if rule "
+        f"'{rule_id}' on {bucket}/{prefix} had been changed at its start ({extra['rule_text']};"
+        f" objects already in Infrequent Access stay there): bill ${extra['bill_before']} -> "
+        f"${extra['bill_after']} = {money(row['saving'])}/month saved (line changes: {sku}). "
+        f"Quantities: {row['transitions_per_month_delta']:+,} transitions (IA Class A, billed "
+        f"in whole millions) a month, Standard {row['standard_gb_month_delta']:+.3f} GB-month, "
+        f"IA {row['ia_gb_month_delta']:+.3f} GB-month, IA retrieval "
+        f"{row['retrieval_gb_delta']:+.3f} GB; marginal (no rounding, no free tier) "
+        f"{row['marginal_saving']:.6f}.")
+    confidence = "high" if ctx.r2_complete else "low"
+    evidence = as_json({
+        "bucket": bucket, "prefix": prefix, "existing_rule": rule_id,
+        "rule": extra["rule_text"], "transition_days": row["transition_days"],
+        "new_transition_days": row["new_transition_days"], "expire_days": row["expire_days"],
+        "objects": row["objects"], "ia_objects": row["ia_objects"], "ia_bytes": row["ia_bytes"],
+        "transitions_per_month_delta": row["transitions_per_month_delta"],
+        "standard_gb_month_delta": row["standard_gb_month_delta"],
+        "ia_gb_month_delta": row["ia_gb_month_delta"],
+        "retrieval_gb_delta": row["retrieval_gb_delta"],
+        "sku_cost_delta": extra["sku_delta"], "marginal_saving": row["marginal_saving"],
+        "priced_month": _period_label(ctx), "lifecycle_action": action_id,
+        "confidence_reason": ("the priced period's R2 usage is synced for every day"
+                              if ctx.r2_complete else
+                              "the priced period has R2 storage for only part of its days"),
+        "notes": ctx.notes,
+    })
+    text = (f"Change R2 lifecycle rule '{rule_id}' on {bucket} (prefix '{prefix}'): "
+            f"{extra['rule_text']}; it costs more than it saves.")
+    if not actions:
+        text += f" (Sent with action {action_id}, together with the bucket's other changes.)"
+    return Recommendation(
+        id=rid, kind=KIND, target_type="bucket_prefix", target=f"{bucket}/{prefix}",
+        action=text, evidence=evidence,
+        rule=("every enabled rule moving objects to Infrequent Access is re-priced with its "
+              "transition removed or moved later (acting from the priced period's start; IA "
+              "objects stay IA); proposed only if the engine-priced and the marginal saving "
+              "are both positive"),
+        monthly_saving=row["saving"], saving_computation=computation,
+        viewer_impact=("None: objects stay readable; those not moved to Infrequent Access "
+                       "are read at Standard rates, without retrieval fees."),
+        confidence=confidence, actions=actions)
+
+
 # --- the recommendation ----------------------------------------------------------------------
 
 def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
@@ -627,4 +816,5 @@ def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
         confidence=confidence, actions=actions)
 
 
-__all__ = ["CANDIDATE_DAYS", "KIND", "lifecycle_candidates", "recommend_lifecycle"]
+__all__ = ["CANDIDATE_DAYS", "KIND", "existing_rule_reviews", "lifecycle_candidates",
+           "recommend_lifecycle"]
