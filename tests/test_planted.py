@@ -3,8 +3,8 @@
 Each case builds a small sandbox account for a (seed, end date), syncs it in process (as
 `conftest.synced` does) and runs every recommender. Every unhealthy situation in
 `account.planted` must be found (the right kind of recommendation on the right resource) and
-every healthy look-alike left alone (no recommendation or action on it, no new or changed
-lifecycle rule covering it).
+every healthy look-alike left alone (what finds its unhealthy twin does not fire on it, and
+no new or changed lifecycle rule covers it).
 
 End dates: month ends (a whole billing month synced), mid-month (the last complete month only
 partly synced: R2 keeps 31 days) and the default end of `demo` (the real yesterday, computed
@@ -64,12 +64,13 @@ def _found(p: Planted, recs: list[Recommendation]) -> list[Recommendation]:
 
 
 def _touches(p: Planted, recs: list[Recommendation]) -> list[str]:
-    """Why any recommendation acts on look-alike `p` (empty when it is left alone)."""
-    hits = [r.id for r in recs if r.target == p.target]
+    """Why look-alike `p` counts as flagged: what would find its unhealthy twin fires on it,
+    or a lifecycle action adds a rule covering it or changes its existing rule (empty when
+    it is left alone). Other kinds may act on it: the bitrate look-alike's input may still
+    get a retention policy."""
+    hits = [r.id for r in _found(p, recs)]
     for r in recs:
         for a in r.actions:
-            if a.resource == p.target:
-                hits.append(a.id)
             if a.kind != "r2.lifecycle":
                 continue
             before = {json.dumps(x, sort_keys=True) for x in a.current["Rules"]}

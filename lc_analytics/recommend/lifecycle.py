@@ -27,13 +27,24 @@ The rule, per bucket and prefix (prefix = an object key up to and including its 
   marginal saving (the same quantity changes x unit prices, no rounding) are positive: a rule
   whose net effect is a cost is never proposed. Of a prefix's candidates the one saving most
   is proposed. `lifecycle_candidates` returns every candidate with its figures.
+- Existing rules are reviewed too (`existing_rule_reviews`): each enabled rule that alone moves
+  its prefix to Infrequent Access is re-priced with its transition removed, or moved later to
+  each of `CANDIDATE_DAYS` (before its expiry), acting from the priced period's start (objects
+  already in IA stay there: R2 never moves them back). IA has no free tier and bills
+  operations in whole millions, so a small IA footprint can cost more than it saves. A change
+  is proposed when the engine's saving is positive and either the marginal saving is too or
+  the saving comes from whole operation blocks that only the rule's traffic keeps billed; of
+  a rule's changes the one saving most. An expiry alone never adds to the bill (deletes are
+  free) except through the IA minimum, which the transition's removal or delay removes. A
+  reviewed prefix gets no new rule; the change goes into the bucket's `r2.lifecycle` action.
 - A bucket without R2's default multipart-abort rule gets it back (a separate, information-only
   recommendation when nothing else is proposed for the bucket: the rule costs nothing, and
   the parts' bytes are not reported, so no saving is claimed).
 - The one-time cost of transitioning the backlog (objects already older than N when the rule
   is applied, one IA Class A operation each) is stated in the evidence.
 - Action: `r2.lifecycle` on the bucket: current = the bucket's rules as synced; proposed =
-  the same rules with the new rule added (or merged into an existing rule of the same prefix,
+  the same rules with reviewed rules changed (a rule left with no action is dropped), the new
+  rule added (or merged into an existing rule of the same prefix,
   keeping its ID) and R2's default multipart-abort rule kept (added if missing, aborting
   incomplete multipart uploads after `ABORT_MULTIPART_DAYS` days), in the S3
   PutBucketLifecycleConfiguration shape.
@@ -622,7 +633,12 @@ def _review(ctx: _Context, rule: Any, objs: pd.DataFrame, reads: pd.DataFrame, n
     by_cls = ch["dframe"].groupby("storage_class")["bytes"].sum() if len(ch["dframe"]) \
         else pd.Series(dtype="int64")
     saving, marginal = ch["saving"], ch["marginal"]
-    proposable = saving > 0 and marginal > 0
+    meters = {sku.id: sku.meter for sku in ctx.book.skus(ctx.first)}
+    blocks = -sum((Decimal(v) for k, v in ch["sku_delta"].items()
+                   if meters.get(k) == "operations"), Decimal(0))
+    # the bill decides: a positive marginal saving, or whole operation blocks (a million
+    # requests each, no free tier in IA) that only this rule's traffic keeps billed
+    proposable = saving > 0 and (marginal > 0 or blocks >= saving)
     text = (f"remove its transition to Infrequent Access (after {n} days)" if new is None
             else f"transition to Infrequent Access after {new} days instead of {n}")
     ia = objs["ia_from"].notna() & objs["stored_until"].isna()
@@ -639,6 +655,7 @@ def _review(ctx: _Context, rule: Any, objs: pd.DataFrame, reads: pd.DataFrame, n
         "retrieval_gb_delta": float(Decimal(ch["retr_a"] - ch["retr_b"])
                                     / Decimal(ctx.book.rule("bytes_per_gb"))),
         "saving": saving, "marginal_saving": marginal, "proposable": proposable,
+        "operations_blocks_saving": blocks,
         "reason": ("the rule costs more than it saves" if proposable else
                    f"the rule pays off or the change saves nothing (engine {saving}, "
                    f"marginal {marginal:.6f})"),
@@ -699,6 +716,7 @@ def _review_recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
         "ia_gb_month_delta": row["ia_gb_month_delta"],
         "retrieval_gb_delta": row["retrieval_gb_delta"],
         "sku_cost_delta": extra["sku_delta"], "marginal_saving": row["marginal_saving"],
+        "operations_blocks_saving": row["operations_blocks_saving"],
         "priced_month": _period_label(ctx), "lifecycle_action": action_id,
         "confidence_reason": ("the priced period's R2 usage is synced for every day"
                               if ctx.r2_complete else
@@ -714,8 +732,9 @@ def _review_recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
         action=text, evidence=evidence,
         rule=("every enabled rule moving objects to Infrequent Access is re-priced with its "
               "transition removed or moved later (acting from the priced period's start; IA "
-              "objects stay IA); proposed only if the engine-priced and the marginal saving "
-              "are both positive"),
+              "objects stay IA); proposed only if the engine-priced saving is positive and "
+              "either the marginal saving is too or it comes from whole operation blocks "
+              "(a million requests each) only the rule's traffic keeps billed"),
         monthly_saving=row["saving"], saving_computation=computation,
         viewer_impact=("None: objects stay readable; those not moved to Infrequent Access "
                        "are read at Standard rates, without retrieval fees."),
