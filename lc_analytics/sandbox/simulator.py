@@ -499,7 +499,7 @@ def _archive(rng, objects, reads, t0, horizon_end):
     more = _object_reads(rng, archive, t0, horizon_end)
     more["obj"] += len(objects)
     rule = {"bucket": BUCKETS["exports"], "rule_id": "archive-to-ia", "prefix": "archive/",
-            "transition_days": 30, "transition_class": "STANDARD_IA", "expire_days": None}
+            "transition_days": 30, "transition_class": "STANDARD_IA", "expire_days": np.nan}
     return (pd.concat([objects, archive], ignore_index=True),
             pd.concat([reads, more], ignore_index=True), rule)
 
