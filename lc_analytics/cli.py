@@ -120,6 +120,26 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8787, help="API port (default: 8787)")
     serve.add_argument("--no-r2", action="store_true", help="do not start the R2 server")
     serve.set_defaults(func=_cmd_sandbox_serve)
+    adv = sb_sub.add_parser(
+        "advance", help="move a served sandbox's clock forward (R2 follows)",
+        description="Move the clock of a running `lc-analytics sandbox serve` forward: the "
+                    "API then serves the new days, and R2 lists the new day's objects, "
+                    "expirations and storage classes. Reads LC_SANDBOX_CONTROL_URL and "
+                    "LC_SANDBOX_CONTROL_TOKEN (printed by serve).")
+    adv.add_argument("--days", type=int, required=True, help="days to move forward (>= 1)")
+    adv.add_argument("--url", default=None,
+                     help="control endpoint (default: $LC_SANDBOX_CONTROL_URL)")
+    adv.set_defaults(func=_cmd_sandbox_advance)
+    gt = sb_sub.add_parser(
+        "ground-truth", help="write a served sandbox's ground truth to Parquet",
+        description="Write the truth of a running `lc-analytics sandbox serve`, as of its "
+                    "clock, to DIR/<table>.parquet (one file per truth table, plus "
+                    "storage_usage, planted and account) for external checks. Reads "
+                    "LC_SANDBOX_CONTROL_URL and LC_SANDBOX_CONTROL_TOKEN (printed by serve).")
+    gt.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
+    gt.add_argument("--url", default=None,
+                    help="control endpoint (default: $LC_SANDBOX_CONTROL_URL)")
+    gt.set_defaults(func=_cmd_sandbox_ground_truth)
     _add_costs_parser(sub)
     return parser
 
@@ -257,6 +277,24 @@ def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
 
     serve_forever(preset=args.preset, seed=args.seed, end=args.end, port=args.port,
                   r2=not args.no_r2)
+    return 0
+
+
+def _cmd_sandbox_advance(args: argparse.Namespace) -> int:
+    from .sandbox.control import ControlClient
+
+    clock = ControlClient.from_env(args.url).advance(args.days)
+    print(f"sandbox {clock['account_id']}: clock at {clock['now']}, last complete day "
+          f"{clock['end']} ({clock['days_left']} more day(s) simulated)")
+    return 0
+
+
+def _cmd_sandbox_ground_truth(args: argparse.Namespace) -> int:
+    from .sandbox.control import ControlClient
+
+    client = ControlClient.from_env(args.url)
+    files = client.write_ground_truth(args.out)
+    print(f"wrote {len(files)} Parquet file(s) of the sandbox's ground truth to {args.out}")
     return 0
 
 

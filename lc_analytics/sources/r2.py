@@ -14,7 +14,14 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 from ..errors import ConfigError, R2Error
 from ..settings import Settings, mask_secrets
 
-_AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "Unauthorized"}
+_CREDENTIAL_FIXES = {  # S3 error code -> which credential to fix
+    "InvalidAccessKeyId": "R2 does not know the access key id: check R2_ACCESS_KEY_ID (the R2 "
+                          "API token's Access Key ID)",
+    "SignatureDoesNotMatch": "the signature does not match: R2_SECRET_ACCESS_KEY is not the "
+                             "secret of R2_ACCESS_KEY_ID",
+    "InvalidToken": "check R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY",
+    "Unauthorized": "check R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY",
+}
 
 
 class R2Inventory:
@@ -115,9 +122,10 @@ class R2Inventory:
             err = exc.response.get("Error", {})
             code = err.get("Code", "")
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code in _AUTH_CODES:
-                msg = (f"R2 refused the credentials for {where} ({code}): check "
-                       "R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY")
+            if code in _CREDENTIAL_FIXES or _bad_key_id(code, err.get("Message", "")):
+                fix = _CREDENTIAL_FIXES.get(code) or (
+                    f"{err.get('Message')}: R2_ACCESS_KEY_ID is not an R2 access key id")
+                msg = f"R2 refused the credentials for {where} ({code}): {fix}"
             elif code == "AccessDenied" or status == 403:
                 needed = ("'Object Read & Write' permission (Workers R2 Storage Write)"
                           if write else "'Object Read only' permission (Workers R2 Storage "
@@ -136,6 +144,11 @@ class R2Inventory:
         except BotoCoreError as exc:
             raise R2Error(mask_secrets(f"R2 {where} failed: {exc}", self._secrets),
                           bucket=bucket) from exc
+
+
+def _bad_key_id(code: str, message: str) -> bool:
+    """R2's answer to a key id of the wrong length (InvalidArgument, "Credential access key")."""
+    return code == "InvalidArgument" and message.startswith("Credential access key")
 
 
 def lifecycle_row(bucket: str, rule: dict) -> dict:
