@@ -388,3 +388,27 @@ def test_the_r2_source_says_which_credential_to_fix(r2, key_id, secret, code, na
         assert name in message
     assert info.value.context["code"] == code
     assert secret not in message and r2.secret_access_key not in message
+
+
+def test_the_signature_check_reproduces_aws_published_example():
+    """AWS's SigV4 example for S3 (GET Object with a Range header), signed by hand."""
+    from lc_analytics.sandbox.sigv4 import _query_pairs, _read_signature, canonical_request, sign
+
+    environ = {
+        "REQUEST_METHOD": "GET", "RAW_URI": "/test.txt", "QUERY_STRING": "",
+        "HTTP_HOST": "examplebucket.s3.amazonaws.com", "HTTP_RANGE": "bytes=0-9",
+        "HTTP_X_AMZ_CONTENT_SHA256":
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "HTTP_X_AMZ_DATE": "20130524T000000Z",
+        "HTTP_AUTHORIZATION": (
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
+            "aws4_request,SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,"
+            "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"),
+    }
+    signed = _read_signature(environ, _query_pairs(""))
+    assert signed is not None and signed.key_id == "AKIAIOSFODNN7EXAMPLE"
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert sign(secret, signed.scope, signed.amz_date, canonical_request(environ, signed)) \
+        == signed.signature
+    assert sign(secret[:-1], signed.scope, signed.amz_date,
+                canonical_request(environ, signed)) != signed.signature

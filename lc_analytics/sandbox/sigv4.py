@@ -8,13 +8,15 @@ would refuse it with, or None when it passes::
     if refusal is not None:
         return refusal.wsgi(start_response, head=environ["REQUEST_METHOD"] == "HEAD")
 
-Refusals follow R2 (developers.cloudflare.com/r2/api/error-codes): no credentials: 401
-`Unauthorized`; an access key id that is not 32 characters: 400 `InvalidArgument`
-("Credential access key has length N, should be 32"); an unknown key: 403
-`InvalidAccessKeyId`; a wrong secret (or anything else that changes the signature): 403
-`SignatureDoesNotMatch`. Not checked, unlike R2: the request's age (the sandbox's clock is
-simulated, the client signs with its own), presigned expiry, the payload hash against the body,
-and chunk signatures of streaming uploads (the seed signature is checked).
+Refusals follow R2 where it documents them (developers.cloudflare.com/r2/api/error-codes):
+no credentials: 401 `Unauthorized`; a wrong secret (or anything else that changes the
+signature): 403 `SignatureDoesNotMatch`; an access key id that is not 32 characters: 400
+`InvalidArgument` ("Credential access key has length N, should be 32", as R2 answers it).
+An unknown key of the right length gets S3's 403 `InvalidAccessKeyId`; an Authorization
+header that is not SigV4 (R2 supports no other) gets 400 `InvalidArgument`. Not checked,
+unlike R2: the request's age (the sandbox's clock is simulated, the client signs with its
+own), presigned expiry, the payload hash against the body, and chunk signatures of streaming
+uploads (their seed signature is checked).
 """
 
 from __future__ import annotations
