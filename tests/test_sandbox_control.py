@@ -4,7 +4,13 @@ endpoint's own token, and R2 following the clock."""
 from __future__ import annotations
 
 import logging
+import os
 import shlex
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -228,8 +234,6 @@ def test_cli_refusals_create_nothing(served, monkeypatch, tmp_path, capsys):
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -256,3 +260,40 @@ def test_in_process_advance_brings_r2_to_the_new_day(account):
     shows = after[(after["bucket"] == thumbs) & after["key"].str.startswith("shows/")]
     assert {"STANDARD", "STANDARD_IA"} == set(shows["storage_class"])  # the rule was followed
     assert len(after) > len(before)
+
+
+# --- the real commands, in their own processes ----------------------------------------------
+def test_served_sandbox_is_driven_by_the_printed_exports(tmp_path):
+    """`sandbox serve` in one process; its export lines, evaluated by a shell, drive it."""
+    exe = Path(sys.executable).parent / "lc-analytics"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CLOUDFLARE_", "R2_", "LC_SANDBOX_"))}
+    with subprocess.Popen([exe, "sandbox", "serve", "--port", "0", "--end", "2026-06-30"],
+                          stdout=subprocess.PIPE, text=True, env=env) as serve:
+        assert serve.stdout is not None
+        try:
+            done = _drive(serve.stdout, exe, env, tmp_path / "gt")
+        finally:
+            serve.send_signal(signal.SIGINT)
+            assert serve.wait(timeout=30) == 0
+    assert done.returncode == 0, done.stderr
+    assert "last complete day 2026-07-02 (88 more day(s) simulated)" in done.stdout
+    account = pd.read_parquet(tmp_path / "gt" / "account.parquet").iloc[0]
+    assert account["now"] == pd.Timestamp("2026-07-03", tz="UTC")
+    assert (account["preset"], account["seed"]) == ("small", 7)
+    objects = pd.read_parquet(tmp_path / "gt" / "r2_objects.parquet")
+    assert len(objects) > 1000 and set(objects["storage_class"]) == {"STANDARD", "STANDARD_IA"}
+
+
+def _drive(stdout, exe, env, out):
+    """Read serve's exports, then run `advance --days 2` and `ground-truth` in a shell."""
+    lines: list[str] = []
+    while not any(x.startswith("export R2_SECRET_ACCESS_KEY") for x in lines):
+        line = stdout.readline()
+        assert line, "serve exited before printing its exports"
+        lines.append(line)
+    exports = "".join(x for x in lines if x.startswith("export "))
+    script = (f"{exports}\n{shlex.quote(str(exe))} sandbox advance --days 2 && "
+              f"{shlex.quote(str(exe))} sandbox ground-truth --out {shlex.quote(str(out))}")
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env,
+                          timeout=300)
