@@ -36,11 +36,10 @@ Deliberate differences from real R2 (all documented here, none affects an invent
 Isolation: every sandbox has its own moto account id and its own server. The server stamps that
 id on each request (moto's ``x-moto-account-id``), so a client that reaches the endpoint with
 the sandbox's credentials sees that sandbox's buckets only, as with a real per-account R2
-endpoint. Bucket
-names live in the account, as in R2 (moto's process-wide bucket namespace is left untouched), so
-two sandboxes of one seed hold the same bucket names. `close()` removes the moto account.
-Do not use ``moto.mock_aws`` in the same process while a sandbox runs: its reset wipes every
-moto backend.
+endpoint. Bucket names live in the account, as in R2 (moto's process-wide bucket namespace is
+left untouched), so two sandboxes of one seed hold the same bucket names. `close()` removes the
+moto account. Do not use ``moto.mock_aws`` in the same process while a sandbox runs: its reset
+wipes every moto backend.
 """
 
 from __future__ import annotations
