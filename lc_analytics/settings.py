@@ -16,6 +16,7 @@ from .errors import ConfigError
 
 DEFAULT_API_BASE_URL = "https://api.cloudflare.com/client/v4"
 DEFAULT_DB = "data/lc_analytics.duckdb"
+DEFAULT_SYNC_WAIT = 600.0  # seconds a sync waits for readers holding the warehouse open
 _ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 MASK = "********"
@@ -77,6 +78,7 @@ class Settings:
     r2_endpoint_url: str | None = None
     r2_bucket_name: str | None = None
     db_path: Path = Path(DEFAULT_DB)
+    sync_wait_seconds: float = DEFAULT_SYNC_WAIT
 
     # --- construction -------------------------------------------------------------------
     @classmethod
@@ -124,6 +126,8 @@ class Settings:
                 "R2_BUCKET_NAME must be 3-63 lowercase letters, digits or hyphens "
                 f"(got {bucket!r})"
             )
+        sync_wait = _seconds("LC_ANALYTICS_SYNC_WAIT", get("LC_ANALYTICS_SYNC_WAIT"),
+                             DEFAULT_SYNC_WAIT, problems)
         secret_key = get("R2_SECRET_ACCESS_KEY")
         access_key = get("R2_ACCESS_KEY_ID")
 
@@ -158,6 +162,7 @@ class Settings:
             r2_endpoint_url=endpoint,
             r2_bucket_name=bucket,
             db_path=Path(get("LC_ANALYTICS_DB") or DEFAULT_DB),
+            sync_wait_seconds=sync_wait,
         )
 
     def secrets(self) -> list[str]:
@@ -171,6 +176,19 @@ class Settings:
     def install_log_masking(self, logger: logging.Logger | None = None) -> None:
         """Mask every secret value in records that pass through `logger` (root by default)."""
         install_log_masking(self.secrets(), logger)
+
+
+def _seconds(name: str, value: str | None, default: float, problems: list[str]) -> float:
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        problems.append(f"{name} must be a number of seconds >= 0 (got {value!r})")
+        return default
+    return seconds
 
 
 def _check_url(name: str, value: str, problems: list[str]) -> None:
