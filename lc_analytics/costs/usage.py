@@ -54,16 +54,17 @@ class MonthUsage:
 
 
 def last_synced_day(wh: Warehouse) -> date | None:
-    """The last day every daily analytics source has complete (the smallest watermark).
+    """The last day every daily analytics source has complete: the smallest of their last
+    covered days (`Warehouse.coverage`), which a re-fetch never moves backwards.
 
     >>> last_synced_day(Warehouse("data/demo.duckdb", read_only=True))   # doctest: +SKIP
     datetime.date(2026, 6, 30)
     """
     from ..sync import ANALYTICS
 
-    marks = wh.query("SELECT source, watermark FROM sync_state WHERE watermark IS NOT NULL")
-    marks = marks[marks["source"].isin(list(ANALYTICS))]
-    return pd.Timestamp(marks["watermark"].min()).date() if len(marks) else None
+    cov = wh.coverage()
+    cov = cov[cov["source"].isin(list(ANALYTICS))]
+    return min(cov["last_day"]) if len(cov) else None
 
 
 def warehouse_usage(wh: Warehouse, month: date | str) -> MonthUsage:
