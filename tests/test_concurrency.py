@@ -134,6 +134,28 @@ def test_a_reader_held_too_long_fails_the_sync_naming_its_process(sandbox, tmp_p
     assert Warehouse(db, read_only=True).table_counts()["sync_runs"] == 0
 
 
+def test_a_snapshot_held_open_never_blocks_the_sync(sandbox, tmp_path):
+    import duckdb
+
+    db = tmp_path / "wh.duckdb"
+    _sync(sandbox, _settings(sandbox, db))
+    wh = Warehouse(db, read_only=True)
+    snap = wh.snapshot(tmp_path / "snap" / "wh.duckdb")
+    assert snap.read_only and snap.schema_version() == SCHEMA_VERSION
+    assert snap.table_counts() == wh.table_counts()
+    assert snap.coverage().equals(wh.coverage())
+    con = duckdb.connect(str(snap.path), read_only=True)  # held for as long as we like
+    try:
+        _sync(sandbox, _settings(sandbox, db, sync_wait_seconds=0.5))
+        assert con.execute("SELECT count(*) FROM sync_runs").fetchall() == [(1,)]
+    finally:
+        con.close()
+    assert wh.query("SELECT status FROM sync_runs")["status"].tolist() == ["ok", "ok"]
+    assert sorted(p.name for p in (tmp_path / "snap").iterdir()) == ["wh.duckdb"]
+    with pytest.raises(WarehouseError, match="cannot replace the warehouse itself"):
+        wh.snapshot(db)
+
+
 def test_the_wait_is_a_setting_with_a_ten_minute_default():
     env = {"CLOUDFLARE_ACCOUNT_ID": "0" * 32, "CLOUDFLARE_API_TOKEN": "a-token-0123456789"}
     assert Settings.from_env(env, env_file=None).sync_wait_seconds == 600.0

@@ -29,7 +29,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -37,7 +37,7 @@ from decimal import Decimal
 from glob import escape as glob_escape
 from os import PathLike
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import duckdb
 import pandas as pd
@@ -49,6 +49,7 @@ from .locks import describe_process, file_holders
 from .schema import BOOTSTRAP_SQL, MIGRATIONS, SCHEMA_VERSION, SEEN_COLUMNS
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 Records: TypeAlias = Iterable[Mapping[str, Any]] | pd.DataFrame | pa.Table
 
@@ -195,13 +196,22 @@ class Warehouse:
                 "new one)",
                 path=str(self.path),
             )
+        con = self._retry_locked(lambda: self._connect_once(read_only))
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+        except duckdb.Error as exc:
+            con.close()
+            raise _translate(exc, f"configuring {self.path}") from exc
+        return con
+
+    def _retry_locked(self, attempt: Callable[[], _T]) -> _T:
+        """`attempt()` until it stops failing on DuckDB's file lock, or `lock_timeout`."""
         started = time.monotonic()
         deadline = started + self.lock_timeout
         delay, next_log = 0.02, started + _WAIT_LOG_AFTER
         while True:
             try:
-                con = self._connect_once(read_only)
-                break
+                return attempt()
             except (duckdb.IOException, duckdb.ConnectionException) as exc:
                 if not _is_lock_conflict(exc):
                     raise _translate(exc, f"opening {self.path}") from exc
@@ -216,12 +226,6 @@ class Warehouse:
                                 self.lock_timeout)
                 time.sleep(min(delay, deadline - now))
                 delay = min(delay * 2, 0.5)
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-        except duckdb.Error as exc:
-            con.close()
-            raise _translate(exc, f"configuring {self.path}") from exc
-        return con
 
     def _connect_once(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         try:
@@ -416,6 +420,46 @@ class Warehouse:
         for col in ("first_day", "last_day"):
             df[col] = pd.to_datetime(df[col]).dt.date
         return df
+
+    def snapshot(self, dest: str | PathLike[str]) -> Warehouse:
+        """Copy the warehouse as it is now to `dest` and return the copy, opened read-only.
+
+        The copy is read under a read-only lock (like any query: a sync waits a moment) and
+        is then a file of its own, so a connection to it may stay open as long as you like
+        (`duckdb.connect(str(snap.path), read_only=True)`) without ever blocking a sync.
+        The copy is built beside `dest` and moved into place, replacing an older snapshot
+        only once complete.
+
+        Example:
+            >>> snap = Warehouse("data/lc_analytics.duckdb", read_only=True).snapshot(
+            ...     "data/snapshot.duckdb")                         # doctest: +SKIP
+            >>> con = duckdb.connect(str(snap.path), read_only=True)   # doctest: +SKIP
+        """
+        target = Path(dest).expanduser().absolute()
+        if target == self.path:
+            raise WarehouseError(f"a snapshot of {self.path} cannot replace the warehouse itself")
+        if not self.path.exists():
+            raise WarehouseError(f"no warehouse at {self.path}: run `lc-analytics sync` first",
+                                 path=str(self.path))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}{_CREATING}")
+        con = duckdb.connect()
+        try:
+            self._retry_locked(lambda: con.execute(
+                f"ATTACH {_literal(str(self.path))} AS lc_src (READ_ONLY)"))
+            con.execute(f"ATTACH {_literal(str(tmp))} AS lc_snap")
+            con.execute("COPY FROM DATABASE lc_src TO lc_snap")
+            con.execute("DETACH lc_snap")
+            con.execute("DETACH lc_src")
+            con.close()
+            os.replace(tmp, target)
+        except duckdb.Error as exc:
+            raise _translate(exc, f"snapshot of {self.path} to {target}") from exc
+        finally:
+            con.close()
+            for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+        return Warehouse(target, read_only=True, lock_timeout=self.lock_timeout)
 
     def account_id(self) -> str | None:
         """The Cloudflare account this warehouse holds (recorded by the first sync)."""
