@@ -280,7 +280,8 @@ def _exports_saving(ctx: dict[str, Any], uid: str, factor: float,
     info.update({"priced_month": f"{first:%Y-%m}", "bill_before": b.total,
                  "bill_after": a.total, "retrieval_bytes_delta": retr_delta})
     text = (f"engine ({book.label}) re-prices {first:%Y-%m} R2 account-wide with this input's "
-            f"{len(mine)} MP4 exports at {factor:.3f} x their size: ${b.total} -> ${a.total} = "
+            f"{len(mine)} MP4 exports at {factor:.3f} x their size: {money(b.total)} -> "
+            f"{money(a.total)} = "
             f"{money(saving)}/month")
     return saving, text, info
 
@@ -360,8 +361,9 @@ def _recommendation(wh: Warehouse, p, name: str | None, reasons: list[str],
                    f"{p.ingest_mbps:.2f} Mbps = {factor:.3f}; realised gradually, as new "
                    "exports at the target replace old ones. Information (not counted): bytes "
                    f"delivered in the last {DELIVERY_DAYS} days at the ingest bitrate priced on "
-                   f"the AWS book ({delivery['aws_book']}): ${delivery['aws_egress_cost']} -> "
-                   f"${delivery['aws_egress_cost_after']}. {STREAM_BILL}")
+                   f"the AWS book ({delivery['aws_book']}): "
+                   f"{money(delivery['aws_egress_cost'])} -> "
+                   f"{money(delivery['aws_egress_cost_after'])}. {STREAM_BILL}")
     return Recommendation(
         id=rid, kind=KIND, target_type="live_input", target=uid,
         action=(f"Have the broadcaster of live input '{name or uid}' send {t_res} at "

@@ -3,8 +3,8 @@ showback, recommendations and the charts that support them.
 
 Every function reads the warehouse through the cost and recommendation libraries (read-only,
 one query at a time) and returns a DataFrame or a dict that a notebook shows or plots as it
-is. Money stays Decimal: `plottable` turns it into floats for a chart and `usd` into text for
-a table, at the last moment.
+is. Money stays Decimal: `plottable` turns it into floats for a chart and
+`lc_analytics.money.format_usd` into text for a table, at the last moment.
 
 A month is *complete* for a service when every daily source behind it covers each of its days
 (a source covers the days from the first it holds to its watermark): Stream needs the
@@ -19,7 +19,7 @@ import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from ..costs.forecast import INTERVAL, latest_synced_day, month_to_date
 from ..costs.pricebook import PriceBook, load_book
 from ..costs.runway import storage_runway
 from ..costs.showback import UNALLOCATED, showback
+from ..money import format_usd
 from ..recommend.bitrate import RECOMMENDED_ENCODES, ingest_profiles
 from ..recommend.model import Recommendation
 from ..warehouse import Warehouse
@@ -50,7 +51,6 @@ AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
     (0, 0, "0"), (1, 6, "1-6"), (7, 29, "7-29"), (30, 59, "30-59"), (60, 89, "60-89"),
     (90, 179, "90-179"), (180, 364, "180-364"), (365, None, "365+"))
 ON_DEMAND_LOOKBACK_DAYS = 90  # the recording-selectivity rule's window
-_CENT = Decimal("0.01")
 
 
 # -- months ----------------------------------------------------------------------------------
@@ -455,13 +455,15 @@ def showback_table(wh: Warehouse, month: date | str, by: str,
 # -- recommendations -------------------------------------------------------------------------
 
 def target_names(wh: Warehouse, recs: Iterable[Recommendation]) -> dict[str, str]:
-    """Recommendation id -> a readable target (a live input's name, bucket/prefix, account).
+    """Recommendation id -> a readable target (a live input's name, bucket/prefix, account):
+    the recommendation's own `target_name`, else the name the warehouse lists for the uid.
 
     >>> target_names(wh, recs)                                         # doctest: +SKIP
     """
     names = wh.query("SELECT uid, name FROM live_inputs")
-    names = {**dict(zip(names["uid"], names["name"], strict=True)), "account": "the account"}
-    return {r.id: names.get(r.target) or r.target for r in recs}
+    names = dict(zip(names["uid"], names["name"], strict=True))
+    return {r.id: (r.target_name if r.target_name != r.target else None)
+            or names.get(r.target) or r.target for r in recs}
 
 
 def ranked(recs: Iterable[Recommendation]) -> list[Recommendation]:
@@ -501,7 +503,7 @@ def recommendation_table(wh: Warehouse, recs: Sequence[Recommendation]) -> pd.Da
 
 def _saving_text(rec: Recommendation) -> str:
     if rec.monthly_saving > 0:
-        return f"{usd(rec.monthly_saving)}/month"
+        return f"{format_usd(rec.monthly_saving)}/month"
     return "no saving: a deadline" if rec.kind == "storage_runway" else "no saving"
 
 
@@ -594,7 +596,7 @@ def next_steps(recs: Sequence[Recommendation], runway: Mapping[str, Any],
     if api:
         top = sorted(api, key=lambda r: -r.monthly_saving)[:3]
         listed = "; ".join(f"{_KIND_STEP.get(r.kind, r.kind)} {names.get(r.id, r.target)} "
-                           f"({usd(r.monthly_saving)}/month)" for r in top)
+                           f"({format_usd(r.monthly_saving)}/month)" for r in top)
         n_actions = sum(a.kind != "manual" for r in api for a in r.actions)
         steps += [
             "Write the plan: `lc-analytics recommend` stores these recommendations in the "
@@ -610,8 +612,9 @@ def next_steps(recs: Sequence[Recommendation], runway: Mapping[str, Any],
     capacity = [r for r in recs if r.kind in ("recording_selectivity", "recording_retention")]
     if capacity:
         steps.append(
-            f"Stream storage savings ({usd(sum((r.monthly_saving for r in capacity), Decimal(0)))}"
-            "/month) are realised as prepaid capacity you no longer buy: once the scheduled "
+            "Stream storage savings ("
+            f"{format_usd(sum((r.monthly_saving for r in capacity), Decimal(0)))}/month)"
+            " are realised as prepaid capacity you no longer buy: once the scheduled "
             "deletions have run, lower (or do not raise) the capacity in the dashboard.")
     if not steps:
         return "Nothing to do: no recommendation fired and storage does not run out within " \
@@ -854,17 +857,18 @@ def headline_markdown(h: Mapping[str, Any]) -> str:
     >>> print(headline_markdown(review_headline(...)))                 # doctest: +SKIP
     """
     month = month_bounds(h["period"])[0]
-    services = ", ".join(f"{s} {usd(c)}" for s, c in h["bill_by_service"].items())
-    bill = f"**{usd(h['bill_total'])}** ({services})"
+    services = ", ".join(f"{s} {format_usd(c)}" for s, c in h["bill_by_service"].items())
+    bill = f"**{format_usd(h['bill_total'])}** ({services})"
     if not h["bill_complete"]:
         bill += " — incomplete: " + "; ".join(h["bill_gaps"])
     prev_month = month_name(month_bounds(h["previous_period"])[0])
     if h["previous_total"] is not None:
         change = h["change_vs_previous"]
         ratio = f" ({float(change / h['previous_total']):+.1%})" if h["previous_total"] else ""
-        vs = f"{usd(h['previous_total'])} → {usd(h['bill_total'])}: {_signed(change)}{ratio}"
+        vs = (f"{format_usd(h['previous_total'])} → {format_usd(h['bill_total'])}: "
+              f"{format_usd(change, signed=True)}{ratio}")
     else:
-        known = [f"{s} {usd(c)} → {usd(h['bill_by_service'][s])}"
+        known = [f"{s} {format_usd(c)} → {format_usd(h['bill_by_service'][s])}"
                  for s, c in h["previous_by_service"].items() if c is not None]
         vs = "**n/a**: " + "; ".join(h["previous_gaps"] or ["no data"])
         if known:
@@ -872,11 +876,11 @@ def headline_markdown(h: Mapping[str, Any]) -> str:
     f = h["forecast"]
     fmonth = month_name(month_bounds(f["month"])[0])
     if f["complete"]:
-        forecast = f"{usd(f['forecast_cost'])}: {fmonth} is complete (actual)"
+        forecast = f"{format_usd(f['forecast_cost'])}: {fmonth} is complete (actual)"
     else:
-        forecast = (f"**{usd(f['forecast_cost'])}** ({f['interval']:.0%} interval "
-                    f"{usd(f['forecast_low'])} – {usd(f['forecast_high'])}); "
-                    f"{usd(f['mtd_cost'])} so far, {f['days_elapsed']} of "
+        forecast = (f"**{format_usd(f['forecast_cost'])}** ({f['interval']:.0%} interval "
+                    f"{format_usd(f['forecast_low'])} – {format_usd(f['forecast_high'])}); "
+                    f"{format_usd(f['mtd_cost'])} so far, {f['days_elapsed']} of "
                     f"{f['days_in_month']} days")
     r = h["runway"]
     if r["date"] is None:
@@ -888,7 +892,7 @@ def headline_markdown(h: Mapping[str, Any]) -> str:
                   f"{r['latest'] or 'later'}); {r['stored_minutes']:,.0f} of "
                   f"{r['capacity_minutes']:,.0f} minutes used")
     recs = h["recommendations"]
-    saving = f"**{len(recs)}**, worth **{usd(h['total_monthly_saving'])}/month**" if recs \
+    saving = f"**{len(recs)}**, worth **{format_usd(h['total_monthly_saving'])}/month**" if recs \
         else "none"
     caption = (f"*{month_name(month)}, as of {h['as_of']}; list prices of {h['book']}; "
                f"{h['currency']}.*\n\n")
@@ -933,28 +937,6 @@ def costs_headline(period: MonthPeriod, current: MonthBill, forecast: Mapping[st
 
 # -- presentation ----------------------------------------------------------------------------
 
-def usd(value: Decimal | float | int | None) -> str:
-    """Dollars for a table or a sentence: cents from $1 up, up to 4 decimals below; 'n/a'
-    for None.
-
-    >>> usd(Decimal("430.985")), usd(Decimal("0.105")), usd(None), usd(Decimal("-12"))
-    ('$430.99', '$0.105', 'n/a', '-$12.00')
-    """
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "n/a"
-    d = value if isinstance(value, Decimal) else Decimal(str(value))
-    sign = "-" if d < 0 else ""
-    d = abs(d)
-    if d >= 1 or d == 0:
-        return f"{sign}${d.quantize(_CENT, rounding=ROUND_HALF_UP):,.2f}"
-    text = f"{d.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP).normalize():f}"
-    return f"{sign}${text}" if Decimal(text) else "<$0.0001"
-
-
-def _signed(value: Decimal) -> str:
-    return ("+" if value > 0 else "") + usd(value)
-
-
 def plottable(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of `df` with its Decimal (and None-holding money) columns as floats, for a
     chart; the numbers shown in tables stay Decimal.
@@ -987,7 +969,7 @@ def money_table(df: pd.DataFrame, columns: Iterable[str] | None = None, *,
         c for c in out.columns if c not in quantities and
         out[c].map(lambda v: isinstance(v, Decimal)).any()]
     for col in cols:
-        out[col] = [usd(v) if isinstance(v, (Decimal, int, float)) or v is None else v
+        out[col] = [format_usd(v) if isinstance(v, (Decimal, int, float)) or v is None else v
                     for v in out[col]]
     for col in quantities:
         out[col] = [_quantity(v) for v in out[col]]
