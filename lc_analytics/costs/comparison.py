@@ -138,8 +138,8 @@ def comparison_summary(table: pd.DataFrame, first: date, last: date,
     negative when Cloudflare costs more), saving_share (of the AWS total, float), r2_total,
     s3_total, r2_saving, r2_saving_share (R2 against S3 alone: storage, operations, IA
     retrieval), claimed_r2_saving_share (the seed's "R2 saves 90% vs S3"), rendition_mix and
-    rendition_mbps (floats), delivered_mbps, excluded (what the AWS total leaves out).
-    Money is Decimal.
+    rendition_mbps (floats), delivered_mbps, excluded (what the AWS total leaves out),
+    unverified_prices (AWS SKUs whose figure AWS's page copy did not show). Money is Decimal.
 
     >>> table = aws_comparison(wh, "2026-06")                          # doctest: +SKIP
     >>> comparison_summary(table, date(2026, 6, 1), date(2026, 6, 30))  # doctest: +SKIP
@@ -161,7 +161,18 @@ def comparison_summary(table: pd.DataFrame, first: date, last: date,
         "delivered_mbps": float(sum((mix[r] * mbps[r] for r in mix), Decimal(0))),
         "excluded": [f"{c}: {e}" for c, e in zip(table["component"], table["excluded"],
                                                     strict=True) if e and c != "Total"],
+        "unverified_prices": unverified_prices(load_book("aws"), first),
     }
+
+
+def unverified_prices(book: PriceBook, on: date) -> list[str]:
+    """The SKUs of `book` whose figure its source page did not show (`source_note` starts
+    with UNVERIFIED): a comparison that uses them says so.
+
+    >>> unverified_prices(load_book("aws"), date(2026, 6, 1))
+    ['aws-s3-get-class', 'aws-s3-put-class', 'aws-s3-standard-storage']
+    """
+    return sorted(s.id for s in book.skus(on) if s.source_note.startswith("UNVERIFIED"))
 
 
 def egress_bytes(minutes: Decimal | int, mbps: Decimal) -> Decimal:

@@ -459,7 +459,9 @@ def comparison_sentence(s: Mapping[str, Any]) -> str:
             f"{format_usd(s['r2_total'])} vs {format_usd(s['s3_total'])}, so {r2} (the "
             f"project's seed claimed {claim:.0%}). Assumed rendition mix: {mix} "
             f"({s['delivered_mbps']:g} Mbps delivered on average). Not priced on AWS: "
-            + "; ".join(s["excluded"]) + ".")
+            + "; ".join(s["excluded"]) + "."
+            + (" Prices not confirmed on AWS's own page (see the AWS price book): "
+               + ", ".join(s["unverified_prices"]) + "." if s.get("unverified_prices") else ""))
 
 
 def daily_costs(allocation: Allocation) -> pd.DataFrame:
