@@ -150,3 +150,19 @@ def test_the_comparison_states_what_this_account_saves(fresh, synced):
     # on this account R2 costs more than S3 would (IA's whole-million operation units)
     assert s["r2_saving"] < 0 and "so R2 costs **$" in text and "claimed 90%" in text
     assert "Cloudflare saves **$" in text and "aws-s3-standard-storage" in text
+
+
+def test_bitrate_savings_on_a_fresh_warehouse_price_the_same_30_days(fresh):
+    from lc_analytics.recommend.bitrate import recommend_bitrate
+
+    _, wh = fresh
+    lead = costs_data.trailing_bill(wh, FRESH_END)
+    recs = recommend_bitrate(wh, as_of=FRESH_END)
+    assert recs
+    for r in recs:
+        exports = r.evidence["mp4_exports"]
+        assert r.evidence["priced_month"] == exports["priced_month"] == "2026-06-04 to 2026-07-03"
+        # before the change, the R2 bill it re-prices is the review's lead, to the digit
+        assert Decimal(str(exports["bill_before"])) == lead.by_service()["R2"]
+        assert r.monthly_saving == Decimal(str(exports["bill_before"])) - Decimal(
+            str(exports["bill_after"]))

@@ -259,6 +259,10 @@ def _operations(wh: Warehouse, reads: pd.DataFrame, first: date, nxt: date) -> p
     return ops[["date", "bucket", "op_class", "storage_class", "requests"]]
 
 
+#: the days priced whole when the warehouse does not hold the last month whole (R2 keeps 31)
+TRAILING_DAYS = 30
+
+
 def period_usage(wh: Warehouse, first: date, last: date) -> Usage:
     """The usage records of the days `first`..`last` (inclusive), read month by month with
     `warehouse_usage` and joined, for `engine.price_period`.

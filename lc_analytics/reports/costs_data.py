@@ -32,7 +32,7 @@ from ..costs.forecast import INTERVAL, latest_synced_day, month_to_date
 from ..costs.pricebook import PriceBook, load_book
 from ..costs.runway import storage_runway
 from ..costs.showback import UNALLOCATED, showback
-from ..costs.usage import period_usage
+from ..costs.usage import TRAILING_DAYS, period_usage
 from ..money import format_usd
 from ..recommend.bitrate import RECOMMENDED_ENCODES, ingest_profiles
 from ..recommend.model import Recommendation
@@ -340,10 +340,6 @@ def _change_row(service: str, now: Decimal, before: Decimal | None, note: str) -
 
 
 # -- what a review leads with ------------------------------------------------------------------
-
-#: the days a review prices when the warehouse does not hold its month whole
-TRAILING_DAYS = 30
-
 
 @dataclass
 class PeriodBill:
