@@ -61,6 +61,8 @@ def test_summary_keeps_exact_strings_and_adds_the_display_string():
     md = summary_markdown(values)
     assert "| bill total | $430.99 |" in md and "display" not in md
     assert "| bill by service | Stream: $404.00; R2: n/a |" in md
+    import numpy as np
+    assert "| calls | 12,345 |" in summary_markdown({"calls": np.int64(12345)})
 
 
 def test_tables_show_no_index_and_headers_in_words():

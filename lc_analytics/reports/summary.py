@@ -94,7 +94,9 @@ def summary_markdown(values: Mapping[str, Any]) -> str:
     | top country | FR |
     """
     def fmt(v: Any) -> str:
-        if v is None:
+        if hasattr(v, "item") and callable(v.item):  # numpy / pandas scalars
+            v = v.item()
+        if v is None or (isinstance(v, float) and math.isnan(v)):
             return "n/a"
         if isinstance(v, Decimal):
             return format_usd(v)
