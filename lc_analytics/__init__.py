@@ -14,6 +14,7 @@ from .errors import (
     WarehouseError,
     WarehouseLockedError,
 )
+from .money import format_usd
 from .settings import Secret, Settings
 
 __version__ = "0.1.0"
@@ -34,4 +35,5 @@ __all__ = [
     "WarehouseError",
     "WarehouseLockedError",
     "__version__",
+    "format_usd",
 ]

@@ -219,11 +219,19 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def format_recommendations(plan, limit: int | None = None) -> str:
-    """One line per recommendation, largest saving first."""
+    """One line per recommendation, largest saving first, then the total: money through
+    `lc_analytics.money.format_usd`, each target by its name.
+    """
+    from .money import format_usd
+
     recs = sorted(plan.recommendations, key=lambda r: r.monthly_saving, reverse=True)
-    lines = [f"  ${r.monthly_saving:>9,.2f}/month  {r.kind:<22} {r.target:<34} {r.action}"
-             for r in recs[:limit]]
-    return "\n".join(lines) if lines else "  no recommendation"
+    if not recs:
+        return "  no recommendation"
+    lines = [f"  {format_usd(r.monthly_saving) + '/month':>16}  {r.kind:<22} "
+             f"{r.target_name:<34} {r.action}" for r in recs[:limit]]
+    total = sum((r.monthly_saving for r in plan.recommendations), start=0)
+    lines.append(f"  {format_usd(total) + '/month':>16}  in all ({len(recs)} recommendation(s))")
+    return "\n".join(lines)
 
 
 def _cmd_apply(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from ..errors import LcAnalyticsError, PlanError
+from ..money import format_usd
 from ..recommend.model import Action, Plan
 from ..settings import Settings
 from ..sources.http import Clock, CloudflareClient
@@ -218,7 +219,7 @@ def render(plan: Plan, report: ApplyReport) -> str:
     saving = sum((rec.monthly_saving for rec in plan.recommendations), start=0)
     made = plan.created_at.strftime("%Y-%m-%d %H:%MZ")
     lines = [f"Plan {plan.id} for account {plan.account_id}, made {made} with {plan.book}: "
-             f"{len(plan.actions)} action(s), estimated saving ${saving:,.2f}/month"]
+             f"{len(plan.actions)} action(s), estimated saving {format_usd(saving)}/month"]
     for r in report.reviews:
         a = r.action
         lines.append(f"  [{r.status}] {a.kind} {a.resource}  ({a.recommendation_id})")

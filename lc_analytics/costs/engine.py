@@ -143,6 +143,30 @@ def price_month(usage: Usage, month: date | str, book: PriceBook) -> Bill:
     Decimal('1001.00')
     """
     first, nxt = month_bounds(month)
+    return _price(usage, first, nxt, book)
+
+
+def price_period(usage: Usage, first: date, last: date, book: PriceBook) -> Bill:
+    """Price the days `first`..`last` (inclusive) as one billing period, by the same rules
+    as `price_month`: GB-months over the period's days, free allowances and rounding once,
+    Stream capacity at its peak. For a warehouse that does not hold a whole month yet, the
+    last 30 complete days price like a 30-day billing month. The bill's `month` is `first`
+    and its `days_in_month` the period's length.
+
+    >>> from lc_analytics.costs.pricebook import load_book
+    >>> u = Usage(stream_storage=[{"date": date(2026, 6, 20), "stored_minutes": 2500},
+    ...                           {"date": date(2026, 7, 10), "stored_minutes": 1200}])
+    >>> b = price_period(u, date(2026, 6, 11), date(2026, 7, 10), load_book("cloudflare"))
+    >>> b.days_in_month, b.days_covered, b.total    # peak 2,500 minutes = 3 blocks of 1,000
+    (30, 2, Decimal('15.00'))
+    """
+    if last < first:
+        raise ValueError(f"a billing period ends on or after its first day ({first} > {last})")
+    return _price(usage, first, last + timedelta(days=1), book)
+
+
+def _price(usage: Usage, first: date, nxt: date, book: PriceBook) -> Bill:
+    """The bill of the days [first, nxt) as one billing period."""
     n_days = (nxt - first).days
     skus = {s.id: s for s in book.skus(first)}
     bill = Bill(month=first, book=book.label, currency=book.currency, days_in_month=n_days,

@@ -258,3 +258,28 @@ def _operations(wh: Warehouse, reads: pd.DataFrame, first: date, nxt: date) -> p
         ops["requests"] = ops["requests"] - np.where(is_read, ops["ia"], 0)
         ops = pd.concat([ops.drop(columns="ia"), ia_reads], ignore_index=True)
     return ops[["date", "bucket", "op_class", "storage_class", "requests"]]
+
+
+#: the days priced whole when the warehouse does not hold the last month whole (R2 keeps 31)
+TRAILING_DAYS = 30
+
+
+def period_usage(wh: Warehouse, first: date, last: date) -> Usage:
+    """The usage records of the days `first`..`last` (inclusive), read month by month with
+    `warehouse_usage` and joined, for `engine.price_period`.
+
+    >>> price_period(period_usage(wh, date(2026, 6, 4), date(2026, 7, 3)), ...)  # doctest: +SKIP
+    """
+    parts: list[Usage] = []
+    month = first.replace(day=1)
+    while month <= last:
+        parts.append(warehouse_usage(wh, month).usage)
+        month = month_bounds(month)[1]
+    names = ("stream_storage", "stream_delivery", "r2_storage", "r2_ia_removals",
+             "r2_operations", "r2_retrieval")
+    joined = {}
+    for name in names:
+        frames = [getattr(u, name) for u in parts]
+        frames = [f for f in frames if isinstance(f, pd.DataFrame) and len(f)]
+        joined[name] = pd.concat(frames, ignore_index=True) if frames else None
+    return Usage(**joined)

@@ -43,6 +43,7 @@ from ..costs.pricebook import PriceBook, load_book
 from ..costs.runway import WINDOW_DAYS, storage_runway, storage_runway_daily
 from ..costs.usage import rebuilt_stored_minutes
 from ..errors import LcAnalyticsError
+from ..money import format_usd
 from ..warehouse import Warehouse
 from .model import Action
 
@@ -458,11 +459,8 @@ def _default(value: Any) -> Any:
 
 
 def money(value: Decimal) -> str:
-    """Dollars for text: cents when the amount is whole cents, else every digit it has."""
-    value = Decimal(value)
-    if value == value.quantize(CENT):
-        return f"${value.quantize(CENT):,}"
-    return f"${value.normalize():,f}"
+    """Dollars for text, by the one display rule (`lc_analytics.money.format_usd`)."""
+    return format_usd(value)
 
 
 def pct(x: float) -> str:

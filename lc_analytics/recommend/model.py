@@ -41,6 +41,13 @@ class Recommendation:
     confidence: str  # high | medium | low, with the reason in evidence["confidence_reason"]
     actions: tuple[Action, ...] = ()
 
+    @property
+    def target_name(self) -> str:
+        """The target as people know it: a live input's name, bucket/prefix, the account."""
+        if self.target_type == "account":
+            return "the account"
+        return str(self.evidence.get("live_input_name") or self.target)
+
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["monthly_saving"] = str(self.monthly_saving)

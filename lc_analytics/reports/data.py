@@ -719,7 +719,7 @@ def bandwidth_headline(wh: Warehouse, period: Period,
     return {
         **period.as_dict(),
         "minutes_delivered": minutes,
-        "delivered_mbps": mbps,
+        "delivered_mbps": float(mbps),  # a rate, not money: no dollar display
         "estimated_gb": round(float(egress_bytes(Decimal(str(minutes)), mbps) / GB), 3),
         "r2_class_a_requests": int(by_class.get("A", 0)),
         "r2_class_b_requests": int(by_class.get("B", 0)),
