@@ -108,6 +108,8 @@ class _Context:
     progress: Progress
     client: CloudflareClient | None = None
     since: date | None = None
+    clock: Clock | None = None
+    r2_clients: list[R2Inventory] = field(default_factory=list)  # their retries are counted
 
 
 def sync(
@@ -138,7 +140,7 @@ def sync(
     with sync_lock(settings.db_path, timeout=lock_timeout):
         run_id = wh.start_run(list(chosen))
         ctx = _Context(settings, wh, _utcnow(), SyncReport(run_id), Progress(progress),
-                       since=since)
+                       since=since, clock=clock)
         status, error = "failed", None
         try:
             if any(SOURCES[s] == "stream" for s in chosen):
@@ -159,8 +161,9 @@ def sync(
             if ctx.client is not None:
                 rep.requests += ctx.client.stats.requests
                 rep.graphql_requests = ctx.client.stats.graphql_requests
-                rep.retries = ctx.client.stats.retries
+                rep.retries += ctx.client.stats.retries
                 ctx.client.close()
+            rep.retries += sum(inv.stats.retries for inv in ctx.r2_clients)
             rep.duration_seconds = time.monotonic() - started
             wh.finish_run(run_id, status, rows=rep.rows, requests=rep.requests,
                           retries=rep.retries, listing_calls=rep.listing_calls, error=error)
@@ -215,7 +218,7 @@ def _preflight(ctx: _Context, chosen: list[str], now: Callable[[], datetime] | N
         if now is None and ctx.client.server_date is not None:
             ctx.now = ctx.client.server_date
     if "r2_inventory" in chosen:
-        R2Inventory(ctx.settings).buckets()
+        _r2_inventory(ctx).buckets()
     _claim_account(ctx)
 
 
@@ -311,7 +314,7 @@ def _sync_analytics(ctx: _Context, source: str) -> None:
 
 def _sync_r2_inventory(ctx: _Context, source: str) -> None:
     """Every object and lifecycle rule of each bucket; one transaction per bucket."""
-    inv = R2Inventory(ctx.settings)
+    inv = _r2_inventory(ctx)
     buckets = inv.buckets()
     ctx.progress.start(source, len(buckets), "bucket")
     n_obj = n_rules = 0
@@ -333,6 +336,13 @@ def _sync_r2_inventory(ctx: _Context, source: str) -> None:
     _count(ctx, r2_objects=n_obj, r2_lifecycle_rules=n_rules)
     _done(ctx, source, f"{n_obj:,} objects and {n_rules} lifecycle rules in "
                               f"{len(buckets)} bucket(s), {calls} listing calls (Class A)")
+
+
+def _r2_inventory(ctx: _Context) -> R2Inventory:
+    """An R2 client retrying through the sync's clock, its retries added to the report."""
+    inv = R2Inventory(ctx.settings, clock=ctx.clock)
+    ctx.r2_clients.append(inv)
+    return inv
 
 
 def _done(ctx: _Context, source: str, line: str) -> None:

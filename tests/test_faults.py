@@ -1,0 +1,184 @@
+"""Fault injection: syncs through 10% and 20% mixed faults, and SIGKILLs, equal the truth.
+
+The comparisons with the simulator's ground truth are test_sync's own, called with
+(sandbox, warehouse, report) in place of its `synced` fixture. Sleeps go through a fake
+clock; only R2's read timeouts really wait (LC_ANALYTICS_REQUEST_TIMEOUT, here short).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from lc_analytics.errors import WarehouseError
+from lc_analytics.sandbox.runtime import Sandbox
+from lc_analytics.sandbox.server import start_server
+from lc_analytics.sources.r2 import R2Inventory
+from lc_analytics.sync import sync
+from lc_analytics.warehouse import Warehouse
+from tests import test_sync as truth
+from tests.faults import FAULTS, FaultPlan, FaultProxy, FaultTransport
+
+R2_TIMEOUT = 2.0  # a real read timeout waits this long; the proxy hangs a little longer
+KILL_TRIALS = int(os.environ.get("LC_ANALYTICS_KILL_TRIALS", "20"))
+KILL_SOURCES = ["stream", "minutes_viewed"]
+
+FULL_SYNC_CHECKS = [
+    truth.test_minutes_viewed_equal_the_truth_for_every_retained_day,
+    truth.test_videos_and_live_inputs_equal_the_listing,
+    truth.test_storage_snapshot_equals_storage_usage,
+    truth.test_r2_inventory_equals_the_objects,
+    truth.test_r2_storage_and_operations_equal_the_truth_for_31_days,
+    truth.test_r2_object_reads_equal_the_truth_for_31_days,
+    truth.test_the_run_is_recorded,
+]
+KILL_CHECKS = [
+    truth.test_minutes_viewed_equal_the_truth_for_every_retained_day,
+    truth.test_videos_and_live_inputs_equal_the_listing,
+    truth.test_storage_snapshot_equals_storage_usage,
+]
+
+
+@pytest.fixture(scope="module")
+def world(shared_account):
+    """One sandbox (API in-process, R2 on moto) whose rate limiter runs on a fake clock."""
+    clock = truth.FakeClock()
+    with Sandbox(shared_account, clock=clock.monotonic) as sb:
+        yield sb, clock
+
+
+def _now(sb):
+    return lambda: sb.account.now.to_pydatetime()
+
+
+@pytest.mark.parametrize(("rate", "seed"), [(0.10, 6), (0.20, 5)])
+def test_a_sync_through_mixed_faults_equals_the_truth(world, tmp_path, rate, seed):
+    sb, clock = world
+    clock.t += 3600  # a fresh rate-limit window: every retry below is an injected fault's
+    api, r2 = FaultPlan(rate, seed), FaultPlan(rate, seed + 100)
+    db = tmp_path / "wh.duckdb"
+    with FaultProxy(sb.r2.endpoint_url, r2, hang=R2_TIMEOUT + 0.5) as proxy:
+        settings = dataclasses.replace(sb.settings(db_path=db), r2_endpoint_url=proxy.url,
+                                       request_timeout=R2_TIMEOUT)
+        report = sync(settings, transport=FaultTransport(sb.transport, api, clock=clock),
+                      clock=clock, now=_now(sb), progress="none")
+    # the faults were many, on both clients
+    assert api.total >= rate * api.requests / 2 and r2.total >= 1
+    # one retry per injected fault, R2's included, recorded with the run
+    runs = Warehouse(db, read_only=True).query("SELECT status, retries FROM sync_runs")
+    assert runs["status"].tolist() == ["ok"]
+    assert runs["retries"].tolist() == [report.retries] == [api.total + r2.total]
+    for check in FULL_SYNC_CHECKS:
+        check((sb, db, report))
+
+
+def test_every_fault_kind_is_retried_by_the_api_client_in_a_sync(world, tmp_path):
+    """Each kind once, every other request, through a real sync: all retried and counted."""
+    sb, clock = world
+    clock.t += 3600
+    plan = FaultPlan(script=[k for kind in FAULTS for k in (kind, None)])
+    db = tmp_path / "wh.duckdb"
+    report = sync(sb.settings(db_path=db), transport=FaultTransport(sb.transport, plan,
+                                                                    clock=clock),
+                  clock=clock, now=_now(sb), progress="none",
+                  sources=["stream", "r2_storage", "r2_operations"])
+    assert plan.injected == {kind: 1 for kind in FAULTS} and plan.script == []
+    assert report.retries == len(FAULTS)
+    assert Warehouse(db, read_only=True).query("SELECT retries FROM sync_runs")[
+        "retries"].tolist() == [len(FAULTS)]
+    for check in (truth.test_videos_and_live_inputs_equal_the_listing,
+                  truth.test_storage_snapshot_equals_storage_usage,
+                  truth.test_r2_storage_and_operations_equal_the_truth_for_31_days):
+        check((sb, db, report))
+
+
+def test_every_fault_kind_is_retried_by_the_r2_client(world):
+    """Each kind once, in a row, on the first listing: R2 retries them all and counts them."""
+    sb, clock = world
+    kinds = [k for k in FAULTS if k != "error_envelope"] + ["error_envelope"]
+    plan = FaultPlan(script=list(kinds))
+    with FaultProxy(sb.r2.endpoint_url, plan, hang=R2_TIMEOUT + 0.5) as proxy:
+        settings = dataclasses.replace(sb.settings(), r2_endpoint_url=proxy.url,
+                                       request_timeout=R2_TIMEOUT)
+        from lc_analytics.sources.retry import RetryPolicy
+
+        inv = R2Inventory(settings, clock=clock, retry=RetryPolicy(max_attempts=len(kinds) + 1))
+        bucket = sorted(sb.account.ground_truth().r2_objects["bucket"].unique())[0]
+        started = time.monotonic()
+        keys = [row["key"] for row in inv.iter_objects(bucket)]
+        waited = time.monotonic() - started
+    want = sb.account.ground_truth().r2_objects
+    assert keys == want[want["bucket"] == bucket]["key"].tolist()
+    assert inv.stats.retries == len(kinds) == plan.total
+    assert R2_TIMEOUT <= waited < 30  # one real timeout, cut short by the setting
+    assert inv.listing_calls[bucket] == -(-len(keys) // 1000)  # retries are not listings
+
+
+# --- SIGKILL at random points, then resume ----------------------------------------------------
+
+def _env(server, db) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CLOUDFLARE_", "R2_", "LC_ANALYTICS_"))}
+    for line in server.env_exports():
+        name, value = line.split(" ", 1)[1].split("=", 1)
+        env[name] = value.strip("'")
+    env["LC_ANALYTICS_DB"] = str(db)
+    return env
+
+
+def _cli_sync(env) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "lc_analytics.cli", "sync", "--quiet",
+         "--sources", ",".join(KILL_SOURCES)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _assert_committed_days_are_whole(db, sb) -> None:
+    """Whatever a killed sync left is whole days equal to the truth (a window is atomic)."""
+    try:
+        wh = Warehouse(db, read_only=True)
+        got = wh.query("SELECT date, count(*) AS n, sum(minutes_viewed) AS m "
+                       "FROM minutes_viewed_daily GROUP BY date")
+    except WarehouseError:  # killed while the file was being created (issue 11, item 4)
+        return
+    want = sb.account.ground_truth().minutes_viewed
+    want = want.groupby(want["date"].dt.date)["minutes_viewed"].agg(["size", "sum"])
+    for day, n, m in zip(pd.to_datetime(got["date"]).dt.date, got["n"], got["m"], strict=True):
+        assert (n, m) == (want.loc[day, "size"], float(want.loc[day, "sum"])), day
+
+
+def test_a_sync_killed_at_random_points_resumes_with_nothing_lost_or_doubled(
+        shared_account, tmp_path):
+    rng = random.Random(11)
+    with start_server(shared_account, r2=False) as server, \
+            Sandbox(shared_account, r2=False) as sb:
+        # an uninterrupted run first: it must work, and it times the window to kill in
+        started = time.monotonic()
+        first = _cli_sync(_env(server, tmp_path / "whole.duckdb"))
+        assert first.wait(timeout=300) == 0, first.stderr.read() if first.stderr else ""
+        span = time.monotonic() - started
+        killed = 0
+        for trial in range(KILL_TRIALS):
+            db = tmp_path / f"wh{trial}.duckdb"
+            child = _cli_sync(_env(server, db))
+            time.sleep(rng.uniform(0.05, 1.0) * span)
+            child.send_signal(signal.SIGKILL)
+            killed += child.wait() == -signal.SIGKILL
+            _assert_committed_days_are_whole(db, sb)
+            # resume: the lock of the dead process is free at once, and the result is exact
+            report = sync(sb.settings(db_path=db), transport=sb.transport, now=_now(sb),
+                          sources=KILL_SOURCES, progress="none", lock_timeout=0.5)
+            for check in KILL_CHECKS:
+                check((sb, db, report))
+            runs = Warehouse(db, read_only=True).query(
+                "SELECT status FROM sync_runs ORDER BY started_at")
+            assert runs["status"].iloc[-1] == "ok"
+        assert killed >= KILL_TRIALS // 2  # most kills landed while the sync was running
