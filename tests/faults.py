@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import random
 import socket
 import struct
@@ -290,3 +291,18 @@ class FaultProxy:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# --- a sync in a child process, to be killed -----------------------------------------------------
+
+def run_cli(env: dict[str, str], argv: list[str]) -> None:
+    """Run `lc-analytics <argv>` with exactly `env` in this (child) process; exit with its code.
+
+    Meant as a `multiprocessing` forkserver target: the server imports lc_analytics once,
+    so each child starts in milliseconds and a kill can land anywhere in the sync itself.
+    """
+    os.environ.clear()
+    os.environ.update(env)
+    from lc_analytics.cli import main
+
+    raise SystemExit(main(argv))

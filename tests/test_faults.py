@@ -8,6 +8,7 @@ clock; only R2's read timeouts really wait (LC_ANALYTICS_REQUEST_TIMEOUT, here s
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
 import random
 import signal
@@ -25,11 +26,12 @@ from lc_analytics.sources.r2 import R2Inventory
 from lc_analytics.sync import sync
 from lc_analytics.warehouse import Warehouse
 from tests import test_sync as truth
-from tests.faults import FAULTS, FaultPlan, FaultProxy, FaultTransport
+from tests.faults import FAULTS, FaultPlan, FaultProxy, FaultTransport, run_cli
 
 R2_TIMEOUT = 2.0  # a real read timeout waits this long; the proxy hangs a little longer
 KILL_TRIALS = int(os.environ.get("LC_ANALYTICS_KILL_TRIALS", "20"))
-KILL_SOURCES = ["stream", "minutes_viewed"]
+KILL_SOURCES = ["stream", "r2_storage", "r2_operations"]  # small, with windows to cut
+CLI_SYNC = ["sync", "--quiet", "--sources", ",".join(KILL_SOURCES)]
 
 FULL_SYNC_CHECKS = [
     truth.test_minutes_viewed_equal_the_truth_for_every_retained_day,
@@ -41,9 +43,9 @@ FULL_SYNC_CHECKS = [
     truth.test_the_run_is_recorded,
 ]
 KILL_CHECKS = [
-    truth.test_minutes_viewed_equal_the_truth_for_every_retained_day,
     truth.test_videos_and_live_inputs_equal_the_listing,
     truth.test_storage_snapshot_equals_storage_usage,
+    truth.test_r2_storage_and_operations_equal_the_truth_for_31_days,
 ]
 
 
@@ -134,46 +136,50 @@ def _env(server, db) -> dict[str, str]:
     return env
 
 
-def _cli_sync(env) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "lc_analytics.cli", "sync", "--quiet",
-         "--sources", ",".join(KILL_SOURCES)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
 def _assert_committed_days_are_whole(db, sb) -> None:
     """Whatever a killed sync left is whole days equal to the truth (a window is atomic)."""
     try:
-        wh = Warehouse(db, read_only=True)
-        got = wh.query("SELECT date, count(*) AS n, sum(minutes_viewed) AS m "
-                       "FROM minutes_viewed_daily GROUP BY date")
+        got = Warehouse(db, read_only=True).query(
+            "SELECT date, count(*) AS n, sum(payload_size) AS b FROM r2_storage_daily "
+            "GROUP BY date")
     except WarehouseError:  # killed while the file was being created (issue 11, item 4)
         return
-    want = sb.account.ground_truth().minutes_viewed
-    want = want.groupby(want["date"].dt.date)["minutes_viewed"].agg(["size", "sum"])
-    for day, n, m in zip(pd.to_datetime(got["date"]).dt.date, got["n"], got["m"], strict=True):
-        assert (n, m) == (want.loc[day, "size"], float(want.loc[day, "sum"])), day
+    want = sb.account.ground_truth().r2_storage_daily
+    want = want.groupby(want["date"].dt.date)["payload_size"].agg(["size", "sum"])
+    for day, n, b in zip(pd.to_datetime(got["date"]).dt.date, got["n"], got["b"], strict=True):
+        assert (n, b) == (want.loc[day, "size"], want.loc[day, "sum"]), day
 
 
 def test_a_sync_killed_at_random_points_resumes_with_nothing_lost_or_doubled(
         shared_account, tmp_path):
+    """SIGKILL `lc-analytics sync` at random points; each time, resume and compare."""
+    forks = multiprocessing.get_context("forkserver")
+    forks.set_forkserver_preload(["lc_analytics.cli", "lc_analytics.sync", "tests.faults"])
     rng = random.Random(11)
+
+    def child(db):
+        proc = forks.Process(target=run_cli, args=(_env(server, db), CLI_SYNC), daemon=True)
+        proc.start()
+        return proc
+
     with start_server(shared_account, r2=False) as server, \
             Sandbox(shared_account, r2=False) as sb:
-        # an uninterrupted run first: it must work, and it times the window to kill in
+        # an uninterrupted run first: it must work, and it times the span to kill in
+        whole = child(tmp_path / "whole.duckdb")
         started = time.monotonic()
-        first = _cli_sync(_env(server, tmp_path / "whole.duckdb"))
-        assert first.wait(timeout=300) == 0, first.stderr.read() if first.stderr else ""
+        whole.join(timeout=300)
         span = time.monotonic() - started
+        assert whole.exitcode == 0
         killed = 0
         for trial in range(KILL_TRIALS):
             db = tmp_path / f"wh{trial}.duckdb"
-            child = _cli_sync(_env(server, db))
-            time.sleep(rng.uniform(0.05, 1.0) * span)
-            child.send_signal(signal.SIGKILL)
-            killed += child.wait() == -signal.SIGKILL
+            proc = child(db)
+            time.sleep(rng.uniform(0.0, 1.0) * span)
+            proc.kill()  # SIGKILL
+            proc.join()
+            killed += proc.exitcode == -signal.SIGKILL
             _assert_committed_days_are_whole(db, sb)
-            # resume: the lock of the dead process is free at once, and the result is exact
+            # resume: the dead process's lock is free at once, and the result is exact
             report = sync(sb.settings(db_path=db), transport=sb.transport, now=_now(sb),
                           sources=KILL_SOURCES, progress="none", lock_timeout=0.5)
             for check in KILL_CHECKS:
@@ -182,3 +188,26 @@ def test_a_sync_killed_at_random_points_resumes_with_nothing_lost_or_doubled(
                 "SELECT status FROM sync_runs ORDER BY started_at")
             assert runs["status"].iloc[-1] == "ok"
         assert killed >= KILL_TRIALS // 2  # most kills landed while the sync was running
+
+
+def test_verbose_logs_of_a_sync_through_faults_never_show_a_credential(shared_account,
+                                                                       tmp_path):
+    """`lc-analytics -v sync`: botocore's debug log signs with the R2 key id; it is masked."""
+    plan = FaultPlan(script=["503", None, "reset", None, "truncated"])
+    with start_server(shared_account, r2=True) as server, \
+            FaultProxy(server.r2.endpoint_url, plan) as proxy:
+        env = _env(server, tmp_path / "wh.duckdb")
+        env["R2_ENDPOINT_URL"] = proxy.url
+        done = subprocess.run([sys.executable, "-m", "lc_analytics.cli", "-v", "sync",
+                               "--sources", "stream,r2_inventory"],
+                              env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    logs = done.stdout + done.stderr
+    assert "botocore" in logs and "Credential=********/" in logs  # the signing line, masked
+    assert logs.count("retrying in") == plan.total == 3
+    for secret in (env["R2_ACCESS_KEY_ID"], env["R2_SECRET_ACCESS_KEY"],
+                   env["CLOUDFLARE_API_TOKEN"]):
+        assert secret not in logs
+    runs = Warehouse(tmp_path / "wh.duckdb", read_only=True).query(
+        "SELECT retries FROM sync_runs")
+    assert runs["retries"].tolist() == [3]
