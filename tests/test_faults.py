@@ -124,6 +124,29 @@ def test_every_fault_kind_is_retried_by_the_r2_client(world):
     assert inv.listing_calls[bucket] == -(-len(keys) // 1000)  # retries are not listings
 
 
+def test_r2_honours_retry_after_and_fails_fast_on_permanent_codes():
+    from botocore.stub import Stubber
+
+    from lc_analytics.errors import R2Error
+    from lc_analytics.settings import Settings
+    from lc_analytics.sources.retry import RetryPolicy
+
+    settings = Settings.from_env({"R2_ACCESS_KEY_ID": "AKIDEXAMPLE", "R2_SECRET_ACCESS_KEY": "s",
+                                  "R2_ENDPOINT_URL": "http://127.0.0.1:9"}, env_file=None)
+    clock = truth.FakeClock()
+    inv = R2Inventory(settings, clock=clock, retry=RetryPolicy(max_attempts=3))
+    with Stubber(inv._s3) as stub:
+        stub.add_client_error("list_buckets", "SlowDown", http_status_code=503,
+                              response_meta={"HTTPHeaders": {"retry-after": "9"}})
+        stub.add_response("list_buckets", {"Buckets": [{"Name": "lc-a"}]})
+        assert inv.buckets() == ["lc-a"]
+        assert inv.stats.retries == 1 and clock.slept == 9  # what the server asked
+        stub.add_client_error("list_buckets", "AccessDenied", http_status_code=403)
+        with pytest.raises(R2Error, match="Object Read only"):
+            inv.buckets()
+        assert inv.stats.retries == 1  # not retried
+
+
 # --- SIGKILL at random points, then resume ----------------------------------------------------
 
 def _env(server, db) -> dict[str, str]:

@@ -26,6 +26,7 @@ from .retry import (
     Retrier,
     RetryPolicy,
     classify,
+    retry_after,
 )
 
 __all__ = ["ERROR_CODES", "ClientStats", "Clock", "CloudflareClient", "Page", "RetryPolicy"]
@@ -284,7 +285,7 @@ class CloudflareClient:
         """What the server asked us to wait: Retry-After, or a minute for a GraphQL budget."""
         if response is None:
             return None
-        asked = _retry_after(response.headers)
+        asked = retry_after(response.headers)
         if (asked is None and isinstance(err, RateLimitError)
                 and response.request.url.path.endswith("/graphql")):
             return 60.0  # "try again after 5 minutes"; the limit is per minute in practice
@@ -298,20 +299,3 @@ class CloudflareClient:
 
     def _mask(self, text: str) -> str:
         return mask_secrets(text, self._secrets)
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds asked by Retry-After (delta or HTTP date); None when absent, zero or past."""
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    raw = raw.strip()
-    try:
-        seconds = float(raw)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return seconds if seconds > 0 else None

@@ -24,7 +24,16 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from ..errors import ConfigError, R2Error
 from ..settings import Settings, mask_secrets
-from .retry import AUTH, ERROR_CODES, TRANSIENT_KINDS, ClientStats, Clock, Retrier, RetryPolicy
+from .retry import (
+    AUTH,
+    ERROR_CODES,
+    TRANSIENT_KINDS,
+    ClientStats,
+    Clock,
+    Retrier,
+    RetryPolicy,
+    retry_after,
+)
 
 T = TypeVar("T")
 
@@ -146,7 +155,9 @@ class R2Inventory:
                 err, transient = self._translate(exc, operation, bucket, write)
                 if not transient:
                     raise err from exc
-                self._retrier.wait_or_raise(attempt, err, exc)
+                headers = (exc.response.get("ResponseMetadata", {}).get("HTTPHeaders") or {}
+                           if isinstance(exc, ClientError) else {})
+                self._retrier.wait_or_raise(attempt, err, exc, at_least=retry_after(headers))
 
     def _translate(self, exc: Exception, operation: str, bucket: str | None,
                    write: bool) -> tuple[R2Error, bool]:

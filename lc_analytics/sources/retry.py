@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,27 @@ def classify(codes: Iterable[object], status: int | None) -> str | None:
     if status in (401, 403):
         return AUTH
     return None
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds asked by Retry-After (delta or HTTP date); None when absent, zero or past.
+
+    >>> retry_after({"retry-after": "7"}), retry_after({"retry-after": "0"}), retry_after({})
+    (7.0, None, None)
+    """
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return seconds if seconds > 0 else None
 
 
 class Clock:
