@@ -14,11 +14,11 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionError,
     EndpointConnectionError,
     HTTPClientError,
     IncompleteReadError,
 )
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.parsers import ResponseParserError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
@@ -40,7 +40,7 @@ T = TypeVar("T")
 #: Failures below the S3 protocol, retried like a reset connection: refused, reset or
 #: early-closed connections, timeouts (botocore's and urllib3's), and bodies cut short so
 #: that the XML does not parse.
-_TRANSIENT_ERRORS = (ConnectionError, HTTPClientError, IncompleteReadError, ResponseParserError,
+_TRANSIENT_ERRORS = (BotoConnectionError, HTTPClientError, IncompleteReadError, ResponseParserError,
                      Urllib3Error)
 
 
