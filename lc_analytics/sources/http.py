@@ -181,9 +181,10 @@ class CloudflareClient:
               permission: str) -> tuple[httpx.Response, dict]:
         """The one retry loop: send, judge the answer, retry what is transient.
 
-        Transient: timeouts, resets and early-closed connections, HTTP 429 and 5xx, bodies
-        that are cut or not JSON, and envelopes or GraphQL errors whose codes ERROR_CODES
-        calls transient, whatever the HTTP status. Anything else raises at once.
+        Transient: timeouts, resets and early-closed connections, bodies that are cut or not
+        JSON, and answers that `retry.classify` calls transient: error codes first (an
+        envelope or GraphQL error code in ERROR_CODES decides, whatever the HTTP status),
+        then the status (429 and 5xx). Anything else raises at once.
         """
         limiter = self._graphql_limiter if graphql else self._rest_limiter
         attempt = 0
