@@ -223,12 +223,21 @@ class CloudflareClient:
         try:
             body = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            err = ApiError(f"{where}: HTTP {status} with a body that is not JSON (cut short?)",
-                           status=status, method=response.request.method, url=where)
-            if classify([], status) == AUTH:
+            kind = classify([], status)
+            if kind == AUTH:
                 raise self._auth_error(where, status, [], "no error detail", graphql,
                                        permission) from exc
-            return err, exc
+            if kind == RATE_LIMIT:
+                return RateLimitError(f"{where}: rate limited (HTTP {status}); the token's "
+                                      "request budget is spent, try again later",
+                                      status=status, method=response.request.method,
+                                      url=where), exc
+            if kind in TRANSIENT_KINDS:
+                message = f"{where}: server error HTTP {status}"
+            else:
+                message = f"{where}: HTTP {status} with a body that is not JSON (cut short?)"
+            return ApiError(message, status=status, method=response.request.method,
+                            url=where), exc
         if not isinstance(body, dict):
             return ApiError(f"{where}: HTTP {status} with JSON that is not an object",
                             status=status, method=response.request.method, url=where), None
