@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -49,12 +50,32 @@ KILL_CHECKS = [
 ]
 
 
+class _Frozen:
+    """The shared account, which nobody here mutates, with its ground truth computed once."""
+
+    def __init__(self, account) -> None:
+        self._account, self._truth = account, None
+
+    def ground_truth(self):
+        if self._truth is None:
+            self._truth = self._account.ground_truth()
+        return self._truth
+
+    def __getattr__(self, name: str):
+        return getattr(self._account, name)
+
+
+def _frozen(account) -> SimpleNamespace:
+    """What test_sync's checks read from a sandbox: (this, db, report) stands for `synced`."""
+    return SimpleNamespace(account=_Frozen(account))
+
+
 @pytest.fixture(scope="module")
 def world(shared_account):
     """One sandbox (API in-process, R2 on moto) whose rate limiter runs on a fake clock."""
     clock = truth.FakeClock()
     with Sandbox(shared_account, clock=clock.monotonic) as sb:
-        yield sb, clock
+        yield sb, clock, _frozen(shared_account)
 
 
 def _now(sb):
@@ -63,7 +84,7 @@ def _now(sb):
 
 @pytest.mark.parametrize(("rate", "seed"), [(0.10, 6), (0.20, 5)])
 def test_a_sync_through_mixed_faults_equals_the_truth(world, tmp_path, rate, seed):
-    sb, clock = world
+    sb, clock, frozen = world
     clock.t += 3600  # a fresh rate-limit window: every retry below is an injected fault's
     api, r2 = FaultPlan(rate, seed), FaultPlan(rate, seed + 100)
     db = tmp_path / "wh.duckdb"
@@ -79,12 +100,12 @@ def test_a_sync_through_mixed_faults_equals_the_truth(world, tmp_path, rate, see
     assert runs["status"].tolist() == ["ok"]
     assert runs["retries"].tolist() == [report.retries] == [api.total + r2.total]
     for check in FULL_SYNC_CHECKS:
-        check((sb, db, report))
+        check((frozen, db, report))
 
 
 def test_every_fault_kind_is_retried_by_the_api_client_in_a_sync(world, tmp_path):
     """Each kind once, every other request, through a real sync: all retried and counted."""
-    sb, clock = world
+    sb, clock, frozen = world
     clock.t += 3600
     plan = FaultPlan(script=[k for kind in FAULTS for k in (kind, None)])
     db = tmp_path / "wh.duckdb"
@@ -99,12 +120,12 @@ def test_every_fault_kind_is_retried_by_the_api_client_in_a_sync(world, tmp_path
     for check in (truth.test_videos_and_live_inputs_equal_the_listing,
                   truth.test_storage_snapshot_equals_storage_usage,
                   truth.test_r2_storage_and_operations_equal_the_truth_for_31_days):
-        check((sb, db, report))
+        check((frozen, db, report))
 
 
 def test_every_fault_kind_is_retried_by_the_r2_client(world):
     """Each kind once, in a row, on the first listing: R2 retries them all and counts them."""
-    sb, clock = world
+    sb, clock, frozen = world
     kinds = [k for k in FAULTS if k != "error_envelope"] + ["error_envelope"]
     plan = FaultPlan(script=list(kinds))
     with FaultProxy(sb.r2.endpoint_url, plan, hang=R2_TIMEOUT + 0.5) as proxy:
@@ -113,11 +134,11 @@ def test_every_fault_kind_is_retried_by_the_r2_client(world):
         from lc_analytics.sources.retry import RetryPolicy
 
         inv = R2Inventory(settings, clock=clock, retry=RetryPolicy(max_attempts=len(kinds) + 1))
-        bucket = sorted(sb.account.ground_truth().r2_objects["bucket"].unique())[0]
+        bucket = sorted(frozen.account.ground_truth().r2_objects["bucket"].unique())[0]
         started = time.monotonic()
         keys = [row["key"] for row in inv.iter_objects(bucket)]
         waited = time.monotonic() - started
-    want = sb.account.ground_truth().r2_objects
+    want = frozen.account.ground_truth().r2_objects
     assert keys == want[want["bucket"] == bucket]["key"].tolist()
     assert inv.stats.retries == len(kinds) == plan.total
     assert R2_TIMEOUT <= waited < 30  # one real timeout, cut short by the setting
@@ -159,7 +180,7 @@ def _env(server, db) -> dict[str, str]:
     return env
 
 
-def _assert_committed_days_are_whole(db, sb) -> None:
+def _assert_committed_days_are_whole(db, account) -> None:
     """Whatever a killed sync left is whole days equal to the truth (a window is atomic)."""
     try:
         got = Warehouse(db, read_only=True).query(
@@ -167,7 +188,7 @@ def _assert_committed_days_are_whole(db, sb) -> None:
             "GROUP BY date")
     except WarehouseError:  # killed while the file was being created (issue 11, item 4)
         return
-    want = sb.account.ground_truth().r2_storage_daily
+    want = account.ground_truth().r2_storage_daily
     want = want.groupby(want["date"].dt.date)["payload_size"].agg(["size", "sum"])
     for day, n, b in zip(pd.to_datetime(got["date"]).dt.date, got["n"], got["b"], strict=True):
         assert (n, b) == (want.loc[day, "size"], want.loc[day, "sum"]), day
@@ -187,6 +208,7 @@ def test_a_sync_killed_at_random_points_resumes_with_nothing_lost_or_doubled(
 
     with start_server(shared_account, r2=False) as server, \
             Sandbox(shared_account, r2=False) as sb:
+        frozen = _frozen(shared_account)
         # an uninterrupted run first: it must work, and it times the span to kill in
         whole = child(tmp_path / "whole.duckdb")
         started = time.monotonic()
@@ -201,12 +223,12 @@ def test_a_sync_killed_at_random_points_resumes_with_nothing_lost_or_doubled(
             proc.kill()  # SIGKILL
             proc.join()
             killed += proc.exitcode == -signal.SIGKILL
-            _assert_committed_days_are_whole(db, sb)
+            _assert_committed_days_are_whole(db, frozen.account)
             # resume: the dead process's lock is free at once, and the result is exact
             report = sync(sb.settings(db_path=db), transport=sb.transport, now=_now(sb),
                           sources=KILL_SOURCES, progress="none", lock_timeout=0.5)
             for check in KILL_CHECKS:
-                check((sb, db, report))
+                check((frozen, db, report))
             runs = Warehouse(db, read_only=True).query(
                 "SELECT status FROM sync_runs ORDER BY started_at")
             assert runs["status"].iloc[-1] == "ok"
