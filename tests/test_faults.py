@@ -29,7 +29,7 @@ from lc_analytics.warehouse import Warehouse
 from tests import test_sync as truth
 from tests.faults import FAULTS, FaultPlan, FaultProxy, FaultTransport, run_cli
 
-R2_TIMEOUT = 2.0  # a real read timeout waits this long; the proxy hangs a little longer
+R2_TIMEOUT = 3.0  # a real read timeout waits this long; the proxy hangs a little longer
 KILL_TRIALS = int(os.environ.get("LC_ANALYTICS_KILL_TRIALS", "20"))
 KILL_SOURCES = ["stream", "r2_storage", "r2_operations"]  # small, with windows to cut
 CLI_SYNC = ["sync", "--quiet", "--sources", ",".join(KILL_SOURCES)]
