@@ -188,6 +188,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     from .warehouse import Warehouse
 
     db = Path(args.db) if args.db else Settings.from_env().db_path
+    Warehouse(db, read_only=True)  # a missing warehouse is refused, never created empty
     params = {} if args.max_lost_share is None else {"max_lost_share": args.max_lost_share}
     plan = make_plan(Warehouse(db), book=load_book("cloudflare", overlay=args.prices),
                      as_of=args.as_of, **params)
@@ -263,6 +264,7 @@ def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
 def _cmd_costs_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .costs.coverage import check_months
     from .costs.focus import FOCUS_VERSION, export_focus
     from .costs.pricebook import load_book
     from .settings import Settings
@@ -271,6 +273,8 @@ def _cmd_costs_export(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     wh = Warehouse(Path(args.db) if args.db else settings.db_path, read_only=True)
     out = Path(args.out) if args.out else Path("data") / f"focus-costs.{args.format}"
+    if args.months:
+        check_months(wh, args.months)  # a month partly synced would be understated
     result = export_focus(wh, out, args.format, months=args.months,
                           book=load_book("cloudflare", overlay=args.prices))
     months = ", ".join(result.months) or "no month"

@@ -26,6 +26,7 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
+from ..costs.coverage import check_as_of
 from ..warehouse import Warehouse
 from . import data
 from .costs_data import last_complete_month
@@ -167,6 +168,7 @@ def _parameters(source: Path, params: dict[str, Any], as_of: date | str | None,
 
     db = Path(params.get("db") or default_db()).expanduser().absolute()
     wh = Warehouse(db, read_only=True)  # fails early, naming the file, if it cannot be read
+    check_as_of(wh, params.get("as_of") or data.data_through(wh))  # synced data, not a guess
     p = data.resolve_period(wh, params.get("period_start"), params.get("period_end"),
                             params.get("as_of"))
     resolved = {"db": str(db), "period_start": p.start.isoformat(),

@@ -215,11 +215,15 @@ class CloudflareClient:
                 response = self._http.request(method, path, params=params, json=json_body)
             except httpx.TimeoutException as exc:
                 self._retry_or_raise(attempt, None, TransportError(
-                    f"{method} {path} timed out", method=method, url=path), exc)
+                    f"{method} {path} timed out after {attempt} attempt(s): is "
+                    f"CLOUDFLARE_API_BASE_URL ({self._mask(self.settings.api_base_url)}) right?",
+                    method=method, url=path), exc)
                 continue
             except httpx.TransportError as exc:
                 self._retry_or_raise(attempt, None, TransportError(
-                    f"{method} {path} failed: {self._mask(str(exc))}", method=method,
+                    f"cannot reach the Cloudflare API at {self._mask(self.settings.api_base_url)} "
+                    f"({method} {path}: {self._mask(str(exc))}) after {attempt} attempt(s): "
+                    "check CLOUDFLARE_API_BASE_URL and the network", method=method,
                     url=path), exc)
                 continue
             self._note_server_date(response)
