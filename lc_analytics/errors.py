@@ -177,7 +177,8 @@ def exit_code_table() -> str:
     todo: list[type[LcAnalyticsError]] = [LcAnalyticsError]
     while todo:
         cls = todo.pop(0)
-        classes.setdefault(cls.exit_code, []).append(f"`{cls.__name__}`")
+        if cls.__module__ == __name__:  # the tree drawn above (not a module's own subclass)
+            classes.setdefault(cls.exit_code, []).append(f"`{cls.__name__}`")
         todo.extend(sorted(cls.__subclasses__(), key=lambda c: c.__name__))
     extra = {2: "argparse", 130: "KeyboardInterrupt"}
     lines = ["| Exit code | Raised as | Cause |", "|---|---|---|"]
