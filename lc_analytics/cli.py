@@ -291,11 +291,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except LcAnalyticsError as exc:
-        print(f"lc-analytics: error: {exc}", file=sys.stderr)
+        print(f"lc-analytics: error: {_masked(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("lc-analytics: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line (the traceback with --verbose), never a secret
+        if args.verbose:
+            raise
+        print(f"lc-analytics: unexpected error: {type(exc).__name__}: "
+              f"{_masked(str(exc)).splitlines()[0] if str(exc) else ''} (a bug: please "
+              "report it; run with -v for the traceback)", file=sys.stderr)
+        return LcAnalyticsError.exit_code
+
+
+def _masked(text: str) -> str:
+    """`text` with every configured secret value masked."""
+    from .reports.scrub import configured_secrets
+    from .settings import mask_secrets
+
+    return mask_secrets(text, configured_secrets())
 
 
 if __name__ == "__main__":  # pragma: no cover

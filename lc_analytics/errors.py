@@ -28,7 +28,7 @@ from typing import Any
 #: every exit code of `lc-analytics` and what causes it
 EXIT_CODES: dict[int, str] = {
     0: "the command succeeded",
-    1: "an unexpected lc-analytics error",
+    1: "an unexpected error, a bug (one line; `-v` prints the traceback)",
     2: "bad settings or a bad command-line value (the message names each); argparse's "
        "usage errors",
     3: "a Cloudflare API or R2 call failed after its retries (server errors, rate limits, "

@@ -291,3 +291,19 @@ def _all_errors() -> list[type[LcAnalyticsError]]:
         out.append(cls)
         todo.extend(cls.__subclasses__())
     return out
+
+
+def test_an_unexpected_error_is_one_line_without_secrets(user, monkeypatch):
+    from lc_analytics import cli
+
+    def broken(args):
+        raise ValueError("merge failed near tok-Secret-Q9\nsecond line")
+
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "tok-Secret-Q9")
+    monkeypatch.setattr(cli, "_cmd_sandbox_summary", broken)
+    code, err = user("sandbox", "summary")
+    assert code == 1
+    assert err == ("lc-analytics: unexpected error: ValueError: merge failed near ******** "
+                   "(a bug: please report it; run with -v for the traceback)\n")
+    with pytest.raises(ValueError):
+        cli.main(["-v", "sandbox", "summary"])
