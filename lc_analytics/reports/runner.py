@@ -98,11 +98,11 @@ def run(name: str, params: Mapping[str, Any] | None = None, *,
     parameters = _parameters(source, dict(params or {}), as_of, period, secrets)
     root = Path(out_root)
     folder = root / name / parameters["as_of"]
-    staging = _staging(folder)
+    staging, failed = _staging(folder), _failed_folder(folder)  # named by the run's start
     try:
         executed, error = _execute(source, parameters, kernel_name, timeout)
         # a failed run's notebook is read where it is kept: beside the good run
-        final = _failed_folder(folder) if error is not None else folder
+        final = failed if error is not None else folder
         nb = scrub_notebook(executed, secrets, paths={
             "input_path": _display_path(source), "output_path": str(final / f"{name}.ipynb")})
         _write(staging / f"{name}.ipynb", _ipynb(nb))
@@ -114,7 +114,7 @@ def run(name: str, params: Mapping[str, Any] | None = None, *,
                                                    secrets))
         _replace(staging, folder)
     except BaseException:
-        _keep_failed(staging, folder)
+        _keep_failed(staging, failed)
         raise
     finally:
         if root.exists():
@@ -230,16 +230,17 @@ def _replace(staging: Path, folder: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _keep_failed(staging: Path, folder: Path) -> None:
-    """Keep what a failed run rendered as `<date>.failed-<time>/`; drop an empty staging."""
+def _keep_failed(staging: Path, failed: Path) -> None:
+    """Keep what a failed run rendered as `failed` (`<date>.failed-<time>/`); drop an empty
+    staging folder."""
     if not staging.exists():
         return
     if any(staging.iterdir()):
-        staging.rename(_failed_folder(folder))
+        staging.rename(failed)
     else:
         staging.rmdir()
         with suppress(OSError):  # the report's folder, if this run created it
-            folder.parent.rmdir()
+            failed.parent.rmdir()
 
 
 def _execute(source: Path, parameters: dict[str, Any], kernel_name: str, timeout: int,
