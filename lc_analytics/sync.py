@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from .errors import ConfigError, LcAnalyticsError
+from .errors import ConfigError, LcAnalyticsError, UsageError
 from .settings import Settings
 from .sources.analytics import (
     MINUTES_VIEWED,
@@ -141,6 +141,10 @@ def sync(
     >>> report.rows["videos"]
     """
     chosen = _choose_sources(sources)
+    today = (now or _utcnow)().date()
+    if since is not None and since > today:
+        raise UsageError(f"--since {since} is in the future (today is {today}, UTC): there is "
+                         "nothing to sync from it yet")
     settings = settings or Settings.from_env(require=sorted({SOURCES[s] for s in chosen}))
     _check_settings(settings, chosen)
     started = time.monotonic()

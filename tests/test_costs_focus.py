@@ -372,7 +372,7 @@ def test_cli_costs_export_writes_the_file_and_reports_it(synced, tmp_path):
 @pytest.mark.parametrize("argv, code, message", [
     (["--month", "2026-13"], 2, "not a month (YYYY-MM): '2026-13'"),
     (["--month", "June"], 2, "not a month"),
-    (["--db", "missing.duckdb"], 5, "no warehouse at"),
+    (["--db", "missing.duckdb"], 8, "no warehouse at"),
 ])
 def test_cli_costs_export_errors(tmp_path, argv, code, message):
     res = subprocess.run([EXE, "costs", "export", "--format", "parquet", *argv],

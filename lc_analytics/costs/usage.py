@@ -206,7 +206,8 @@ def _r2_storage(wh: Warehouse, objects: pd.DataFrame, first: date, nxt: date,
         daily = objects_daily_bytes(grp, first, nxt)
         ia_parts.append(daily[daily["storage_class"] == IA].assign(bucket=bucket))
     ia = pd.concat(ia_parts, ignore_index=True) if ia_parts else pd.DataFrame(
-        {"date": [], "bucket": [], "storage_class": [], "bytes": []})
+        {"date": pd.Series(dtype=object), "bucket": pd.Series(dtype=object),
+         "storage_class": pd.Series(dtype=object), "bytes": pd.Series(dtype=np.int64)})
     ia = ia.merge(totals[["date", "bucket"]], on=["date", "bucket"])  # days with a total only
     std = totals.merge(ia[["date", "bucket", "bytes"]].rename(columns={"bytes": "ia"}),
                        on=["date", "bucket"], how="left").fillna({"ia": 0})

@@ -199,12 +199,16 @@ class CloudflareClient:
             try:
                 response = self._http.request(method, path, params=params, json=json_body)
             except httpx.TimeoutException as exc:
-                err: ApiError = TransportError(f"{method} {path} timed out", method=method,
-                                               url=path)
+                err: ApiError = TransportError(
+                    f"{method} {path} timed out after {attempt} attempt(s): is "
+                    f"CLOUDFLARE_API_BASE_URL ({self._mask(self.settings.api_base_url)}) right?",
+                    method=method, url=path)
                 cause = exc
             except httpx.TransportError as exc:  # resets, refused and early-closed connections
-                err = TransportError(f"{method} {path} failed: {self._mask(str(exc))}",
-                                     method=method, url=path)
+                err = TransportError(
+                    f"cannot reach the Cloudflare API at {self._mask(self.settings.api_base_url)} "
+                    f"({method} {path}: {self._mask(str(exc))}) after {attempt} attempt(s): "
+                    "check CLOUDFLARE_API_BASE_URL and the network", method=method, url=path)
                 cause = exc
             else:
                 self._note_server_date(response)
