@@ -29,7 +29,7 @@ def hand_bill(truth) -> dict[str, Decimal]:
     """June's bill from ground_truth() with plain arithmetic (no lc_analytics.costs code)."""
     bill = {}
     minutes = int(_june(truth.minutes_viewed_daily)["minutes_viewed"].sum())
-    bill["cf-stream-minutes-delivered"] = _units(minutes, 1000) * Decimal("1.00")
+    bill["cf-stream-minutes-delivered"] = Decimal(minutes) / 1000 * Decimal("1.00")  # pro rata
     bill["cf-stream-minutes-stored"] = _units(truth.capacity_minutes, 1000) * Decimal("5.00")
     by_class = _june(truth.r2_storage_daily_by_class).groupby("storage_class")["bytes"].sum()
     gbm = {c: Decimal(int(b)) / Decimal(10**9) / 30 for c, b in by_class.items()}
