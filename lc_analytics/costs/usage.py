@@ -12,8 +12,9 @@ How each meter is measured (the README's "Costs" section says the same):
 - R2 storage: each day's peak bytes per bucket from `r2_storage_daily` (exact); the
   Infrequent Access part from the inventory (objects listed as STANDARD_IA, IA from the day
   their lifecycle rule moved them: creation day + transition days + 1); Standard is the rest.
-- R2 operations: `r2_operations_daily` with each action's billing class; reads of IA
-  objects (`r2_object_reads_daily`) and lifecycle transitions are billed at IA rates.
+- R2 operations: `r2_operations_daily` with each action's billing class, leaving out
+  requests refused with 401/403 (not billed); reads of IA objects (`r2_object_reads_daily`)
+  and lifecycle transitions are billed at IA rates.
 - IA retrieval: GetObject reads of IA objects x their size.
 """
 
@@ -27,7 +28,7 @@ import pandas as pd
 
 from ..warehouse import Warehouse
 from .engine import IA, STANDARD, Usage, month_bounds, objects_daily_bytes
-from .r2_classes import READS, op_class
+from .r2_classes import NOT_BILLED_STATUS_CODES, READS, op_class
 
 
 @dataclass
@@ -260,8 +261,13 @@ def _object_reads(wh: Warehouse, objects: pd.DataFrame, first: date,
 
 
 def _operations(wh: Warehouse, reads: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:
-    ops = wh.query("SELECT date, bucket, action_type, action_status, requests "
-                   "FROM r2_operations_daily WHERE date >= ? AND date < ?", [first, nxt])
+    # requests refused with 401/403 are not billed (other failed requests are)
+    codes = ", ".join(str(c) for c in sorted(NOT_BILLED_STATUS_CODES))
+    ops = wh.query("SELECT date, bucket, action_type, action_status, "
+                   "sum(requests)::BIGINT AS requests "
+                   "FROM r2_operations_daily WHERE date >= ? AND date < ? "
+                   f"AND response_status_code NOT IN ({codes}) "
+                   "GROUP BY date, bucket, action_type, action_status", [first, nxt])
     ops["date"] = pd.to_datetime(ops["date"]).dt.date
     ops["op_class"] = ops["action_type"].map(op_class)
     ops["storage_class"] = np.where(ops["action_type"] == "LifecycleStorageTierTransition",
