@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ import pytest
 
 from lc_analytics.costs.engine import Usage, objects_daily_bytes, price_month
 from lc_analytics.costs.pricebook import load_book
+from lc_analytics.errors import ConfigError
 
 CF = load_book("cloudflare")
 AWS = load_book("aws")
@@ -203,3 +205,23 @@ def test_ia_removals_owe_the_minimum_without_double_counting_storage():
                "cf-r2-ia-storage")
     # 30 GB all month = 30 GB-months; plus 25 days x 30 GB owed / 30 = 25 GB-months
     assert li.consumed_quantity == 55 and li.cost == Decimal("0.55")
+
+
+def test_a_contract_can_bill_delivery_in_whole_blocks_again(tmp_path):
+    overlay = tmp_path / "blocks.toml"
+    overlay.write_text('[sku.cf-stream-minutes-delivered]\nrounding = "up"\n'
+                       'effective_from = 2026-06-01\nsource = "contract 7, p. 2"\n')
+    book = load_book("cloudflare", overlay=overlay)
+    rows = [{"date": date(2026, 5, 31), "minutes": 3001}, {"date": JUNE[0], "minutes": 3001}]
+    may = _line(price_month(Usage(stream_delivery=rows), "2026-05", book),
+                "cf-stream-minutes-delivered")
+    june = _line(price_month(Usage(stream_delivery=rows), "2026-06", book),
+                 "cf-stream-minutes-delivered")
+    assert may.cost == Decimal("3.001")  # list price: pro rata
+    assert june.cost == Decimal("4.00") and june.billed_units == 4  # the contract's 4 blocks
+    overlay.write_text('[sku.cf-stream-minutes-delivered]\nrounding = "down"\n'
+                       'effective_from = 2026-06-01\nsource = "c"\n')
+    with pytest.raises(ConfigError, match=re.escape(
+            "blocks.toml:2: sku cf-stream-minutes-delivered: rounding must be up|none, "
+            "not 'down'")):
+        load_book("cloudflare", overlay=overlay)

@@ -21,7 +21,8 @@ _SKU_FIELDS = {
     "free", "rounding", "charge", "storage_class", "op_class", "effective_from", "source",
     "tiers",
 }
-_OVERLAY_FIELDS = {"amount", "free", "effective_from", "source", "description", "tiers"}
+_OVERLAY_FIELDS = {"amount", "free", "effective_from", "source", "description", "tiers",
+                   "rounding"}  # a contract may bill in whole blocks (or pro rata)
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,9 @@ def _sku(sku_id: str, raw: dict, text: str, origin: str, problems: list[str],
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(f"{origin}:{_line_of(text, sku_id, 'tiers')}: sku {sku_id}: "
                             f"tiers must be [{{up_to_gb, amount}}, ...] ({exc})")
+    if base is not None and raw.get("rounding", "up") not in ("up", "none"):
+        problems.append(f"{origin}:{_line_of(text, sku_id, 'rounding')}: sku {sku_id}: "
+                        f"rounding must be up|none, not {raw['rounding']!r}")
     if base is None:
         required = _SKU_FIELDS - {"storage_class", "op_class", "tiers"}
         if raw.get("meter") not in METERS:
@@ -206,8 +210,9 @@ def _sku(sku_id: str, raw: dict, text: str, origin: str, problems: list[str],
     if problems:
         return None
     if base is not None:
-        return replace(base, **values, **{k: raw[k] for k in ("source", "description")
-                                            if k in raw}, origin=origin)
+        return replace(base, **values, **{k: raw[k] for k in ("source", "description",
+                                                              "rounding") if k in raw},
+                       origin=origin)
     return Sku(id=sku_id, meter=raw["meter"], service=raw["service"],
                description=raw["description"],
                consumed_unit=raw["consumed_unit"], pricing_unit=raw["pricing_unit"],
