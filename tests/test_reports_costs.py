@@ -84,7 +84,9 @@ def test_coverage_says_which_services_a_month_holds_whole(wh):
 def test_the_bill_and_its_days_equal_the_engine(wh):
     engine = _engine_bill(wh, "2026-06")
     june = costs_data.month_bill(wh, "2026-06")
-    assert june.total == engine.total == Decimal("430.985") and june.complete
+    # June: 430.985 with delivery in 209 whole blocks; pro rata it is 208,314 minutes / 1,000
+    # x $1 = 208.314, so 430.985 - 209.00 + 208.314 = 430.299 (no other line changed)
+    assert june.total == engine.total == Decimal("430.299") and june.complete
     by_service = june.by_service()
     assert sum(by_service.values()) == engine.total
     assert by_service["Stream"] == sum(li.cost for li in engine.line_items
@@ -116,7 +118,7 @@ def test_forecast_and_runway_summaries_are_the_libraries(wh):
     assert mid["forecast_low"] <= mid["forecast_cost"] <= mid["forecast_high"]
     assert (mid["days_elapsed"], mid["complete"]) == (15, False)
     end = costs_data.forecast_summary(wh, "2026-06-30")
-    assert end["complete"] and end["forecast_cost"] == end["mtd_cost"] == Decimal("430.985")
+    assert end["complete"] and end["forecast_cost"] == end["mtd_cost"] == Decimal("430.299")
     runway = costs_data.runway_summary(wh)
     lib = storage_runway(wh).iloc[0]
     assert runway["exhaustion_date"] == lib["exhaustion_date"] == date(2026, 7, 22)
@@ -255,7 +257,7 @@ def test_cost_review_numbers_equal_the_library(published, wh, recs):
     h = published[1]["cost_review"].headline
     engine = _engine_bill(wh, "2026-06")
     assert h["period"] == "2026-06" and h["as_of"] == "2026-06-30"
-    assert h["bill_total"] == str(engine.total) == "430.985"
+    assert h["bill_total"] == str(engine.total) == "430.29900"  # exact: 208.314 x 1.00
     services = {}
     for li in engine.line_items:
         services[li.service] = services.get(li.service, Decimal(0)) + li.cost
