@@ -228,9 +228,9 @@ def test_an_api_base_url_that_refuses_connections(user, tmp_path, monkeypatch):
     assert f"after {http.RetryPolicy().max_attempts} attempt(s)" in line
     assert len(sleeps) == http.RetryPolicy().max_attempts - 1  # it did retry
     assert "tok-refused-Xy7" not in err
-    # the failed run is recorded; no data was written
-    counts = Warehouse(tmp_path / "wh.duckdb", read_only=True).table_counts()
-    assert {t: n for t, n in counts.items() if n} == {"sync_runs": 1}
+    # a new warehouse is created only once the API has answered: nothing was created
+    assert not (tmp_path / "wh.duckdb").exists()
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_stream_only_warehouse_prices_its_month(tmp_path):
