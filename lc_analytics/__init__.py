@@ -5,15 +5,20 @@ from .errors import (
     AuthError,
     ConfigError,
     LcAnalyticsError,
+    NotSyncedError,
     PlanError,
+    PlanFileError,
     QueryError,
     R2Error,
     RateLimitError,
+    ReportError,
     SandboxError,
     TransportError,
+    UsageError,
     WarehouseError,
     WarehouseLockedError,
 )
+from .money import format_usd
 from .settings import Secret, Settings
 
 __version__ = "0.1.0"
@@ -23,15 +28,20 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "LcAnalyticsError",
+    "NotSyncedError",
     "PlanError",
+    "PlanFileError",
     "QueryError",
     "R2Error",
     "RateLimitError",
+    "ReportError",
     "SandboxError",
     "Secret",
     "Settings",
     "TransportError",
+    "UsageError",
     "WarehouseError",
     "WarehouseLockedError",
     "__version__",
+    "format_usd",
 ]

@@ -120,6 +120,26 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8787, help="API port (default: 8787)")
     serve.add_argument("--no-r2", action="store_true", help="do not start the R2 server")
     serve.set_defaults(func=_cmd_sandbox_serve)
+    adv = sb_sub.add_parser(
+        "advance", help="move a served sandbox's clock forward (R2 follows)",
+        description="Move the clock of a running `lc-analytics sandbox serve` forward: the "
+                    "API then serves the new days, and R2 lists the new day's objects, "
+                    "expirations and storage classes. Reads LC_SANDBOX_CONTROL_URL and "
+                    "LC_SANDBOX_CONTROL_TOKEN (printed by serve).")
+    adv.add_argument("--days", type=int, required=True, help="days to move forward (>= 1)")
+    adv.add_argument("--url", default=None,
+                     help="control endpoint (default: $LC_SANDBOX_CONTROL_URL)")
+    adv.set_defaults(func=_cmd_sandbox_advance)
+    gt = sb_sub.add_parser(
+        "ground-truth", help="write a served sandbox's ground truth to Parquet",
+        description="Write the truth of a running `lc-analytics sandbox serve`, as of its "
+                    "clock, to DIR/<table>.parquet (one file per truth table, plus "
+                    "storage_usage, planted and account) for external checks. Reads "
+                    "LC_SANDBOX_CONTROL_URL and LC_SANDBOX_CONTROL_TOKEN (printed by serve).")
+    gt.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
+    gt.add_argument("--url", default=None,
+                    help="control endpoint (default: $LC_SANDBOX_CONTROL_URL)")
+    gt.set_defaults(func=_cmd_sandbox_ground_truth)
     _add_costs_parser(sub)
     return parser
 
@@ -188,6 +208,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     from .warehouse import Warehouse
 
     db = Path(args.db) if args.db else Settings.from_env().db_path
+    Warehouse(db, read_only=True)  # a missing warehouse is refused, never created empty
     params = {} if args.max_lost_share is None else {"max_lost_share": args.max_lost_share}
     plan = make_plan(Warehouse(db), book=load_book("cloudflare", overlay=args.prices),
                      as_of=args.as_of, **params)
@@ -199,11 +220,19 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def format_recommendations(plan, limit: int | None = None) -> str:
-    """One line per recommendation, largest saving first."""
+    """One line per recommendation, largest saving first, then the total: money through
+    `lc_analytics.money.format_usd`, each target by its name.
+    """
+    from .money import format_usd
+
     recs = sorted(plan.recommendations, key=lambda r: r.monthly_saving, reverse=True)
-    lines = [f"  ${r.monthly_saving:>9,.2f}/month  {r.kind:<22} {r.target:<34} {r.action}"
-             for r in recs[:limit]]
-    return "\n".join(lines) if lines else "  no recommendation"
+    if not recs:
+        return "  no recommendation"
+    lines = [f"  {format_usd(r.monthly_saving) + '/month':>16}  {r.kind:<22} "
+             f"{r.target_name:<34} {r.action}" for r in recs[:limit]]
+    total = sum((r.monthly_saving for r in plan.recommendations), start=0)
+    lines.append(f"  {format_usd(total) + '/month':>16}  in all ({len(recs)} recommendation(s))")
+    return "\n".join(lines)
 
 
 def _cmd_apply(args: argparse.Namespace) -> int:
@@ -260,9 +289,28 @@ def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sandbox_advance(args: argparse.Namespace) -> int:
+    from .sandbox.control import ControlClient
+
+    clock = ControlClient.from_env(args.url).advance(args.days)
+    print(f"sandbox {clock['account_id']}: clock at {clock['now']}, last complete day "
+          f"{clock['end']} ({clock['days_left']} more day(s) simulated)")
+    return 0
+
+
+def _cmd_sandbox_ground_truth(args: argparse.Namespace) -> int:
+    from .sandbox.control import ControlClient
+
+    client = ControlClient.from_env(args.url)
+    files = client.write_ground_truth(args.out)
+    print(f"wrote {len(files)} Parquet file(s) of the sandbox's ground truth to {args.out}")
+    return 0
+
+
 def _cmd_costs_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .costs.coverage import check_months
     from .costs.focus import FOCUS_VERSION, export_focus
     from .costs.pricebook import load_book
     from .settings import Settings
@@ -271,6 +319,8 @@ def _cmd_costs_export(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     wh = Warehouse(Path(args.db) if args.db else settings.db_path, read_only=True)
     out = Path(args.out) if args.out else Path("data") / f"focus-costs.{args.format}"
+    if args.months:
+        check_months(wh, args.months)  # a month partly synced would be understated
     result = export_focus(wh, out, args.format, months=args.months,
                           book=load_book("cloudflare", overlay=args.prices))
     months = ", ".join(result.months) or "no month"
@@ -287,11 +337,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except LcAnalyticsError as exc:
-        print(f"lc-analytics: error: {exc}", file=sys.stderr)
+        print(f"lc-analytics: error: {_masked(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("lc-analytics: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line (the traceback with --verbose), never a secret
+        if args.verbose:
+            raise
+        print(f"lc-analytics: unexpected error: {type(exc).__name__}: "
+              f"{_masked(str(exc)).splitlines()[0] if str(exc) else ''} (a bug: please "
+              "report it; run with -v for the traceback)", file=sys.stderr)
+        return LcAnalyticsError.exit_code
+
+
+def _masked(text: str) -> str:
+    """`text` with every configured secret value masked."""
+    from .reports.scrub import configured_secrets
+    from .settings import mask_secrets
+
+    return mask_secrets(text, configured_secrets())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from .money import format_usd
 from .recommend import Plan, make_plan
 from .reports import ReportResult, run
 from .sandbox import SimulatedAccount
@@ -59,7 +60,7 @@ def summary(result: DemoResult) -> str:
     top = sorted(result.plan.recommendations, key=lambda r: r.monthly_saving, reverse=True)[:3]
     lines += ["", f"Top recommendations ({len(result.plan.recommendations)} in the plan "
                   f"{result.plan_path}):"]
-    lines += [f"  {i}. ${r.monthly_saving:,.2f}/month  {r.kind}: {r.action}"
+    lines += [f"  {i}. {format_usd(r.monthly_saving)}/month  {r.kind}: {r.action}"
               for i, r in enumerate(top, 1)]
     if result.report is not None:
         lines += ["", f"Cost review: {result.report.html}"]

@@ -105,6 +105,19 @@ def setup() -> None:
     pio.renderers[RENDERER] = OfflineRenderer()
     pio.renderers.default = RENDERER
     pio.templates.default = TEMPLATE
+    _show_tables_plainly()
+
+
+def _show_tables_plainly() -> None:
+    """Every DataFrame the notebook displays: no index column, headers in words."""
+    import pandas as pd
+    from IPython import get_ipython
+
+    from .reports.tables import table_html
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, table_html)
 
 
 def md(text: str) -> None:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import httpx
 
-from .errors import ConfigError, LcAnalyticsError
+from .errors import ConfigError, LcAnalyticsError, UsageError
 from .settings import Settings
 from .sources.analytics import (
     MINUTES_VIEWED,
@@ -102,12 +104,21 @@ class Progress:
 @dataclass
 class _Context:
     settings: Settings
-    warehouse: Warehouse
     now: datetime
     report: SyncReport
     progress: Progress
     client: CloudflareClient | None = None
     since: date | None = None
+    proven: bool = False  # the preflight has passed
+    opened: Warehouse | None = None  # set under the sync lock, once the preflight allows
+
+    @property
+    def warehouse(self) -> Warehouse:
+        if self.opened is None:
+            raise RuntimeError("the warehouse is opened only under the sync lock")
+        return self.opened
+    clock: Clock | None = None
+    r2_clients: list[R2Inventory] = field(default_factory=list)  # their retries are counted
 
 
 def sync(
@@ -130,41 +141,72 @@ def sync(
     >>> report.rows["videos"]
     """
     chosen = _choose_sources(sources)
+    today = (now or _utcnow)().date()
+    if since is not None and since > today:
+        raise UsageError(f"--since {since} is in the future (today is {today}, UTC): there is "
+                         "nothing to sync from it yet")
     settings = settings or Settings.from_env(require=sorted({SOURCES[s] for s in chosen}))
     _check_settings(settings, chosen)
     started = time.monotonic()
-    wh = Warehouse(settings.db_path)
-    _check_account(wh, settings)
-    with sync_lock(settings.db_path, timeout=lock_timeout):
-        run_id = wh.start_run(list(chosen))
-        ctx = _Context(settings, wh, _utcnow(), SyncReport(run_id), Progress(progress),
-                       since=since)
-        status, error = "failed", None
-        try:
-            if any(SOURCES[s] == "stream" for s in chosen):
-                ctx.client = CloudflareClient(settings, transport=transport, clock=clock,
-                                              **(client_options or {}))
+    ctx = _Context(settings, _utcnow(), SyncReport(""), Progress(progress), since=since,
+                   clock=clock)
+    if any(SOURCES[s] == "stream" for s in chosen):
+        ctx.client = CloudflareClient(settings, transport=transport, clock=clock,
+                                      **(client_options or {}))
+    try:
+        if not _exists(settings.db_path):
+            # a new warehouse: prove the token before creating anything at all
             _preflight(ctx, chosen, now)
-            for source in chosen:
-                _STEPS[source](ctx, source)
-            status = "ok"
-        except KeyboardInterrupt:
-            status, error = "interrupted", "interrupted by the user"
-            raise
-        except LcAnalyticsError as exc:
-            error = str(exc)
-            raise
-        finally:
-            rep = ctx.report
-            if ctx.client is not None:
-                rep.requests += ctx.client.stats.requests
-                rep.graphql_requests = ctx.client.stats.graphql_requests
-                rep.retries = ctx.client.stats.retries
-                ctx.client.close()
-            rep.duration_seconds = time.monotonic() - started
+        with sync_lock(settings.db_path, timeout=lock_timeout):
+            _run(ctx, chosen, now, started)
+    finally:
+        if ctx.client is not None:
+            ctx.client.close()
+    return ctx.report
+
+
+def _run(ctx: _Context, chosen: list[str], now: Callable[[], datetime] | None,
+         started: float) -> None:
+    """Under the sync lock: open (or create) the warehouse, record the run, run each step."""
+    settings = ctx.settings
+    # waits up to settings.sync_wait_seconds for readers holding the file open
+    wh = ctx.opened = Warehouse(settings.db_path, lock_timeout=settings.sync_wait_seconds)
+    _check_account(wh, settings)
+    run_id = ctx.report.run_id = wh.start_run(list(chosen))
+    status, error = "failed", None
+    try:
+        if not ctx.proven:
+            _preflight(ctx, chosen, now)
+        _claim_account(ctx)
+        for source in chosen:
+            _STEPS[source](ctx, source)
+        status = "ok"
+    except KeyboardInterrupt:
+        status, error = "interrupted", "interrupted by the user"
+        raise
+    except LcAnalyticsError as exc:
+        error = str(exc)
+        raise
+    finally:
+        rep = ctx.report
+        if ctx.client is not None:
+            rep.requests += ctx.client.stats.requests
+            rep.graphql_requests = ctx.client.stats.graphql_requests
+            rep.retries += ctx.client.stats.retries
+        rep.retries += sum(inv.stats.retries for inv in ctx.r2_clients)
+        rep.duration_seconds = time.monotonic() - started
+        try:
             wh.finish_run(run_id, status, rows=rep.rows, requests=rep.requests,
                           retries=rep.retries, listing_calls=rep.listing_calls, error=error)
-    return ctx.report
+        except LcAnalyticsError as exc:
+            if status == "ok":
+                raise
+            # the run already failed: keep its first cause, not this consequence of it
+            log.warning("could not record the end of sync run %s: %s", run_id, exc)
+
+
+def _exists(db_path: str | os.PathLike[str]) -> bool:
+    return Path(db_path).expanduser().exists()
 
 
 def _utcnow() -> datetime:
@@ -198,9 +240,10 @@ def _check_settings(settings: Settings, chosen: list[str]) -> None:
 def _preflight(ctx: _Context, chosen: list[str], now: Callable[[], datetime] | None) -> None:
     """Prove each permission the run needs before anything is written; learn "now".
 
-    A wrong token or a missing permission then fails with its clear error and the
-    warehouse is left exactly as it was. "Today" is the API's own clock (its Date header)
-    unless the caller gives one, so a skewed local clock cannot shift the windows.
+    A wrong token or a missing permission then fails with its clear error: an existing
+    warehouse is left as it was (plus the failed run's row), and a new one is not created.
+    "Today" is the API's own clock (its Date header) unless the caller gives one, so a
+    skewed local clock cannot shift the windows.
     """
     if now is not None:
         ctx.now = now()
@@ -215,8 +258,8 @@ def _preflight(ctx: _Context, chosen: list[str], now: Callable[[], datetime] | N
         if now is None and ctx.client.server_date is not None:
             ctx.now = ctx.client.server_date
     if "r2_inventory" in chosen:
-        R2Inventory(ctx.settings).buckets()
-    _claim_account(ctx)
+        _r2_inventory(ctx).buckets()
+    ctx.proven = True
 
 
 def _check_account(wh: Warehouse, settings: Settings) -> None:
@@ -301,8 +344,9 @@ def _sync_analytics(ctx: _Context, source: str) -> None:
                 r["synced_at"] = ctx.now
         with ctx.warehouse.transaction() as tx:
             total += tx.replace_range(table, "date", lo, hi, rows)
-            # the watermark is the last *complete* day fetched; today is still filling up
-            tx.set_watermark(source, min(hi, ctx.now.date()) - timedelta(days=1))
+            # covered: the window's days that are over (today is still filling up); the
+            # watermark follows the last covered day, so a re-fetch never moves it back
+            tx.cover(source, lo, min(hi, ctx.now.date()))
         ctx.progress.advance()
     _count(ctx, **{table: total})
     _done(ctx, source, f"{total:,} rows in {len(wins)} window(s), {start} to "
@@ -311,7 +355,7 @@ def _sync_analytics(ctx: _Context, source: str) -> None:
 
 def _sync_r2_inventory(ctx: _Context, source: str) -> None:
     """Every object and lifecycle rule of each bucket; one transaction per bucket."""
-    inv = R2Inventory(ctx.settings)
+    inv = _r2_inventory(ctx)
     buckets = inv.buckets()
     ctx.progress.start(source, len(buckets), "bucket")
     n_obj = n_rules = 0
@@ -333,6 +377,13 @@ def _sync_r2_inventory(ctx: _Context, source: str) -> None:
     _count(ctx, r2_objects=n_obj, r2_lifecycle_rules=n_rules)
     _done(ctx, source, f"{n_obj:,} objects and {n_rules} lifecycle rules in "
                               f"{len(buckets)} bucket(s), {calls} listing calls (Class A)")
+
+
+def _r2_inventory(ctx: _Context) -> R2Inventory:
+    """An R2 client retrying through the sync's clock, its retries added to the report."""
+    inv = R2Inventory(ctx.settings, clock=ctx.clock)
+    ctx.r2_clients.append(inv)
+    return inv
 
 
 def _done(ctx: _Context, source: str, line: str) -> None:

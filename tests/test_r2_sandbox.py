@@ -288,3 +288,131 @@ def test_moto_account_override_is_refused(shared_account, monkeypatch):
     monkeypatch.setenv("MOTO_ACCOUNT_ID", "123456789012")
     with pytest.raises(SandboxError, match="MOTO_ACCOUNT_ID"):
         start_r2(shared_account)
+
+
+# --- credentials: checked like R2 checks them ---------------------------------------------------
+def client_with(r2, key_id: str, secret: str):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "s3", endpoint_url=r2.endpoint_url, region_name="auto", aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+
+def refusal(call) -> tuple[int, str, str]:
+    with pytest.raises(ClientError) as info:
+        call()
+    err = info.value.response
+    return err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Code"], err["Error"]["Message"]
+
+
+def test_wrong_credentials_are_refused_with_r2_error_codes(r2):
+    wrong_secret = client_with(r2, r2.access_key_id, "0" * 64)
+    unknown_key = client_with(r2, "0" * 32, r2.secret_access_key)
+    aws_shaped = client_with(r2, "AKIAIOSFODNN7EXAMPLE", r2.secret_access_key)
+    bucket = BUCKETS["thumbnails"]
+    for call in (wrong_secret.list_buckets,
+                 lambda: wrong_secret.list_objects_v2(Bucket=bucket, MaxKeys=1)):
+        status, code, _ = refusal(call)
+        assert (status, code) == (403, "SignatureDoesNotMatch")
+    for call in (unknown_key.list_buckets,
+                 lambda: unknown_key.get_bucket_lifecycle_configuration(Bucket=bucket)):
+        status, code, _ = refusal(call)
+        assert (status, code) == (403, "InvalidAccessKeyId")
+    assert refusal(aws_shaped.list_buckets) == (
+        400, "InvalidArgument", "Credential access key has length 20, should be 32")
+    assert refusal(lambda: wrong_secret.put_object(Bucket=bucket, Key="x", Body=b"x"))[1] == \
+        "SignatureDoesNotMatch"
+    with pytest.raises(ClientError):
+        r2.client().head_object(Bucket=bucket, Key="x")  # the refused write wrote nothing
+
+
+def test_unsigned_requests_are_unauthorized(r2):
+    import httpx
+
+    r = httpx.get(f"{r2.endpoint_url}/{BUCKETS['thumbnails']}")
+    assert r.status_code == 401
+    assert "<Code>Unauthorized</Code>" in r.text
+    head = httpx.head(f"{r2.endpoint_url}/{BUCKETS['thumbnails']}")
+    assert head.status_code == 401 and head.content == b""
+    r = httpx.get(f"{r2.endpoint_url}/{BUCKETS['thumbnails']}", headers={
+        "Authorization": "AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg="})
+    assert r.status_code == 400 and "<Code>InvalidArgument</Code>" in r.text  # SigV2: no
+
+
+def test_presigned_urls_are_checked_too(shared_account, r2, s3):
+    import httpx
+
+    row = shared_account.visible_objects().sort_values("size").iloc[0]
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": row["bucket"],
+                                                          "Key": row["key"]})
+    ok = httpx.get(url)
+    assert ok.status_code == 200 and len(ok.content) == row["size"]
+    forged = client_with(r2, r2.access_key_id, "1" * 64).generate_presigned_url(
+        "get_object", Params={"Bucket": row["bucket"], "Key": row["key"]})
+    r = httpx.get(forged)
+    assert r.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in r.text
+    other_key = url.replace(row["key"].rsplit("/", 1)[-1], "other.jpg")
+    assert httpx.get(other_key).status_code == 403
+
+
+def test_keys_with_spaces_and_unicode_are_signed_and_checked(r2):
+    s3 = r2.client()
+    bucket, key = BUCKETS["reports"], "reports/a b/ü+€ (1).csv"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"a,b\n", ContentType="text/csv")
+    try:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix="reports/a b/")["Contents"]
+        assert [o["Key"] for o in listed] == [key]
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"a,b\n"
+    finally:
+        s3.delete_object(Bucket=bucket, Key=key)
+
+
+@pytest.mark.parametrize(("key_id", "secret", "code", "names"), [
+    (None, "0" * 64, "SignatureDoesNotMatch", ["R2_SECRET_ACCESS_KEY", "R2_ACCESS_KEY_ID"]),
+    ("0" * 32, None, "InvalidAccessKeyId", ["R2_ACCESS_KEY_ID"]),
+    ("AKIAIOSFODNN7EXAMPLE", None, "InvalidArgument",
+     ["R2_ACCESS_KEY_ID", "Credential access key has length 20, should be 32"]),
+])
+def test_the_r2_source_says_which_credential_to_fix(r2, key_id, secret, code, names):
+    from lc_analytics.settings import Secret, Settings
+    from lc_analytics.sources.r2 import R2Inventory
+
+    secret = secret or r2.secret_access_key
+    settings = Settings(account_id="0" * 32, r2_endpoint_url=r2.endpoint_url,
+                        r2_access_key_id=key_id or r2.access_key_id,
+                        r2_secret_access_key=Secret(secret))
+    with pytest.raises(R2Error) as info:
+        R2Inventory(settings).buckets()
+    message = str(info.value)
+    assert message.startswith(f"R2 refused the credentials for ListBuckets ({code}): ")
+    for name in names:
+        assert name in message
+    assert info.value.context["code"] == code
+    assert secret not in message and r2.secret_access_key not in message
+
+
+def test_the_signature_check_reproduces_aws_published_example():
+    """AWS's SigV4 example for S3 (GET Object with a Range header), signed by hand."""
+    from lc_analytics.sandbox.sigv4 import _query_pairs, _read_signature, canonical_request, sign
+
+    environ = {
+        "REQUEST_METHOD": "GET", "RAW_URI": "/test.txt", "QUERY_STRING": "",
+        "HTTP_HOST": "examplebucket.s3.amazonaws.com", "HTTP_RANGE": "bytes=0-9",
+        "HTTP_X_AMZ_CONTENT_SHA256":
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "HTTP_X_AMZ_DATE": "20130524T000000Z",
+        "HTTP_AUTHORIZATION": (
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
+            "aws4_request,SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,"
+            "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"),
+    }
+    signed = _read_signature(environ, _query_pairs(""))
+    assert signed is not None and signed.key_id == "AKIAIOSFODNN7EXAMPLE"
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert sign(secret, signed.scope, signed.amz_date, canonical_request(environ, signed)) \
+        == signed.signature
+    assert sign(secret[:-1], signed.scope, signed.amz_date,
+                canonical_request(environ, signed)) != signed.signature

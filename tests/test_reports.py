@@ -27,7 +27,7 @@ from lc_analytics.reports.scrub import (
     kernel_env,
     scrub_notebook,
 )
-from lc_analytics.reports.summary import jsonable, summary_markdown
+from lc_analytics.reports.summary import jsonable, summary_markdown, with_display
 from lc_analytics.settings import MASK
 from lc_analytics.warehouse import Warehouse
 
@@ -244,9 +244,13 @@ def test_runs_publish_notebook_html_and_summary(published):
 def test_summary_numbers_equal_the_library(published, wh):
     _, results = published
     period = data.resolve_period(wh)
-    assert results["viewers"].headline == jsonable(data.viewers_headline(wh, period))
-    assert results["bandwidth"].headline == jsonable(data.bandwidth_headline(wh, period))
-    assert results["bandwidth"].headline["listing_price_per_call"] == "0.0000045"
+    assert results["viewers"].headline == jsonable(with_display(data.viewers_headline(wh,
+                                                                                     period)))
+    bandwidth = results["bandwidth"].headline
+    assert bandwidth == jsonable(with_display(data.bandwidth_headline(wh, period)))
+    assert bandwidth["listing_price_per_call"] == "0.0000045"
+    assert bandwidth["listing_price_per_call_display"] == "< $0.01"
+    assert bandwidth["delivered_mbps"] == 4.9 and "delivered_mbps_display" not in bandwidth
 
 
 def test_html_is_offline_with_plotly_inlined_once(published):
@@ -298,7 +302,7 @@ def test_a_failing_cell_raises_naming_it_and_keeps_the_partial_notebook(synced, 
     assert err.context["cell_index"] == 3 and "cell 3 of boom.ipynb" in str(err)
     assert err.context["cell_first_line"] == "x = 1 / 0  # the failing cell"
     assert err.context["ename"] == "ZeroDivisionError"
-    folder = tmp_path / "reports" / "boom" / "2026-06-30"
+    [folder] = (tmp_path / "reports" / "boom").glob("2026-06-30.failed-*")
     partial = nbformat.read(folder / "boom.ipynb", as_version=4)
     assert Path(err.context["notebook"]) == folder / "boom.ipynb"
     outputs = [o for c in partial.cells if c.cell_type == "code" for o in c.outputs]

@@ -84,7 +84,9 @@ def test_coverage_says_which_services_a_month_holds_whole(wh):
 def test_the_bill_and_its_days_equal_the_engine(wh):
     engine = _engine_bill(wh, "2026-06")
     june = costs_data.month_bill(wh, "2026-06")
-    assert june.total == engine.total == Decimal("430.985") and june.complete
+    # June: 430.985 with delivery in 209 whole blocks; pro rata it is 208,314 minutes / 1,000
+    # x $1 = 208.314, so 430.985 - 209.00 + 208.314 = 430.299 (no other line changed)
+    assert june.total == engine.total == Decimal("430.299") and june.complete
     by_service = june.by_service()
     assert sum(by_service.values()) == engine.total
     assert by_service["Stream"] == sum(li.cost for li in engine.line_items
@@ -116,7 +118,7 @@ def test_forecast_and_runway_summaries_are_the_libraries(wh):
     assert mid["forecast_low"] <= mid["forecast_cost"] <= mid["forecast_high"]
     assert (mid["days_elapsed"], mid["complete"]) == (15, False)
     end = costs_data.forecast_summary(wh, "2026-06-30")
-    assert end["complete"] and end["forecast_cost"] == end["mtd_cost"] == Decimal("430.985")
+    assert end["complete"] and end["forecast_cost"] == end["mtd_cost"] == Decimal("430.299")
     runway = costs_data.runway_summary(wh)
     lib = storage_runway(wh).iloc[0]
     assert runway["exhaustion_date"] == lib["exhaustion_date"] == date(2026, 7, 22)
@@ -210,9 +212,7 @@ def test_ingest_vs_audience_marks_the_overprovisioned_input(wh, recs):
 
 
 def test_presentation_helpers_keep_money_exact_until_shown():
-    assert costs_data.usd(Decimal("430.985")) == "$430.99"
-    assert costs_data.usd(Decimal("0.015")) == "$0.015"
-    assert costs_data.usd(None) == "n/a" and costs_data.usd(Decimal("-9.846")) == "-$9.85"
+    assert not hasattr(costs_data, "usd")  # one formatter: lc_analytics.money.format_usd
     df = pd.DataFrame({"cost": [Decimal("1.25"), None], "n": [3, 4]})
     assert costs_data.plottable(df)["cost"].tolist()[0] == 1.25
     assert df["cost"].iloc[0] == Decimal("1.25")  # the original is untouched
@@ -257,7 +257,7 @@ def test_cost_review_numbers_equal_the_library(published, wh, recs):
     h = published[1]["cost_review"].headline
     engine = _engine_bill(wh, "2026-06")
     assert h["period"] == "2026-06" and h["as_of"] == "2026-06-30"
-    assert h["bill_total"] == str(engine.total) == "430.985"
+    assert h["bill_total"] == str(engine.total) == "430.29900"  # exact: 208.314 x 1.00
     services = {}
     for li in engine.line_items:
         services[li.service] = services.get(li.service, Decimal(0)) + li.cost
@@ -377,3 +377,52 @@ def test_a_scheduled_run_succeeds_while_an_analyst_reads_and_a_sync_writes(accou
     assert (h["as_of"], h["period"]) == ("2026-07-01", "2026-06")
     assert (h["forecast"]["month"], h["forecast"]["days_elapsed"]) == ("2026-07", 1)
     assert h["bill_total"] == str(_engine_bill(Warehouse(db, read_only=True), "2026-06").total)
+
+
+def test_one_saving_reads_the_same_in_the_report_cli_apply_and_summary(
+        published, synced, tmp_path, capsys):
+    """A saving is one string wherever people read it: the cost review's HTML, `recommend`'s
+    output, `apply`'s dry run and summary.json's display field (ROUND_HALF_UP to the cent)."""
+    import shutil
+
+    from lc_analytics.actions import ApplyReport, render
+    from lc_analytics.cli import main
+    from lc_analytics.money import format_usd
+    from lc_analytics.recommend.model import Plan
+
+    res = published[1]["cost_review"]
+    html, summary = res.html.read_text(), res.headline
+    db = tmp_path / "wh.duckdb"
+    shutil.copy(synced[1], db)
+    plan_path = tmp_path / "plan.json"
+    assert main(["recommend", "--db", str(db), "--plan", str(plan_path)]) == 0
+    cli_out = capsys.readouterr().out
+    plan = Plan.read(plan_path)
+    dry_run = render(plan, ApplyReport(plan.id, dry_run=True))
+
+    total = sum((r.monthly_saving for r in plan.recommendations), Decimal(0))
+    assert str(total) == summary["total_monthly_saving"]
+    shown = format_usd(total)
+    assert summary["total_monthly_saving_display"] == shown
+    assert f"estimated saving {shown}/month" in dry_run
+    assert f"{shown}/month  in all" in cli_out
+    assert f"worth {shown}/month" in html.replace("<strong>", "").replace("</strong>", "")
+    by_id = {r["id"]: r for r in summary["recommendations"]}
+    half_cent = [r for r in plan.recommendations if r.monthly_saving.as_tuple().exponent == -3
+                 and r.monthly_saving.as_tuple().digits[-1] == 5]
+    assert half_cent, "the sandbox plants a saving of a half cent (0.105): the rule shows"
+    for r in plan.recommendations:
+        text = format_usd(r.monthly_saving)
+        assert by_id[r.id]["monthly_saving"] == str(r.monthly_saving)
+        assert by_id[r.id]["monthly_saving_display"] == text
+        assert f"{text}/month" in cli_out
+        if r.monthly_saving > 0:
+            assert f"{text}/month" in html, r.id
+    assert "$0.11/month" in cli_out and "$0.105" not in html  # 0.105 rounds up, never exact
+    # targets by name, never by 32-hex id, in every recommendation text people read
+    hex_id = r"\b[0-9a-f]{32}\b"
+    import re
+    for r in plan.recommendations:
+        assert not re.search(hex_id, r.action), r.action
+        assert r.target_name in cli_out
+    assert not re.search(hex_id, cli_out)

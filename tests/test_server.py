@@ -128,6 +128,33 @@ def test_serve_forever_prints_exports_and_stops(shared_account):
     assert not worker.is_alive()
 
 
+def test_serve_prints_the_stream_only_token_refused_on_graphql(shared_account):
+    out, stop = io.StringIO(), threading.Event()
+    worker = threading.Thread(target=serve_forever, args=(shared_account,),
+                              kwargs={"port": 0, "r2": False, "out": out, "stop": stop})
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while "LC_SANDBOX_CONTROL_TOKEN" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        env = exports_to_env([x for x in out.getvalue().splitlines() if x.startswith("export")])
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    token = env["LC_SANDBOX_STREAM_ONLY_TOKEN"]
+    assert token not in (env["CLOUDFLARE_API_TOKEN"], env["LC_SANDBOX_CONTROL_TOKEN"])
+    with start_server(shared_account, r2=False) as srv:  # same seed: same API tokens
+        assert token == srv.emulator.stream_only_token
+        auth = {"Authorization": f"Bearer {token}"}
+        rest = httpx.get(f"{srv.base_url}/accounts/{shared_account.account_id}/stream",
+                         params={"limit": 1}, headers=auth)
+        assert rest.status_code == 200
+        gql = httpx.post(f"{srv.base_url}/graphql", headers=auth,
+                         json={"query": "{ viewer { accounts { settings { __typename } } } }"})
+        assert gql.status_code == 403
+    assert "sandbox advance --days N" in out.getvalue()
+
+
 def test_graphql_over_http_reaches_the_graphql_endpoint(server, shared_account):
     pytest.importorskip("lc_analytics.sandbox.graphql_api")
     query = """query ($t: string!) { viewer { accounts(filter: {accountTag: $t}) {

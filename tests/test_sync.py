@@ -48,7 +48,7 @@ def snapshot(db) -> dict[str, pd.DataFrame]:
     out = {}
     for t in TABLES:
         df = wh.query(f"SELECT * FROM {t}")
-        out[t] = df.sort_values(list(df.columns[:4])).reset_index(drop=True)
+        out[t] = df.sort_values(list(df.columns[:5])).reset_index(drop=True)  # covers keys
     return out
 
 
@@ -159,11 +159,12 @@ def test_r2_storage_and_operations_equal_the_truth_for_31_days(synced):
     for col in ("payload_size", "metadata_size", "object_count"):
         assert st[col].tolist() == want[col].tolist(), col
     ops = wh.query("SELECT * FROM r2_operations_daily ORDER BY date, bucket, action_type, "
-                   "action_status")
+                   "action_status, response_status_code")
     want = truth.r2_operations_daily[truth.r2_operations_daily["date"] >= lo]
     assert len(ops) == len(want)
     assert ops["requests"].tolist() == want["requests"].tolist()
     assert ops["action_type"].tolist() == want["action_type"].tolist()
+    assert ops["response_status_code"].tolist() == want["response_status_code"].tolist()
 
 
 def test_r2_object_reads_equal_the_truth_for_31_days(synced):

@@ -28,7 +28,7 @@ ALL_TABLES = {
     "r2_lifecycle_rules", "r2_storage_daily", "r2_operations_daily", "r2_listing_calls",
     "sync_runs", "sync_state", "r2_object_reads_daily", "recommendations", "apply_audit",
     "accounts",
-    "focus_cost_rows",
+    "focus_cost_rows", "coverage",
 }
 
 
@@ -360,6 +360,50 @@ def test_watermarks_and_reads_inside_a_transaction(wh: Warehouse) -> None:
     with wh.transaction() as tx:
         tx.set_watermark("r2.storage", "2026-06-29")
     assert wh.get_watermark("r2.storage") == date(2026, 6, 29)
+
+
+def test_cover_records_whole_days_and_a_re_fetch_never_moves_the_watermark_back(
+        wh: Warehouse) -> None:
+    with wh.transaction() as tx:
+        assert tx.cover("r2_storage", date(2026, 6, 1), date(2026, 6, 1)) is None  # empty
+        assert tx.cover("r2_storage", date(2026, 6, 1), date(2026, 6, 11)) == date(2026, 6, 10)
+    with wh.transaction() as tx:  # a re-fetch of earlier days
+        assert tx.cover("r2_storage", date(2026, 6, 3), date(2026, 6, 5)) == date(2026, 6, 10)
+    assert wh.get_watermark("r2_storage") == date(2026, 6, 10)
+    cov = wh.coverage()
+    assert cov.to_dict("records") == [{"source": "r2_storage", "first_day": date(2026, 6, 1),
+                                       "last_day": date(2026, 6, 10), "days": 10}]
+    with pytest.raises(RuntimeError), wh.transaction() as tx:  # rolled back with its window
+        tx.cover("r2_storage", date(2026, 6, 11), date(2026, 6, 20))
+        raise RuntimeError("the window failed")
+    assert wh.get_watermark("r2_storage") == date(2026, 6, 10)
+    assert wh.coverage()["days"].tolist() == [10]
+
+
+def test_a_v5_warehouse_gets_coverage_from_its_watermarks(tmp_path: Path) -> None:
+    from lc_analytics.costs.usage import last_synced_day
+
+    path = tmp_path / "v5.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(BOOTSTRAP_SQL)
+    for m in MIGRATIONS[:5]:
+        con.execute(m.sql)
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())",
+                    [m.version, m.description])
+    con.execute("INSERT INTO r2_storage_daily VALUES ('2026-06-27', 'rec', 5, 1, 2, 0)")
+    con.execute("INSERT INTO sync_state VALUES ('r2_storage', '2026-06-29', now(), NULL), "
+                "('minutes_viewed', '2026-06-30', now(), NULL), "
+                "('stream', '2026-07-01', now(), NULL)")
+    con.close()
+    wh = Warehouse(path)
+    assert wh.applied_migrations == list(range(6, SCHEMA_VERSION + 1))
+    assert wh.coverage().to_dict("records") == [
+        {"source": "minutes_viewed", "first_day": date(2026, 6, 30),
+         "last_day": date(2026, 6, 30), "days": 1},
+        {"source": "r2_storage", "first_day": date(2026, 6, 27),
+         "last_day": date(2026, 6, 29), "days": 3},
+    ]
+    assert last_synced_day(wh) == date(2026, 6, 29)
 
 
 def test_sync_runs_are_recorded(wh: Warehouse) -> None:

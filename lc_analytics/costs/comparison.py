@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pandas as pd
 
 from ..warehouse import Warehouse
-from .engine import STANDARD, Bill, Usage, month_bounds, price_month
+from .engine import STANDARD, Bill, Usage, month_bounds, price_period
 from .pricebook import PriceBook, load_book
-from .usage import warehouse_usage
+from .usage import period_usage
 
 #: Cloudflare's recommended encodes (reference section 6), Mbps per rendition.
 RENDITION_MBPS: dict[str, Decimal] = {"1080p": Decimal("8"), "720p": Decimal("4.8"),
@@ -19,6 +19,11 @@ RENDITION_MBPS: dict[str, Decimal] = {"1080p": Decimal("8"), "720p": Decimal("4.
 #: Assumed share of minutes delivered at each rendition (overridable).
 DEFAULT_MIX: dict[str, Decimal] = {"1080p": Decimal("0.30"), "720p": Decimal("0.40"),
                                    "480p": Decimal("0.20"), "360p": Decimal("0.10")}
+#: the components that compare R2 with S3 (the rest compare Stream with S3 + CloudFront)
+R2_COMPONENTS = ("Object storage (R2 -> S3 Standard)", "Operations (R2 Class A/B -> S3 PUT/GET)",
+                 "IA retrieval (R2 -> S3 Standard)")
+#: what the project's seed claimed R2 saves against S3, checked by `comparison_summary`
+CLAIMED_R2_SAVING = 0.9
 _COLUMNS = ["component", "cloudflare_cost", "aws_cost", "difference", "aws_quantity",
             "aws_unit", "assumption", "excluded"]
 
@@ -53,15 +58,29 @@ def aws_comparison(wh: Warehouse, month: date | str,
 
     >>> aws_comparison(Warehouse("data/demo.duckdb", read_only=True), "2026-06")  # doctest: +SKIP
     """
-    first, _ = month_bounds(month)
+    first, nxt = month_bounds(month)
+    return aws_comparison_days(wh, first, nxt - timedelta(days=1), bitrate_mix,
+                               rendition_mbps=rendition_mbps, book=book)
+
+
+def aws_comparison_days(wh: Warehouse, first: date, last: date,
+                        bitrate_mix: Mapping[str, float | str | Decimal] | None = None, *,
+                        rendition_mbps: Mapping[str, float | str | Decimal] | None = None,
+                        book: PriceBook | None = None) -> pd.DataFrame:
+    """`aws_comparison` for the days `first`..`last` priced as one billing period (both
+    sides by `engine.price_period`), e.g. the last 30 complete days of a warehouse that does
+    not hold a whole month yet.
+
+    >>> aws_comparison_days(wh, date(2026, 6, 4), date(2026, 7, 3))    # doctest: +SKIP
+    """
     cf_book = book or load_book("cloudflare")
     aws_book = load_book("aws")
     mix, mbps = rendition_shares(bitrate_mix, rendition_mbps)
     delivered_mbps = sum((mix[r] * mbps[r] for r in mix), Decimal(0))
     ladder = [r for r in mix if mix[r] > 0]
     ladder_mbps = sum((mbps[r] for r in ladder), Decimal(0))
-    u = warehouse_usage(wh, first).usage
-    cf = price_month(u, first, cf_book)
+    u = period_usage(wh, first, last)
+    cf = price_period(u, first, last, cf_book)
     meter = {li.sku_id: cf_book.price(li.sku_id, first).meter for li in cf.line_items}
 
     def cf_cost(*meters: str) -> Decimal:
@@ -89,7 +108,7 @@ def aws_comparison(wh: Warehouse, month: date | str,
     }
     rows = []
     for name, (meters, aws_usage, assumption) in parts.items():
-        aws = price_month(aws_usage, first, aws_book)
+        aws = price_period(aws_usage, first, last, aws_book)
         rows.append(_row(name, cf_cost(*meters), aws.total, _quantity(aws), assumption))
     rows += [
         _row("Live ingest and transcoding (AWS IVS / MediaLive)", Decimal(0), None, None,
@@ -102,11 +121,58 @@ def aws_comparison(wh: Warehouse, month: date | str,
     everything = Usage(r2_storage=pd.concat([_as_standard(u), _rendition_bytes(u, ladder_mbps)],
                                             ignore_index=True),
                        r2_operations=u.r2_operations, egress=_egress(u, delivered_mbps))
-    aws_total = price_month(everything, first, aws_book).total
+    aws_total = price_period(everything, first, last, aws_book).total
     rows.append(_row("Total", cf.total, aws_total, None,
                      f"Cloudflare: {cf_book.label}; AWS: {aws_book.label}",
                      "the rows marked excluded are not in the AWS total"))
     return pd.DataFrame(rows, columns=_COLUMNS)
+
+
+def comparison_summary(table: pd.DataFrame, first: date, last: date,
+                       bitrate_mix: Mapping[str, float | str | Decimal] | None = None, *,
+                       rendition_mbps: Mapping[str, float | str | Decimal] | None = None,
+                       ) -> dict:
+    """What an `aws_comparison` table says, for a review's headline and summary.json.
+
+    Keys: period_start, period_end, cloudflare_total, aws_total, saving (AWS - Cloudflare;
+    negative when Cloudflare costs more), saving_share (of the AWS total, float), r2_total,
+    s3_total, r2_saving, r2_saving_share (R2 against S3 alone: storage, operations, IA
+    retrieval), claimed_r2_saving_share (the seed's "R2 saves 90% vs S3"), rendition_mix and
+    rendition_mbps (floats), delivered_mbps, excluded (what the AWS total leaves out),
+    unverified_prices (AWS SKUs whose figure AWS's page copy did not show). Money is Decimal.
+
+    >>> table = aws_comparison(wh, "2026-06")                          # doctest: +SKIP
+    >>> comparison_summary(table, date(2026, 6, 1), date(2026, 6, 30))  # doctest: +SKIP
+    """
+    by = table.set_index("component")
+    cf, aws = by.loc["Total", "cloudflare_cost"], by.loc["Total", "aws_cost"]
+    r2 = sum((by.loc[c, "cloudflare_cost"] for c in R2_COMPONENTS), Decimal(0))
+    s3 = sum((by.loc[c, "aws_cost"] for c in R2_COMPONENTS), Decimal(0))
+    mix, mbps = rendition_shares(bitrate_mix, rendition_mbps)
+    return {
+        "period_start": first, "period_end": last,
+        "cloudflare_total": cf, "aws_total": aws, "saving": aws - cf,
+        "saving_share": float((aws - cf) / aws) if aws else None,
+        "r2_total": r2, "s3_total": s3, "r2_saving": s3 - r2,
+        "r2_saving_share": float((s3 - r2) / s3) if s3 else None,
+        "claimed_r2_saving_share": CLAIMED_R2_SAVING,
+        "rendition_mix": {r: float(x) for r, x in mix.items()},
+        "rendition_mbps": {r: float(x) for r, x in mbps.items()},
+        "delivered_mbps": float(sum((mix[r] * mbps[r] for r in mix), Decimal(0))),
+        "excluded": [f"{c}: {e}" for c, e in zip(table["component"], table["excluded"],
+                                                    strict=True) if e and c != "Total"],
+        "unverified_prices": unverified_prices(load_book("aws"), first),
+    }
+
+
+def unverified_prices(book: PriceBook, on: date) -> list[str]:
+    """The SKUs of `book` whose figure its source page did not show (`source_note` starts
+    with UNVERIFIED): a comparison that uses them says so.
+
+    >>> unverified_prices(load_book("aws"), date(2026, 6, 1))
+    ['aws-s3-get-class', 'aws-s3-put-class', 'aws-s3-standard-storage']
+    """
+    return sorted(s.id for s in book.skus(on) if s.source_note.startswith("UNVERIFIED"))
 
 
 def egress_bytes(minutes: Decimal | int, mbps: Decimal) -> Decimal:

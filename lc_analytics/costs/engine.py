@@ -9,8 +9,10 @@ Every bill, what-if and recommendation is priced here, so they all share one ari
 - Infrequent Access objects are billed for at least 30 days: an object that leaves IA
   earlier is charged the remaining days in the month it leaves;
 - free allowances apply only where the book gives them (R2: Standard class only);
-- quantities are rounded up to whole billing units on the monthly bill (1,000,001
-  operations bill as 2 million; 1.1 GB-month as 2), then the free allowance is deducted;
+- quantities of a SKU whose book says `rounding = "up"` are rounded up to whole billing
+  units on the monthly bill (1,000,001 operations bill as 2 million; 1.1 GB-month as 2), then
+  the free allowance is deducted; `rounding = "none"` is pro rata (Stream delivery: 1,500
+  minutes at $1 per 1,000 cost $1.50);
 - Stream storage is prepaid capacity bought in 1,000-minute blocks: the month is charged for
   the most blocks held on any of its days (the capacity, or the stored minutes when no
   capacity is given, as in a what-if);
@@ -139,22 +141,34 @@ def price_month(usage: Usage, month: date | str, book: PriceBook) -> Bill:
 
     >>> from lc_analytics.costs.pricebook import load_book
     >>> u = Usage(stream_delivery=[{"date": date(2026, 6, 1), "minutes": 1_000_001}])
-    >>> price_month(u, "2026-06", load_book("cloudflare")).total   # 1,001 blocks of 1,000
-    Decimal('1001.00')
+    >>> price_month(u, "2026-06", load_book("cloudflare")).total   # pro rata, $1 per 1,000
+    Decimal('1000.00100')
     """
     first, nxt = month_bounds(month)
-    return price_period(usage, first, nxt, book)
+    return _price(usage, first, nxt, book)
 
 
-def price_period(usage: Usage, first: date, nxt: date, book: PriceBook) -> Bill:
-    """Price the days [first, nxt) as one billing period, with `price_month`'s rules
-    (GB-months over the period's days, free allowances and rounding once per period).
+def price_period(usage: Usage, first: date, last: date, book: PriceBook) -> Bill:
+    """Price the days `first`..`last` (inclusive) as one billing period, by the same rules
+    as `price_month`: GB-months over the period's days, free allowances and rounding once,
+    Stream capacity at its peak. For a warehouse that does not hold a whole month yet, the
+    last 30 complete days price like a 30-day billing month. The bill's `month` is `first`
+    and its `days_in_month` the period's length.
 
     >>> from lc_analytics.costs.pricebook import load_book
-    >>> u = Usage(stream_storage=[{"date": date(2026, 6, 20), "stored_minutes": 1_500}])
-    >>> price_period(u, date(2026, 6, 5), date(2026, 7, 5), load_book("cloudflare")).total
-    Decimal('10.00')
+    >>> u = Usage(stream_storage=[{"date": date(2026, 6, 20), "stored_minutes": 2500},
+    ...                           {"date": date(2026, 7, 10), "stored_minutes": 1200}])
+    >>> b = price_period(u, date(2026, 6, 11), date(2026, 7, 10), load_book("cloudflare"))
+    >>> b.days_in_month, b.days_covered, b.total    # peak 2,500 minutes = 3 blocks of 1,000
+    (30, 2, Decimal('15.00'))
     """
+    if last < first:
+        raise ValueError(f"a billing period ends on or after its first day ({first} > {last})")
+    return _price(usage, first, last + timedelta(days=1), book)
+
+
+def _price(usage: Usage, first: date, nxt: date, book: PriceBook) -> Bill:
+    """The bill of the days [first, nxt) as one billing period."""
     n_days = (nxt - first).days
     skus = {s.id: s for s in book.skus(first)}
     bill = Bill(month=first, book=book.label, currency=book.currency, days_in_month=n_days,

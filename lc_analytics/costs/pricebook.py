@@ -19,9 +19,11 @@ BUILT_IN = {"cloudflare": "cloudflare.toml", "aws": "aws.toml"}
 _SKU_FIELDS = {
     "meter", "service", "description", "consumed_unit", "pricing_unit", "pricing_block", "amount",
     "free", "rounding", "charge", "storage_class", "op_class", "effective_from", "source",
-    "tiers",
+    "tiers", "source_read", "source_note",
 }
-_OVERLAY_FIELDS = {"amount", "free", "effective_from", "source", "description", "tiers"}
+_OVERLAY_FIELDS = {"amount", "free", "effective_from", "source", "description", "tiers",
+                   "source_read", "source_note",
+                   "rounding"}  # a contract may bill in whole blocks (or pro rata)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Sku:
     op_class: str | None = None
     tiers: tuple[Tier, ...] = ()
     origin: str = ""  # which file set this price
+    source_read: date | None = None  # the day the price was read at `source`
+    source_note: str = ""  # how far `source` shows the figure (e.g. only a copy of it)
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,12 @@ def _sku(sku_id: str, raw: dict, text: str, origin: str, problems: list[str],
     elif base is not None:
         problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: an overlay price "
                         "needs effective_from (the date the contract price starts)")
+    if "source_read" in raw:
+        if isinstance(raw["source_read"], date):
+            values["source_read"] = raw["source_read"]
+        else:
+            problems.append(f"{origin}:{_line_of(text, sku_id, 'source_read')}: sku "
+                            f"{sku_id}: source_read must be a TOML date (YYYY-MM-DD)")
     if base is not None and "source" not in raw:
         problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: an overlay price "
                         "needs source (the contract or quote it comes from)")
@@ -190,8 +200,12 @@ def _sku(sku_id: str, raw: dict, text: str, origin: str, problems: list[str],
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(f"{origin}:{_line_of(text, sku_id, 'tiers')}: sku {sku_id}: "
                             f"tiers must be [{{up_to_gb, amount}}, ...] ({exc})")
+    if base is not None and raw.get("rounding", "up") not in ("up", "none"):
+        problems.append(f"{origin}:{_line_of(text, sku_id, 'rounding')}: sku {sku_id}: "
+                        f"rounding must be up|none, not {raw['rounding']!r}")
     if base is None:
-        required = _SKU_FIELDS - {"storage_class", "op_class", "tiers"}
+        required = _SKU_FIELDS - {"storage_class", "op_class", "tiers", "source_read",
+                                  "source_note"}
         if raw.get("meter") not in METERS:
             problems.append(f"{origin}:{_line_of(text, sku_id, 'meter')}: sku {sku_id}: "
                             f"meter must be one of {', '.join(METERS)}")
@@ -206,14 +220,16 @@ def _sku(sku_id: str, raw: dict, text: str, origin: str, problems: list[str],
     if problems:
         return None
     if base is not None:
-        return replace(base, **values, **{k: raw[k] for k in ("source", "description")
-                                            if k in raw}, origin=origin)
+        return replace(base, **values, **{k: raw[k] for k in ("source", "description",
+                                                              "source_note", "rounding")
+                                                   if k in raw},
+                       origin=origin)
     return Sku(id=sku_id, meter=raw["meter"], service=raw["service"],
                description=raw["description"],
                consumed_unit=raw["consumed_unit"], pricing_unit=raw["pricing_unit"],
                rounding=raw["rounding"], charge=raw["charge"], source=raw["source"],
                storage_class=raw.get("storage_class"), op_class=raw.get("op_class"),
-               origin=origin, **values)
+               source_note=raw.get("source_note", ""), origin=origin, **values)
 
 
 def _parse_book(text: str, origin: str) -> PriceBook:

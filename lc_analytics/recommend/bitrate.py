@@ -44,9 +44,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..costs.engine import Usage, month_bounds, objects_daily_bytes, price_month
+from ..costs.engine import Usage, month_bounds, objects_daily_bytes, price_month, price_period
 from ..costs.pricebook import PriceBook, load_book
-from ..costs.usage import inventory_objects, warehouse_usage
+from ..costs.usage import TRAILING_DAYS, inventory_objects, period_usage, warehouse_usage
 from ..errors import ConfigError
 from ..warehouse import Warehouse
 from ._common import CENT, as_json, money, recordings, resolve
@@ -222,10 +222,17 @@ def _judge(p, min_share: float, tolerance: float,
 # --- quantities ------------------------------------------------------------------------------
 
 def _r2_context(wh: Warehouse, day: date) -> dict[str, Any]:
+    """R2 usage to price exports with: the last complete month, or, when the warehouse does
+    not hold it whole (a first sync keeps 31 days of R2), the last 30 days up to `day`."""
     first, nxt = month_bounds(day)
     if day + timedelta(days=1) < nxt:
         first, nxt = month_bounds(first - timedelta(days=1))
     mu = warehouse_usage(wh, first)
+    usage, priced = mu.usage, f"{first:%Y-%m}"
+    if not mu.r2_complete:
+        nxt = day + timedelta(days=1)
+        first = nxt - timedelta(days=TRAILING_DAYS)
+        usage, priced = period_usage(wh, first, day), f"{first} to {day}"
     objs = inventory_objects(wh)
     reads = wh.query("SELECT date, bucket, object_name AS key, requests FROM "
                      "r2_object_reads_daily WHERE action_type = 'GetObject' AND date >= ? "
@@ -235,8 +242,8 @@ def _r2_context(wh: Warehouse, day: date) -> dict[str, Any]:
     views = wh.query("SELECT m.uid, sum(m.minutes_viewed) AS minutes FROM minutes_viewed_daily m "
                      "WHERE m.date > ? AND m.date <= ? GROUP BY m.uid",
                      [day - timedelta(days=DELIVERY_DAYS), day])
-    return {"first": first, "nxt": nxt, "usage": mu.usage, "objects": objs, "reads": reads,
-            "videos": videos, "views": views, "r2_complete": mu.r2_complete, "notes": mu.notes}
+    return {"first": first, "nxt": nxt, "usage": usage, "objects": objs, "reads": reads,
+            "videos": videos, "views": views, "notes": mu.notes, "priced": priced}
 
 
 def _exports_saving(ctx: dict[str, Any], uid: str, factor: float,
@@ -275,12 +282,14 @@ def _exports_saving(ctx: dict[str, Any], uid: str, factor: float,
                   r2_operations=usage.r2_operations, r2_ia_removals=removals)
     before = Usage(r2_storage=storage, r2_retrieval=usage.r2_retrieval,
                    r2_operations=usage.r2_operations, r2_ia_removals=removals)
-    b, a = price_month(before, first, book), price_month(after, first, book)
+    last = nxt - timedelta(days=1)
+    b, a = price_period(before, first, last, book), price_period(after, first, last, book)
     saving = b.total - a.total
-    info.update({"priced_month": f"{first:%Y-%m}", "bill_before": b.total,
+    info.update({"priced_month": ctx["priced"], "bill_before": b.total,
                  "bill_after": a.total, "retrieval_bytes_delta": retr_delta})
-    text = (f"engine ({book.label}) re-prices {first:%Y-%m} R2 account-wide with this input's "
-            f"{len(mine)} MP4 exports at {factor:.3f} x their size: ${b.total} -> ${a.total} = "
+    text = (f"engine ({book.label}) re-prices {ctx['priced']} R2 account-wide with this input's "
+            f"{len(mine)} MP4 exports at {factor:.3f} x their size: {money(b.total)} -> "
+            f"{money(a.total)} = "
             f"{money(saving)}/month")
     return saving, text, info
 
@@ -346,22 +355,19 @@ def _recommendation(wh: Warehouse, p, name: str | None, reasons: list[str],
         "viewer_data_gb_per_hour": {"current": round(gb_h, 3), "target": round(gb_h_after, 3)},
         "stream_bill": STREAM_BILL,
         "information_only": information,
-        "priced_month": f"{ctx['first']:%Y-%m}",
-        "r2_storage_complete": ctx.get("r2_complete", True),
+        "priced_month": ctx["priced"],
         "usage_notes": ctx.get("notes", []),
         "confidence_reason": ("measured ingest outside the requirement" if breaks else
                               "measured ingest and audience, but the country bandwidth table "
-                              "is an approximate assumption")
-        + ("" if ctx.get("r2_complete", True) else
-           f"; the saving is understated: {ctx['first']:%Y-%m} has R2 storage for only part "
-           "of its days (a first sync keeps 31 days)"),
+                              "is an approximate assumption"),
     })
     computation = (f"{exports_text}. Exports scale with bitrate: {t_mbps:g} / "
                    f"{p.ingest_mbps:.2f} Mbps = {factor:.3f}; realised gradually, as new "
                    "exports at the target replace old ones. Information (not counted): bytes "
                    f"delivered in the last {DELIVERY_DAYS} days at the ingest bitrate priced on "
-                   f"the AWS book ({delivery['aws_book']}): ${delivery['aws_egress_cost']} -> "
-                   f"${delivery['aws_egress_cost_after']}. {STREAM_BILL}")
+                   f"the AWS book ({delivery['aws_book']}): "
+                   f"{money(delivery['aws_egress_cost'])} -> "
+                   f"{money(delivery['aws_egress_cost_after'])}. {STREAM_BILL}")
     return Recommendation(
         id=rid, kind=KIND, target_type="live_input", target=uid,
         action=(f"Have the broadcaster of live input '{name or uid}' send {t_res} at "

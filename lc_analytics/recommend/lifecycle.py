@@ -201,7 +201,7 @@ def _context(wh: Warehouse, book: PriceBook, day: date) -> _Context:
     rules = wh.query("SELECT bucket, rule_id, enabled, prefix, transition_days, expire_days, "
                      "abort_multipart_days, rule_json FROM r2_lifecycle_rules "
                      "WHERE missing_since IS NULL ORDER BY bucket, rule_id")
-    bill = price_period(usage, first, nxt, book)
+    bill = price_period(usage, first, nxt - timedelta(days=1), book)
     return _Context(book, first, nxt, usage, bill, objs, reads, read_days, rules, notes,
                     complete)
 
@@ -434,7 +434,7 @@ def _price_change(ctx: _Context, bucket: str, before: pd.DataFrame, after: pd.Da
     removals_after = _removals(pd.concat([ctx.objects[others], after], ignore_index=True))
     usage_after = Usage(r2_storage=storage_after, r2_ia_removals=removals_after,
                         r2_operations=ops_after, r2_retrieval=retr_after)
-    bill_after = price_period(usage_after, first, nxt, book)
+    bill_after = price_period(usage_after, first, nxt - timedelta(days=1), book)
     saving = ctx.bill.total - bill_after.total
     marginal = _marginal(ctx.bill, book) - _marginal(bill_after, book)
     sku_delta = _sku_delta(ctx.bill, bill_after)

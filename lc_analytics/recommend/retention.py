@@ -235,8 +235,8 @@ def _actions(uid: str, n: int, li: pd.Series, stored: pd.DataFrame, row: pd.Seri
              day: date) -> list[Action]:
     rid = f"{KIND}:{uid}"
     when = (stored["ready"] + n * DAY).clip(lower=earliest_deletion(stored, day))
-    why = (f"recording of live input {uid}: deleteRecordingAfterDays {n} applied to the "
-           "existing recordings (the setting only governs later streams)")
+    why = (f"recording of live input '{li['name'] or uid}': deleteRecordingAfterDays {n} "
+           "applied to the existing recordings (the setting only governs later streams)")
     actions: list[Action] = [Action(
         id=f"live_input.update:{uid}:deleteRecordingAfterDays", kind="live_input.update",
         resource=uid,

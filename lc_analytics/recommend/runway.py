@@ -175,7 +175,7 @@ def _recommendation(summary: pd.Series, capacity: float, options: list[dict], ch
     what = []
     if relies:
         what.append(f"apply {len(relies)} retention/selectivity recommendation(s) "
-                    f"({', '.join(relies)})")
+                    f"({', '.join(f'{r.kind} on {r.target_name}' for r in relied)})")
     if chosen["blocks"]:
         what.append(f"buy {chosen['blocks']} more {BLOCK_MINUTES:,}-minute block(s) "
                     f"(capacity {capacity:,.0f} -> {chosen['capacity_minutes']:,.0f} minutes, "

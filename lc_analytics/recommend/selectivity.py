@@ -119,7 +119,7 @@ def recommend_selectivity(wh: Warehouse, *, book: PriceBook | str | None = None,
         rid = f"{KIND}:{row.uid}"
         sched = schedule_actions(
             stored, earliest_deletion(stored, day), rid,
-            f"recordings of live input {row.uid} are not watched on demand "
+            f"recordings of live input '{row.name or row.uid}' are not watched on demand "
             f"({pct(share)} of their minutes)")
         freed = freed_by_day(mine, sched, sm, rate=recording_rate(mine, day),
                              kept_now=retention_value(row.delete_recording_after_days),

@@ -3,8 +3,8 @@ showback, recommendations and the charts that support them.
 
 Every function reads the warehouse through the cost and recommendation libraries (read-only,
 one query at a time) and returns a DataFrame or a dict that a notebook shows or plots as it
-is. Money stays Decimal: `plottable` turns it into floats for a chart and `usd` into text for
-a table, at the last moment.
+is. Money stays Decimal: `plottable` turns it into floats for a chart and
+`lc_analytics.money.format_usd` into text for a table, at the last moment.
 
 A month is *complete* for a service when every daily source behind it covers each of its days
 (a source covers the days from the first it holds to its watermark): Stream needs the
@@ -19,18 +19,21 @@ import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..costs.allocate import Allocation, allocate_month
-from ..costs.engine import Bill, month_bounds
+from ..costs.comparison import aws_comparison_days, comparison_summary
+from ..costs.engine import Bill, month_bounds, price_period
 from ..costs.forecast import INTERVAL, latest_synced_day, month_to_date
 from ..costs.pricebook import PriceBook, load_book
 from ..costs.runway import storage_runway
 from ..costs.showback import UNALLOCATED, showback
+from ..costs.usage import TRAILING_DAYS, period_usage
+from ..money import format_usd
 from ..recommend.bitrate import RECOMMENDED_ENCODES, ingest_profiles
 from ..recommend.model import Recommendation
 from ..warehouse import Warehouse
@@ -50,7 +53,6 @@ AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
     (0, 0, "0"), (1, 6, "1-6"), (7, 29, "7-29"), (30, 59, "30-59"), (60, 89, "60-89"),
     (90, 179, "90-179"), (180, 364, "180-364"), (365, None, "365+"))
 ON_DEMAND_LOOKBACK_DAYS = 90  # the recording-selectivity rule's window
-_CENT = Decimal("0.01")
 
 
 # -- months ----------------------------------------------------------------------------------
@@ -337,6 +339,127 @@ def _change_row(service: str, now: Decimal, before: Decimal | None, note: str) -
             "change_pct": pct, "note": ""}
 
 
+# -- what a review leads with ------------------------------------------------------------------
+
+@dataclass
+class PeriodBill:
+    """The engine's bill of whole days `first`..`last` (`engine.price_period`): what a review
+    leads with when the warehouse does not cover its month whole."""
+
+    first: date
+    last: date
+    bill: Bill = field(repr=False)
+
+    @property
+    def days(self) -> int:
+        """Days in the period."""
+        return (self.last - self.first).days + 1
+
+    @property
+    def total(self) -> Decimal:
+        return self.bill.total
+
+    @property
+    def label(self) -> str:
+        """'the last 30 complete days (2026-06-04 to 2026-07-03)'."""
+        return f"the last {self.days} complete days ({self.first} to {self.last})"
+
+    def by_service(self) -> dict[str, Decimal]:
+        """Service -> cost (every service of the report, 0 without line items)."""
+        out = {s: Decimal(0) for s in SERVICES}
+        for li in self.bill.line_items:
+            out[li.service] = out.get(li.service, Decimal(0)) + li.cost
+        return out
+
+
+def covered_since(wh: Warehouse) -> date | None:
+    """The first day every daily source holds (None before any sync).
+
+    >>> covered_since(wh)                                              # doctest: +SKIP
+    datetime.date(2026, 5, 31)
+    """
+    firsts = list(synced_days(wh)["first_day"])
+    return None if any(d is None for d in firsts) else max(firsts)
+
+
+def first_full_month(wh: Warehouse) -> tuple[date, date] | None:
+    """The first month the warehouse covers whole, and the first day its bill can be priced
+    (the day after it ends, once that day's sync has run); None before any sync.
+
+    >>> first_full_month(wh)                                           # doctest: +SKIP
+    (datetime.date(2026, 7, 1), datetime.date(2026, 8, 1))
+    """
+    since = covered_since(wh)
+    if since is None:
+        return None
+    month = since if since.day == 1 else month_bounds(since)[1]
+    return month, month_bounds(month)[1]
+
+
+def trailing_bill(wh: Warehouse, as_of: date, days: int = TRAILING_DAYS,
+                  book: PriceBook | None = None) -> PeriodBill:
+    """The last `days` complete days up to `as_of` that every source covers, priced whole by
+    the engine (`price_period`): fewer days only when the warehouse holds fewer.
+
+    >>> trailing_bill(wh, date(2026, 7, 3)).total                      # doctest: +SKIP
+    """
+    first = as_of - timedelta(days=days - 1)
+    since = covered_since(wh)
+    if since is None or since > as_of:
+        raise ReportError(f"the warehouse holds no complete day up to {as_of}: run "
+                          "`lc-analytics sync` first")
+    first = max(first, since)
+    book = book or load_book("cloudflare")
+    return PeriodBill(first, as_of, price_period(period_usage(wh, first, as_of), first, as_of,
+                                                 book))
+
+
+def review_lead(wh: Warehouse, period: MonthPeriod, current: MonthBill,
+                book: PriceBook | None = None) -> PeriodBill | None:
+    """What a cost review leads with: None when the warehouse covers `period`'s month whole
+    (the month's bill leads), else the trailing days up to `period.as_of` (`trailing_bill`).
+    A month the warehouse does not cover never gets a headline figure.
+
+    >>> review_lead(wh, period, month_bill(wh, period.month))          # doctest: +SKIP
+    """
+    if current.complete and period.complete:
+        return None
+    return trailing_bill(wh, period.as_of, book=book)
+
+
+def aws_summary(wh: Warehouse, first: date, last: date,
+                book: PriceBook | None = None) -> dict[str, Any]:
+    """The AWS comparison of the days `first`..`last` (`costs.comparison`), as the review's
+    headline holds it (see `comparison_summary`), with the table behind it under "table".
+
+    >>> aws_summary(wh, date(2026, 6, 1), date(2026, 6, 30))["saving"]  # doctest: +SKIP
+    """
+    table = aws_comparison_days(wh, first, last, book=book)
+    return {**comparison_summary(table, first, last), "table": table}
+
+
+def comparison_sentence(s: Mapping[str, Any]) -> str:
+    """What the account actually saves against AWS, in words (Markdown), with the seed's
+    90% claim checked against R2 vs S3 alone, the rendition mix assumed and what is excluded.
+
+    >>> print(comparison_sentence(aws_summary(wh, first, last)))       # doctest: +SKIP
+    """
+    mix = ", ".join(f"{r} {x:.0%}" for r, x in s["rendition_mix"].items())
+    claim = s["claimed_r2_saving_share"]
+    r2 = _versus(s["r2_saving"], s["r2_saving_share"], "R2", "S3")
+    return (f"{s['period_start']} to {s['period_end']}: Cloudflare "
+            f"{format_usd(s['cloudflare_total'])}, the same usage on AWS (S3 + CloudFront) "
+            f"{format_usd(s['aws_total'])}: "
+            + _versus(s["saving"], s["saving_share"], "Cloudflare", "AWS")
+            + f". R2 alone against S3 (storage, requests, retrieval): "
+            f"{format_usd(s['r2_total'])} vs {format_usd(s['s3_total'])}, so {r2} (the "
+            f"project's seed claimed {claim:.0%}). Assumed rendition mix: {mix} "
+            f"({s['delivered_mbps']:g} Mbps delivered on average). Not priced on AWS: "
+            + "; ".join(s["excluded"]) + "."
+            + (" Prices not confirmed on AWS's own page (see the AWS price book): "
+               + ", ".join(s["unverified_prices"]) + "." if s.get("unverified_prices") else ""))
+
+
 def daily_costs(allocation: Allocation) -> pd.DataFrame:
     """The allocated bill per day, service and SKU: date, service, sku_id, cost (Decimal).
 
@@ -455,13 +578,15 @@ def showback_table(wh: Warehouse, month: date | str, by: str,
 # -- recommendations -------------------------------------------------------------------------
 
 def target_names(wh: Warehouse, recs: Iterable[Recommendation]) -> dict[str, str]:
-    """Recommendation id -> a readable target (a live input's name, bucket/prefix, account).
+    """Recommendation id -> a readable target (a live input's name, bucket/prefix, account):
+    the recommendation's own `target_name`, else the name the warehouse lists for the uid.
 
     >>> target_names(wh, recs)                                         # doctest: +SKIP
     """
     names = wh.query("SELECT uid, name FROM live_inputs")
-    names = {**dict(zip(names["uid"], names["name"], strict=True)), "account": "the account"}
-    return {r.id: names.get(r.target) or r.target for r in recs}
+    names = dict(zip(names["uid"], names["name"], strict=True))
+    return {r.id: (r.target_name if r.target_name != r.target else None)
+            or names.get(r.target) or r.target for r in recs}
 
 
 def ranked(recs: Iterable[Recommendation]) -> list[Recommendation]:
@@ -501,7 +626,7 @@ def recommendation_table(wh: Warehouse, recs: Sequence[Recommendation]) -> pd.Da
 
 def _saving_text(rec: Recommendation) -> str:
     if rec.monthly_saving > 0:
-        return f"{usd(rec.monthly_saving)}/month"
+        return f"{format_usd(rec.monthly_saving)}/month"
     return "no saving: a deadline" if rec.kind == "storage_runway" else "no saving"
 
 
@@ -594,7 +719,7 @@ def next_steps(recs: Sequence[Recommendation], runway: Mapping[str, Any],
     if api:
         top = sorted(api, key=lambda r: -r.monthly_saving)[:3]
         listed = "; ".join(f"{_KIND_STEP.get(r.kind, r.kind)} {names.get(r.id, r.target)} "
-                           f"({usd(r.monthly_saving)}/month)" for r in top)
+                           f"({format_usd(r.monthly_saving)}/month)" for r in top)
         n_actions = sum(a.kind != "manual" for r in api for a in r.actions)
         steps += [
             "Write the plan: `lc-analytics recommend` stores these recommendations in the "
@@ -610,8 +735,9 @@ def next_steps(recs: Sequence[Recommendation], runway: Mapping[str, Any],
     capacity = [r for r in recs if r.kind in ("recording_selectivity", "recording_retention")]
     if capacity:
         steps.append(
-            f"Stream storage savings ({usd(sum((r.monthly_saving for r in capacity), Decimal(0)))}"
-            "/month) are realised as prepaid capacity you no longer buy: once the scheduled "
+            "Stream storage savings ("
+            f"{format_usd(sum((r.monthly_saving for r in capacity), Decimal(0)))}/month)"
+            " are realised as prepaid capacity you no longer buy: once the scheduled "
             "deletions have run, lower (or do not raise) the capacity in the dashboard.")
     if not steps:
         return "Nothing to do: no recommendation fired and storage does not run out within " \
@@ -802,7 +928,10 @@ def ingest_vs_audience(wh: Warehouse, as_of: date | str,
 def review_headline(period: MonthPeriod, current: MonthBill, previous: MonthBill,
                     forecast: Mapping[str, Any], runway: Mapping[str, Any],
                     recs: Sequence[Recommendation],
-                    names: Mapping[str, str] | None = None) -> dict[str, Any]:
+                    names: Mapping[str, str] | None = None, *,
+                    lead: PeriodBill | None = None,
+                    first_full: tuple[date, date] | None = None,
+                    aws: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The cost review's headline numbers (what its summary.json holds); money is Decimal.
 
     Keys: period, period_start, period_end, as_of, currency, book, bill_total, bill_complete,
@@ -812,7 +941,13 @@ def review_headline(period: MonthPeriod, current: MonthBill, previous: MonthBill
     complete, mtd_cost, forecast_cost, forecast_low, forecast_high, interval}, runway {date,
     days, earliest, latest, stored_minutes, capacity_minutes, snapshot_at},
     recommendations [{id, kind, target, target_name, action, monthly_saving, confidence}]
-    (in `ranked` order), total_monthly_saving.
+    (in `ranked` order), total_monthly_saving; lead (None when the month's bill leads, else
+    {period_start, period_end, days, total, by_service} of `review_lead`'s trailing days) and
+    first_full_month {month, priced_from} (with a lead); aws (`comparison_summary` of the
+    period that leads, without its table).
+
+    bill_total and bill_by_service are None (per service) unless the warehouse covers the
+    month whole: an uncovered month has no headline figure.
 
     >>> review_headline(period, current, previous, forecast, runway, recs)  # doctest: +SKIP
     """
@@ -823,15 +958,22 @@ def review_headline(period: MonthPeriod, current: MonthBill, previous: MonthBill
         **period.as_dict(),
         "currency": current.bill.currency,
         "book": current.bill.book,
-        "bill_total": current.total,
+        "bill_total": current.known_total(),
         "bill_complete": current.complete,
-        "bill_by_service": current.by_service(),
+        "bill_by_service": current.known_by_service(),
         "bill_gaps": current.gaps(),
+        "lead": None if lead is None else {
+            "period_start": lead.first, "period_end": lead.last, "days": lead.days,
+            "total": lead.total, "by_service": lead.by_service()},
+        "first_full_month": None if lead is None or first_full is None else {
+            "month": f"{first_full[0]:%Y-%m}", "priced_from": first_full[1]},
+        "aws": None if aws is None else {k: v for k, v in aws.items() if k != "table"},
         "previous_period": f"{previous.month:%Y-%m}",
         "previous_total": before,
         "previous_by_service": previous.known_by_service(),
         "previous_gaps": previous.gaps(),
-        "change_vs_previous": None if before is None else current.total - before,
+        "change_vs_previous": None if before is None or not current.complete
+        else current.total - before,
         "forecast": dict(forecast),
         "runway": {"date": runway.get("exhaustion_date"),
                    "days": runway.get("days_until_exhaustion"),
@@ -849,34 +991,22 @@ def review_headline(period: MonthPeriod, current: MonthBill, previous: MonthBill
 
 
 def headline_markdown(h: Mapping[str, Any]) -> str:
-    """The review's headline as a two-column Markdown table, for a manager.
+    """The review's headline as a two-column Markdown table, for a manager: the month's bill
+    when the warehouse covers it whole, else the trailing days it can price whole and when
+    the first whole month will be available (never a figure for an uncovered month).
 
     >>> print(headline_markdown(review_headline(...)))                 # doctest: +SKIP
     """
     month = month_bounds(h["period"])[0]
-    services = ", ".join(f"{s} {usd(c)}" for s, c in h["bill_by_service"].items())
-    bill = f"**{usd(h['bill_total'])}** ({services})"
-    if not h["bill_complete"]:
-        bill += " — incomplete: " + "; ".join(h["bill_gaps"])
-    prev_month = month_name(month_bounds(h["previous_period"])[0])
-    if h["previous_total"] is not None:
-        change = h["change_vs_previous"]
-        ratio = f" ({float(change / h['previous_total']):+.1%})" if h["previous_total"] else ""
-        vs = f"{usd(h['previous_total'])} → {usd(h['bill_total'])}: {_signed(change)}{ratio}"
-    else:
-        known = [f"{s} {usd(c)} → {usd(h['bill_by_service'][s])}"
-                 for s, c in h["previous_by_service"].items() if c is not None]
-        vs = "**n/a**: " + "; ".join(h["previous_gaps"] or ["no data"])
-        if known:
-            vs += " (known: " + ", ".join(known) + ")"
+    rows = _lead_rows(h, month) if h.get("lead") else _month_rows(h, month)
     f = h["forecast"]
     fmonth = month_name(month_bounds(f["month"])[0])
     if f["complete"]:
-        forecast = f"{usd(f['forecast_cost'])}: {fmonth} is complete (actual)"
+        forecast = f"{format_usd(f['forecast_cost'])}: {fmonth} is complete (actual)"
     else:
-        forecast = (f"**{usd(f['forecast_cost'])}** ({f['interval']:.0%} interval "
-                    f"{usd(f['forecast_low'])} – {usd(f['forecast_high'])}); "
-                    f"{usd(f['mtd_cost'])} so far, {f['days_elapsed']} of "
+        forecast = (f"**{format_usd(f['forecast_cost'])}** ({f['interval']:.0%} interval "
+                    f"{format_usd(f['forecast_low'])} – {format_usd(f['forecast_high'])}); "
+                    f"{format_usd(f['mtd_cost'])} so far, {f['days_elapsed']} of "
                     f"{f['days_in_month']} days")
     r = h["runway"]
     if r["date"] is None:
@@ -888,14 +1018,65 @@ def headline_markdown(h: Mapping[str, Any]) -> str:
                   f"{r['latest'] or 'later'}); {r['stored_minutes']:,.0f} of "
                   f"{r['capacity_minutes']:,.0f} minutes used")
     recs = h["recommendations"]
-    saving = f"**{len(recs)}**, worth **{usd(h['total_monthly_saving'])}/month**" if recs \
-        else "none"
-    caption = (f"*{month_name(month)}, as of {h['as_of']}; list prices of {h['book']}; "
+    saving = (f"**{len(recs)}**, worth **{format_usd(h['total_monthly_saving'])}/month**"
+              if recs else "none")
+    rows += [(f"Forecast for {fmonth}", forecast), ("Prepaid Stream storage runs out", runway),
+             ("Recommendations", saving)]
+    if h.get("aws"):
+        rows.append(("Against AWS (S3 + CloudFront)", _aws_cell(h["aws"])))
+    when = (f"the last {h['lead']['days']} complete days" if h.get("lead")
+            else month_name(month))
+    caption = (f"*{when}, as of {h['as_of']}; list prices of {h['book']}; "
                f"{h['currency']}.*\n\n")
-    rows = [(f"Bill for {month_name(month)}", bill), (f"vs {prev_month}", vs),
-            (f"Forecast for {fmonth}", forecast), ("Prepaid Stream storage runs out", runway),
-            ("Recommendations", saving)]
     return caption + "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+
+
+def _month_rows(h: Mapping[str, Any], month: date) -> list[tuple[str, str]]:
+    services = ", ".join(f"{s} {format_usd(c)}" for s, c in h["bill_by_service"].items())
+    bill = f"**{format_usd(h['bill_total'])}** ({services})"
+    prev_month = month_name(month_bounds(h["previous_period"])[0])
+    if h["previous_total"] is not None:
+        change = h["change_vs_previous"]
+        ratio = f" ({float(change / h['previous_total']):+.1%})" if h["previous_total"] else ""
+        vs = (f"{format_usd(h['previous_total'])} → {format_usd(h['bill_total'])}: "
+              f"{format_usd(change, signed=True)}{ratio}")
+    else:
+        known = [f"{s} {format_usd(c)} → {format_usd(h['bill_by_service'][s])}"
+                 for s, c in h["previous_by_service"].items() if c is not None]
+        vs = "**n/a**: " + "; ".join(h["previous_gaps"] or ["no data"])
+        if known:
+            vs += " (known: " + ", ".join(known) + ")"
+    return [(f"Bill for {month_name(month)}", bill), (f"vs {prev_month}", vs)]
+
+
+def _lead_rows(h: Mapping[str, Any], month: date) -> list[tuple[str, str]]:
+    lead = h["lead"]
+    services = ", ".join(f"{s} {format_usd(c)}" for s, c in lead["by_service"].items())
+    rows = [(f"Last {lead['days']} complete days ({lead['period_start']} to "
+             f"{lead['period_end']})", f"**{format_usd(lead['total'])}** ({services})")]
+    full = h.get("first_full_month")
+    if full:
+        first = month_name(month_bounds(full["month"])[0])
+        rows.append(("First whole month", f"{first}: the first month the warehouse holds "
+                     f"whole, so its bill is available from {full['priced_from']}. "
+                     f"{month_name(month)} has no figure here: "
+                     + "; ".join(h["bill_gaps"] or ["it is not over"])))
+    return rows
+
+
+def _aws_cell(a: Mapping[str, Any]) -> str:
+    return (f"Cloudflare {format_usd(a['cloudflare_total'])}, AWS "
+            f"{format_usd(a['aws_total'])}: "
+            + _versus(a["saving"], a["saving_share"], "Cloudflare", "AWS") + "; R2 alone "
+            + _versus(a["r2_saving"], a["r2_saving_share"], "", "S3").strip()
+            + f" (the project's seed claimed R2 saves {a['claimed_r2_saving_share']:.0%})")
+
+
+def _versus(saving: Decimal, share: float | None, us: str, them: str) -> str:
+    pct = "" if share is None else f" ({abs(share):.1%})"
+    if saving >= 0:
+        return f"{us} saves **{format_usd(saving)}{pct}** against {them}"
+    return f"{us} costs **{format_usd(-saving)}{pct} more** than {them}"
 
 
 def costs_headline(period: MonthPeriod, current: MonthBill, forecast: Mapping[str, Any],
@@ -933,28 +1114,6 @@ def costs_headline(period: MonthPeriod, current: MonthBill, forecast: Mapping[st
 
 # -- presentation ----------------------------------------------------------------------------
 
-def usd(value: Decimal | float | int | None) -> str:
-    """Dollars for a table or a sentence: cents from $1 up, up to 4 decimals below; 'n/a'
-    for None.
-
-    >>> usd(Decimal("430.985")), usd(Decimal("0.105")), usd(None), usd(Decimal("-12"))
-    ('$430.99', '$0.105', 'n/a', '-$12.00')
-    """
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "n/a"
-    d = value if isinstance(value, Decimal) else Decimal(str(value))
-    sign = "-" if d < 0 else ""
-    d = abs(d)
-    if d >= 1 or d == 0:
-        return f"{sign}${d.quantize(_CENT, rounding=ROUND_HALF_UP):,.2f}"
-    text = f"{d.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP).normalize():f}"
-    return f"{sign}${text}" if Decimal(text) else "<$0.0001"
-
-
-def _signed(value: Decimal) -> str:
-    return ("+" if value > 0 else "") + usd(value)
-
-
 def plottable(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of `df` with its Decimal (and None-holding money) columns as floats, for a
     chart; the numbers shown in tables stay Decimal.
@@ -987,7 +1146,7 @@ def money_table(df: pd.DataFrame, columns: Iterable[str] | None = None, *,
         c for c in out.columns if c not in quantities and
         out[c].map(lambda v: isinstance(v, Decimal)).any()]
     for col in cols:
-        out[col] = [usd(v) if isinstance(v, (Decimal, int, float)) or v is None else v
+        out[col] = [format_usd(v) if isinstance(v, (Decimal, int, float)) or v is None else v
                     for v in out[col]]
     for col in quantities:
         out[col] = [_quantity(v) for v in out[col]]

@@ -578,9 +578,10 @@ def r2_operations(wh: Warehouse, start: date, end: date) -> pd.DataFrame:
 
     >>> r2_operations(wh, date(2026, 6, 1), date(2026, 6, 30))         # doctest: +SKIP
     """
-    df = _dates(wh.query("SELECT date, bucket, action_type, action_status, requests "
+    df = _dates(wh.query("SELECT date, bucket, action_type, action_status, "
+                         "sum(requests)::BIGINT AS requests "
                          "FROM r2_operations_daily WHERE date BETWEEN $s AND $e "
-                         "ORDER BY date, bucket, action_type, action_status",
+                         "GROUP BY ALL ORDER BY date, bucket, action_type, action_status",
                          {"s": start, "e": end}))
     df.insert(4, "op_class", [op_class(a) for a in df["action_type"]])
     df["requests"] = df["requests"].astype("int64")
@@ -719,7 +720,7 @@ def bandwidth_headline(wh: Warehouse, period: Period,
     return {
         **period.as_dict(),
         "minutes_delivered": minutes,
-        "delivered_mbps": mbps,
+        "delivered_mbps": float(mbps),  # a rate, not money: no dollar display
         "estimated_gb": round(float(egress_bytes(Decimal(str(minutes)), mbps) / GB), 3),
         "r2_class_a_requests": int(by_class.get("A", 0)),
         "r2_class_b_requests": int(by_class.get("B", 0)),

@@ -5,6 +5,10 @@ Markdown table (what the HTML report shows) together with the same values as JSO
 output marked with `SUMMARY_KEY` in its metadata. `read_summary(nb)` finds that output in
 the executed notebook; the runner writes it to summary.json. No file path is passed to the
 kernel, and the numbers in the report and in summary.json cannot disagree.
+
+Money stays exact in summary.json (a Decimal as its decimal string) and gets a sibling
+`<key>_display` with the text people read (`lc_analytics.money.format_usd`): the same
+string the report, `recommend` and `apply` print for the same amount.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+
+from ..money import format_usd
 
 SUMMARY_KEY = "lc_analytics_summary"
 JSON_MIME = "application/json"
@@ -49,9 +55,37 @@ def jsonable(value: Any) -> Any:
     raise TypeError(f"cannot put {type(value).__name__} {value!r} in a report summary")
 
 
+def with_display(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` with a `<key>_display` string beside every money value: a Decimal, or a
+    mapping of Decimals (None allowed) such as a bill by service. Lists of records are
+    walked; nothing else changes.
+
+    >>> with_display({"saving": Decimal("55.405"), "by": {"R2": Decimal("1"), "Stream": None}})
+    {'saving': Decimal('55.405'), 'saving_display': '$55.41', 'by': {'R2': Decimal('1'), \
+'Stream': None}, 'by_display': {'R2': '$1.00', 'Stream': 'n/a'}}
+    """
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping) and value and all(
+                isinstance(v, Decimal) or v is None for v in value.values()) and any(
+                isinstance(v, Decimal) for v in value.values()):
+            out[key] = dict(value)
+            out[f"{key}_display"] = {k: format_usd(v) for k, v in value.items()}
+        elif isinstance(value, Mapping):
+            out[key] = with_display(value)
+        elif isinstance(value, (list, tuple)):
+            out[key] = [with_display(v) if isinstance(v, Mapping) else v for v in value]
+        else:
+            out[key] = value
+        if isinstance(value, Decimal):
+            out[f"{key}_display"] = format_usd(value)
+    return out
+
+
 def summary_markdown(values: Mapping[str, Any]) -> str:
     """The headline numbers as a two-column Markdown table (a nested dict on one line, a list
-    of records as its length: summary.json holds them whole).
+    of records as its length: summary.json holds them whole). Money (a Decimal) shows as
+    `format_usd` shows it; the `_display` siblings are not repeated.
 
     >>> print(summary_markdown({"minutes_viewed": 208314.0, "top_country": "FR"}))
     | Headline | Value |
@@ -60,8 +94,12 @@ def summary_markdown(values: Mapping[str, Any]) -> str:
     | top country | FR |
     """
     def fmt(v: Any) -> str:
-        if v is None:
+        if hasattr(v, "item") and callable(v.item):  # numpy / pandas scalars
+            v = v.item()
+        if v is None or (isinstance(v, float) and math.isnan(v)):
             return "n/a"
+        if isinstance(v, Decimal):
+            return format_usd(v)
         if isinstance(v, Mapping):  # nested values stay short: one line, keys named
             return "; ".join(f"{k.replace('_', ' ')}: {fmt(x)}" for k, x in v.items()) or "-"
         if isinstance(v, list):
@@ -74,7 +112,8 @@ def summary_markdown(values: Mapping[str, Any]) -> str:
             return f"{v:,.0f}"
         return f"{v:,.4g}" if abs(v) < 1 else f"{v:,.2f}"
 
-    rows = "\n".join(f"| {k.replace('_', ' ')} | {fmt(v)} |" for k, v in values.items())
+    rows = "\n".join(f"| {k.replace('_', ' ')} | {fmt(v)} |" for k, v in values.items()
+                     if not k.endswith("_display"))
     return "| Headline | Value |\n|---|---|\n" + rows
 
 
@@ -86,8 +125,8 @@ def publish_summary(values: Mapping[str, Any]) -> dict[str, Any]:
     """
     from IPython.display import display
 
-    data = jsonable(dict(values))
-    display({JSON_MIME: data, "text/markdown": summary_markdown(data)}, raw=True,
+    data = jsonable(with_display(values))
+    display({JSON_MIME: data, "text/markdown": summary_markdown(values)}, raw=True,
             metadata={SUMMARY_KEY: True})
     return data
 

@@ -1,10 +1,12 @@
 """The built-in sandbox: a simulated account with known truth, served like Cloudflare would.
 
 `SimulatedAccount` holds the truth; `Sandbox` serves it in process (httpx transport + R2 on
-a moto thread); `start_server` serves it over loopback HTTP for any client.
+a moto thread); `start_server` serves it over loopback HTTP for any client, with a control
+endpoint that `ControlClient` drives from outside (move the clock, write the ground truth).
 """
 
 from .account import GroundTruth, RuleViolation, SimulatedAccount
+from .control import ControlClient
 from .presets import PRESETS, Preset, get_preset
 from .r2 import R2Sandbox, start_r2
 from .runtime import Sandbox
@@ -13,6 +15,7 @@ from .simulator import BUCKETS, Planted
 
 __all__ = [
     "BUCKETS",
+    "ControlClient",
     "GroundTruth",
     "PRESETS",
     "Planted",

@@ -21,6 +21,8 @@ from .presets import Preset, get_preset
 from .simulator import MULTIPART_CHUNK, UTC, Draws, Planted, draw
 
 UNSET: object = object()
+#: HTTP responses R2 does not bill (the sandbox's own copy of the rule, reference section 6)
+NOT_BILLED_CODES = (401, 403)
 MIN_RETENTION_DAYS, MAX_RETENTION_DAYS = 30, 1096
 
 
@@ -53,10 +55,12 @@ class GroundTruth:
     r2_objects_summary: pd.DataFrame  # bucket, storage_class, objects, bytes
     r2_lifecycle: pd.DataFrame
     r2_storage_daily: pd.DataFrame  # date, bucket, payload_size, metadata_size, object_count
-    r2_operations_daily: pd.DataFrame  # date, bucket, action_type, action_status, requests
-    r2_operations_by_class: pd.DataFrame  # date, bucket, op_class, requests
+    # date, bucket, action_type, action_status, response_status_code, requests (all requests)
+    r2_operations_daily: pd.DataFrame
+    r2_operations_by_class: pd.DataFrame  # date, bucket, op_class, requests (all requests)
     r2_storage_daily_by_class: pd.DataFrame  # date, bucket, storage_class, bytes
-    r2_billing_operations: pd.DataFrame  # date, bucket, op_class, storage_class, requests
+    # date, bucket, op_class, storage_class, requests: billable only (no 401/403)
+    r2_billing_operations: pd.DataFrame
     r2_ia_retrieval_daily: pd.DataFrame  # date, bucket, bytes read from IA by GetObject
     capacity_minutes: int
     exhaustion_date: date | None  # first day stored minutes reach capacity (current settings)
@@ -451,13 +455,15 @@ class SimulatedAccount:
             objects=("key", "size"), bytes=("size", "sum"))
         ops = self.r2_operations()
         ops = ops[(ops["date"] >= lo) & (ops["date"] <= hi)]
-        ops_daily = ops.groupby(["date", "bucket", "action_type", "action_status"],
-                                as_index=False)["requests"].sum()
+        ops_daily = ops.groupby(["date", "bucket", "action_type", "action_status",
+                                 "response_status_code"], as_index=False)["requests"].sum()
         ops = ops.assign(op_class=ops["action_type"].map(op_class),
                          storage_class=self._class_on_day(ops))
         ops_class = ops.groupby(["date", "bucket", "op_class"], as_index=False)["requests"].sum()
-        billing = ops.groupby(["date", "bucket", "op_class", "storage_class"],
-                              as_index=False)["requests"].sum()
+        # R2 does not bill requests refused for authentication or authorization (401, 403)
+        billable = ops[~ops["response_status_code"].isin(NOT_BILLED_CODES)]
+        billing = billable.groupby(["date", "bucket", "op_class", "storage_class"],
+                                   as_index=False)["requests"].sum()
         sizes = self._state()["objects"].set_index("key")["size"]
         ia_reads = ops[(ops["storage_class"] == "STANDARD_IA")
                        & (ops["action_type"] == "GetObject")
@@ -552,7 +558,8 @@ class SimulatedAccount:
         return pd.concat(rows, ignore_index=True)
 
     def r2_operations(self) -> pd.DataFrame:
-        """Every R2 operation per day x bucket x object x action x status (up to `now`)."""
+        """Every R2 operation per day x bucket x object x action x status x HTTP response code
+        (up to `now`)."""
         st = self._state()
         o = st["objects"]
         dr = self.draws
@@ -576,16 +583,20 @@ class SimulatedAccount:
         frames.append(pd.DataFrame({
             "date": r["day"].to_numpy(), "bucket": o["bucket"].to_numpy()[r["obj"]],
             "object_name": o["key"].to_numpy()[r["obj"]], "action_type": "GetObject",
-            "action_status": "success", "requests": r["requests"].to_numpy()}))
+            "action_status": "success", "response_status_code": 200,
+            "requests": r["requests"].to_numpy()}))
         b = dr.bucket_ops
         frames.append(pd.DataFrame({
             "date": b["day"].to_numpy(), "bucket": b["bucket"].to_numpy(), "object_name": "",
             "action_type": b["action_type"].to_numpy(),
-            "action_status": b["action_status"].to_numpy(), "requests": b["requests"].to_numpy()}))
+            "action_status": b["action_status"].to_numpy(),
+            "response_status_code": b["response_status_code"].to_numpy(),
+            "requests": b["requests"].to_numpy()}))
         ops = pd.concat(frames, ignore_index=True)
         ops["date"] = pd.to_datetime(ops["date"], utc=True)
         ops = ops[ops["date"] < self._now.floor("D")]
-        return ops.sort_values(["date", "bucket", "object_name", "action_type"]).reset_index(
+        return ops.sort_values(["date", "bucket", "object_name", "action_type", "action_status",
+                                "response_status_code"]).reset_index(
             drop=True)
 
     def exhaustion_date(self) -> date | None:
@@ -652,7 +663,8 @@ def _ops(day, o, mask, action, n) -> pd.DataFrame:
     return pd.DataFrame({
         "date": day.to_numpy(), "bucket": o.loc[mask, "bucket"].to_numpy(),
         "object_name": o.loc[mask, "key"].to_numpy(), "action_type": action,
-        "action_status": "success", "requests": np.broadcast_to(np.asarray(n), (int(mask.sum()),))
+        "action_status": "success", "response_status_code": 200,
+        "requests": np.broadcast_to(np.asarray(n), (int(mask.sum()),))
         if np.ndim(n) == 0 else np.asarray(n)})
 
 

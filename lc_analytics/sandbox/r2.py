@@ -26,16 +26,20 @@ Deliberate differences from real R2 (all documented here, none affects an invent
 - Lifecycle rules are stored and served, not executed: the simulation (not moto) decides when an
   object moves to STANDARD_IA or expires. `read_lifecycle_into_account()` hands rules written
   through the S3 API back to the simulation; object writes and deletes are not fed back.
+  `follow_clock()` (called after the account's clock moved) swaps in the objects of the new
+  day: new objects, expirations and transitions; objects written through the API stay.
+- Requests must be signed (SigV4) with the sandbox's key and secret, as R2 checks them
+  (`sigv4`); the request's age and the payload hash are not checked.
 - moto sorts a bucket's keys for every ListObjectsV2 page, so listing a bucket of n objects
   costs about n/1000 * n; fine for the small and medium presets (medium: ~5 s for 20k objects).
 
 Isolation: every sandbox has its own moto account id and its own server. The server stamps that
-id on each request (moto's ``x-moto-account-id``), so any client of any credentials that reaches
-the endpoint sees that sandbox's buckets only, as with a real per-account R2 endpoint. Bucket
-names live in the account, as in R2 (moto's process-wide bucket namespace is left untouched), so
-two sandboxes of one seed hold the same bucket names. `close()` removes the moto account.
-Do not use ``moto.mock_aws`` in the same process while a sandbox runs: its reset wipes every
-moto backend.
+id on each request (moto's ``x-moto-account-id``), so a client that reaches the endpoint with
+the sandbox's credentials sees that sandbox's buckets only, as with a real per-account R2
+endpoint. Bucket names live in the account, as in R2 (moto's process-wide bucket namespace is
+left untouched), so two sandboxes of one seed hold the same bucket names. `close()` removes the
+moto account. Do not use ``moto.mock_aws`` in the same process while a sandbox runs: its reset
+wipes every moto backend.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ import pandas as pd
 
 from ..errors import R2Error, SandboxError
 from .account import SimulatedAccount
+from .sigv4 import check_request
 from .simulator import BUCKETS
 
 # --- moto internals relied on (moto 5.2.x; checked by `_check_moto_internals`) -------------------
@@ -380,9 +385,32 @@ def _seed_buckets(backend: S3Backend, buckets: tuple[str, ...],
         rows = objects[objects["bucket"] == name]
         if len(rows):  # a bucket exists before its first object: back-date it to that day
             bucket.creation_date = rows["last_modified"].min().floor("D").to_pydatetime()
-        keys = _virtual_keys(rows, backend.account_id)
-        dict.update(bucket.keys, ((k.name, [k]) for k in keys))  # bypass append-per-version
+        bucket.keys = _key_store(rows, backend.account_id, bucket.keys)
         backend.buckets[name] = bucket
+
+
+def _key_store(rows: pd.DataFrame, account_id: str, current: Any) -> Any:
+    """A new key store of one bucket: virtual keys for `rows`, plus the objects of `current`
+    that were written through the S3 API (they win over a simulated key of the same name)."""
+    store = type(current)()
+    keys = _virtual_keys(rows, account_id)
+    dict.update(store, ((k.name, [k]) for k in keys))  # bypass append-per-version
+    dict.update(store, ((name, versions) for name, versions in dict.items(current)
+                        if not isinstance(versions[-1], _VirtualKey)))
+    return store
+
+
+def _follow_clock(backend: S3Backend, buckets: tuple[str, ...], objects: pd.DataFrame) -> None:
+    """Give every simulated bucket still in `backend` the simulated objects of `objects`.
+
+    Each bucket's key store is replaced in one assignment, so a listing running meanwhile
+    reads either the old or the new objects of that bucket, never a mix.
+    """
+    for name in buckets:
+        bucket = backend.buckets.get(name)
+        if bucket is not None:  # a bucket deleted through the API stays deleted
+            bucket.keys = _key_store(objects[objects["bucket"] == name], backend.account_id,
+                                     bucket.keys)
 
 
 def _restore_bucket_name(name: str, holder: tuple[str, str] | None) -> None:
@@ -429,18 +457,26 @@ class _QuietHandler(MotoRequestHandler):
 
 
 class _AccountRouting:
-    """WSGI middleware: every request is for this sandbox's moto account, region `auto`.
+    """WSGI middleware: R2's SigV4 check, then every request is for this sandbox's moto account.
 
-    R2 treats region ``auto`` and ``us-east-1`` alike; moto knows only the latter (CreateBucket
-    from an ``auto`` client fails there), so the SigV4 credential scope's region is rewritten
-    before moto reads it. moto does not verify signatures, so nothing else notices.
+    Requests that are not signed with the sandbox's key and secret are refused as R2 refuses
+    them (`sigv4.check_request`); moto itself accepts any credentials. R2 treats region
+    ``auto`` and ``us-east-1`` alike; moto knows only the latter (CreateBucket from an ``auto``
+    client fails there), so the SigV4 credential scope's region is rewritten, after the
+    signature was checked, before moto reads it.
     """
 
-    def __init__(self, app: Any, account_id: str) -> None:
+    def __init__(self, app: Any, account_id: str, keys: dict[str, str]) -> None:
         self.app = app
         self.account_id = account_id
+        self.keys = keys
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method != "OPTIONS":  # CORS preflights carry no credentials, in S3 as in R2
+            refusal = check_request(environ, self.keys)
+            if refusal is not None:
+                return refusal.wsgi(start_response, head=method == "HEAD")
         environ[ACCOUNT_HEADER] = self.account_id
         for name, pattern, alias in _REGION_ALIASES:
             if name in environ:
@@ -459,9 +495,10 @@ _REGION_ALIASES = [  # (environ key, credential-scope region `auto`, its us-east
 class _SandboxServer(ThreadedMotoServer):
     """ThreadedMotoServer, quiet, routed to one account, closing every connection on stop."""
 
-    def __init__(self, host: str, port: int, account_id: str) -> None:
+    def __init__(self, host: str, port: int, account_id: str, keys: dict[str, str]) -> None:
         super().__init__(ip_address=host, port=port, verbose=False)
         self._account_id = account_id
+        self._keys = keys
         self._listener: socket.socket | None = None
         self._startup_error: Exception | None = None
 
@@ -480,7 +517,8 @@ class _SandboxServer(ThreadedMotoServer):
                                host=self._ip_address, port=self._port) from self._startup_error
 
     def _server_entry(self) -> None:
-        app = _AccountRouting(DomainDispatcherApplication(create_backend_app), self._account_id)
+        app = _AccountRouting(DomainDispatcherApplication(create_backend_app), self._account_id,
+                             self._keys)
         listener = self._listener
         assert listener is not None
         try:
@@ -605,16 +643,17 @@ class R2Sandbox:
     """
 
     def __init__(self, account: SimulatedAccount, server: _SandboxServer, moto_account_id: str,
-                 buckets: tuple[str, ...]) -> None:
+                 buckets: tuple[str, ...], credentials: tuple[str, str]) -> None:
         host, port = server.get_host_and_port()
         self.account = account
         self.endpoint_url = f"http://{host}:{port}"
         self.region_name = R2_REGION
-        self.access_key_id, self.secret_access_key = _credentials(account.seed)
+        self.access_key_id, self.secret_access_key = credentials
         self.buckets = buckets
         self.moto_account_id = moto_account_id
         self._server: _SandboxServer | None = server
         self._clients: list[Any] = []
+        self._own_client: Any = None
 
     def __repr__(self) -> str:
         return (f"R2Sandbox(endpoint_url={self.endpoint_url!r}, buckets={list(self.buckets)!r}, "
@@ -647,18 +686,32 @@ class R2Sandbox:
         Rules that neither transition nor expire (R2's multipart-abort default) and disabled
         rules are not simulated and are left out.
         """
-        s3 = self.client()
+        if self._own_client is None:  # one client however often the clock moves
+            self._own_client = self.client()
+        s3 = self._own_client
         dtypes = self.account.lifecycle.dtypes
         frames = {b: _rules_frame(b, _get_lifecycle(s3, b), dtypes) for b in self.buckets}
         for bucket, frame in frames.items():  # all read and checked before any is applied
             if not _same_rules(_account_rules(self.account, bucket), frame):
                 self.account.set_lifecycle(bucket, frame)
 
+    def follow_clock(self) -> None:
+        """Bring every bucket to the account's objects as of its clock.
+
+        After `account.advance(...)`: objects created since appear, expired ones are gone and
+        objects past their lifecycle transition list as STANDARD_IA. Objects written through the
+        S3 API are kept; simulated objects deleted or overwritten through the API are not (the
+        simulation does not follow object writes), nor are buckets deleted through the API.
+        """
+        backend = s3_backends[self.moto_account_id][PARTITION]
+        _follow_clock(backend, self.buckets, self.account.visible_objects())
+
     def close(self) -> None:
         """Stop the server, close the clients it handed out and forget its moto account."""
         for client in self._clients:
             client.close()
         self._clients.clear()
+        self._own_client = None
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -677,7 +730,7 @@ def _boto3_session() -> Any:
 
 
 def _credentials(seed: int) -> tuple[str, str]:
-    """R2-shaped keys (32-hex id, 64-hex secret) derived from the seed; moto accepts any."""
+    """R2-shaped keys (32-hex id, 64-hex secret) derived from the seed: the only ones served."""
     key_id = hashlib.sha256(f"lc-analytics-r2-key-{seed}".encode()).hexdigest()[:32]
     secret = hashlib.sha256(f"lc-analytics-r2-secret-{seed}".encode()).hexdigest()
     return key_id, secret
@@ -736,12 +789,13 @@ def start_r2(account: SimulatedAccount, *, host: str = "127.0.0.1", port: int = 
     objects = account.visible_objects()
     buckets = _bucket_names(account, objects)
     moto_account_id = _new_account_id(account)
+    credentials = _credentials(account.seed)
     server: _SandboxServer | None = None
     try:
         _seed_buckets(s3_backends[moto_account_id][PARTITION], buckets, objects)
-        server = _SandboxServer(host, port, moto_account_id)
+        server = _SandboxServer(host, port, moto_account_id, dict([credentials]))
         server.start()
-        sandbox = R2Sandbox(account, server, moto_account_id, buckets)
+        sandbox = R2Sandbox(account, server, moto_account_id, buckets, credentials)
     except BaseException:
         if server is not None:
             server.stop()

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..settings import DEFAULT_DB, Secret, Settings
 from .account import SimulatedAccount
+from .control import advance_sandbox
 from .emulator import Emulator
 from .transport import EmulatorTransport
 
@@ -23,7 +24,7 @@ class Sandbox:
 
     Pass `sb.transport` to `httpx.Client(transport=...)` with `sb.settings().api_base_url`;
     the REST and GraphQL calls are then answered in-process. R2 runs as a moto server on
-    loopback (`r2=False` skips it).
+    loopback (`r2=False` skips it). `advance(days)` moves the clock with R2 following.
     """
 
     def __init__(self, account: SimulatedAccount, *, r2: bool = True,
@@ -54,6 +55,14 @@ class Sandbox:
             r2_endpoint_url=r2.endpoint_url if r2 is not None else None,
             db_path=Path(db_path),
         )
+
+    def advance(self, days: int = 1) -> None:
+        """Move the account's clock `days` forward, with R2 following (as `sandbox advance`).
+
+        Lifecycle rules written through R2 are read into the simulation first; R2 then lists
+        the new day's objects, expirations and storage classes.
+        """
+        advance_sandbox(self.account, self.r2, days)
 
     def close(self) -> None:
         """Stop the R2 server, if one was started; safe to call twice."""

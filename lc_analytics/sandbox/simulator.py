@@ -528,18 +528,24 @@ def _object_reads(rng, objects, t0, horizon_end) -> pd.DataFrame:
 
 
 def _bucket_ops(rng, objects, t0, horizon_end) -> pd.DataFrame:
+    """Bucket-level requests per day: listings, failed reads (404, 500) and requests refused
+    for authentication (401) or authorization (403), which R2 does not bill."""
     days = pd.date_range(t0, horizon_end, freq="D")
+    n = len(days)
     rows = []
+
+    def add(bucket: str, action: str, status: str, code: int, rate: float) -> None:
+        rows.append(pd.DataFrame({"bucket": bucket, "day": days, "action_type": action,
+                                  "action_status": status, "response_status_code": code,
+                                  "requests": rng.poisson(rate, size=n)}))
+
     for bucket in BUCKETS.values():
-        n = len(days)
-        rows.append(pd.DataFrame({"bucket": bucket, "day": days, "action_type": "ListObjectsV2",
-                                  "action_status": "success",
-                                  "requests": rng.poisson(24, size=n)}))
-        rows.append(pd.DataFrame({"bucket": bucket, "day": days, "action_type": "GetObject",
-                                  "action_status": "userError",
-                                  "requests": rng.poisson(2.0, size=n)}))
-        rows.append(pd.DataFrame({"bucket": bucket, "day": days, "action_type": "GetObject",
-                                  "action_status": "internalError",
-                                  "requests": rng.poisson(0.05, size=n)}))
+        add(bucket, "ListObjectsV2", "success", 200, 24)
+        add(bucket, "GetObject", "userError", 404, 2.0)
+        add(bucket, "GetObject", "internalError", 500, 0.05)
+    # drawn after the rows above so that adding them left every earlier draw unchanged
+    for bucket in BUCKETS.values():
+        add(bucket, "GetObject", "userError", 401, 1.5)  # expired presigned URLs
+        add(bucket, "PutObject", "userError", 403, 0.5)  # a token without write access
     ops = pd.concat(rows, ignore_index=True)
     return ops[ops["requests"] > 0].reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""A process-level lock so that only one sync writes to a warehouse file at a time."""
+"""Who holds a warehouse: the sync lock (one sync per file) and the processes that have it open."""
 
 from __future__ import annotations
 
@@ -63,6 +63,9 @@ def _acquire(fd: int, path: Path, db_path: str | os.PathLike[str], timeout: floa
     holder = _read_holder(path)
     pid, started = holder.get("pid"), holder.get("started_at")
     who = f"pid {pid}, started {started}" if pid else "holder unknown"
+    command = describe_process(pid) if isinstance(pid, int) else None
+    if command:
+        who += f": {command}"
     raise WarehouseLockedError(
         f"another sync is running on {Path(db_path).expanduser().absolute()} ({who}); "
         f"waited {timeout:g}s for {path}",
@@ -84,3 +87,52 @@ def _read_holder(path: Path) -> dict[str, object]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def describe_process(pid: int) -> str | None:
+    """The command line of process `pid` (from /proc), shortened; None if it is not visible.
+
+    >>> describe_process(os.getpid()) is not None or not Path("/proc").exists()
+    True
+    """
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    text = " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def file_holders(path: str | os.PathLike[str]) -> list[tuple[int, str]]:
+    """Other processes that have `path` (or its `.wal`) open: [(pid, command line)], by pid.
+
+    Scans /proc/*/fd like `fuser`; processes of other users are not visible unless we run
+    as root, and an empty list is returned where /proc does not exist.
+
+    >>> file_holders("/nonexistent/warehouse.duckdb")
+    []
+    """
+    target = Path(path).expanduser().absolute()
+    names = {str(target), str(target) + ".wal"}
+    found: list[tuple[int, str]] = []
+    try:
+        procs = [p for p in Path("/proc").iterdir() if p.name.isdigit()]
+    except OSError:
+        return []
+    for proc in procs:
+        pid = int(proc.name)
+        if pid == os.getpid():
+            continue
+        try:
+            fds = list((proc / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(fd)
+            except OSError:
+                continue
+            if link in names:
+                found.append((pid, describe_process(pid) or "?"))
+                break
+    return sorted(found)

@@ -357,12 +357,63 @@ COMMENT ON TABLE accounts IS
     'another account into it is refused.';
 """
 
+V6_SQL = """
+-- coverage: one day of one daily source whose window was committed whole; key (source, day).
+CREATE TABLE coverage (
+    source       VARCHAR NOT NULL,
+    day          DATE NOT NULL,
+    committed_at TIMESTAMPTZ NOT NULL,   -- the last commit that wrote the day
+    PRIMARY KEY (source, day)
+);
+COMMENT ON TABLE coverage IS
+    'One UTC day of one daily analytics source, recorded in the transaction that committed '
+    'the window holding it after the day had ended; key (source, day). A re-fetch replaces '
+    'the day''s rows and never removes it from coverage.';
+
+-- Warehouses synced before coverage existed: their days up to the watermark are covered.
+INSERT INTO coverage (source, day, committed_at)
+SELECT s.source, CAST(unnest(generate_series(
+           CAST(coalesce(least(f.first_day, s.watermark), s.watermark) AS TIMESTAMP),
+           CAST(s.watermark AS TIMESTAMP), INTERVAL 1 DAY)) AS DATE), s.updated_at
+FROM sync_state AS s
+JOIN (SELECT 'minutes_viewed' AS source, min(date) AS first_day FROM minutes_viewed_daily
+      UNION ALL SELECT 'r2_storage', min(date) FROM r2_storage_daily
+      UNION ALL SELECT 'r2_operations', min(date) FROM r2_operations_daily
+      UNION ALL SELECT 'r2_object_reads', min(date) FROM r2_object_reads_daily) AS f
+  USING (source)
+WHERE s.watermark IS NOT NULL;
+"""
+
+V7_SQL = """
+-- r2_operations_daily gains the HTTP status (R2 does not bill 401/403): rebuilt with it in the
+-- key. Rows synced before keep 0 ("not recorded") and stay billable; a re-sync replaces them.
+CREATE TABLE r2_operations_daily_v7 (
+    date                 DATE NOT NULL,
+    bucket               VARCHAR NOT NULL,
+    action_type          VARCHAR NOT NULL,
+    action_status        VARCHAR NOT NULL,
+    response_status_code INTEGER NOT NULL DEFAULT 0,  -- 0 = synced before codes were kept
+    requests             BIGINT NOT NULL,
+    PRIMARY KEY (date, bucket, action_type, action_status, response_status_code)
+);
+INSERT INTO r2_operations_daily_v7
+    SELECT date, bucket, action_type, action_status, 0, requests FROM r2_operations_daily;
+DROP TABLE r2_operations_daily;
+ALTER TABLE r2_operations_daily_v7 RENAME TO r2_operations_daily;
+COMMENT ON TABLE r2_operations_daily IS
+    'Requests of one R2 action type, status and HTTP response code on one bucket on one UTC '
+    'day; key (date, bucket, action_type, action_status, response_status_code). Code 0: '
+    'synced before codes were kept. 401/403 are not billed.';
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: Stream and R2 inventory, analytics, sync bookkeeping", V1_SQL),
     Migration(2, "R2 reads per object per day", V2_SQL),
     Migration(3, "recommendations and the apply audit log", V3_SQL),
     Migration(4, "FOCUS 1.2 cost rows and the focus_costs view", V4_SQL),
     Migration(5, "the account a warehouse holds", V5_SQL),
+    Migration(6, "coverage: the days of each daily source committed whole", V6_SQL),
+    Migration(7, "R2 operations split by HTTP response code", V7_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

@@ -4,7 +4,13 @@ DuckDB lets one process open a file read-write OR several processes open it read
 both at once. So nothing here keeps a connection open: `Warehouse.query` opens read-only,
 reads and closes; `Warehouse.transaction` opens read-write, runs BEGIN ... COMMIT and closes,
 so a writer holds the file only for one transaction. Opening retries a lock conflict with
-short backoff for up to `lock_timeout` seconds, then raises WarehouseLockedError.
+short backoff for up to `lock_timeout` seconds (logging once it has waited a second), then
+raises WarehouseLockedError naming the processes that have the file open.
+
+A new warehouse is created atomically: the schema is built in a temporary file in the same
+folder, which is then linked into place, so no one ever sees a file without its tables. Only
+the constructor creates a file; a read-write open of a warehouse deleted meanwhile is refused
+(DuckDB would otherwise silently start an empty one).
 
 Records are plain dicts (any iterable, consumed in batches), a pandas DataFrame or an Arrow
 table. Each batch becomes one Arrow table and one `INSERT ... ON CONFLICT DO UPDATE`; DuckDB
@@ -17,26 +23,33 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import math
+import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from glob import escape as glob_escape
 from os import PathLike
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import WarehouseError, WarehouseLockedError
+from ..errors import NotSyncedError, WarehouseError, WarehouseLockedError
+from .locks import describe_process, file_holders
 from .schema import BOOTSTRAP_SQL, MIGRATIONS, SCHEMA_VERSION, SEEN_COLUMNS
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 Records: TypeAlias = Iterable[Mapping[str, Any]] | pd.DataFrame | pa.Table
 
@@ -47,6 +60,9 @@ _LOCK_MARKERS = ("Could not set lock on file", "Conflicting lock")
 # read_only setting is refused with this message instead of a file-lock error.
 _SAME_PROCESS_MARKER = "different configuration"
 _PID_RE = re.compile(r"PID (\d+)")
+_WAIT_LOG_AFTER = 1.0  # seconds of waiting for a lock before saying so
+_WAIT_LOG_EVERY = 60.0
+_CREATING = ".creating"  # suffix of the temporary file a new warehouse is built in
 _BATCH = "__lc_batch"
 _ORD = "__lc_ord"
 _TABLES_SQL = (
@@ -169,30 +185,47 @@ class Warehouse:
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if read_only and not self.path.exists():
-            raise WarehouseError(
+            raise NotSyncedError(
                 f"no warehouse at {self.path}: run `lc-analytics sync` first to create it",
                 path=str(self.path),
             )
-        deadline = time.monotonic() + self.lock_timeout
-        delay = 0.02
-        while True:
-            try:
-                con = self._connect_once(read_only)
-                break
-            except (duckdb.IOException, duckdb.ConnectionException) as exc:
-                if not _is_lock_conflict(exc):
-                    raise _translate(exc, f"opening {self.path}") from exc
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise self._locked_error(exc) from exc
-                time.sleep(min(delay, remaining))
-                delay = min(delay * 2, 0.25)
+        if not read_only and not self.path.exists():
+            raise WarehouseError(
+                f"the warehouse {self.path} is gone: it was deleted or moved after it was "
+                "opened, so nothing more is written (the next `lc-analytics sync` creates a "
+                "new one)",
+                path=str(self.path),
+            )
+        con = self._retry_locked(lambda: self._connect_once(read_only))
         try:
             con.execute("SET TimeZone = 'UTC'")
         except duckdb.Error as exc:
             con.close()
             raise _translate(exc, f"configuring {self.path}") from exc
         return con
+
+    def _retry_locked(self, attempt: Callable[[], _T]) -> _T:
+        """`attempt()` until it stops failing on DuckDB's file lock, or `lock_timeout`."""
+        started = time.monotonic()
+        deadline = started + self.lock_timeout
+        delay, next_log = 0.02, started + _WAIT_LOG_AFTER
+        while True:
+            try:
+                return attempt()
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                if not _is_lock_conflict(exc):
+                    raise _translate(exc, f"opening {self.path}") from exc
+                now = time.monotonic()
+                if now >= deadline:
+                    raise self._locked_error(exc) from exc
+                if now >= next_log:
+                    next_log = now + _WAIT_LOG_EVERY
+                    log.warning("waiting for %s to close %s (waited %.0fs of up to %gs; "
+                                "DuckDB allows one writer or several readers at a time)",
+                                self._holders(exc), self.path, now - started,
+                                self.lock_timeout)
+                time.sleep(min(delay, deadline - now))
+                delay = min(delay * 2, 0.5)
 
     def _connect_once(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         try:
@@ -204,17 +237,27 @@ class Warehouse:
                 return duckdb.connect(str(self.path), read_only=False)
             raise
 
+    def _holders(self, exc: duckdb.Error) -> str:
+        """Who holds the file: every process with it open (/proc), else DuckDB's PID."""
+        if isinstance(exc, duckdb.ConnectionException):
+            return "another connection in this process"
+        holders = file_holders(self.path)
+        match = _PID_RE.search(str(exc))
+        if not holders and match:
+            pid = int(match.group(1))
+            holders = [(pid, describe_process(pid) or "?")]
+        if not holders:
+            return "another process"
+        return " and ".join(f"process {pid} ({command})" for pid, command in holders)
+
     def _locked_error(self, exc: duckdb.Error) -> WarehouseLockedError:
         match = _PID_RE.search(str(exc))
         pid = int(match.group(1)) if match else None
-        if isinstance(exc, duckdb.ConnectionException):
-            holder = "another connection in this process"
-        else:
-            holder = f"process {pid}" if pid else "another process"
         return WarehouseLockedError(
-            f"warehouse {self.path} is locked by {holder}; gave up after "
+            f"warehouse {self.path} is locked by {self._holders(exc)}; gave up after "
             f"{self.lock_timeout:g}s. DuckDB allows one writer or several readers at a "
-            "time: retry once the sync or notebook holding it has closed its connection",
+            "time: retry once the sync or notebook holding it has closed its connection "
+            "(a sync waits LC_ANALYTICS_SYNC_WAIT seconds for readers)",
             path=str(self.path),
             pid=pid,
         )
@@ -222,29 +265,68 @@ class Warehouse:
     # -- schema --------------------------------------------------------------------------
 
     def _migrate(self) -> list[int]:
-        applied: list[int] = []
+        if not self.path.exists():
+            return self._create()
         with self.connect(read_only=False) as con:
-            con.execute(BOOTSTRAP_SQL)
-            current = self._version_of(con)
-            for migration in MIGRATIONS:
-                if migration.version <= current:
-                    continue
-                try:
-                    con.execute("BEGIN TRANSACTION")
-                    con.execute(migration.sql)
-                    con.execute(
-                        "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                        [migration.version, migration.description, _now()],
-                    )
-                    con.execute("COMMIT")
-                except duckdb.Error as exc:
-                    _rollback(con)
-                    raise WarehouseError(
-                        f"migration {migration.version} ({migration.description}) failed "
-                        f"on {self.path}: {exc}",
-                        version=migration.version,
-                    ) from exc
-                applied.append(migration.version)
+            return self._apply_migrations(con)
+
+    def _create(self) -> list[int]:
+        """Build the schema in a temporary file beside `path`, then link it into place.
+
+        A kill at any point leaves either no warehouse or a complete one (plus, at worst, a
+        temporary file that the next creation removes). If another process created the
+        warehouse meanwhile, its file wins and ours is dropped.
+        """
+        _remove_abandoned(self.path)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}{_CREATING}")
+        try:
+            try:
+                con = duckdb.connect(str(tmp))
+            except duckdb.Error as exc:
+                raise _translate(exc, f"creating {self.path}") from exc
+            try:
+                con.execute("SET TimeZone = 'UTC'")
+                applied = self._apply_migrations(con)
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            try:
+                os.link(tmp, self.path)  # atomic, and never replaces an existing file
+            except FileExistsError:
+                applied = []
+            except OSError:  # a file system without hard links
+                if self.path.exists():
+                    applied = []
+                else:
+                    os.replace(tmp, self.path)
+        finally:
+            for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+        return applied
+
+    def _apply_migrations(self, con: duckdb.DuckDBPyConnection) -> list[int]:
+        applied: list[int] = []
+        con.execute(BOOTSTRAP_SQL)
+        current = self._version_of(con)
+        for migration in MIGRATIONS:
+            if migration.version <= current:
+                continue
+            try:
+                con.execute("BEGIN TRANSACTION")
+                con.execute(migration.sql)
+                con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    [migration.version, migration.description, _now()],
+                )
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                _rollback(con)
+                raise WarehouseError(
+                    f"migration {migration.version} ({migration.description}) failed "
+                    f"on {self.path}: {exc}",
+                    version=migration.version,
+                ) from exc
+            applied.append(migration.version)
         return applied
 
     def _check_readable(self) -> None:
@@ -320,6 +402,64 @@ class Warehouse:
             return None
         details = json.loads(row[2]) if row[2] is not None else None
         return {"watermark": row[0], "updated_at": row[1], "details": details}
+
+    def coverage(self) -> pd.DataFrame:
+        """Per daily source, the days committed whole: source, first_day, last_day, days.
+
+        A day is covered once the window holding it was committed after the day had ended;
+        re-fetching it later replaces its rows but never uncovers it, so `last_day` never
+        moves backwards (the "as of" every report and recommendation starts from).
+
+        Example:
+            >>> wh.coverage()                                       # doctest: +SKIP
+                      source   first_day    last_day  days
+            0  minutes_viewed  2026-04-02  2026-06-30    90
+        """
+        df = self.query("SELECT source, min(day) AS first_day, max(day) AS last_day, "
+                        "count(*) AS days FROM coverage GROUP BY source ORDER BY source")
+        for col in ("first_day", "last_day"):
+            df[col] = pd.to_datetime(df[col]).dt.date
+        return df
+
+    def snapshot(self, dest: str | PathLike[str]) -> Warehouse:
+        """Copy the warehouse as it is now to `dest` and return the copy, opened read-only.
+
+        The copy is read under a read-only lock (like any query: a sync waits a moment) and
+        is then a file of its own, so a connection to it may stay open as long as you like
+        (`duckdb.connect(str(snap.path), read_only=True)`) without ever blocking a sync.
+        The copy is built beside `dest` and moved into place, replacing an older snapshot
+        only once complete.
+
+        Example:
+            >>> snap = Warehouse("data/lc_analytics.duckdb", read_only=True).snapshot(
+            ...     "data/snapshot.duckdb")                         # doctest: +SKIP
+            >>> con = duckdb.connect(str(snap.path), read_only=True)   # doctest: +SKIP
+        """
+        target = Path(dest).expanduser().absolute()
+        if target == self.path:
+            raise WarehouseError(f"a snapshot of {self.path} cannot replace the warehouse itself")
+        if not self.path.exists():
+            raise WarehouseError(f"no warehouse at {self.path}: run `lc-analytics sync` first",
+                                 path=str(self.path))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}{_CREATING}")
+        con = duckdb.connect()
+        try:
+            self._retry_locked(lambda: con.execute(
+                f"ATTACH {_literal(str(self.path))} AS lc_src (READ_ONLY)"))
+            con.execute(f"ATTACH {_literal(str(tmp))} AS lc_snap")
+            con.execute("COPY FROM DATABASE lc_src TO lc_snap")
+            con.execute("DETACH lc_snap")
+            con.execute("DETACH lc_src")
+            con.close()
+            os.replace(tmp, target)
+        except duckdb.Error as exc:
+            raise _translate(exc, f"snapshot of {self.path} to {target}") from exc
+        finally:
+            con.close()
+            for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+        return Warehouse(target, read_only=True, lock_timeout=self.lock_timeout)
 
     def account_id(self) -> str | None:
         """The Cloudflare account this warehouse holds (recorded by the first sync)."""
@@ -571,6 +711,34 @@ class Transaction:
             [source, value, _now(), details_json],
             f"set_watermark({source!r})",
         )
+
+    def cover(self, source: str, lo: date, hi: date) -> date | None:
+        """Record days lo <= day < hi of `source` as committed whole, in this transaction.
+
+        Call it in the transaction that writes those days. The source's watermark becomes
+        its last covered day, so a re-fetch of earlier days never moves it backwards.
+        Returns the watermark (None while nothing is covered).
+
+        Example:
+            >>> tx.replace_range("r2_storage_daily", "date", lo, hi, rows)  # doctest: +SKIP
+            >>> tx.cover("r2_storage", lo, hi)                      # doctest: +SKIP
+            datetime.date(2026, 6, 30)
+        """
+        if lo < hi:
+            self._run(
+                "INSERT INTO coverage (source, day, committed_at) "
+                "SELECT ?, CAST(d AS DATE), ? FROM range(CAST(? AS DATE), CAST(? AS DATE), "
+                "INTERVAL 1 DAY) AS t(d) ON CONFLICT (source, day) DO UPDATE SET "
+                "committed_at = EXCLUDED.committed_at",
+                [source, _now(), lo, hi],
+                f"cover({source!r})",
+            )
+        rows = self._run("SELECT max(day) FROM coverage WHERE source = ?", [source],
+                         f"cover({source!r})")
+        last = rows[0][0] if rows else None
+        if last is not None:
+            self.set_watermark(source, last)
+        return last
 
     def execute(self, sql: str, params: Iterable[Any] | Mapping[str, Any] | None = None,
                 ) -> list[tuple[Any, ...]]:
@@ -887,6 +1055,24 @@ def _introspect(con: duckdb.DuckDBPyConnection) -> dict[str, _Table]:
         for t, cols in columns.items()
         if t in keys and t != "schema_migrations"
     }
+
+
+def _remove_abandoned(path: Path) -> None:
+    """Delete temporary files of creations whose process has died (killed mid-creation)."""
+    for tmp in path.parent.glob(f".{glob_escape(path.name)}.*{_CREATING}*"):
+        pid_text = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid_text.isdigit() and not _alive(int(pid_text)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
