@@ -327,7 +327,8 @@ class SimulatedAccount:
         vis = li[li["created"] < self._now].copy()
         shows = self.draws.shows
         on_air = shows[(shows["start"] <= self._now) & (self._now < shows["end"])]
-        vis["status"] = np.where(vis["uid"].isin(on_air["live_input_uid"]), "connected", None)
+        vis["status"] = None
+        vis.loc[vis["uid"].isin(on_air["live_input_uid"]), "status"] = "connected"
         return vis
 
     def storage_usage(self, creator: str | None = None) -> dict:

@@ -286,7 +286,8 @@ class CloudflareClient:
 
     def _rest_error(self, response: httpx.Response, body: dict, permission: str) -> ApiError:
         errors = body.get("errors") or []
-        codes = [e.get("code") for e in errors if isinstance(e, dict)]
+        codes: list[int] = [e["code"] for e in errors
+                            if isinstance(e, dict) and isinstance(e.get("code"), int)]
         messages = "; ".join(
             f"{e.get('code')}: {e.get('message')}" for e in errors if isinstance(e, dict)
         ) or "no error detail"
