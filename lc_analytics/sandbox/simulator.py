@@ -371,7 +371,9 @@ def _country_mixes(rng, bc) -> np.ndarray:
 
 # --- R2 --------------------------------------------------------------------------------------
 
-def _r2(rng, bc, li, shows, preset, t0, horizon_end):
+def _r2(rng: np.random.Generator, bc: pd.DataFrame, li: pd.DataFrame, shows: pd.DataFrame,
+        preset: Preset, t0: pd.Timestamp, horizon_end: pd.Timestamp
+        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, list[Planted]]:
     planted: list[Planted] = []
     ok = shows[shows["recorded"] & ~shows["errored"]].reset_index(drop=True)
     # MP4 exports: most broadcasters export recordings; bytes follow the ingest bitrate.
