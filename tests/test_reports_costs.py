@@ -346,15 +346,15 @@ Path(out).write_text(json.dumps({"queries": queries, "errors": errors, "seen": s
 """
 
 
-def test_a_scheduled_run_succeeds_while_an_analyst_reads_and_a_sync_writes(account, tmp_path):
-    db = tmp_path / "wh.duckdb"
+def test_a_scheduled_run_succeeds_while_an_analyst_reads_and_a_sync_writes(account, synced_copy,
+                                                                           tmp_path):
+    db = synced_copy  # yesterday's sync of `account`
     stop, result = tmp_path / "stop", tmp_path / "reader.json"
     with Sandbox(account) as sb:
         def run_sync():
             return sync(sb.settings(db_path=db), transport=sb.transport,
                         now=lambda: account.now.to_pydatetime(), progress="none")
 
-        run_sync()
         reader = subprocess.Popen([sys.executable, "-c", READER, str(db), str(stop),
                                    str(result)], stdout=subprocess.PIPE, text=True)
         try:
