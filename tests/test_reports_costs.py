@@ -21,7 +21,6 @@ from lc_analytics.costs.analyses import aws_comparison, month_to_date, storage_r
 from lc_analytics.costs.engine import price_month
 from lc_analytics.costs.pricebook import load_book
 from lc_analytics.costs.usage import warehouse_usage
-from lc_analytics.recommend import recommend_all
 from lc_analytics.reports import ReportError, costs_data, run
 from lc_analytics.reports.html import external_resources
 from lc_analytics.reports.summary import jsonable
@@ -40,8 +39,8 @@ def wh(synced) -> Warehouse:
 
 
 @pytest.fixture(scope="module")
-def recs(wh):
-    return recommend_all(wh)
+def recs(synced_recs):
+    return synced_recs  # recommend_all(wh), computed once for the session
 
 
 def _engine_bill(wh: Warehouse, month: str):
