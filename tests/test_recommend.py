@@ -40,8 +40,8 @@ def wh(synced):
 
 
 @pytest.fixture(scope="module")
-def recs(wh):
-    return recommend_all(wh)
+def recs(synced_recs):
+    return synced_recs  # recommend_all(wh), computed once for the session
 
 
 @pytest.fixture(scope="module")

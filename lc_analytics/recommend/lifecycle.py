@@ -164,7 +164,7 @@ def recommend_lifecycle(wh: Warehouse, *, book: PriceBook | str | None = None,
         action_id = f"r2.lifecycle:{bucket}"
         for i, (row, extra) in enumerate(items):
             rid = f"{KIND}:{bucket}/{row['prefix']}"
-            actions = ()
+            actions: tuple[Action, ...] = ()
             if i == 0:
                 actions = (Action(
                     id=action_id, kind="r2.lifecycle", resource=bucket,
@@ -295,10 +295,10 @@ def _prefix_candidates(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFra
         if (reads["age"] >= m).any() or exposure(m) < min_exposed:
             continue
         expiries.append(m)
-    combos = [(n, None) for n in transitions] + [(None, m) for m in expiries] + \
-        [(n, m) for n in transitions for m in expiries if n < m]
-    for n, m in combos:
-        yield _evaluate(ctx, bucket, prefix, objs, reads, n, m, has_t, has_e, exposure)
+    combos: list[tuple[int | None, int | None]] = [(n, None) for n in transitions] + \
+        [(None, m) for m in expiries] + [(n, m) for n in transitions for m in expiries if n < m]
+    for to_ia, expire in combos:
+        yield _evaluate(ctx, bucket, prefix, objs, reads, to_ia, expire, has_t, has_e, exposure)
 
 
 def _exposure(objs: pd.DataFrame, read_days: tuple[date, date] | None):

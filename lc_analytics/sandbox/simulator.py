@@ -388,7 +388,10 @@ ARCHIVE_SIZE = (2_000_000_000, 5_000_000_000)
 ARCHIVE_READS_PER_DAY = 0.4  # across the archive: a handful a month, at every age
 
 
-def _r2(rng, bc, li, shows, preset, t0, horizon_end, archive_rng=None):
+def _r2(rng: np.random.Generator, bc: pd.DataFrame, li: pd.DataFrame, shows: pd.DataFrame,
+        preset: Preset, t0: pd.Timestamp, horizon_end: pd.Timestamp,
+        archive_rng: np.random.Generator | None = None,
+        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, list[Planted]]:
     planted: list[Planted] = []
     ok = shows[shows["recorded"] & ~shows["errored"]].reset_index(drop=True)
     # MP4 exports: most broadcasters export recordings; bytes follow the ingest bitrate.
