@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from .. import facts
 from ..errors import LcAnalyticsError, PlanError
 from ..money import format_usd
 from ..recommend.model import Action, Plan
@@ -36,8 +37,8 @@ from ..sources.r2 import R2Inventory
 from ..sources.stream import live_input_row, parse_time, video_row
 from ..warehouse import Transaction, Warehouse
 
-MIN_SCHEDULED_DELETION_DAYS = 30
-RETENTION_RANGE = (30, 1096)
+MIN_SCHEDULED_DELETION_DAYS = facts.MIN_SCHEDULED_DELETION_DAYS
+RETENTION_RANGE = facts.RETENTION_DAYS_RANGE
 ORDER = {"video.schedule_deletion": 0, "live_input.update": 1, "r2.lifecycle": 2, "manual": 3}
 
 

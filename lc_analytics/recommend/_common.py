@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import facts
 from ..costs.coverage import check_as_of
 from ..costs.engine import Bill, Usage, month_bounds, price_month
 from ..costs.forecast import latest_synced_day
@@ -49,9 +50,9 @@ from ..warehouse import Warehouse
 from .model import Action
 
 DAY = pd.Timedelta(days=1)
-MIN_SCHEDULED_DELETION_DAYS = 30  # the API refuses scheduledDeletion under upload + 30 days
+MIN_SCHEDULED_DELETION_DAYS = facts.MIN_SCHEDULED_DELETION_DAYS  # scheduledDeletion >= upload + 30 d
 MIN_LEAD_DAYS = 1  # a proposed deletion is never earlier than one day after the clock
-RETENTION_RANGE = (30, 1096)  # deleteRecordingAfterDays accepted by the API
+RETENTION_RANGE = facts.RETENTION_DAYS_RANGE  # deleteRecordingAfterDays accepted by the API
 CENT = Decimal("0.01")
 RATE_DAYS = 28  # days of recent recordings an input's recording rate is measured over
 

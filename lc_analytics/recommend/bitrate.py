@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import facts
 from ..costs.engine import Usage, month_bounds, objects_daily_bytes, price_month, price_period
 from ..costs.pricebook import PriceBook, load_book
 from ..costs.usage import TRAILING_DAYS, inventory_objects, period_usage, warehouse_usage
@@ -55,18 +56,17 @@ from .model import Action, Recommendation
 #: Cloudflare's live ingest requirement: combined input bitrate, Mbps.
 MIN_INGEST_MBPS, MAX_INGEST_MBPS = 2.0, 14.0
 #: Cloudflare's recommended encodes: resolution -> (short side in pixels, Mbps).
-RECOMMENDED_ENCODES: dict[str, tuple[int, float]] = {
-    "1080p": (1080, 8.0), "720p": (720, 4.8), "480p": (480, 2.4), "360p": (360, 1.0)}
+RECOMMENDED_ENCODES = facts.RECOMMENDED_ENCODES
 #: Typical mobile download below which a country's viewers count as low-bandwidth (Mbps).
-LOW_BANDWIDTH_MBPS = 20.0
+LOW_BANDWIDTH_MBPS = facts.LOW_BANDWIDTH_MBPS
 #: Share of an input's minutes from low-bandwidth countries that makes its audience one.
-MIN_LOW_BANDWIDTH_SHARE = 0.60
+MIN_LOW_BANDWIDTH_SHARE = facts.MIN_LOW_BANDWIDTH_SHARE
 #: How far above the recommended encode an ingest may be before it counts as above it.
 TOLERANCE = 0.10
 #: The encode proposed for a low-bandwidth audience (never above the input's resolution).
-LOW_BANDWIDTH_TARGET = "720p"
+LOW_BANDWIDTH_TARGET = facts.LOW_BANDWIDTH_TARGET
 #: Days of recordings and viewing looked at.
-LOOKBACK_DAYS = 90
+LOOKBACK_DAYS = facts.LOOKBACK_DAYS
 #: Recordings an input needs in the window to be judged.
 MIN_INGEST_RECORDINGS = 3
 #: Days of viewing the delivered bytes (AWS comparison) are measured over.

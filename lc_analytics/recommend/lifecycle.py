@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import facts
 from ..costs.engine import (
     IA,
     STANDARD,
@@ -81,7 +82,7 @@ CANDIDATE_DAYS: tuple[int, ...] = (30, 60, 90, 180, 365)
 #: Object-days observed at ages >= M (with no read) before an expiry after M is considered.
 MIN_EXPOSED_OBJECT_DAYS = 100
 #: Days after which R2's default rule aborts incomplete multipart uploads.
-ABORT_MULTIPART_DAYS = 7
+ABORT_MULTIPART_DAYS = facts.DEFAULT_ABORT_MULTIPART_DAYS
 #: Reads observed over at least this many days give "high" confidence.
 HIGH_CONFIDENCE_READ_DAYS = 60
 #: Days priced when the last complete month is not fully covered (R2 keeps 31 days).

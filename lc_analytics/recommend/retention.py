@@ -47,7 +47,9 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from .. import facts
 from ..costs.pricebook import PriceBook
+from ..errors import UsageError
 from ..warehouse import Warehouse
 from ._common import (
     DAY,
@@ -76,11 +78,12 @@ from ._common import (
 from .model import Action, Recommendation
 
 #: deleteRecordingAfterDays values evaluated (the API accepts 30 to 1,096).
-POLICIES: tuple[int, ...] = (30, 45, 60, 90, 120, 180, 270, 365, 545, 730, 1096)
+POLICIES: tuple[int, ...] = (facts.RETENTION_DAYS_RANGE[0], 45, 60, 90, 120, 180, 270, 365, 545,
+                              730, facts.RETENTION_DAYS_RANGE[1])
 #: Most on-demand viewing a policy may lose, as a share of on-demand minutes (per window).
 MAX_LOST_SHARE = 0.02
 #: Days of viewing the decay curves are read from (Stream analytics keep 90 days).
-LOOKBACK_DAYS = 90
+LOOKBACK_DAYS = facts.LOOKBACK_DAYS
 #: The shorter, recent window that must also stay under the threshold.
 RECENT_DAYS = 30
 #: Recordings seen past age N in the window for "high" confidence.
@@ -338,9 +341,10 @@ def _recommendation(uid: str, row: pd.Series, table: pd.DataFrame, li: pd.Series
 
 
 def _check_policies(policies: Sequence[int]) -> None:
-    bad = [p for p in policies if not 30 <= int(p) <= 1096]
+    low, high = facts.RETENTION_DAYS_RANGE
+    bad = [p for p in policies if not low <= int(p) <= high]
     if bad or not len(policies):
-        raise ValueError(f"retention policies must be 30 to 1096 days (got {list(policies)})")
+        raise UsageError(f"retention policies must be {low} to {high} days (got {list(policies)})")
 
 
 __all__ = ["KIND", "POLICIES", "recommend_retention", "retention_policies"]

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import facts
 from ..costs.pricebook import PriceBook
 from ..costs.runway import WINDOW_DAYS, storage_runway, storage_runway_daily
 from ..warehouse import Warehouse
@@ -42,9 +43,9 @@ from ._common import DAY, as_json, capacity_bill, money, next_month, recordings,
 from .model import Action, Recommendation
 
 #: Days ahead the runway must hold.
-HORIZON_DAYS = 90
+HORIZON_DAYS = facts.HORIZON_DAYS
 #: Minutes in one prepaid Stream storage block.
-BLOCK_MINUTES = 1000
+BLOCK_MINUTES = facts.STORAGE_BLOCK_MINUTES
 
 KIND = "storage_runway"
 FREEING_KINDS = ("recording_retention", "recording_selectivity")

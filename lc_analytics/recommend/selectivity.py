@@ -38,6 +38,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from .. import facts
 from ..costs.pricebook import PriceBook
 from ..warehouse import Warehouse
 from ._common import (
@@ -67,11 +68,11 @@ from ._common import (
 from .model import Action, Recommendation
 
 #: Largest on-demand share of an input's viewing that still counts as "never watched".
-MAX_OD_SHARE = 0.01
+MAX_OD_SHARE = facts.MAX_OD_SHARE
 #: Recordings the input must have made in the window for the share to mean something.
 MIN_RECORDINGS = 10
 #: Days of viewing (and of recordings) the share is measured over.
-LOOKBACK_DAYS = 90
+LOOKBACK_DAYS = facts.LOOKBACK_DAYS
 KIND = "recording_selectivity"
 
 

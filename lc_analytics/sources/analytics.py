@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from .. import facts
 from ..errors import QueryError
 from .http import CloudflareClient
 
-MAX_WINDOW_DAYS = 31  # one analytics query spans at most 31 days
+MAX_WINDOW_DAYS = facts.MAX_QUERY_WINDOW_DAYS  # one analytics query spans at most 31 days
 PAGE_LIMIT = 10_000
 
 
@@ -34,7 +35,7 @@ MINUTES_VIEWED = Dataset(
     metrics=("minutesViewed",),
     columns={"date": "date", "uid": "uid", "clientCountryName": "country",
              "creator": "creator", "minutesViewed": "minutes_viewed"},
-    retention_days=90,
+    retention_days=facts.STREAM_ANALYTICS_RETENTION_DAYS,
 )
 R2_STORAGE = Dataset(
     name="r2StorageAdaptiveGroups",
@@ -44,7 +45,7 @@ R2_STORAGE = Dataset(
     columns={"date": "date", "bucketName": "bucket", "payloadSize": "payload_size",
              "metadataSize": "metadata_size", "objectCount": "object_count",
              "uploadCount": "upload_count"},
-    retention_days=31,
+    retention_days=facts.R2_ANALYTICS_RETENTION_DAYS,
 )
 #: Split by HTTP status too: R2 does not bill requests refused with 401 or 403.
 R2_OPERATIONS = Dataset(
@@ -55,7 +56,7 @@ R2_OPERATIONS = Dataset(
     columns={"date": "date", "bucketName": "bucket", "actionType": "action_type",
              "actionStatus": "action_status", "responseStatusCode": "response_status_code",
              "requests": "requests"},
-    retention_days=31,
+    retention_days=facts.R2_ANALYTICS_RETENTION_DAYS,
 )
 R2_OBJECT_READS = Dataset(
     name="r2OperationsAdaptiveGroups",
@@ -64,7 +65,7 @@ R2_OBJECT_READS = Dataset(
     metrics=("requests",),
     columns={"date": "date", "bucketName": "bucket", "objectName": "object_name",
              "actionType": "action_type", "requests": "requests"},
-    retention_days=31,
+    retention_days=facts.R2_ANALYTICS_RETENTION_DAYS,
     # successful reads of objects; bucket-level rows (ListObjects...) have objectName ""
     fixed_filter={"actionType_in": ["GetObject", "HeadObject"], "actionStatus": "success",
                   "objectName_neq": ""},

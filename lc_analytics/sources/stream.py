@@ -6,12 +6,13 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+from .. import facts
 from ..errors import ApiError
 from .http import CloudflareClient
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 1000  # Cloudflare's maximum for list videos
+PAGE_SIZE = facts.LIST_VIDEOS_PAGE_SIZE  # Cloudflare's maximum for list videos
 
 
 def parse_time(value: object) -> datetime | None:
