@@ -66,7 +66,7 @@ def test_r2_classes_re_exports_the_facts_table():
     assert r2_classes.CLASS_A is facts.R2_CLASS_A
     assert r2_classes.CLASS_B is facts.R2_CLASS_B
     assert r2_classes.FREE is facts.R2_FREE
-    assert r2_classes.NOT_BILLED_STATUS_CODES == frozenset({401, 403})
+    assert frozenset({401, 403}) == r2_classes.NOT_BILLED_STATUS_CODES
     assert r2_classes.op_class is facts.r2_op_class
     # §3.2: listing is Class A (dear), reads Class B, deletes free, an unknown action Class A.
     assert [facts.r2_op_class(a) for a in ("ListObjectsV2", "LifecycleStorageTierTransition",

@@ -1,6 +1,18 @@
-"""Recommendations with evidence and their action plan."""
+"""Recommendations with evidence, their explanation, and their action plan."""
 
 from .bitrate import recommend_bitrate
+from .charts import ingest_vs_audience, on_demand_share, r2_age_profile
+from .evidence import EvidenceError, evidence_of
+from .explain import (
+    KIND_TITLES,
+    Explanation,
+    explain,
+    next_steps,
+    ranked,
+    recommendation_table,
+    recommendations_markdown,
+    target_names,
+)
 from .lifecycle import existing_rule_reviews, lifecycle_candidates, recommend_lifecycle
 from .model import Action, Plan, Recommendation
 from .retention import recommend_retention, retention_policies
@@ -9,20 +21,33 @@ from .runway import recommend_runway
 from .selectivity import recommend_selectivity
 
 __all__ = [
+    "KIND_TITLES",
     "Action",
+    "EvidenceError",
+    "Explanation",
     "Plan",
     "RecommendParams",
     "Recommendation",
+    "evidence_of",
     "existing_rule_reviews",
+    "explain",
+    "ingest_vs_audience",
     "lifecycle_candidates",
     "make_plan",
+    "next_steps",
+    "on_demand_share",
     "parameters",
+    "r2_age_profile",
+    "ranked",
     "recommend_all",
     "recommend_bitrate",
     "recommend_lifecycle",
     "recommend_retention",
     "recommend_runway",
     "recommend_selectivity",
+    "recommendation_table",
+    "recommendations_markdown",
     "retention_policies",
+    "target_names",
     "to_frame",
 ]

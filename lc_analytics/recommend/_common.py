@@ -50,7 +50,7 @@ from ..warehouse import Warehouse
 from .model import Action
 
 DAY = pd.Timedelta(days=1)
-MIN_SCHEDULED_DELETION_DAYS = facts.MIN_SCHEDULED_DELETION_DAYS  # scheduledDeletion >= upload + 30 d
+MIN_SCHEDULED_DELETION_DAYS = facts.MIN_SCHEDULED_DELETION_DAYS  # >= upload + 30 days
 MIN_LEAD_DAYS = 1  # a proposed deletion is never earlier than one day after the clock
 RETENTION_RANGE = facts.RETENTION_DAYS_RANGE  # deleteRecordingAfterDays accepted by the API
 CENT = Decimal("0.01")

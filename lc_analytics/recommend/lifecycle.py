@@ -89,6 +89,20 @@ HIGH_CONFIDENCE_READ_DAYS = 60
 WINDOW_DAYS = 30
 
 KIND = "r2_lifecycle"
+#: object-age bands of the evidence's reads by age (days, inclusive; the last is open-ended)
+AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
+    (0, 0, "0"), (1, 6, "1-6"), (7, 29, "7-29"), (30, 59, "30-59"), (60, 89, "60-89"),
+    (90, 179, "90-179"), (180, 364, "180-364"), (365, None, "365+"))
+
+
+def age_band(age: pd.Series) -> pd.Series:
+    """The `AGE_BANDS` label of each age in days (a categorical in band order).
+
+    >>> age_band(pd.Series([0, 5, 400])).astype(str).tolist()
+    ['0', '1-6', '365+']
+    """
+    edges = [-1] + [hi if hi is not None else 10**6 for _, hi, _ in AGE_BANDS]
+    return pd.cut(age, edges, labels=[b for _, _, b in AGE_BANDS])
 DEFAULT_ABORT_RULE = {"ID": "Default Multipart Abort Rule", "Status": "Enabled",
                       "Filter": {"Prefix": ""},
                       "AbortIncompleteMultipartUpload": {"DaysAfterInitiation":
@@ -751,10 +765,7 @@ def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
     read_span = ((ctx.read_days[1] - ctx.read_days[0]).days + 1) if ctx.read_days else 0
     prefix_reads = ctx.reads[(ctx.reads["bucket"] == bucket)
                              & ctx.reads["key"].str.startswith(prefix)]
-    by_age = prefix_reads.assign(band=pd.cut(prefix_reads["age"],
-                                             [-1, 0, 6, 29, 59, 89, 179, 364, 10**6],
-                                             labels=["0", "1-6", "7-29", "30-59", "60-89",
-                                                     "90-179", "180-364", "365+"]))
+    by_age = prefix_reads.assign(band=age_band(prefix_reads["age"]))
     reads_by_age = by_age.groupby("band", observed=False)["requests"].sum().astype(int)
     ages_now = (pd.Timestamp(ctx.read_days[1] if ctx.read_days else ctx.first, tz="UTC")
                 - ctx.objects.loc[(ctx.objects["bucket"] == bucket)
