@@ -323,7 +323,7 @@ def test_parameters_are_checked_and_passed_through(wh):
 
 
 def test_merged_lifecycle_rules_keep_ids_and_restore_the_abort_rule():
-    from lc_analytics.recommend.lifecycle import _merged, _new_rule
+    from lc_analytics.recommend._lifecycle_price import _merged, _new_rule
     existing = [{"ID": "to-ia", "Status": "Enabled", "Filter": {"Prefix": "a/"},
                  "Transitions": [{"Days": 90, "StorageClass": "STANDARD_IA"}]}]
     merged = _merged(existing, [_new_rule("a/", 30, None), _new_rule("b/", None, 60)])

@@ -1,5 +1,5 @@
 """The recommendation report's tables: each recommendation explained once
-(`recommend.explain`), and the charts measured as the recommenders measure
+(`recommend.explanation`), and the charts measured as the recommenders measure
 (`recommend.charts`). Moved from tests/test_reports_costs.py with the functions."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 
 from lc_analytics.money import format_usd
-from lc_analytics.recommend import charts, explain
+from lc_analytics.recommend import charts, explanation
 from lc_analytics.recommend.evidence import (
     BitrateEvidence,
     EvidenceError,
@@ -34,7 +34,7 @@ def recs(synced_recs):
 # -- recommendations and their evidence --------------------------------------------------------
 
 def test_the_recommendation_table_keeps_the_library_savings(wh, recs):
-    table = explain.recommendation_table(wh, recs)
+    table = explanation.recommendation_table(wh, recs)
     assert sorted(table["id"]) == sorted(r.id for r in recs)
     by_id = {r.id: r for r in recs}
     assert all(by_id[i].monthly_saving == s for i, s in zip(table["id"],
@@ -44,14 +44,14 @@ def test_the_recommendation_table_keeps_the_library_savings(wh, recs):
     rest = table["monthly_saving"].iloc[1:].tolist()
     assert rest == sorted(rest, reverse=True)
     for r in recs:  # every kind found here has its own evidence sentence
-        assert explain.explain(r).evidence != r.viewer_impact, r.id
-    text = explain.recommendations_markdown(table)
+        assert explanation.explain(r).evidence != r.viewer_impact, r.id
+    text = explanation.recommendations_markdown(table)
     assert all(f"`{r.id}`" in text for r in recs)
 
 
 def test_next_steps_lead_from_the_deadline_to_the_plan_and_manual_steps(wh, recs):
     runway = costs_data.runway_summary(wh)
-    steps = explain.next_steps(recs, runway, explain.target_names(wh, recs))
+    steps = explanation.next_steps(recs, runway, explanation.target_names(wh, recs))
     assert steps.startswith("1. **Before 2026-07-22** (21 days)")
     order = [steps.index(s) for s in ("`lc-analytics recommend`", "`lc-analytics apply PLAN`",
                                       "`lc-analytics apply PLAN --yes`")]
@@ -124,7 +124,7 @@ def test_explain_states_the_typed_evidence_the_recommender_recorded(recs):
             assert isinstance(ev, BitrateEvidence)
             assert ev.ingest_mbps_median == r.evidence["ingest_mbps_median"]
         if ev is not None:
-            assert explain.explain(r).evidence == ev.summary()
+            assert explanation.explain(r).evidence == ev.summary()
             assert ev.as_json()  # plain JSON fields for plans and summaries
 
 
@@ -133,17 +133,17 @@ def test_a_recommendation_missing_evidence_is_an_error_not_a_different_sentence(
     broken = dataclasses.replace(r, evidence={k: v for k, v in r.evidence.items()
                                               if k != "on_demand_share"})
     with pytest.raises(EvidenceError, match=f"{r.id}.*'on_demand_share'"):
-        explain.explain(broken)
+        explanation.explain(broken)
     wrong = dataclasses.replace(r, evidence={**r.evidence, "window_days": "ninety"})
     with pytest.raises(EvidenceError, match="wrong type"):
-        explain.explain(wrong)
+        explanation.explain(wrong)
 
 
 def test_the_explanation_names_the_target_and_formats_money_once(wh, recs):
-    names = explain.target_names(wh, recs)
+    names = explanation.target_names(wh, recs)
     for r in recs:
-        e = explain.explain(r, names[r.id])
-        assert e.title == explain.KIND_TITLES[r.kind]
+        e = explanation.explain(r, names[r.id])
+        assert e.title == explanation.KIND_TITLES[r.kind]
         assert e.target_name == names[r.id]
         assert f"{names[r.id]} ({format_usd(r.monthly_saving)}/month)" in e.next_step
         assert e.as_json()["monthly_saving"] == str(r.monthly_saving)

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 
 from lc_analytics.recommend import RecommendParams, run
+from lc_analytics.warehouse import Warehouse
 
 NAMES = ("recommend_selectivity", "recommend_retention", "recommend_runway",
          "recommend_lifecycle", "recommend_bitrate")
@@ -46,7 +47,7 @@ def calls(monkeypatch) -> dict[str, dict]:
     return got
 
 
-def test_every_parameter_reaches_every_recommender_that_takes_it(calls):
+def test_every_parameter_reaches_every_recommender_that_takes_it(calls, synced):
     params = RecommendParams(
         max_od_share=0.5, min_recordings=2, lookback_days=14, policies=(45, 90),
         max_lost_share=0.2, recent_days=7, horizon_days=30, candidate_days=(60,),
@@ -54,8 +55,9 @@ def test_every_parameter_reaches_every_recommender_that_takes_it(calls):
         min_low_bandwidth_share=0.3, tolerance=0.25, low_bandwidth_target="480p",
         min_ingest_recordings=1)
     assert all(getattr(params, f.name) != f.default for f in fields(params))
-    run.recommend_all(None, book="cloudflare", as_of="2026-06-30", params=params,
-                      horizon_days=45)
+    # a synced warehouse: the as-of day is checked against what it covers (the read model)
+    run.recommend_all(Warehouse(synced[1], read_only=True), book="cloudflare",
+                      as_of="2026-06-30", params=params, horizon_days=45)
     assert set(calls) == set(NAMES)
     for name in NAMES:
         tunable = _tunable(getattr(run, name))

@@ -3,7 +3,7 @@
 from .bitrate import recommend_bitrate
 from .charts import ingest_vs_audience, on_demand_share, r2_age_profile
 from .evidence import EvidenceError, evidence_of
-from .explain import (
+from .explanation import (
     KIND_TITLES,
     Explanation,
     explain,

@@ -38,14 +38,15 @@ import numpy as np
 import pandas as pd
 
 from .. import facts
+from .. import readmodel as rm
 from ..costs.coverage import check_as_of
 from ..costs.engine import Bill, Usage, month_bounds, price_month
 from ..costs.forecast import latest_synced_day
 from ..costs.pricebook import PriceBook, load_book
 from ..costs.runway import WINDOW_DAYS, storage_runway, storage_runway_daily
 from ..costs.usage import rebuilt_stored_minutes
-from ..errors import LcAnalyticsError
 from ..money import format_usd
+from ..readmodel import storage_snapshot_day
 from ..warehouse import Warehouse
 from .model import Action
 
@@ -173,16 +174,6 @@ def stream_month(wh: Warehouse, as_of: date) -> StreamMonth:
                        level=float(summary["stored_minutes"]),
                        reserved=float(summary["reserved_minutes"]),
                        added_per_day=float(summary["added_minutes_per_day"]))
-
-
-def storage_snapshot_day(wh: Warehouse) -> date:
-    """The UTC day of the latest account-wide storage snapshot (the runway's t0)."""
-    snaps = wh.query("SELECT max(taken_at) AS t FROM stream_storage_snapshots "
-                     "WHERE creator = ''")
-    if not len(snaps) or pd.isna(snaps["t"].iloc[0]):
-        raise LcAnalyticsError(f"{wh.path}: no Stream storage snapshot yet; run a sync of the "
-                               "stream source first")
-    return pd.Timestamp(snaps["t"].iloc[0]).tz_convert("UTC").date()
 
 
 def recording_rate(videos: pd.DataFrame, as_of: date) -> float:
@@ -360,8 +351,8 @@ def split_saving(total: Decimal, weights: dict[str, float]) -> dict[str, Decimal
 
 def live_inputs(wh: Warehouse) -> pd.DataFrame:
     """Live inputs still listed, with their current recording settings."""
-    return wh.query("SELECT uid, name, enabled, recording_mode, delete_recording_after_days, "
-                    "created FROM live_inputs WHERE missing_since IS NULL ORDER BY uid")
+    return rm.live_inputs(wh)[["uid", "name", "enabled", "recording_mode",
+                               "delete_recording_after_days", "created"]]
 
 
 def recordings(wh: Warehouse, as_of: date) -> pd.DataFrame:
@@ -371,14 +362,13 @@ def recordings(wh: Warehouse, as_of: date) -> pd.DataFrame:
     seconds (duration rounded up), minutes, size_bytes, width, height, duration_seconds,
     stored (still listed at the clock and not yet past its scheduled deletion).
     """
-    v = wh.query(
-        "SELECT uid, live_input_uid, coalesce(creator, '') AS creator, created, uploaded, "
-        "ready_to_stream_at AS ready, scheduled_deletion, ceil(duration_seconds) AS seconds, "
-        "duration_seconds, size_bytes, width, height, missing_since "
-        "FROM videos WHERE live_input_uid IS NOT NULL AND state = 'ready' "
-        "AND duration_seconds IS NOT NULL AND ready_to_stream_at IS NOT NULL ORDER BY uid")
-    for col in ("created", "uploaded", "ready", "scheduled_deletion", "missing_since"):
-        v[col] = pd.to_datetime(v[col], utc=True)
+    v = rm.videos(wh, history=True)
+    v = v[v["live_input_uid"].notna() & (v["state"] == "ready") & v["duration_seconds"].notna()
+          & v["ready_to_stream_at"].notna()]
+    v = v.assign(creator=v["creator"].fillna(""), ready=v["ready_to_stream_at"])[
+        ["uid", "live_input_uid", "creator", "created", "uploaded", "ready",
+         "scheduled_deletion", "seconds", "duration_seconds", "size_bytes", "width", "height",
+         "missing_since"]]
     now = clock(as_of)
     v = v[v["ready"] < now].copy()
     v["minutes"] = v["seconds"].astype(float) / 60
@@ -387,22 +377,23 @@ def recordings(wh: Warehouse, as_of: date) -> pd.DataFrame:
 
 
 def views_by_age(wh: Warehouse, as_of: date, lookback_days: int) -> pd.DataFrame:
-    """Minutes viewed of live-input recordings per day, with the recording's age that day.
+    """Minutes viewed of live-input recordings per day and country, with the recording's
+    age that day (the read model's viewing of kind 'recording').
 
     Age = view date - the recording's created date (0 = the live show day; 1 and more =
     on demand). Only days in (as_of - lookback_days, as_of]; only recordings the warehouse
     has listed (views of recordings deleted before the first sync cannot be attributed).
+    Columns: date, uid, country, minutes, live_input_uid, creator (the video's, '' if none),
+    age.
     """
     lo = as_of - timedelta(days=lookback_days - 1)
-    v = wh.query(
-        "SELECT m.date, m.uid, m.country, m.minutes_viewed AS minutes, v.live_input_uid, "
-        "coalesce(v.creator, '') AS creator, "
-        "date_diff('day', CAST(v.created AS DATE), m.date) AS age "
-        "FROM minutes_viewed_daily m JOIN videos v ON v.uid = m.uid "
-        "WHERE v.live_input_uid IS NOT NULL AND m.date >= ? AND m.date <= ?", [lo, as_of])
-    v["date"] = pd.to_datetime(v["date"]).dt.date
-    v["age"] = v["age"].astype(int)
-    return v
+    v = rm.viewing(wh, lo, as_of, by_country=True)
+    v = v[v["kind"] == "recording"]
+    creators = rm.videos(wh, history=True).set_index("uid")["creator"].fillna("")
+    return pd.DataFrame({"date": v["date"], "uid": v["uid"], "country": v["country"],
+                         "minutes": v["minutes"], "live_input_uid": v["live_input_uid"],
+                         "creator": v["uid"].map(creators).fillna(""),
+                         "age": v["age_days"].astype(int)}).reset_index(drop=True)
 
 
 def earliest_deletion(videos: pd.DataFrame, as_of: date) -> pd.Series:

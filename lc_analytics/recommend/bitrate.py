@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from .. import facts
+from .. import readmodel as rm
 from ..costs.engine import Usage, month_bounds, objects_daily_bytes, price_month, price_period
 from ..costs.pricebook import PriceBook, load_book
 from ..costs.usage import TRAILING_DAYS, inventory_objects, period_usage, warehouse_usage
@@ -120,13 +121,9 @@ def ingest_profiles(wh: Warehouse, *, as_of: date | str | None = None,
     rec = rec[(rec["created"] >= lo) & (rec["duration_seconds"] > 0)]
     rec = rec.assign(mbps=rec["size_bytes"] * 8 / rec["duration_seconds"] / 1e6,
                      short=np.minimum(rec["width"].fillna(0), rec["height"].fillna(0)))
-    views = wh.query(
-        "SELECT coalesce(v.live_input_uid, m.uid) AS live_input_uid, m.country, "
-        "sum(m.minutes_viewed) AS minutes FROM minutes_viewed_daily m "
-        "LEFT JOIN videos v ON v.uid = m.uid "
-        "WHERE m.date > ? AND m.date <= ? AND (v.live_input_uid IS NOT NULL OR m.uid IN "
-        "(SELECT uid FROM live_inputs)) GROUP BY ALL",
-        [day - timedelta(days=lookback_days), day])
+    viewed = rm.viewing(wh, day - timedelta(days=lookback_days - 1), day, by_country=True)
+    viewed = viewed[viewed["kind"].isin(["recording", "live_input"])]
+    views = viewed.groupby(["live_input_uid", "country"], as_index=False)["minutes"].sum()
     views["typical_mbps"] = views["country"].str.upper().map(table).fillna(default)
     views["low"] = views["typical_mbps"] < low_bandwidth_mbps
     rows = []
@@ -181,7 +178,7 @@ def recommend_bitrate(wh: Warehouse, *, book: PriceBook | str | None = None,
     prof = ingest_profiles(wh, as_of=day, lookback_days=lookback_days, bandwidth=bandwidth,
                            low_bandwidth_mbps=low_bandwidth_mbps)
     out = []
-    names = wh.query("SELECT uid, name FROM live_inputs").set_index("uid")["name"]
+    names = rm.live_inputs(wh, history=True).set_index("uid")["name"]
     ctx: dict[str, Any] = {}
     for p in prof.itertuples():
         if p.recordings < min_ingest_recordings:
@@ -234,16 +231,15 @@ def _r2_context(wh: Warehouse, day: date) -> dict[str, Any]:
         first = nxt - timedelta(days=TRAILING_DAYS)
         usage, priced = period_usage(wh, first, day), f"{first} to {day}"
     objs = inventory_objects(wh)
-    reads = wh.query("SELECT date, bucket, object_name AS key, requests FROM "
-                     "r2_object_reads_daily WHERE action_type = 'GetObject' AND date >= ? "
-                     "AND date < ?", [first, nxt])
-    videos = wh.query("SELECT uid, size_bytes, duration_seconds FROM videos "
-                      "WHERE duration_seconds > 0")
-    views = wh.query("SELECT m.uid, sum(m.minutes_viewed) AS minutes FROM minutes_viewed_daily m "
-                     "WHERE m.date > ? AND m.date <= ? GROUP BY m.uid",
-                     [day - timedelta(days=DELIVERY_DAYS), day])
+    reads = rm.r2_object_reads(wh, first, nxt - timedelta(days=1), objects=objs)
+    reads = reads.loc[reads["action_type"] == "GetObject", ["date", "bucket", "key", "requests"]]
+    every = rm.videos(wh, history=True)
+    videos = every.loc[every["duration_seconds"] > 0, ["uid", "size_bytes", "duration_seconds"]]
+    viewed = rm.viewing(wh, day - timedelta(days=DELIVERY_DAYS - 1), day)
+    views = viewed.groupby("uid", as_index=False)["minutes"].sum()
     return {"first": first, "nxt": nxt, "usage": usage, "objects": objs, "reads": reads,
-            "videos": videos, "views": views, "notes": mu.notes, "priced": priced}
+            "videos": videos, "views": views, "notes": mu.notes, "priced": priced,
+            "recordings_of": every.groupby("live_input_uid")["uid"].agg(set).to_dict()}
 
 
 def _exports_saving(ctx: dict[str, Any], uid: str, factor: float,
@@ -330,7 +326,7 @@ def _recommendation(wh: Warehouse, p, name: str | None, reasons: list[str],
     t_res, t_mbps = target
     factor = t_mbps / p.ingest_mbps
     saving, exports_text, exports = _exports_saving(ctx, uid, factor, book)
-    uid_videos = set(wh.query("SELECT uid FROM videos WHERE live_input_uid = ?", [uid])["uid"])
+    uid_videos = set(ctx["recordings_of"].get(uid, set()))
     delivery = _delivery(ctx, uid_videos | {uid}, factor, day)
     gb_h = p.ingest_mbps * 3600 / 8 / 1000
     gb_h_after = t_mbps * 3600 / 8 / 1000

@@ -22,7 +22,7 @@ from ..readmodel import r2_object_reads, r2_objects, resource_names
 from ..warehouse import Warehouse
 from ._common import live_inputs, recordings, views_by_age
 from .bitrate import ingest_profiles
-from .explain import KIND_TITLES
+from .explanation import KIND_TITLES
 from .lifecycle import age_band
 from .model import Recommendation
 

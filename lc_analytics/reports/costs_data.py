@@ -34,7 +34,7 @@ from ..costs.runway import storage_runway
 from ..costs.showback import UNALLOCATED, showback
 from ..costs.usage import TRAILING_DAYS, period_usage
 from ..money import format_usd
-from ..recommend.explain import ranked
+from ..recommend.explanation import ranked
 from ..recommend.model import Recommendation
 from ..warehouse import Warehouse
 from .errors import ReportError
