@@ -38,7 +38,6 @@ import numpy as np
 import pandas as pd
 
 from .. import facts
-from .. import readmodel as rm
 from ..costs.coverage import check_as_of
 from ..costs.engine import Bill, Usage, month_bounds, price_month
 from ..costs.forecast import latest_synced_day
@@ -348,94 +347,6 @@ def split_saving(total: Decimal, weights: dict[str, float]) -> dict[str, Decimal
 
 
 # --- recordings and their viewing ------------------------------------------------------------
-
-def live_inputs(wh: Warehouse) -> pd.DataFrame:
-    """Live inputs still listed, with their current recording settings."""
-    return rm.live_inputs(wh)[["uid", "name", "enabled", "recording_mode",
-                               "delete_recording_after_days", "created"]]
-
-
-def recordings(wh: Warehouse, as_of: date) -> pd.DataFrame:
-    """Every playable recording of a live input ever listed, with what it stores now.
-
-    Columns: uid, live_input_uid, creator, created, uploaded, ready, scheduled_deletion,
-    seconds (duration rounded up), minutes, size_bytes, width, height, duration_seconds,
-    stored (still listed at the clock and not yet past its scheduled deletion).
-    """
-    v = rm.videos(wh, history=True)
-    v = v[v["live_input_uid"].notna() & (v["state"] == "ready") & v["duration_seconds"].notna()
-          & v["ready_to_stream_at"].notna()]
-    v = v.assign(creator=v["creator"].fillna(""), ready=v["ready_to_stream_at"])[
-        ["uid", "live_input_uid", "creator", "created", "uploaded", "ready",
-         "scheduled_deletion", "seconds", "duration_seconds", "size_bytes", "width", "height",
-         "missing_since"]]
-    now = clock(as_of)
-    v = v[v["ready"] < now].copy()
-    v["minutes"] = v["seconds"].astype(float) / 60
-    v["stored"] = v["missing_since"].isna() & ~(v["scheduled_deletion"] <= now)
-    return v.reset_index(drop=True)
-
-
-def views_by_age(wh: Warehouse, as_of: date, lookback_days: int) -> pd.DataFrame:
-    """Minutes viewed of live-input recordings per day and country, with the recording's
-    age that day (the read model's viewing of kind 'recording').
-
-    Age = view date - the recording's created date (0 = the live show day; 1 and more =
-    on demand). Only days in (as_of - lookback_days, as_of]; only recordings the warehouse
-    has listed (views of recordings deleted before the first sync cannot be attributed).
-    Columns: date, uid, country, minutes, live_input_uid, creator (the video's, '' if none),
-    age.
-    """
-    lo = as_of - timedelta(days=lookback_days - 1)
-    v = rm.viewing(wh, lo, as_of, by_country=True)
-    v = v[v["kind"] == "recording"]
-    creators = rm.videos(wh, history=True).set_index("uid")["creator"].fillna("")
-    return pd.DataFrame({"date": v["date"], "uid": v["uid"], "country": v["country"],
-                         "minutes": v["minutes"], "live_input_uid": v["live_input_uid"],
-                         "creator": v["uid"].map(creators).fillna(""),
-                         "age": v["age_days"].astype(int)}).reset_index(drop=True)
-
-
-def earliest_deletion(videos: pd.DataFrame, as_of: date) -> pd.Series:
-    """The earliest scheduledDeletion the API accepts and the plan allows, per video:
-    30 days after upload (`uploaded`, else `created`) and at least a day after the clock."""
-    base = videos["uploaded"].where(videos["uploaded"].notna(), videos["created"])
-    floor = clock(as_of) + MIN_LEAD_DAYS * DAY
-    return (base + MIN_SCHEDULED_DELETION_DAYS * DAY).clip(lower=floor)
-
-
-def rfc3339(ts: pd.Timestamp, exact: bool = False) -> str:
-    """A UTC timestamp as RFC 3339 text: rounded up to the second (what a plan proposes), or
-    `exact` to the microsecond (what a plan records as the current value, so it compares
-    equal to what the API returns)."""
-    ts = pd.Timestamp(ts).tz_convert("UTC")
-    if exact:
-        return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return ts.ceil("s").strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def schedule_actions(videos: pd.DataFrame, when: pd.Series, rec_id: str,
-                     why: str) -> list[Action]:
-    """One `video.schedule_deletion` per video whose proposed time is earlier than the one it
-    holds (or it holds none); `when` must already respect `earliest_deletion`."""
-    out = []
-    for row, ts in zip(videos.itertuples(), when, strict=True):
-        current = row.scheduled_deletion
-        if pd.notna(current) and current <= ts:
-            continue
-        out.append(Action(
-            id=f"video.schedule_deletion:{row.uid}", kind="video.schedule_deletion",
-            resource=row.uid,
-            current={"scheduledDeletion": None if pd.isna(current)
-                     else rfc3339(current, exact=True)},
-            proposed={"scheduledDeletion": rfc3339(ts)}, why=why, recommendation_id=rec_id))
-    return out
-
-
-def retention_value(value: Any) -> int | None:
-    """deleteRecordingAfterDays as the API shows it (None when unset)."""
-    return None if value is None or pd.isna(value) else int(value)
-
 
 def as_json(value: Any) -> Any:
     """A value made of plain JSON types (for evidence that must survive a plan file)."""

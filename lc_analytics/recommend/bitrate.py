@@ -51,7 +51,8 @@ from ..costs.pricebook import PriceBook, load_book
 from ..costs.usage import TRAILING_DAYS, inventory_objects, period_usage, warehouse_usage
 from ..errors import ConfigError
 from ..warehouse import Warehouse
-from ._common import CENT, as_json, money, recordings, resolve
+from ._common import CENT, as_json, money, resolve
+from ._recordings import recordings
 from .model import Action, Recommendation
 
 #: Cloudflare's live ingest requirement: combined input bitrate, Mbps.

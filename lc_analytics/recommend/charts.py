@@ -20,7 +20,7 @@ import pandas as pd
 from .. import facts
 from ..readmodel import r2_object_reads, r2_objects, resource_names
 from ..warehouse import Warehouse
-from ._common import live_inputs, recordings, views_by_age
+from ._recordings import live_inputs, recordings, views_by_age
 from .bitrate import ingest_profiles
 from .explanation import KIND_TITLES
 from .lifecycle import age_band

@@ -39,7 +39,8 @@ from .. import facts
 from ..costs.pricebook import PriceBook
 from ..costs.runway import WINDOW_DAYS, storage_runway, storage_runway_daily
 from ..warehouse import Warehouse
-from ._common import DAY, as_json, capacity_bill, money, next_month, recordings, resolve
+from ._common import DAY, as_json, capacity_bill, money, next_month, resolve
+from ._recordings import recordings
 from .model import Action, Recommendation
 
 #: Days ahead the runway must hold.

@@ -50,19 +50,21 @@ from ._common import (
     as_daily,
     as_json,
     clock,
-    earliest_deletion,
     freed_by_day,
-    live_inputs,
     money,
     month_saving,
     pct,
     recording_rate,
-    recordings,
     resolve,
-    retention_value,
-    schedule_actions,
     split_saving,
     stream_month,
+)
+from ._recordings import (
+    earliest_deletion,
+    live_inputs,
+    recordings,
+    retention_value,
+    schedule_actions,
     views_by_age,
 )
 from .model import Action, Recommendation
