@@ -32,8 +32,10 @@ The rule, per live input that records (`recording.mode` automatic):
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -94,62 +96,109 @@ def recommend_selectivity(wh: Warehouse, *, book: PriceBook | str | None = None,
     >>> [(r.target, r.monthly_saving) for r in recommend_selectivity(wh)]  # doctest: +SKIP
     """
     book, day = resolve(wh, book, as_of)
+    rule = SelectivityRule(max_od_share, min_recordings, lookback_days)
+    flagged = find(wh, day, rule)
+    if not flagged:
+        return []
+    sm = stream_month(wh, day)
+    pricing = price(flagged, sm, day, book, sm.baseline - as_daily(freed_before, sm))
+    return [explain_input(f, pricing, sm, day, rule, freed_before) for f in flagged
+            if pricing.shares[f.row.uid] > 0 or pricing.end_shares[f.row.uid] > 0]
+
+
+@dataclass(frozen=True)
+class SelectivityRule:
+    """The rule's parameters: the on-demand share under which recording stops, the
+    recordings an input must have made, and the days of viewing read."""
+
+    max_od_share: float = MAX_OD_SHARE
+    min_recordings: int = MIN_RECORDINGS
+    lookback_days: int = LOOKBACK_DAYS
+
+
+@dataclass
+class Flagged:
+    """One live input the rule found: its recordings, how they were watched, and (once
+    priced) the deletions it is given and the minutes they free."""
+
+    row: Any  # the live input (a row of `live_inputs`)
+    mine: pd.DataFrame  # its recordings
+    made: int  # recordings made in the window
+    total: float  # minutes viewed in the window
+    od: float  # of which on demand
+    share: float
+    stored: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sched: list[Action] = field(default_factory=list)
+    freed: Freed | None = None
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The engine's price of every flagged input's deletions together, and each one's part."""
+
+    priced: MonthSaving
+    weights: dict[str, float]
+    shares: dict[str, Decimal]
+    end_shares: dict[str, Decimal]
+
+
+def find(wh: Warehouse, day: date, rule: SelectivityRule) -> list[Flagged]:
+    """The live inputs recording automatically whose recordings' on-demand share over the
+    window is under the threshold, with at least `min_recordings` made in it."""
     rec = recordings(wh, day)
-    views = views_by_age(wh, day, lookback_days)
+    views = views_by_age(wh, day, rule.lookback_days)
     li = live_inputs(wh)
-    window_start = pd.Timestamp(day - timedelta(days=lookback_days - 1), tz="UTC")
+    window_start = pd.Timestamp(day - timedelta(days=rule.lookback_days - 1), tz="UTC")
     flagged = []
     for row in li[li["recording_mode"] == "automatic"].itertuples():
         mine = rec[rec["live_input_uid"] == row.uid]
         made = mine[mine["created"] >= window_start]
-        if len(made) < min_recordings:
+        if len(made) < rule.min_recordings:
             continue
         v = views[views["live_input_uid"] == row.uid]
         total = float(v["minutes"].sum())
         od = float(v.loc[v["age"] >= 1, "minutes"].sum())
         share = od / total if total else 0.0
-        if share >= max_od_share:
-            continue
-        flagged.append((row, mine, len(made), total, od, share))
-    if not flagged:
-        return []
-
-    sm = stream_month(wh, day)
-    before = sm.baseline - as_daily(freed_before, sm)
-    found = []
-    for row, mine, made, total, od, share in flagged:
-        stored = mine[mine["stored"]]
-        rid = f"{KIND}:{row.uid}"
-        sched = schedule_actions(
-            stored, earliest_deletion(stored, day), rid,
-            f"recordings of live input '{row.name or row.uid}' are not watched on demand "
-            f"({pct(share)} of their minutes)")
-        freed = freed_by_day(mine, sched, sm, rate=recording_rate(mine, day),
-                             kept_now=retention_value(row.delete_recording_after_days),
-                             kept_new=0)
-        found.append((row, mine, stored, sched, freed, made, total, od, share))
-    freed_all = sum((f[4].total for f in found), np.zeros(len(sm.days)))
-    priced = month_saving(sm, before, freed_all, book)
-    weights = {f[0].uid: f[4].at_month_end for f in found}
-    shares = split_saving(priced.saving, weights)
-    end_shares = split_saving(priced.month_end_saving, weights)
-    out = []
-    for row, mine, stored, sched, freed, made, total, od, share in found:
-        if shares[row.uid] <= 0 and end_shares[row.uid] <= 0:
-            continue
-        out.append(_recommendation(
-            row, mine, stored, sched, share, total, od, freed, shares[row.uid],
-            end_shares[row.uid], priced, weights, sm, day, lookback_days, max_od_share,
-            min_recordings, made, freed_before))
-    return out
+        if share < rule.max_od_share:
+            flagged.append(Flagged(row, mine, len(made), total, od, share))
+    return flagged
 
 
-def _recommendation(row, mine: pd.DataFrame, stored: pd.DataFrame, sched: list[Action],
-                    share: float, total: float, od: float, freed: Freed, saving: Decimal,
-                    end_saving: Decimal, priced: MonthSaving, weights: dict[str, float],
-                    sm: StreamMonth, day: date, lookback_days: int, max_od_share: float,
-                    min_recordings: int, made: int,
-                    freed_before: float | pd.Series) -> Recommendation:
+def price(flagged: list[Flagged], sm: StreamMonth, day: date, book: PriceBook,
+          before: np.ndarray) -> Pricing:
+    """Schedule each input's stored recordings for deletion and price the minutes freed,
+    all inputs together, through the engine (`month_saving`)."""
+    for f in flagged:
+        f.stored = f.mine[f.mine["stored"]]
+        f.sched = schedule_actions(
+            f.stored, earliest_deletion(f.stored, day), f"{KIND}:{f.row.uid}",
+            f"recordings of live input '{f.row.name or f.row.uid}' are not watched on demand "
+            f"({pct(f.share)} of their minutes)")
+        f.freed = freed_by_day(f.mine, f.sched, sm, rate=recording_rate(f.mine, day),
+                               kept_now=retention_value(f.row.delete_recording_after_days),
+                               kept_new=0)
+    freed = [_freed(f) for f in flagged]
+    priced = month_saving(sm, before, sum((x.total for x in freed), np.zeros(len(sm.days))),
+                          book)
+    weights = {f.row.uid: x.at_month_end for f, x in zip(flagged, freed, strict=True)}
+    return Pricing(priced, weights, split_saving(priced.saving, weights),
+                   split_saving(priced.month_end_saving, weights))
+
+
+def _freed(f: Flagged) -> Freed:
+    assert f.freed is not None, "priced before explained"
+    return f.freed
+
+
+def explain_input(f: Flagged, pricing: Pricing, sm: StreamMonth, day: date,
+                  rule: SelectivityRule, freed_before: float | pd.Series) -> Recommendation:
+    """The recommendation for one flagged input: its actions, evidence and words."""
+    row, mine, stored, sched, freed = f.row, f.mine, f.stored, f.sched, _freed(f)
+    share, total, od, made = f.share, f.total, f.od, f.made
+    saving, end_saving = pricing.shares[row.uid], pricing.end_shares[row.uid]
+    priced, weights = pricing.priced, pricing.weights
+    lookback_days, max_od_share = rule.lookback_days, rule.max_od_share
+    min_recordings = rule.min_recordings
     uid = row.uid
     rid = f"{KIND}:{uid}"
     now = clock(day)
@@ -237,4 +286,5 @@ def selected_minutes(recs: Iterable[Recommendation]) -> pd.Series:
     return out
 
 
-__all__ = ["KIND", "recommend_selectivity", "selected_minutes"]
+__all__ = ["KIND", "Flagged", "Pricing", "SelectivityRule", "explain_input", "find", "price",
+           "recommend_selectivity", "selected_minutes"]
