@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 from dotenv import dotenv_values
 
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 
 DEFAULT_API_BASE_URL = "https://api.cloudflare.com/client/v4"
 DEFAULT_DB = "data/lc_analytics.duckdb"
@@ -138,7 +138,7 @@ class Settings:
         groups = set(require)
         unknown = groups - {"stream", "r2"}
         if unknown:
-            raise ValueError(f"unknown settings group(s): {sorted(unknown)}")
+            raise UsageError(f"unknown settings group(s): {sorted(unknown)}")
         if "stream" in groups:
             if account_id is None:
                 problems.append("CLOUDFLARE_ACCOUNT_ID is not set")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from .client.http import Clock, CloudflareClient
 from .errors import ConfigError, LcAnalyticsError, UsageError
 from .settings import Settings
 from .sources.analytics import (
@@ -25,7 +26,6 @@ from .sources.analytics import (
     iter_window,
     windows,
 )
-from .sources.http import Clock, CloudflareClient
 from .sources.r2 import R2Inventory
 from .sources.stream import iter_live_inputs, iter_videos, storage_usage
 from .warehouse import Warehouse, sync_lock

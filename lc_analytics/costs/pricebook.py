@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UsageError
 
 METERS = ("stream_capacity", "stream_delivery", "object_storage", "operations", "retrieval",
           "egress")
@@ -150,13 +150,13 @@ def _line_of(text: str, sku_id: str, key: str | None = None) -> int:
 
 def _decimal(value: Any) -> Decimal:
     if isinstance(value, (bool, float)):
-        raise ValueError("write amounts as strings or integers (e.g. \"0.015\"), not floats")
+        raise UsageError("write amounts as strings or integers (e.g. \"0.015\"), not floats")
     try:
         d = Decimal(str(value))
     except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
+        raise UsageError(f"{value!r} is not a number") from None
     if not d.is_finite() or d < 0:
-        raise ValueError(f"{value!r} must be a non-negative number")
+        raise UsageError(f"{value!r} must be a non-negative number")
     return d
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from ..costs.pricebook import PriceBook
-from ..errors import ConfigError
+from ..errors import ConfigError, UsageError
 from ..warehouse import Warehouse
 from ._common import clock, resolve
 from .bitrate import recommend_bitrate
@@ -94,7 +94,7 @@ def _check_params(params: dict[str, Any]) -> None:
     known = {name for f in RECOMMENDERS for name in inspect.signature(f).parameters} - _INTERNAL
     unknown = sorted(set(params) - known)
     if unknown:
-        raise TypeError(f"unknown recommender parameter(s): {', '.join(unknown)}; known: "
+        raise UsageError(f"unknown recommender parameter(s): {', '.join(unknown)}; known: "
                         f"{', '.join(sorted(known))}")
 
 

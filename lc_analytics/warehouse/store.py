@@ -439,7 +439,7 @@ class Warehouse:
         if target == self.path:
             raise WarehouseError(f"a snapshot of {self.path} cannot replace the warehouse itself")
         if not self.path.exists():
-            raise WarehouseError(f"no warehouse at {self.path}: run `lc-analytics sync` first",
+            raise NotSyncedError(f"no warehouse at {self.path}: run `lc-analytics sync` first",
                                  path=str(self.path))
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}{_CREATING}")
