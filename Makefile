@@ -10,7 +10,7 @@ KERNEL := lc-analytics
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,sandbox]'
 	# A kernel registered inside the venv, so papermill and nbval always find it.
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "lc-analytics (.venv)" >/dev/null
 	touch $(STAMP)
@@ -24,12 +24,12 @@ test: $(STAMP)  ## run the test suite
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lc_analytics tests
 
-lab: $(STAMP)  ## JupyterLab on notebooks/, reading the demo warehouse
+lab: $(STAMP)  ## JupyterLab on lc_analytics/notebooks/, reading the demo warehouse
 	@test -f data/demo.duckdb || $(VENV)/bin/lc-analytics demo
 	@# migrate the demo warehouse if this lc-analytics is newer (notebooks open it read-only)
 	@$(PY) -c 'from lc_analytics.warehouse import Warehouse; Warehouse("data/demo.duckdb")'
 	LC_ANALYTICS_DB=$(CURDIR)/data/demo.duckdb $(VENV)/bin/jupyter lab \
-	  --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+	  --ServerApp.root_dir=lc_analytics/notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 serve: $(STAMP)  ## serve the emulated Cloudflare API + R2 on loopback
 	$(VENV)/bin/lc-analytics sandbox serve

@@ -93,10 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser(
         "report", help="run a report notebook into reports/<name>/<date>/",
-        description="Execute notebooks/<NAME>.ipynb with papermill into reports/<NAME>/<date>/: "
+        description="Execute lc_analytics/notebooks/<NAME>.ipynb with papermill into reports/<NAME>/<date>/: "
                     "the executed notebook, a self-contained HTML page (code hidden, charts "
                     "drawn offline) and summary.json; reports/index.html lists every run.")
-    rp.add_argument("name", help="report name: a notebook in notebooks/ (e.g. cost_review)")
+    rp.add_argument("name", help="report name: a notebook in lc_analytics/notebooks/ (e.g. cost_review)")
     rp.add_argument("--period", metavar="YYYY-MM", default=None, help="the month to report on")
     rp.add_argument("--as-of", type=_date, default=None, metavar="DATE",
                     help="last day of data to use (default: the last synced day)")

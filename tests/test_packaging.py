@@ -26,6 +26,7 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_norm(s) for s in project["dependencies"]}
     wanted |= {_norm(s) for s in project["optional-dependencies"]["dev"]}
+    wanted |= {_norm(s) for s in project["optional-dependencies"]["sandbox"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     listed = set()
     for dep in env["dependencies"]:
