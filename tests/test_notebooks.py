@@ -1,4 +1,5 @@
-"""Every notebook in lc_analytics/notebooks/ is committed clean and runs top to bottom (nbval, lax mode)."""
+"""Every notebook in lc_analytics/notebooks/ is committed clean and runs top to bottom (nbval,
+lax mode)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ Rules for this file:
 - Every table carries a `COMMENT ON TABLE` saying what one row is and what its key is;
   `SELECT table_name, comment FROM duckdb_tables()` prints them.
 
-Conventions the loader (`catalog.py`, `transaction.py`) reads from the schema itself, not from Python metadata:
+Conventions the loader (`catalog.py`, `transaction.py`) reads from the schema itself, not
+from Python metadata:
 
 - the PRIMARY KEY is the natural key that upserts conflict on;
 - a table with `first_seen`, `last_seen` and `missing_since` is an *inventory* table: the
