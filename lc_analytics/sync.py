@@ -213,11 +213,10 @@ def _preflight(ctx: _Context, chosen: list[str], now: Callable[[], datetime] | N
 
 def _check_account(wh: Warehouse, settings: Settings) -> None:
     """Refuse to mix a second account into a warehouse (checked before any API call)."""
-    held = wh.query("SELECT account_id FROM accounts WHERE account_id <> ?",
-                    [settings.account_id or ""])
-    if settings.account_id and len(held):
+    held = wh.account_id()
+    if settings.account_id and held is not None and held != settings.account_id:
         raise ConfigError([
-            f"warehouse {settings.db_path} holds account {held['account_id'].iloc[0]}; "
+            f"warehouse {settings.db_path} holds account {held}; "
             f"CLOUDFLARE_ACCOUNT_ID is {settings.account_id}. Point LC_ANALYTICS_DB at that "
             "account's own warehouse (one warehouse holds one account)"])
 
@@ -227,11 +226,7 @@ def _claim_account(ctx: _Context) -> None:
     account = ctx.settings.account_id
     if not account:
         return
-    held = ctx.warehouse.query("SELECT first_synced_at FROM accounts")
-    first = held["first_synced_at"].iloc[0] if len(held) else ctx.now
-    with ctx.warehouse.transaction() as tx:
-        tx.upsert("accounts", [{"account_id": account, "first_synced_at": first,
-                                "last_synced_at": ctx.now}])
+    ctx.warehouse.claim_account(account, ctx.now)
 
 
 def _sync_stream(ctx: _Context, source: str) -> None:

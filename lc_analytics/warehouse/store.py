@@ -26,7 +26,7 @@ import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -200,6 +200,15 @@ class Warehouse(Migrations):
         """The Cloudflare account this warehouse holds (recorded by the first sync)."""
         held = self.query("SELECT account_id FROM accounts")
         return None if held.empty else str(held["account_id"].iloc[0])
+
+    def claim_account(self, account_id: str, now: datetime) -> None:
+        """Record that this warehouse holds `account_id`, synced at `now` (the first sync's
+        time is kept)."""
+        with self.transaction() as tx:
+            held = tx.query("SELECT first_synced_at FROM accounts")
+            first = held["first_synced_at"].iloc[0] if len(held) else now
+            tx.upsert("accounts", [{"account_id": account_id, "first_synced_at": first,
+                                    "last_synced_at": now}])
 
     def table_counts(self) -> dict[str, int]:
         """Rows per warehouse table (missing inventory rows included), by table name.
