@@ -130,7 +130,8 @@ class TimeCursorPaginator(Paginator[dict]):
     def _time(self, item: dict) -> datetime:
         moment = self.parse(item["created"])
         if moment is None:
-            raise ApiError(f"{self.where}: an item without a creation time", url=self.where)
+            raise ApiError(f"{self.where}: a listed item without a creation time; cannot page "
+                           "on", url=self.where)
         return moment
 
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,7 @@ from ..errors import UsageError
 from .pricebook import PriceBook, Sku
 
 STANDARD, IA = "STANDARD", "STANDARD_IA"
-Records = pd.DataFrame | Iterable[Mapping[str, Any]] | None
+Records: TypeAlias = pd.DataFrame | Iterable[Mapping[str, Any]] | None
 
 
 @dataclass

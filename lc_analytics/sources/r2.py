@@ -16,7 +16,7 @@ class R2Inventory(R2Client):
     """The R2 datasets the sync reads, through the R2 client (which counts its listings).
 
     >>> inv = R2Inventory(settings)                                   # doctest: +SKIP
-    >>> sum(1 for _ in inv.iter_objects("lc-thumbnails")), inv.listing_calls
+    >>> sum(1 for _ in inv.iter_objects("lc-thumbnails")), inv.listing_calls  # doctest: +SKIP
     """
 
     def iter_objects(self, bucket: str) -> Iterator[dict]:
