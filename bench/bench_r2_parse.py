@@ -1,6 +1,6 @@
 """R2 inventory, client side: objects/s of the library's ListObjectsV2 loop with HTTP stubbed.
 
-    .venv/bin/python bench/bench_r2_parse.py [--preset medium] [--repeats 5]
+    .venv/bin/python bench/bench_r2_parse.py [--preset medium] [--repeats 3]
 
 The largest bucket of the sandbox's R2 (moto on loopback) is listed once through
 `R2Inventory.iter_objects` while its raw ListObjectsV2 answers are recorded. The timed
@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="medium")
     parser.add_argument("--days", type=int, help="shorter history than the preset's (>= 31)")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--min-objects", type=int, default=200_000,
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--min-objects", type=int, default=50_000,
                         help="objects per timed replay run (the bucket is listed again)")
     args = parser.parse_args(argv)
 
