@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,21 +54,19 @@ def write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
     pq.write_table(table, path)
 
 
-def load_upsert(rows: list[dict[str, Any]], db: Path) -> float:
-    """Seconds to upsert `rows` into a fresh warehouse at `db`, commit included."""
+def load_upsert(rows: list[dict[str, Any]], db: Path) -> dict[str, float]:
+    """Wall and CPU seconds to upsert `rows` into a fresh warehouse at `db`, commit included."""
     from lc_analytics.warehouse import Warehouse
 
     wh = Warehouse(db)
-    started = time.perf_counter()
-    with wh.transaction() as tx:
+    with _common.Meter() as meter, wh.transaction() as tx:
         written = tx.upsert(TABLE, rows)
-    elapsed = time.perf_counter() - started
     assert written == len(rows), (written, len(rows))
-    return elapsed
+    return meter.result()
 
 
-def load_native(parquet: Path, n: int, db: Path) -> float:
-    """Seconds for DuckDB's own INSERT ... SELECT FROM read_parquet into a fresh warehouse."""
+def load_native(parquet: Path, n: int, db: Path) -> dict[str, float]:
+    """Wall and CPU seconds of DuckDB's INSERT ... SELECT FROM read_parquet (fresh warehouse)."""
     import duckdb
 
     from lc_analytics.warehouse import Warehouse
@@ -77,15 +74,14 @@ def load_native(parquet: Path, n: int, db: Path) -> float:
     Warehouse(db)  # the same schema (and primary key) as the upsert's target
     cols = ", ".join(COLUMNS)
     with duckdb.connect(str(db)) as con:
-        started = time.perf_counter()
-        con.execute("BEGIN")
-        con.execute(f"INSERT INTO {TABLE} ({cols}) SELECT {cols} FROM read_parquet(?)",
-                    [str(parquet)])
-        con.execute("COMMIT")
-        elapsed = time.perf_counter() - started
+        with _common.Meter() as meter:
+            con.execute("BEGIN")
+            con.execute(f"INSERT INTO {TABLE} ({cols}) SELECT {cols} FROM read_parquet(?)",
+                        [str(parquet)])
+            con.execute("COMMIT")
         count = con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
     assert count is not None and count[0] == n, (count, n)
-    return elapsed
+    return meter.result()
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -103,19 +99,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         write_parquet(rows, parquet)
 
         def upsert(rep: int) -> dict[str, Any]:
-            return {"wall_s": load_upsert(rows, Path(tmp) / f"upsert-{rep}.duckdb")}
+            return load_upsert(rows, Path(tmp) / f"upsert-{rep}.duckdb")
 
         def native(rep: int) -> dict[str, Any]:
-            return {"wall_s": load_native(parquet, args.rows, Path(tmp) / f"native-{rep}.duckdb")}
+            return load_native(parquet, args.rows, Path(tmp) / f"native-{rep}.duckdb")
 
         results = _common.interleaved(args.repeats, {"upsert": upsert, "native": native})
     med = {name: _common.median([r["wall_s"] for r in runs]) for name, runs in results.items()}
+    cpu = {name: _common.median([r["cpu_s"] for r in runs]) for name, runs in results.items()}
     ratio = med["upsert"] / med["native"]
-    print(f"upsert {med['upsert']:.2f} s ({args.rows / med['upsert']:,.0f} rows/s), native "
-          f"{med['native']:.2f} s ({args.rows / med['native']:,.0f} rows/s) (medians)")
+    print(f"upsert {med['upsert']:.2f} s ({args.rows / med['upsert']:,.0f} rows/s, CPU "
+          f"{cpu['upsert']:.2f} s), native {med['native']:.2f} s "
+          f"({args.rows / med['native']:,.0f} rows/s, CPU {cpu['native']:.2f} s) (medians)")
     print(f"upsert / native: {ratio:.2f}x; target <= {TARGET_RATIO}x: "
           f"{_common.verdict(ratio, TARGET_RATIO, at_most=True)}")
-    return {"medians": med, "ratio": ratio}
+    return {"medians": med, "cpu_medians": cpu, "ratio": ratio}
 
 
 if __name__ == "__main__":
