@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from lc_analytics.errors import UsageError
-from lc_analytics.recommend import RecommendParams, run
+from lc_analytics.recommend import RecommendParams, _common, run
 
 NAMES = ("recommend_selectivity", "recommend_retention", "recommend_runway",
          "recommend_lifecycle", "recommend_bitrate")
@@ -44,6 +44,8 @@ def calls(monkeypatch) -> dict[str, dict]:
 
     for name in NAMES:
         monkeypatch.setattr(run, name, recorder(name))
+    # routing only: no warehouse, so the as-of day is taken as given (not checked against one)
+    monkeypatch.setattr(_common, "check_as_of", lambda wh, as_of: date.fromisoformat(as_of))
     return got
 
 
