@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from lc_analytics.recommend import RecommendParams, run
-from lc_analytics.warehouse import Warehouse
+from lc_analytics.errors import UsageError
+from lc_analytics.recommend import RecommendParams, _common, run
 
 NAMES = ("recommend_selectivity", "recommend_retention", "recommend_runway",
          "recommend_lifecycle", "recommend_bitrate")
@@ -44,10 +44,12 @@ def calls(monkeypatch) -> dict[str, dict]:
 
     for name in NAMES:
         monkeypatch.setattr(run, name, recorder(name))
+    # routing only: no warehouse, so the as-of day is taken as given (not checked against one)
+    monkeypatch.setattr(_common, "check_as_of", lambda wh, as_of: date.fromisoformat(as_of))
     return got
 
 
-def test_every_parameter_reaches_every_recommender_that_takes_it(calls, synced):
+def test_every_parameter_reaches_every_recommender_that_takes_it(calls):
     params = RecommendParams(
         max_od_share=0.5, min_recordings=2, lookback_days=14, policies=(45, 90),
         max_lost_share=0.2, recent_days=7, horizon_days=30, candidate_days=(60,),
@@ -55,9 +57,8 @@ def test_every_parameter_reaches_every_recommender_that_takes_it(calls, synced):
         min_low_bandwidth_share=0.3, tolerance=0.25, low_bandwidth_target="480p",
         min_ingest_recordings=1)
     assert all(getattr(params, f.name) != f.default for f in fields(params))
-    # a synced warehouse: the as-of day is checked against what it covers (the read model)
-    run.recommend_all(Warehouse(synced[1], read_only=True), book="cloudflare",
-                      as_of="2026-06-30", params=params, horizon_days=45)
+    run.recommend_all(None, book="cloudflare", as_of="2026-06-30", params=params,
+                      horizon_days=45)
     assert set(calls) == set(NAMES)
     for name in NAMES:
         tunable = _tunable(getattr(run, name))
@@ -71,7 +72,7 @@ def test_every_parameter_reaches_every_recommender_that_takes_it(calls, synced):
 
 
 def test_an_unknown_override_names_the_known_parameters(calls):
-    with pytest.raises(TypeError, match=r"unknown recommender parameter\(s\): horizon; known: "
+    with pytest.raises(UsageError, match=r"unknown recommender parameter\(s\): horizon; known: "
                                         r"bandwidth, candidate_days"):
         run.recommend_all(None, book="cloudflare", as_of="2026-06-30", horizon=30)
     assert calls == {}

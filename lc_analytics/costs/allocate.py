@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import UsageError
 from ..warehouse import Warehouse
 from .engine import (
     IA,
@@ -168,7 +169,7 @@ def _integer_weights(weights: Sequence[Any]) -> list[int]:
               Decimal(int(v)) if isinstance(v, (int, np.integer)) else Decimal(repr(float(v)))
               for v in weights]
     if any(v < 0 for v in values):
-        raise ValueError("allocation weights must not be negative")
+        raise UsageError("allocation weights must not be negative")
     exp = min([0, *(int(v.as_tuple().exponent) for v in values)])
     return [int(v.scaleb(-exp)) for v in values]
 

@@ -31,6 +31,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
+from ..errors import UsageError
 from .pricebook import PriceBook, Sku
 
 STANDARD, IA = "STANDARD", "STANDARD_IA"
@@ -68,7 +69,7 @@ class Usage:
         df = raw.copy() if isinstance(raw, pd.DataFrame) else pd.DataFrame(list(raw or []))
         missing = [c for c in columns if c not in df.columns]
         if len(df) and missing:
-            raise ValueError(f"usage.{name} is missing column(s) {', '.join(missing)}")
+            raise UsageError(f"usage.{name} is missing column(s) {', '.join(missing)}")
         if not len(df):
             df = pd.DataFrame({c: [] for c in columns})
         return df
@@ -129,7 +130,7 @@ def month_bounds(month: date | str) -> tuple[date, date]:
             y, m = (int(x) for x in month.split("-")[:2])
             first = date(y, m, 1)
         except ValueError:
-            raise ValueError(f"not a month (YYYY-MM): {month!r}") from None
+            raise UsageError(f"not a month (YYYY-MM): {month!r}") from None
     else:
         first = month.replace(day=1)
     days = calendar.monthrange(first.year, first.month)[1]
@@ -163,7 +164,7 @@ def price_period(usage: Usage, first: date, last: date, book: PriceBook) -> Bill
     (30, 2, Decimal('15.00'))
     """
     if last < first:
-        raise ValueError(f"a billing period ends on or after its first day ({first} > {last})")
+        raise UsageError(f"a billing period ends on or after its first day ({first} > {last})")
     return _price(usage, first, last + timedelta(days=1), book)
 
 

@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from ..errors import LcAnalyticsError
+from ..errors import NotSyncedError
 from ..warehouse import Warehouse
 from .usage import rebuilt_stored_minutes
 
@@ -90,8 +90,8 @@ def _runway(wh: Warehouse, horizon_days: int) -> _Result:
                      "total_storage_minutes_limit AS capacity FROM stream_storage_snapshots "
                      "WHERE creator = '' ORDER BY taken_at")
     if not len(snaps):
-        raise LcAnalyticsError(f"{wh.path}: no Stream storage snapshot yet; run a sync of the "
-                               "stream source first")
+        raise NotSyncedError(f"{wh.path}: no Stream storage snapshot yet; run a sync of the "
+                             "stream source first")
     latest = snaps.iloc[-1]
     t0 = pd.Timestamp(latest["taken_at"]).tz_convert("UTC")
     level = float(latest["minutes"])

@@ -44,6 +44,7 @@ from ..costs.forecast import latest_synced_day
 from ..costs.pricebook import PriceBook, load_book
 from ..costs.runway import WINDOW_DAYS, storage_runway, storage_runway_daily
 from ..costs.usage import rebuilt_stored_minutes
+from ..errors import NotSyncedError, UsageError
 from ..money import format_usd
 from ..readmodel import storage_snapshot_day
 from ..warehouse import Warehouse
@@ -262,7 +263,7 @@ def as_daily(freed: float | Sequence[float] | pd.Series | np.ndarray,
         return np.full(len(sm.days), float(freed))  # type: ignore[arg-type]
     out = np.asarray(freed, float)
     if len(out) != len(sm.days):
-        raise ValueError(f"freed_before has {len(out)} days; {sm.month:%Y-%m} has "
+        raise UsageError(f"freed_before has {len(out)} days; {sm.month:%Y-%m} has "
                          f"{len(sm.days)}")
     return out
 
