@@ -44,7 +44,7 @@ from ..costs.forecast import latest_synced_day
 from ..costs.pricebook import PriceBook, load_book
 from ..costs.runway import WINDOW_DAYS, storage_runway, storage_runway_daily
 from ..costs.usage import rebuilt_stored_minutes
-from ..errors import NotSyncedError, UsageError
+from ..errors import UsageError
 from ..money import format_usd
 from ..readmodel import storage_snapshot_day
 from ..warehouse import Warehouse
