@@ -29,7 +29,6 @@ ALLOWLIST: dict[str, set[str]] = {
     "recommend/bitrate.py": {"function"},
     "recommend/retention.py": {"function"},
     "recommend/runway.py": {"function"},
-    "recommend/selectivity.py": {"function"},
     "reports/costs_data.py": {"function", "module", "sql"},
     "reports/data.py": {"function", "module", "sql"},
 }

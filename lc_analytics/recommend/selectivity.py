@@ -193,83 +193,94 @@ def _freed(f: Flagged) -> Freed:
 def explain_input(f: Flagged, pricing: Pricing, sm: StreamMonth, day: date,
                   rule: SelectivityRule, freed_before: float | pd.Series) -> Recommendation:
     """The recommendation for one flagged input: its actions, evidence and words."""
-    row, mine, stored, sched, freed = f.row, f.mine, f.stored, f.sched, _freed(f)
-    share, total, od, made = f.share, f.total, f.od, f.made
-    saving, end_saving = pricing.shares[row.uid], pricing.end_shares[row.uid]
-    priced, weights = pricing.priced, pricing.weights
-    lookback_days, max_od_share = rule.lookback_days, rule.max_od_share
-    min_recordings = rule.min_recordings
-    uid = row.uid
+    uid = f.row.uid
     rid = f"{KIND}:{uid}"
-    now = clock(day)
-    older30 = stored[stored["ready"] + 30 * DAY <= now]
-    current = retention_value(row.delete_recording_after_days)
+    older30 = _older_than_30_days(f, day)
     actions: list[Action] = [Action(
         id=f"live_input.update:{uid}:recording.mode", kind="live_input.update", resource=uid,
         current={"recording": {"mode": "automatic"}}, proposed={"recording": {"mode": "off"}},
-        why=f"only {pct(share)} of its recordings' viewing is on demand", recommendation_id=rid)]
-    actions += sched
-    name = row.name or uid
+        why=f"only {pct(f.share)} of its recordings' viewing is on demand",
+        recommendation_id=rid)]
+    actions += f.sched
+    name = f.row.name or uid
+    return Recommendation(
+        id=rid, kind=KIND, target_type="live_input", target=uid,
+        action=(f"Turn recording off on live input '{name}' and schedule its {len(f.sched)} "
+                "stored recording(s) for deletion at the earliest date the API accepts. "
+                f"Alternative: keep recording with deleteRecordingAfterDays 30 (frees "
+                f"{older30['minutes'].sum():,.1f} minutes now and keeps 30 days of replays)."),
+        evidence=_evidence(f, pricing, sm, day, rule),
+        rule=(f"on-demand minutes < {rule.max_od_share:.0%} of the minutes viewed of the "
+              f"input's recordings over the last {rule.lookback_days} days, with >= "
+              f"{rule.min_recordings} recordings in that window"),
+        monthly_saving=pricing.shares[uid],
+        saving_computation=_computation(f, pricing, sm, freed_before),
+        viewer_impact=(f"{f.od:,.0f} on-demand minutes in the last {rule.lookback_days} days "
+                       f"({pct(f.share)} of its viewing) would have had no replay; live "
+                       "viewing is unaffected (with recording off Stream counts it on the "
+                       "live input)."),
+        confidence="high" if f.made >= 2 * rule.min_recordings and f.total > 0 else "medium",
+        actions=tuple(actions))
+
+
+def _older_than_30_days(f: Flagged, day: date) -> pd.DataFrame:
+    return f.stored[f.stored["ready"] + 30 * DAY <= clock(day)]
+
+
+def _computation(f: Flagged, pricing: Pricing, sm: StreamMonth,
+                 freed_before: float | pd.Series) -> str:
+    """The arithmetic behind the input's saving, in words."""
+    freed = _freed(f)
     fe = freed.evidence(sm)
     parts = fe["minutes_freed_by_month_end"]
+    month = f"{sm.month:%Y-%m}"
+    return (
+        f"{pricing.priced.text}; {len(pricing.weights)} input(s) with recording off together"
+        + (" (after the minutes other recommendations free)" if any_freed(freed_before) else "")
+        + f". This input frees {freed.at_month_end:,.1f} of {sum(pricing.weights.values()):,.1f}"
+        f" minutes by the end of {month}: {parts['deleted_first_day']:,.1f} deleted on the "
+        f"first allowed day (already 30 days old), {parts['deleted_later_in_month']:,.1f} as "
+        f"the rest reach 30 days, {parts['future_recordings']:,.1f} not recorded "
+        f"({freed.rate:,.1f} minutes a day over the last {fe['rate_days']} days) -> "
+        f"{money(pricing.shares[f.row.uid])} in {month} "
+        f"({money(pricing.end_shares[f.row.uid])}/month at the month end), attributed in "
+        "proportion to the minutes freed. Realised when the prepaid capacity is lowered "
+        "(manual), or as capacity not bought while storage grows.")
+
+
+def _evidence(f: Flagged, pricing: Pricing, sm: StreamMonth, day: date,
+              rule: SelectivityRule) -> dict[str, Any]:
+    """The measured values behind the recommendation (JSON, as the plan file keeps it)."""
+    freed, stored, sched = _freed(f), f.stored, f.sched
+    older30 = _older_than_30_days(f, day)
     scheduled = float(stored.loc[stored["uid"].isin({a.resource for a in sched}),
                                  "minutes"].sum())
-    all_freed = sum(weights.values())
-    month = f"{sm.month:%Y-%m}"
-    computation = (
-        f"{priced.text}; {len(weights)} input(s) with recording off together"
-        + (" (after the minutes other recommendations free)" if any_freed(freed_before) else "")
-        + f". This input frees {freed.at_month_end:,.1f} of {all_freed:,.1f} minutes by the "
-        f"end of {month}: {parts['deleted_first_day']:,.1f} deleted on the first allowed day "
-        f"(already 30 days old), {parts['deleted_later_in_month']:,.1f} as the rest reach 30 "
-        f"days, {parts['future_recordings']:,.1f} not recorded ({freed.rate:,.1f} minutes a "
-        f"day over the last {fe['rate_days']} days) -> {money(saving)} in {month} "
-        f"({money(end_saving)}/month at the month end), attributed in proportion to the "
-        "minutes freed. Realised when the prepaid capacity is lowered (manual), or as "
-        "capacity not bought while storage grows.")
-    evidence = as_json({
-        "live_input": uid, "live_input_name": row.name,
-        "broadcasters": sorted(set(mine["creator"])),
-        "recording_mode": "automatic", "current_delete_recording_after_days": current,
-        "window_days": lookback_days, "recordings_in_window": made,
-        "minutes_viewed_in_window": total, "on_demand_minutes_in_window": od,
-        "on_demand_share": round(share, 6),
+    when = [a.proposed["scheduledDeletion"] for a in sched]
+    return as_json({
+        "live_input": f.row.uid, "live_input_name": f.row.name,
+        "broadcasters": sorted(set(f.mine["creator"])),
+        "recording_mode": "automatic",
+        "current_delete_recording_after_days":
+            retention_value(f.row.delete_recording_after_days),
+        "window_days": rule.lookback_days, "recordings_in_window": f.made,
+        "minutes_viewed_in_window": f.total, "on_demand_minutes_in_window": f.od,
+        "on_demand_share": round(f.share, 6),
         "stored_recordings": len(stored), "stored_minutes_scheduled": round(scheduled, 3),
         "minutes_freed": round(freed.at_month_end, 3),
-        **fe,
-        "month_end_saving": end_saving,
-        "baseline": sm.evidence(), "account_level": priced.figures,
+        **freed.evidence(sm),
+        "month_end_saving": pricing.end_shares[f.row.uid],
+        "baseline": sm.evidence(), "account_level": pricing.priced.figures,
         "recorded_minutes_per_month": round(freed.rate * 30, 1),
         "alternative_30_day_retention": {
             "action": "deleteRecordingAfterDays 30 instead of recording off",
             "recordings_older_than_30_days": len(older30),
             "minutes_freed_now": round(float(older30["minutes"].sum()), 3),
         },
-        "scheduled_deletions": {"count": len(sched),
-                                "first": min((a.proposed["scheduledDeletion"] for a in sched),
-                                             default=None),
-                                "last": max((a.proposed["scheduledDeletion"] for a in sched),
-                                            default=None)},
-        "confidence_reason": (f"{made} recordings in {lookback_days} days with "
-                              f"{total:,.0f} minutes viewed, {od:,.0f} of them on demand"),
+        "scheduled_deletions": {"count": len(sched), "first": min(when, default=None),
+                                "last": max(when, default=None)},
+        "confidence_reason": (f"{f.made} recordings in {rule.lookback_days} days with "
+                              f"{f.total:,.0f} minutes viewed, {f.od:,.0f} of them on demand"),
     })
-    return Recommendation(
-        id=rid, kind=KIND, target_type="live_input", target=uid,
-        action=(f"Turn recording off on live input '{name}' and schedule its {len(sched)} "
-                "stored recording(s) for deletion at the earliest date the API accepts. "
-                f"Alternative: keep recording with deleteRecordingAfterDays 30 (frees "
-                f"{older30['minutes'].sum():,.1f} minutes now and keeps 30 days of replays)."),
-        evidence=evidence,
-        rule=(f"on-demand minutes < {max_od_share:.0%} of the minutes viewed of the input's "
-              f"recordings over the last {lookback_days} days, with >= {min_recordings} "
-              "recordings in that window"),
-        monthly_saving=saving,
-        saving_computation=computation,
-        viewer_impact=(f"{od:,.0f} on-demand minutes in the last {lookback_days} days "
-                       f"({pct(share)} of its viewing) would have had no replay; live viewing "
-                       "is unaffected (with recording off Stream counts it on the live input)."),
-        confidence="high" if made >= 2 * min_recordings and total > 0 else "medium",
-        actions=tuple(actions))
 
 
 def selected_minutes(recs: Iterable[Recommendation]) -> pd.Series:
