@@ -34,10 +34,8 @@ The rule, per live input with at least `min_ingest_recordings` (default 3) recor
 
 from __future__ import annotations
 
-import tomllib
 from datetime import date, timedelta
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +47,9 @@ from .. import readmodel as rm
 from ..costs.engine import Usage, month_bounds, objects_daily_bytes, price_month, price_period
 from ..costs.pricebook import PriceBook, load_book
 from ..costs.usage import TRAILING_DAYS, inventory_objects, period_usage, warehouse_usage
-from ..errors import ConfigError, UsageError
+from ..errors import UsageError
 from ..warehouse import Warehouse
+from ._bandwidth import load_bandwidth
 from ._common import CENT, as_json, money, resolve
 from ._recordings import recordings
 from .model import Action, Recommendation
@@ -78,33 +77,6 @@ KIND = "bitrate_ingest"
 STREAM_BILL = ("The Cloudflare Stream bill does not depend on bitrate: Stream charges minutes "
                "stored and minutes delivered, whatever the bitrate or resolution, so this "
                "changes nothing on the Stream bill.")
-
-
-def load_bandwidth(path: str | Path | None = None) -> tuple[dict[str, float], float, str]:
-    """Country -> typical mobile Mbps, the default for other countries, and the source.
-
-    >>> table, default, source = load_bandwidth()
-    >>> table["US"] > LOW_BANDWIDTH_MBPS > table["BD"]
-    True
-    """
-    if path is None:
-        text = resources.files("lc_analytics.recommend").joinpath(
-            "country_bandwidth.toml").read_text(encoding="utf-8")
-        origin = "built-in country_bandwidth.toml"
-    else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError([f"cannot read bandwidth file {path}: {exc.strerror}"]) from exc
-        origin = str(path)
-    try:
-        data = tomllib.loads(text)
-        table = {str(k).upper(): float(v) for k, v in data["countries"].items()}
-        default = float(data["meta"]["default_mbps"])
-        source = str(data["meta"].get("source", origin))
-    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ConfigError([f"bandwidth file {origin} is malformed: {exc}"]) from exc
-    return table, default, f"{source} ({origin})"
 
 
 def ingest_profiles(wh: Warehouse, *, as_of: date | str | None = None,
@@ -335,29 +307,8 @@ def _recommendation(wh: Warehouse, p, name: str | None, reasons: list[str],
     information = monthly == 0
     breaks = any("Cloudflare's" in r for r in reasons)
     confidence = "high" if breaks else "medium"
-    evidence = as_json({
-        "live_input": uid, "live_input_name": name, "recordings": p.recordings,
-        "ingest_mbps_median": round(p.ingest_mbps, 3),
-        "ingest_mbps_p10_p90": [round(p.ingest_mbps_p10, 3), round(p.ingest_mbps_p90, 3)],
-        "resolution": p.resolution, "width": p.width, "height": p.height,
-        "recommended_encode_mbps": RECOMMENDED_ENCODES[p.resolution][1],
-        "requirement_mbps": [MIN_INGEST_MBPS, MAX_INGEST_MBPS],
-        "target": {"resolution": t_res, "bitrate_mbps": t_mbps},
-        "reasons": reasons,
-        "minutes_viewed": p.minutes_viewed, "low_bandwidth_minutes": p.low_bandwidth_minutes,
-        "low_bandwidth_share": round(p.low_bandwidth_share, 4),
-        "minutes_by_country": p.minutes_by_country,
-        "low_bandwidth_threshold_mbps": low_mbps, "bandwidth_source": source,
-        "mp4_exports": exports, "delivery": delivery,
-        "viewer_data_gb_per_hour": {"current": round(gb_h, 3), "target": round(gb_h_after, 3)},
-        "stream_bill": STREAM_BILL,
-        "information_only": information,
-        "priced_month": ctx["priced"],
-        "usage_notes": ctx.get("notes", []),
-        "confidence_reason": ("measured ingest outside the requirement" if breaks else
-                              "measured ingest and audience, but the country bandwidth table "
-                              "is an approximate assumption"),
-    })
+    evidence = _evidence(p, name, reasons, target, ctx, exports, delivery,
+                         (gb_h, gb_h_after), source, low_mbps, information, breaks)
     computation = (f"{exports_text}. Exports scale with bitrate: {t_mbps:g} / "
                    f"{p.ingest_mbps:.2f} Mbps = {factor:.3f}; realised gradually, as new "
                    "exports at the target replace old ones. Information (not counted): bytes "
@@ -389,6 +340,38 @@ def _recommendation(wh: Warehouse, p, name: str | None, reasons: list[str],
                       "how": "change the encoder settings (OBS, hardware encoder); the API "
                              "cannot"},
             why="; ".join(reasons), recommendation_id=rid),))
+
+
+def _evidence(p: Any, name: str | None, reasons: list[str], target: tuple[str, float],
+              ctx: dict[str, Any], exports: dict[str, Any], delivery: dict[str, Any],
+              data_gb_per_hour: tuple[float, float], source: str, low_mbps: float,
+              information: bool, breaks: bool) -> dict[str, Any]:
+    """The input's measured ingest and audience, and what the target changes (JSON)."""
+    t_res, t_mbps = target
+    gb_h, gb_h_after = data_gb_per_hour
+    return as_json({
+        "live_input": p.live_input_uid, "live_input_name": name, "recordings": p.recordings,
+        "ingest_mbps_median": round(p.ingest_mbps, 3),
+        "ingest_mbps_p10_p90": [round(p.ingest_mbps_p10, 3), round(p.ingest_mbps_p90, 3)],
+        "resolution": p.resolution, "width": p.width, "height": p.height,
+        "recommended_encode_mbps": RECOMMENDED_ENCODES[p.resolution][1],
+        "requirement_mbps": [MIN_INGEST_MBPS, MAX_INGEST_MBPS],
+        "target": {"resolution": t_res, "bitrate_mbps": t_mbps},
+        "reasons": reasons,
+        "minutes_viewed": p.minutes_viewed, "low_bandwidth_minutes": p.low_bandwidth_minutes,
+        "low_bandwidth_share": round(p.low_bandwidth_share, 4),
+        "minutes_by_country": p.minutes_by_country,
+        "low_bandwidth_threshold_mbps": low_mbps, "bandwidth_source": source,
+        "mp4_exports": exports, "delivery": delivery,
+        "viewer_data_gb_per_hour": {"current": round(gb_h, 3), "target": round(gb_h_after, 3)},
+        "stream_bill": STREAM_BILL,
+        "information_only": information,
+        "priced_month": ctx["priced"],
+        "usage_notes": ctx.get("notes", []),
+        "confidence_reason": ("measured ingest outside the requirement" if breaks else
+                              "measured ingest and audience, but the country bandwidth table "
+                              "is an approximate assumption"),
+    })
 
 
 __all__ = ["KIND", "STREAM_BILL", "ingest_profiles", "load_bandwidth", "recommend_bitrate"]

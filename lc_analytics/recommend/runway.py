@@ -156,25 +156,9 @@ def _recommendation(summary: pd.Series, capacity: float, options: list[dict], ch
     exhaustion = summary["exhaustion_date"]
     buy = options[0]
     avoided = buy["monthly_cost"] - chosen["monthly_cost"]
-    actions: tuple[Action, ...] = ()
-    if chosen["blocks"]:
-        actions = (Action(
-            id="manual:stream-capacity", kind="manual", resource="account",
-            current={"capacity_minutes": capacity},
-            proposed={"capacity_minutes": chosen["capacity_minutes"],
-                      "buy_blocks": chosen["blocks"],
-                      "how": f"buy {chosen['blocks']} more {BLOCK_MINUTES:,}-minute block(s) of "
-                             "Stream storage in the dashboard before "
-                             f"{chosen['exhaustion_without_purchase'] or exhaustion}; the API "
-                             "cannot"},
-            why=f"stored minutes reach the {capacity:,.0f}-minute capacity on {exhaustion}",
-            recommendation_id=rid),)
+    actions = _capacity_actions(capacity, chosen, exhaustion, rid)
     relies = chosen["relies_on"]
     relied = [r for r in freeing if r.id in relies]
-    sched = "video.schedule_deletion"
-    action_ids = {r.id: {"settings": [a.id for a in r.actions if a.kind != sched],
-                         "scheduled_deletions": sum(a.kind == sched for a in r.actions)}
-                  for r in relied}
     what = []
     if relies:
         what.append(f"apply {len(relies)} retention/selectivity recommendation(s) "
@@ -185,21 +169,7 @@ def _recommendation(summary: pd.Series, capacity: float, options: list[dict], ch
                     f"+{money(chosen['monthly_cost'])}/month)")
     lines = "; ".join(f"{o['option']}: {o['blocks']} block(s), +{money(o['monthly_cost'])}/month"
                       f", peak {o['peak_minutes']:,.0f} minutes" for o in options)
-    evidence = as_json({
-        "snapshot_at": summary["snapshot_at"], "stored_minutes": summary["stored_minutes"],
-        "capacity_minutes": capacity, "exhaustion_date": exhaustion,
-        "days_until_exhaustion": summary["days_until_exhaustion"],
-        "exhaustion_interval": [summary["exhaustion_earliest"], summary["exhaustion_latest"]],
-        "added_minutes_per_day": round(float(summary["added_minutes_per_day"]), 2),
-        "net_growth_per_day": round(float(summary["net_growth_per_day"]), 2),
-        "horizon_days": horizon_days, "method": summary["method"],
-        "options": options, "chosen": chosen["option"],
-        "capacity_cost_avoided_vs_buying_only": avoided,
-        "relies_on_recommendations": relies, "relies_on_actions": action_ids,
-        "information_only": True,
-        "confidence_reason": "projection from 28 days of additions; interval "
-                             f"{summary['exhaustion_earliest']} to {summary['exhaustion_latest']}",
-    })
+    evidence = _evidence(summary, capacity, options, chosen, relied, avoided, horizon_days)
     return Recommendation(
         id=rid, kind=KIND, target_type="account", target="account",
         action=(f"Prepaid Stream storage ({capacity:,.0f} minutes) runs out on {exhaustion} "
@@ -221,6 +191,50 @@ def _recommendation(summary: pd.Series, capacity: float, options: list[dict], ch
         confidence="high" if summary["exhaustion_latest"] is not None
         and not pd.isna(summary["exhaustion_latest"]) else "medium",
         actions=actions)
+
+
+
+def _capacity_actions(capacity: float, chosen: dict, exhaustion: Any,
+                      rid: str) -> tuple[Action, ...]:
+    """The manual purchase of the blocks the chosen option needs (none if it needs none)."""
+    if not chosen["blocks"]:
+        return ()
+    return (Action(
+        id="manual:stream-capacity", kind="manual", resource="account",
+        current={"capacity_minutes": capacity},
+        proposed={"capacity_minutes": chosen["capacity_minutes"],
+                  "buy_blocks": chosen["blocks"],
+                  "how": f"buy {chosen['blocks']} more {BLOCK_MINUTES:,}-minute block(s) of "
+                         "Stream storage in the dashboard before "
+                         f"{chosen['exhaustion_without_purchase'] or exhaustion}; the API "
+                         "cannot"},
+        why=f"stored minutes reach the {capacity:,.0f}-minute capacity on {exhaustion}",
+        recommendation_id=rid),)
+
+
+def _evidence(summary: pd.Series, capacity: float, options: list[dict], chosen: dict,
+              relied: list[Recommendation], avoided: Decimal,
+              horizon_days: int) -> dict[str, Any]:
+    """The runway's measured values and the options priced (JSON, as the plan keeps it)."""
+    sched = "video.schedule_deletion"
+    action_ids = {r.id: {"settings": [a.id for a in r.actions if a.kind != sched],
+                         "scheduled_deletions": sum(a.kind == sched for a in r.actions)}
+                  for r in relied}
+    return as_json({
+        "snapshot_at": summary["snapshot_at"], "stored_minutes": summary["stored_minutes"],
+        "capacity_minutes": capacity, "exhaustion_date": summary["exhaustion_date"],
+        "days_until_exhaustion": summary["days_until_exhaustion"],
+        "exhaustion_interval": [summary["exhaustion_earliest"], summary["exhaustion_latest"]],
+        "added_minutes_per_day": round(float(summary["added_minutes_per_day"]), 2),
+        "net_growth_per_day": round(float(summary["net_growth_per_day"]), 2),
+        "horizon_days": horizon_days, "method": summary["method"],
+        "options": options, "chosen": chosen["option"],
+        "capacity_cost_avoided_vs_buying_only": avoided,
+        "relies_on_recommendations": chosen["relies_on"], "relies_on_actions": action_ids,
+        "information_only": True,
+        "confidence_reason": "projection from 28 days of additions; interval "
+                             f"{summary['exhaustion_earliest']} to {summary['exhaustion_latest']}",
+    })
 
 
 __all__ = ["HORIZON_DAYS", "KIND", "recommend_runway"]
