@@ -13,8 +13,9 @@ from ..errors import ConfigError
 def load_bandwidth(path: str | Path | None = None) -> tuple[dict[str, float], float, str]:
     """Country -> typical mobile Mbps, the default for other countries, and the source.
 
+    >>> from lc_analytics.facts import LOW_BANDWIDTH_MBPS
     >>> table, default, source = load_bandwidth()
-    >>> table["US"] > facts.LOW_BANDWIDTH_MBPS > table["BD"]
+    >>> table["US"] > LOW_BANDWIDTH_MBPS > table["BD"]
     True
     """
     if path is None:
