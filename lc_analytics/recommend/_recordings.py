@@ -4,6 +4,7 @@ API accepts: `facts.MIN_SCHEDULED_DELETION_DAYS` after upload, and after the clo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -101,3 +102,10 @@ def schedule_actions(videos: pd.DataFrame, when: pd.Series, rec_id: str,
 def retention_value(value: Any) -> int | None:
     """deleteRecordingAfterDays as the API shows it (None when unset)."""
     return None if value is None or pd.isna(value) else int(value)
+
+
+def deletion_span(sched: Sequence[Action]) -> dict[str, Any]:
+    """How many deletions a recommendation schedules, and its first and last date."""
+    when = [a.proposed["scheduledDeletion"] for a in sched]
+    return {"count": len(sched), "first": min(when, default=None),
+            "last": max(when, default=None)}

@@ -43,6 +43,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,7 @@ from ._common import (
     stream_month,
 )
 from ._recordings import (
+    deletion_span,
     earliest_deletion,
     live_inputs,
     recordings,
@@ -265,33 +267,10 @@ def _recommendation(uid: str, row: pd.Series, table: pd.DataFrame, li: pd.Series
     sched = [a for a in actions if a.kind == "video.schedule_deletion"]
     creators = sorted(set(stored["creator"])) if len(stored) else []
     exposed = int(row["exposed"])
-    if exposed >= MIN_EXPOSED and (row["od_minutes"] >= MIN_ON_DEMAND_MINUTES
-                                   or row["od_minutes"] == 0):
-        confidence, reason = "high", (f"{exposed} recordings were stored past {n} days "
-                                      f"inside the window, with {row['od_minutes']:,.0f} "
-                                      "on-demand minutes measured")
-    elif exposed >= 3:
-        confidence, reason = "medium", (f"only {exposed} recordings reached {n} days inside "
-                                        "the window, or few on-demand minutes")
-    else:
-        confidence, reason = "low", f"{exposed} recording(s) reached {n} days in the window"
-    total_freed = sum(weights.values())
+    confidence, reason = _confidence(row, n)
     fe = freed.evidence(sm)
-    parts = fe["minutes_freed_by_month_end"]
-    month = f"{sm.month:%Y-%m}"
-    before_text = (", after the minutes other recommendations free"
-                   if any_freed(freed_before) else "")
-    computation = (f"{priced.text} (account-level, {len(weights)} live input(s) together"
-                   + before_text
-                   + f"); this input frees {freed.at_month_end:,.1f} of {total_freed:,.1f} "
-                   f"minutes by the end of {month}: {parts['deleted_first_day']:,.1f} deleted "
-                   f"on the first allowed day (already {n} days old), "
-                   f"{parts['deleted_later_in_month']:,.1f} as others reach {n} days, "
-                   f"{parts['future_recordings']:,.1f} of recordings made in the month "
-                   f"({freed.rate:,.1f} minutes a day) -> {money(saving)} in {month} "
-                   f"({money(end_saving)}/month at the month end), attributed in proportion "
-                   "to the minutes freed. Realised only when the prepaid capacity is lowered "
-                   "(manual), or as capacity not bought while storage grows.")
+    computation = _computation(n, freed, fe, saving, end_saving, priced, weights, sm,
+                               freed_before)
     evidence = as_json({
         "live_input": uid, "live_input_name": li["name"], "broadcasters": creators,
         "current_delete_recording_after_days": current, "policy_days": n,
@@ -310,11 +289,7 @@ def _recommendation(uid: str, row: pd.Series, table: pd.DataFrame, li: pd.Series
         "lost_minutes_recent": row["lost_minutes_recent"],
         "lost_share_recent": round(float(row["lost_share_recent"]), 6),
         "exposed_recordings": exposed,
-        "scheduled_deletions": {"count": len(sched),
-                                "first": min((a.proposed["scheduledDeletion"] for a in sched),
-                                             default=None),
-                                "last": max((a.proposed["scheduledDeletion"] for a in sched),
-                                            default=None)},
+        "scheduled_deletions": deletion_span(sched),
         "policies": table[["policy_days", "minutes_freed", "lost_share", "lost_share_recent",
                            "exposed"]].round(6).to_dict("records"),
         "saving_realised": "only when the prepaid Stream capacity is lowered (manual), or as "
@@ -340,6 +315,40 @@ def _recommendation(uid: str, row: pd.Series, table: pd.DataFrame, li: pd.Series
                        f"({pct(row['lost_share_recent'])}) were watched at ages >= {n} days "
                        "and would have been lost; live viewing is unaffected."),
         confidence=confidence, actions=tuple(actions))
+
+
+def _confidence(row: pd.Series, n: int) -> tuple[str, str]:
+    """How sure the policy's measure is, and why: recordings seen past N days, minutes."""
+    exposed = int(row["exposed"])
+    if exposed >= MIN_EXPOSED and (row["od_minutes"] >= MIN_ON_DEMAND_MINUTES
+                                   or row["od_minutes"] == 0):
+        return "high", (f"{exposed} recordings were stored past {n} days inside the window, "
+                        f"with {row['od_minutes']:,.0f} on-demand minutes measured")
+    if exposed >= 3:
+        return "medium", (f"only {exposed} recordings reached {n} days inside the window, or "
+                          "few on-demand minutes")
+    return "low", f"{exposed} recording(s) reached {n} days in the window"
+
+
+def _computation(n: int, freed: Freed, fe: dict[str, Any], saving: Decimal,
+                 end_saving: Decimal, priced: MonthSaving, weights: dict[str, float],
+                 sm: StreamMonth, freed_before: float | pd.Series) -> str:
+    """The arithmetic behind the input's saving, in words."""
+    parts = fe["minutes_freed_by_month_end"]
+    month = f"{sm.month:%Y-%m}"
+    before_text = (", after the minutes other recommendations free"
+                   if any_freed(freed_before) else "")
+    return (f"{priced.text} (account-level, {len(weights)} live input(s) together"
+            + before_text
+            + f"); this input frees {freed.at_month_end:,.1f} of {sum(weights.values()):,.1f} "
+            f"minutes by the end of {month}: {parts['deleted_first_day']:,.1f} deleted "
+            f"on the first allowed day (already {n} days old), "
+            f"{parts['deleted_later_in_month']:,.1f} as others reach {n} days, "
+            f"{parts['future_recordings']:,.1f} of recordings made in the month "
+            f"({freed.rate:,.1f} minutes a day) -> {money(saving)} in {month} "
+            f"({money(end_saving)}/month at the month end), attributed in proportion "
+            "to the minutes freed. Realised only when the prepaid capacity is lowered "
+            "(manual), or as capacity not bought while storage grows.")
 
 
 def _check_policies(policies: Sequence[int]) -> None:

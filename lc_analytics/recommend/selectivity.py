@@ -62,6 +62,7 @@ from ._common import (
     stream_month,
 )
 from ._recordings import (
+    deletion_span,
     earliest_deletion,
     live_inputs,
     recordings,
@@ -255,7 +256,6 @@ def _evidence(f: Flagged, pricing: Pricing, sm: StreamMonth, day: date,
     older30 = _older_than_30_days(f, day)
     scheduled = float(stored.loc[stored["uid"].isin({a.resource for a in sched}),
                                  "minutes"].sum())
-    when = [a.proposed["scheduledDeletion"] for a in sched]
     return as_json({
         "live_input": f.row.uid, "live_input_name": f.row.name,
         "broadcasters": sorted(set(f.mine["creator"])),
@@ -276,8 +276,7 @@ def _evidence(f: Flagged, pricing: Pricing, sm: StreamMonth, day: date,
             "recordings_older_than_30_days": len(older30),
             "minutes_freed_now": round(float(older30["minutes"].sum()), 3),
         },
-        "scheduled_deletions": {"count": len(sched), "first": min(when, default=None),
-                                "last": max(when, default=None)},
+        "scheduled_deletions": deletion_span(sched),
         "confidence_reason": (f"{f.made} recordings in {rule.lookback_days} days with "
                               f"{f.total:,.0f} minutes viewed, {f.od:,.0f} of them on demand"),
     })
