@@ -26,7 +26,6 @@ ALLOWLIST: dict[str, set[str]] = {
     "costs/unit_costs.py": {"sql"},
     "recommend/_lifecycle_price.py": {"function"},
     "recommend/_lifecycle_rules.py": {"function"},
-    "recommend/retention.py": {"function"},
     "reports/costs_data.py": {"function", "module", "sql"},
     "reports/data.py": {"function", "module", "sql"},
 }

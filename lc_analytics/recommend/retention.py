@@ -191,21 +191,8 @@ def recommend_retention(wh: Warehouse, *, book: PriceBook | str | None = None,
                                recent_days=recent_days)
     if not len(table):
         return []
-    skip = set(skip_live_inputs)
     li = live_inputs(wh).set_index("uid")
-    chosen: dict[str, pd.Series] = {}
-    per_input = table[(table["scope"] == "live_input") & table["scope_id"].isin(li.index)
-                      & ~table["scope_id"].isin(skip)]
-    for uid, grp in per_input.groupby("scope_id", sort=True):
-        current = grp["current_days"].iloc[0]
-        ok = grp[(grp["lost_share"] <= max_lost_share)
-                 & (grp["lost_share_recent"] <= max_lost_share)
-                 & (grp["minutes_freed"] > 0)]
-        if current is not None and not pd.isna(current):
-            ok = ok[ok["policy_days"] < int(current)]
-        if len(ok):
-            chosen[str(uid)] = ok.sort_values(["minutes_freed", "policy_days"],
-                                              ascending=[False, False]).iloc[0]
+    chosen = find(table, li, set(skip_live_inputs), max_lost_share)
     if not chosen:
         return []
 
@@ -236,6 +223,27 @@ def recommend_retention(wh: Warehouse, *, book: PriceBook | str | None = None,
             li.loc[uid], stored, actions, freed, shares[uid], end_shares[uid], priced,
             weights, sm, freed_before, max_lost_share, lookback_days, recent_days, policies))
     return sorted(out, key=lambda r: (-r.monthly_saving, r.target))
+
+
+def find(table: pd.DataFrame, li: pd.DataFrame, skip: set[str],
+         max_lost_share: float) -> dict[str, pd.Series]:
+    """The rule: per listed live input (not in `skip`), the policy freeing the most stored
+    minutes among those shorter than today's setting that lose at most `max_lost_share` of
+    on-demand minutes in both windows."""
+    chosen: dict[str, pd.Series] = {}
+    per_input = table[(table["scope"] == "live_input") & table["scope_id"].isin(li.index)
+                      & ~table["scope_id"].isin(skip)]
+    for uid, grp in per_input.groupby("scope_id", sort=True):
+        current = grp["current_days"].iloc[0]
+        ok = grp[(grp["lost_share"] <= max_lost_share)
+                 & (grp["lost_share_recent"] <= max_lost_share)
+                 & (grp["minutes_freed"] > 0)]
+        if current is not None and not pd.isna(current):
+            ok = ok[ok["policy_days"] < int(current)]
+        if len(ok):
+            chosen[str(uid)] = ok.sort_values(["minutes_freed", "policy_days"],
+                                              ascending=[False, False]).iloc[0]
+    return chosen
 
 
 def _actions(uid: str, n: int, li: pd.Series, stored: pd.DataFrame, row: pd.Series,
