@@ -25,7 +25,6 @@ ALLOWLIST: dict[str, set[str]] = {
     "costs/runway.py": {"function", "sql"},
     "costs/unit_costs.py": {"sql"},
     "recommend/_lifecycle_price.py": {"function"},
-    "recommend/_lifecycle_rules.py": {"function"},
     "reports/costs_data.py": {"function", "module", "sql"},
     "reports/data.py": {"function", "module", "sql"},
 }

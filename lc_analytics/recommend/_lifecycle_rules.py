@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import facts
 from .. import readmodel as rm
 from ..costs.engine import (
     IA,
@@ -252,11 +253,8 @@ def _review_recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
 
 # --- the recommendation ----------------------------------------------------------------------
 
-def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
-                    actions: tuple[Action, ...], action_id: str) -> Recommendation:
-    bucket, prefix = row["bucket"], row["prefix"]
-    n, m = row["transition_days"], row["expire_days"]
-    read_span = ((ctx.read_days[1] - ctx.read_days[0]).days + 1) if ctx.read_days else 0
+def _by_age(ctx: _Context, bucket: str, prefix: str) -> tuple[pd.Series, pd.Series]:
+    """The prefix's reads by object age at read (`AGE_BANDS`) and its bytes stored by age."""
     prefix_reads = ctx.reads[(ctx.reads["bucket"] == bucket)
                              & ctx.reads["key"].str.startswith(prefix)]
     by_age = prefix_reads.assign(band=age_band(prefix_reads["age"]))
@@ -269,6 +267,13 @@ def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
     bytes_by_age = sizes.groupby(pd.cut(ages_now, [-1, 29, 89, 179, 364, 10**6],
                                         labels=["0-29", "30-89", "90-179", "180-364", "365+"]),
                                  observed=False).sum().astype(int)
+    return reads_by_age, bytes_by_age
+
+
+def _computation(ctx: _Context, row: dict, extra: dict) -> str:
+    """The engine's re-pricing of the period with the rule, in words."""
+    bucket, prefix = row["bucket"], row["prefix"]
+    n, m = row["transition_days"], row["expire_days"]
     sku = ", ".join(f"{k} {'+' if not v.startswith('-') else ''}{v}"
                     for k, v in extra["sku_delta"].items()) or "no line changes"
     computation = (
@@ -284,8 +289,18 @@ def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
         computation += (f" One-time: {row['backlog_transitions_once']:,} objects already past "
                         f"{n} days transition once ({row['backlog_transitions_once']:,} IA "
                         "Class A operations).")
-    if n is not None and m is not None and m - n < 30:
+    if n is not None and m is not None and m - n < facts.IA_MINIMUM_STORAGE_DAYS:
         computation += " Objects expiring within 30 days of their transition owe the IA minimum."
+    return computation
+
+
+def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
+                    actions: tuple[Action, ...], action_id: str) -> Recommendation:
+    bucket, prefix = row["bucket"], row["prefix"]
+    n, m = row["transition_days"], row["expire_days"]
+    read_span = ((ctx.read_days[1] - ctx.read_days[0]).days + 1) if ctx.read_days else 0
+    reads_by_age, bytes_by_age = _by_age(ctx, bucket, prefix)
+    computation = _computation(ctx, row, extra)
     confidence = "high" if read_span >= HIGH_CONFIDENCE_READ_DAYS else "medium"
     partial = "" if ctx.r2_complete else (
         f"; low: the priced period {_period_label(ctx)} has R2 storage for only part of its "
