@@ -24,7 +24,6 @@ ALLOWLIST: dict[str, set[str]] = {
     "costs/forecast.py": {"sql"},
     "costs/runway.py": {"function", "sql"},
     "costs/unit_costs.py": {"sql"},
-    "recommend/_lifecycle_price.py": {"function"},
     "reports/costs_data.py": {"function", "module", "sql"},
     "reports/data.py": {"function", "module", "sql"},
 }

@@ -58,11 +58,10 @@ def _exposure(objs: pd.DataFrame, read_days: tuple[date, date] | None):
     return at
 
 
-def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
-              reads: pd.DataFrame, n: int | None, m: int | None, has_t: int | None,
-              has_e: int | None, exposure) -> tuple[dict, dict]:
-    first, nxt, book = ctx.first, ctx.nxt, ctx.book
-    before = objs
+def _with_rule(objs: pd.DataFrame, n: int | None, m: int | None) -> pd.DataFrame:
+    """The objects as the rule would have kept them: in IA from N days after creation
+    (unless earlier already), gone M days after (unless earlier already); an object gone
+    before its transition never moves."""
     after = objs.copy()
     if n is not None:
         when = after["c_day"] + pd.Timedelta(days=n + 1)
@@ -77,7 +76,15 @@ def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
         (after["ia_from"] >= after["stored_until"])
     after.loc[never, "ia_from"] = pd.NaT
     after["storage_class"] = np.where(after["ia_from"].notna(), IA, STANDARD)
+    return after
 
+
+def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
+              reads: pd.DataFrame, n: int | None, m: int | None, has_t: int | None,
+              has_e: int | None, exposure) -> tuple[dict, dict]:
+    first, nxt, book = ctx.first, ctx.nxt, ctx.book
+    before = objs
+    after = _with_rule(objs, n, m)
     ch = _price_change(ctx, bucket, before, after, reads)
     dframe, moved_to_ia, transitions = ch["dframe"], ch["moved_to_ia"], ch["transitions"]
     retr_a, retr_b, bill_after = ch["retr_a"], ch["retr_b"], ch["bill_after"]
