@@ -216,8 +216,11 @@ class SimulatedAccount:
 
         return _Derived(self, videos=videos, shows=shows, objects=self._derive_objects())
 
-    def _derive_views(self, shows: pd.DataFrame, videos: pd.DataFrame) -> pd.DataFrame:
-        v = self.draws.views
+    def _derive_views(self, shows: pd.DataFrame, videos: pd.DataFrame,
+                      first: pd.Timestamp | None = None,
+                      last: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Minutes viewed at the API's grain, for the days in [first, last] (default: all)."""
+        v = self.draws.views.frame(first, last)
         recorded = pd.Series(shows["recorded"].to_numpy(), index=shows["uid"])
         is_show = v["li"].to_numpy() != ""
         rec_flag = recorded.reindex(v["vid"]).to_numpy()
