@@ -289,7 +289,7 @@ class Views:
     creator: np.ndarray  # creator per broadcaster row
     vidx: np.ndarray  # per row: video code
     is_live: np.ndarray
-    day: np.ndarray  # per row: datetime64[D]
+    day: np.ndarray  # per row: days since 1970-01-01 (int32)
     country: np.ndarray  # per row: index into HIGH_BW + LOW_BW
     minutes: np.ndarray
 
@@ -301,9 +301,9 @@ class Views:
         """The rows whose day is in [first, last] (both optional), as a frame."""
         sel = np.ones(len(self.day), dtype=bool)
         if first is not None:
-            sel &= self.day >= np.datetime64(first.tz_convert(None).date(), "D")
+            sel &= self.day >= _epoch_day(first)
         if last is not None:
-            sel &= self.day <= np.datetime64(last.tz_convert(None).date(), "D")
+            sel &= self.day <= _epoch_day(last)
         vidx = self.vidx[sel]
         b = self.b[vidx]
         return pd.DataFrame({
@@ -311,7 +311,8 @@ class Views:
             "li": self.li[vidx],
             "is_live": self.is_live[sel],
             "b": b,
-            "day": pd.to_datetime(self.day[sel].astype("datetime64[us]"), utc=True),
+            "day": pd.to_datetime(self.day[sel].astype("datetime64[D]").astype("datetime64[us]"),
+                                  utc=True),
             "country": np.asarray(HIGH_BW + LOW_BW, dtype=object)[self.country[sel]],
             "minutes": self.minutes[sel].astype(np.int64),
             "creator": self.creator[b],
@@ -353,8 +354,8 @@ def _views(rng, bc, li, shows, clips, horizon_end) -> Views:
         vidx, day, lam = vidx[ok], day[ok], lam[ok]
         total = rng.poisson(lam)
         keep = total > 0
-        kept.append((vidx[keep].astype(np.int32), day[keep],
-                     np.full(int(keep.sum()), is_live), total[keep]))
+        kept.append((vidx[keep].astype(np.int32), day[keep].astype(np.int64).astype(np.int32),
+                     np.full(int(keep.sum()), is_live), total[keep].astype(np.int32)))
 
     draw_rows(np.arange(n_shows), show_day, live_lambda, True)
     for src, age, lam in _decay_chunks(show_day[rec_rows], level, tau, horizon, first_age=1):
@@ -377,9 +378,9 @@ def _views(rng, bc, li, shows, clips, horizon_end) -> Views:
     rows, cols, counts = [], [], []
     for b_i in range(len(bc)):
         idx = order[bounds[b_i]:bounds[b_i + 1]]
-        for lo in range(0, len(idx), CHUNK_ROWS):
-            part = idx[lo:lo + CHUNK_ROWS]
-            mat = rng.multinomial(total[part], mixes[b_i])
+        for lo in range(0, len(idx), CHUNK_ROWS // 4):
+            part = idx[lo:lo + CHUNK_ROWS // 4]
+            mat = rng.multinomial(total[part].astype(np.int64), mixes[b_i])
             r, c = np.nonzero(mat)
             rows.append(part[r].astype(np.int32))
             cols.append(c.astype(np.int8))
@@ -393,6 +394,11 @@ def _views(rng, bc, li, shows, clips, horizon_end) -> Views:
         vidx=vidx[row], is_live=is_live[row], day=day[row],
         country=np.concatenate(cols), minutes=np.concatenate(counts),
     )
+
+
+def _epoch_day(ts: pd.Timestamp) -> int:
+    """Days from 1970-01-01 to the UTC day of `ts`."""
+    return int(np.datetime64(ts.tz_convert(None).date(), "D").astype(np.int64))
 
 
 def _days(ts: pd.Series) -> np.ndarray:
