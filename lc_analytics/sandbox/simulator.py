@@ -368,7 +368,7 @@ def _views(rng, bc, li, shows, clips, horizon_end) -> Views:
     day = np.concatenate([k[1] for k in kept])
     is_live = np.concatenate([k[2] for k in kept])
     total = np.concatenate([k[3] for k in kept])
-    del kept
+    kept.clear()
     # Total minutes per (video, day), then split over the broadcaster's country mix.
     mixes = _country_mixes(rng, bc)
     video_b = np.concatenate([s_b, clips["b"].to_numpy()]).astype(np.int32)
@@ -406,7 +406,7 @@ def _days(ts: pd.Series) -> np.ndarray:
     return ts.dt.tz_convert(None).to_numpy().astype("datetime64[D]")
 
 
-def _decay_chunks(day0, level, tau, horizon, first_age=1, chunk_rows=CHUNK_ROWS):
+def _decay_chunks(day0, level, tau, horizon, first_age=1):
     """(source, age, expected minutes) for each day a decay curve is above the floor,
     a bounded number of rows at a time, in source order."""
     floor = 0.03  # stop generating where the expected minutes per day drop below this
@@ -415,7 +415,7 @@ def _decay_chunks(day0, level, tau, horizon, first_age=1, chunk_rows=CHUNK_ROWS)
     span = (horizon - day0).astype(np.int64)
     max_age = np.minimum(max_age, np.maximum(span, 0)).astype(int)
     counts = np.maximum(max_age - first_age + 1, 0)
-    for lo, hi in _spans(counts, chunk_rows):
+    for lo, hi in _spans(counts, CHUNK_ROWS):
         c = counts[lo:hi]
         rep = np.repeat(np.arange(lo, hi), c)
         starts = np.repeat(np.cumsum(c) - c, c)
