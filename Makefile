@@ -21,8 +21,9 @@ demo: $(STAMP)  ## run the main job on the built-in sandbox
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check lc_analytics tests
+lint: $(STAMP)  ## ruff on the code, tests, benchmarks and notebooks; mypy with zero errors
+	$(VENV)/bin/ruff check lc_analytics tests bench notebooks
+	$(VENV)/bin/mypy lc_analytics
 
 lab: $(STAMP)  ## JupyterLab on notebooks/, reading the demo warehouse
 	@test -f data/demo.duckdb || $(VENV)/bin/lc-analytics demo

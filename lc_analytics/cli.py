@@ -217,6 +217,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     from .warehouse import Warehouse
 
     db = Path(args.db) if args.db else Settings.from_env().db_path
+    Warehouse(db, read_only=True)  # a missing warehouse is refused, never created empty
     params = {} if args.max_lost_share is None else {"max_lost_share": args.max_lost_share}
     plan = make_plan(Warehouse(db), book=load_book("cloudflare", overlay=args.prices),
                      as_of=args.as_of, **params)
@@ -329,6 +330,7 @@ def _cmd_sandbox_ground_truth(args: argparse.Namespace) -> int:
 def _cmd_costs_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .costs.coverage import check_months
     from .costs.focus import FOCUS_VERSION, export_focus
     from .costs.pricebook import load_book
     from .settings import Settings
@@ -337,6 +339,8 @@ def _cmd_costs_export(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     wh = Warehouse(Path(args.db) if args.db else settings.db_path, read_only=True)
     out = Path(args.out) if args.out else Path("data") / f"focus-costs.{args.format}"
+    if args.months:
+        check_months(wh, args.months)  # a month partly synced would be understated
     result = export_focus(wh, out, args.format, months=args.months,
                           book=load_book("cloudflare", overlay=args.prices))
     months = ", ".join(result.months) or "no month"
@@ -353,11 +357,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except LcAnalyticsError as exc:
-        print(f"lc-analytics: error: {exc}", file=sys.stderr)
+        print(f"lc-analytics: error: {_masked(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("lc-analytics: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line (the traceback with --verbose), never a secret
+        if args.verbose:
+            raise
+        print(f"lc-analytics: unexpected error: {type(exc).__name__}: "
+              f"{_masked(str(exc)).splitlines()[0] if str(exc) else ''} (a bug: please "
+              "report it; run with -v for the traceback)", file=sys.stderr)
+        return LcAnalyticsError.exit_code
+
+
+def _masked(text: str) -> str:
+    """`text` with every configured secret value masked."""
+    from .reports.scrub import configured_secrets
+    from .settings import mask_secrets
+
+    return mask_secrets(text, configured_secrets())
 
 
 if __name__ == "__main__":  # pragma: no cover

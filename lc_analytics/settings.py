@@ -17,6 +17,7 @@ from .errors import ConfigError
 DEFAULT_API_BASE_URL = "https://api.cloudflare.com/client/v4"
 DEFAULT_DB = "data/lc_analytics.duckdb"
 DEFAULT_SYNC_WAIT = 600.0  # seconds a sync waits for readers holding the warehouse open
+DEFAULT_REQUEST_TIMEOUT = 30.0  # seconds; botocore's own default (60 s) hangs a sync too long
 _ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 MASK = "********"
@@ -79,6 +80,7 @@ class Settings:
     r2_bucket_name: str | None = None
     db_path: Path = Path(DEFAULT_DB)
     sync_wait_seconds: float = DEFAULT_SYNC_WAIT
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # connect and read, API and R2 alike
 
     # --- construction -------------------------------------------------------------------
     @classmethod
@@ -128,6 +130,8 @@ class Settings:
             )
         sync_wait = _seconds("LC_ANALYTICS_SYNC_WAIT", get("LC_ANALYTICS_SYNC_WAIT"),
                              DEFAULT_SYNC_WAIT, problems)
+        timeout = _seconds("LC_ANALYTICS_REQUEST_TIMEOUT", get("LC_ANALYTICS_REQUEST_TIMEOUT"),
+                           DEFAULT_REQUEST_TIMEOUT, problems, positive=True)
         secret_key = get("R2_SECRET_ACCESS_KEY")
         access_key = get("R2_ACCESS_KEY_ID")
 
@@ -163,30 +167,40 @@ class Settings:
             r2_bucket_name=bucket,
             db_path=Path(get("LC_ANALYTICS_DB") or DEFAULT_DB),
             sync_wait_seconds=sync_wait,
+            request_timeout=timeout,
         )
 
     def secrets(self) -> list[str]:
-        """The revealed values of every secret setting (for masking filters)."""
-        return [
+        """Every value masking filters hide: each secret setting, and the R2 access key id.
+
+        The key id is not secret on its own, but it names the credential and botocore's
+        debug log prints it in every signed request, so it is masked like the rest.
+        """
+        values = [
             getattr(self, f.name).reveal()
             for f in fields(self)
             if isinstance(getattr(self, f.name), Secret) and getattr(self, f.name)
         ]
+        return values + ([self.r2_access_key_id] if self.r2_access_key_id else [])
 
     def install_log_masking(self, logger: logging.Logger | None = None) -> None:
         """Mask every secret value in records that pass through `logger` (root by default)."""
         install_log_masking(self.secrets(), logger)
 
 
-def _seconds(name: str, value: str | None, default: float, problems: list[str]) -> float:
+def _seconds(name: str, value: str | None, default: float, problems: list[str], *,
+             positive: bool = False) -> float:
+    """A number of seconds from the environment: >= 0 (or > 0 when `positive`), finite."""
     if value is None:
         return default
     try:
         seconds = float(value)
     except ValueError:
-        seconds = -1.0
-    if not seconds >= 0 or seconds == float("inf"):
-        problems.append(f"{name} must be a number of seconds >= 0 (got {value!r})")
+        seconds = float("nan")
+    ok = (seconds > 0 if positive else seconds >= 0) and seconds != float("inf")
+    if not ok:
+        bound = "a positive number of seconds" if positive else "a number of seconds >= 0"
+        problems.append(f"{name} must be {bound} (got {value!r})")
         return default
     return seconds
 

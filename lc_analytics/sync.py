@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from .errors import ConfigError, LcAnalyticsError
+from .errors import ConfigError, LcAnalyticsError, UsageError
 from .settings import Settings
 from .sources.analytics import (
     MINUTES_VIEWED,
@@ -117,6 +117,8 @@ class _Context:
         if self.opened is None:
             raise RuntimeError("the warehouse is opened only under the sync lock")
         return self.opened
+    clock: Clock | None = None
+    r2_clients: list[R2Inventory] = field(default_factory=list)  # their retries are counted
 
 
 def sync(
@@ -136,13 +138,18 @@ def sync(
     `transport`, `clock` and `now` let the sandbox stand in for Cloudflare (same code path).
 
     >>> report = sync(Settings.from_env(require=["stream", "r2"]))    # doctest: +SKIP
-    >>> report.rows["videos"]
+    >>> report.rows["videos"]                                         # doctest: +SKIP
     """
     chosen = _choose_sources(sources)
+    today = (now or _utcnow)().date()
+    if since is not None and since > today:
+        raise UsageError(f"--since {since} is in the future (today is {today}, UTC): there is "
+                         "nothing to sync from it yet")
     settings = settings or Settings.from_env(require=sorted({SOURCES[s] for s in chosen}))
     _check_settings(settings, chosen)
     started = time.monotonic()
-    ctx = _Context(settings, _utcnow(), SyncReport(""), Progress(progress), since=since)
+    ctx = _Context(settings, _utcnow(), SyncReport(""), Progress(progress), since=since,
+                   clock=clock)
     if any(SOURCES[s] == "stream" for s in chosen):
         ctx.client = CloudflareClient(settings, transport=transport, clock=clock,
                                       **(client_options or {}))
@@ -185,7 +192,8 @@ def _run(ctx: _Context, chosen: list[str], now: Callable[[], datetime] | None,
         if ctx.client is not None:
             rep.requests += ctx.client.stats.requests
             rep.graphql_requests = ctx.client.stats.graphql_requests
-            rep.retries = ctx.client.stats.retries
+            rep.retries += ctx.client.stats.retries
+        rep.retries += sum(inv.stats.retries for inv in ctx.r2_clients)
         rep.duration_seconds = time.monotonic() - started
         try:
             wh.finish_run(run_id, status, rows=rep.rows, requests=rep.requests,
@@ -250,7 +258,7 @@ def _preflight(ctx: _Context, chosen: list[str], now: Callable[[], datetime] | N
         if now is None and ctx.client.server_date is not None:
             ctx.now = ctx.client.server_date
     if "r2_inventory" in chosen:
-        R2Inventory(ctx.settings).buckets()
+        _r2_inventory(ctx).buckets()
     ctx.proven = True
 
 
@@ -347,7 +355,7 @@ def _sync_analytics(ctx: _Context, source: str) -> None:
 
 def _sync_r2_inventory(ctx: _Context, source: str) -> None:
     """Every object and lifecycle rule of each bucket; one transaction per bucket."""
-    inv = R2Inventory(ctx.settings)
+    inv = _r2_inventory(ctx)
     buckets = inv.buckets()
     ctx.progress.start(source, len(buckets), "bucket")
     n_obj = n_rules = 0
@@ -369,6 +377,13 @@ def _sync_r2_inventory(ctx: _Context, source: str) -> None:
     _count(ctx, r2_objects=n_obj, r2_lifecycle_rules=n_rules)
     _done(ctx, source, f"{n_obj:,} objects and {n_rules} lifecycle rules in "
                               f"{len(buckets)} bucket(s), {calls} listing calls (Class A)")
+
+
+def _r2_inventory(ctx: _Context) -> R2Inventory:
+    """An R2 client retrying through the sync's clock, its retries added to the report."""
+    inv = R2Inventory(ctx.settings, clock=ctx.clock)
+    ctx.r2_clients.append(inv)
+    return inv
 
 
 def _done(ctx: _Context, source: str, line: str) -> None:

@@ -14,6 +14,8 @@ from lc_analytics.recommend.model import Action, Plan, Recommendation
 from lc_analytics.sandbox.runtime import Sandbox
 from lc_analytics.warehouse import Warehouse
 
+from .conftest import END
+
 THUMBS = "lc-thumbnails"
 
 
@@ -151,3 +153,62 @@ def test_scheduled_deletion_dates_are_compared_as_instants(sandbox):
     report = apply_plan(plan, sandbox.settings(), transport=sandbox.transport,
                         now=datetime(2026, 7, 1, tzinfo=UTC) + timedelta(hours=1))
     assert {r.action.id: r.status for r in report.reviews}["a-v"] == "done"
+
+
+# --- what apply leaves in the warehouse ----------------------------------------------------
+
+_SEEN = ["first_seen", "last_seen", "missing_since"]
+
+
+def _held(db, table: str, key: list[str]) -> pd.DataFrame:
+    """What the warehouse says the account holds now (inventory bookkeeping left out)."""
+    df = Warehouse(db, read_only=True).query(
+        f"SELECT * FROM {table} WHERE missing_since IS NULL")
+    return df.drop(columns=_SEEN).sort_values(key).reset_index(drop=True)
+
+
+def test_apply_records_its_changes_so_forecasts_match_a_fresh_sync(sandbox, tmp_path):
+    from lc_analytics.costs.runway import storage_runway_daily
+    from lc_analytics.recommend import make_plan
+    from lc_analytics.recommend._common import stream_month
+    from lc_analytics.sync import sync
+
+    acct = sandbox.account
+
+    def sync_into(db):
+        sync(sandbox.settings(db_path=db), transport=sandbox.transport,
+             now=lambda: acct.now.to_pydatetime(), progress="none")
+        return db
+
+    applied = sync_into(tmp_path / "applied.duckdb")
+    plan = make_plan(Warehouse(applied), plan_path=tmp_path / "plan.json")
+    # one change of each kind the API applies: the recommenders' plan plus a lifecycle rule
+    # removed (a change a sync would see as a rule gone missing)
+    kinds = {a.kind for a in plan.actions}
+    assert {"video.schedule_deletion", "live_input.update"} <= kinds
+    rules = sandbox.r2.client().get_bucket_lifecycle_configuration(Bucket=THUMBS)["Rules"]
+    extra = Action("a-drop", "r2.lifecycle", THUMBS, {"Rules": rules}, {"Rules": rules[1:]},
+                   "drop a rule", "r-drop")
+    plan.recommendations.append(Recommendation(
+        "r-drop", "r2_lifecycle", "bucket_prefix", THUMBS, "drop a rule", {}, "rule",
+        Decimal(0), "", "none", "high", (extra,)))
+    before = storage_runway_daily(Warehouse(applied, read_only=True), horizon_days=62)
+    report = apply_plan(plan, sandbox.settings(), yes=True, transport=sandbox.transport,
+                        warehouse=Warehouse(applied))
+    assert len(report.applied) == sum(a.kind != "manual" for a in plan.actions)
+    fresh = sync_into(tmp_path / "fresh.duckdb")
+
+    for table, key in (("live_inputs", ["uid"]), ("videos", ["uid"]),
+                       ("r2_lifecycle_rules", ["bucket", "rule_id"])):
+        pd.testing.assert_frame_equal(_held(applied, table, key), _held(fresh, table, key))
+    wh_a, wh_f = Warehouse(applied, read_only=True), Warehouse(fresh, read_only=True)
+    after = storage_runway_daily(wh_a, horizon_days=62)
+    pd.testing.assert_frame_equal(after, storage_runway_daily(wh_f, horizon_days=62))
+    assert not after["projected_minutes"].equals(before["projected_minutes"])  # it moved
+    a_month, f_month = stream_month(wh_a, END), stream_month(wh_f, END)
+    # equal up to the order floating-point sums were taken in
+    assert a_month.baseline.tolist() == pytest.approx(f_month.baseline.tolist(), rel=1e-12)
+    dropped = rules[0]["ID"]
+    gone = wh_a.query("SELECT missing_since FROM r2_lifecycle_rules WHERE bucket = ? AND "
+                      "rule_id = ?", [THUMBS, dropped])["missing_since"]
+    assert gone.notna().all() and len(gone) == 1

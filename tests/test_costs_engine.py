@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ import pytest
 
 from lc_analytics.costs.engine import Usage, objects_daily_bytes, price_month
 from lc_analytics.costs.pricebook import load_book
+from lc_analytics.errors import ConfigError
 
 CF = load_book("cloudflare")
 AWS = load_book("aws")
@@ -48,6 +50,19 @@ def test_a_31_day_month_averages_over_31_days():
     li = _line(price_month(Usage(r2_storage=rows), "2026-07", CF), "cf-r2-ia-storage")
     assert li.consumed_quantity == 31  # mean of 31 GB over 31 days
     assert li.cost == Decimal("0.31")
+
+
+def test_gb_month_averages_over_the_billed_months_own_days_not_a_fixed_30():
+    # the price book's [rules] say why: 28 GB held every day of February 2026 (28 days) is
+    # 28 x 28 GB / 28 days = 28 GB-months ($0.28 in IA); /30 would give 26.13 -> 27 ($0.27)
+    feb = [date(2026, 2, d) for d in range(1, 29)]
+    rows = [{"date": d, "bucket": "b", "storage_class": "STANDARD_IA", "bytes": 28 * GB}
+            for d in feb]
+    li = _line(price_month(Usage(r2_storage=rows), "2026-02", CF), "cf-r2-ia-storage")
+    assert li.consumed_quantity == 28 and li.cost == Decimal("0.28")
+    # February to date (10 days): 10 x 28 GB / 28 days = 10 GB-months accrued so far
+    li = _line(price_month(Usage(r2_storage=rows[:10]), "2026-02", CF), "cf-r2-ia-storage")
+    assert li.consumed_quantity == 10 and li.cost == Decimal("0.10")
 
 
 def test_the_free_tier_covers_standard_only():
@@ -113,15 +128,31 @@ def test_ia_retrieval_is_per_gb_rounded_up():
     assert li.billed_units == 3 and li.cost == Decimal("0.03")
 
 
-def test_stream_delivery_rounds_up_to_the_next_thousand_minutes():
+def test_stream_delivery_is_pro_rata_for_small_quantities():
+    # $1 per 1,000 minutes delivered, not rounded up to whole thousands (reference 3.1, 6)
+    one = _line(price_month(Usage(stream_delivery=[{"date": JUNE[0], "minutes": 1}]),
+                            "2026-06", CF), "cf-stream-minutes-delivered")
+    assert one.cost == Decimal("0.001")  # 1 minute = 1/1,000 of $1
+    assert one.billed_units == Decimal("0.001")
     rows = [{"date": d, "minutes": 100} for d in JUNE]  # 3,000 minutes
+    rows[0]["minutes"] = 101  # 3,001 minutes: $3.001, not 4 blocks = $4.00
     li = _line(price_month(Usage(stream_delivery=rows), "2026-06", CF),
                "cf-stream-minutes-delivered")
-    assert li.cost == Decimal("3.00")
-    rows[0]["minutes"] = 101  # 3,001 minutes -> 4 blocks
+    assert li.consumed_quantity == 3001 and li.cost == Decimal("3.001")
+    half = [{"date": JUNE[3], "minutes": 0.5}, {"date": JUNE[4], "minutes": 1499.5}]
+    li = _line(price_month(Usage(stream_delivery=half), "2026-06", CF),
+               "cf-stream-minutes-delivered")
+    assert li.cost == Decimal("1.5")  # 1,500 minutes = $1.50
+
+
+def test_stream_delivery_is_pro_rata_for_large_quantities():
+    # 4,115,226.3 minutes a day for 30 days = 123,456,789 minutes = $123,456.789
+    rows = [{"date": d, "minutes": 4_115_226.3} for d in JUNE]
     li = _line(price_month(Usage(stream_delivery=rows), "2026-06", CF),
                "cf-stream-minutes-delivered")
-    assert li.billed_units == 4 and li.cost == Decimal("4.00")
+    assert li.consumed_quantity == Decimal("123456789.0")
+    assert li.cost == Decimal("123456.789")
+    assert "rounded up" not in li.computation
 
 
 def test_stream_storage_is_prepaid_capacity_in_blocks_of_1000_minutes():
@@ -174,3 +205,23 @@ def test_ia_removals_owe_the_minimum_without_double_counting_storage():
                "cf-r2-ia-storage")
     # 30 GB all month = 30 GB-months; plus 25 days x 30 GB owed / 30 = 25 GB-months
     assert li.consumed_quantity == 55 and li.cost == Decimal("0.55")
+
+
+def test_a_contract_can_bill_delivery_in_whole_blocks_again(tmp_path):
+    overlay = tmp_path / "blocks.toml"
+    overlay.write_text('[sku.cf-stream-minutes-delivered]\nrounding = "up"\n'
+                       'effective_from = 2026-06-01\nsource = "contract 7, p. 2"\n')
+    book = load_book("cloudflare", overlay=overlay)
+    rows = [{"date": date(2026, 5, 31), "minutes": 3001}, {"date": JUNE[0], "minutes": 3001}]
+    may = _line(price_month(Usage(stream_delivery=rows), "2026-05", book),
+                "cf-stream-minutes-delivered")
+    june = _line(price_month(Usage(stream_delivery=rows), "2026-06", book),
+                 "cf-stream-minutes-delivered")
+    assert may.cost == Decimal("3.001")  # list price: pro rata
+    assert june.cost == Decimal("4.00") and june.billed_units == 4  # the contract's 4 blocks
+    overlay.write_text('[sku.cf-stream-minutes-delivered]\nrounding = "down"\n'
+                       'effective_from = 2026-06-01\nsource = "c"\n')
+    with pytest.raises(ConfigError, match=re.escape(
+            "blocks.toml:2: sku cf-stream-minutes-delivered: rounding must be up|none, "
+            "not 'down'")):
+        load_book("cloudflare", overlay=overlay)

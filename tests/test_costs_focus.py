@@ -103,9 +103,11 @@ def test_free_tier_and_rounding_are_spread_in_proportion_over_a_skus_rows(june):
                    zip(mine["cost"], weights, strict=True)), li.sku_id
     class_a = rows[rows["sku_id"] == "cf-r2-standard-class-a"]
     assert len(class_a) > 100 and (class_a["cost"] == 0).all()  # inside the free million
-    delivery = bill.line_items[[li.sku_id for li in bill.line_items].index(
-        "cf-stream-minutes-delivered")]
-    assert delivery.billed_units * 1000 > delivery.consumed_quantity  # the rounded-up block
+    items = {li.sku_id: li for li in bill.line_items}
+    delivery = items["cf-stream-minutes-delivered"]
+    assert delivery.billed_units * 1000 == delivery.consumed_quantity  # pro rata: no rounding
+    ia = items["cf-r2-ia-storage"]
+    assert ia.billed_units > ia.consumed_quantity  # GB-months still round up to whole units
 
 
 def test_delivery_follows_minutes_viewed_and_maps_live_inputs(june):
@@ -311,11 +313,15 @@ def test_a_contract_overlay_changes_contracted_not_list_prices(june, tmp_path):
     book = load_book("cloudflare", overlay=overlay)
     rows = focus_rows(wh, [JUNE], book, account_id=ACCOUNT)
     delivered = rows[rows["SkuId"] == "cf-stream-minutes-delivered"]
-    assert sum(delivered["BilledCost"]) == Decimal("0.80") * 209
-    assert sum(delivered["PricingQuantity"]).quantize(MICRO) == 209
+    views = june[0].minutes_viewed
+    minutes = int(views[(views["date"] >= pd.Timestamp(FIRST, tz="UTC"))
+                        & (views["date"] < pd.Timestamp(NEXT, tz="UTC"))]["minutes_viewed"].sum())
+    thousands = Decimal(minutes) / 1000  # pro rata: minutes / 1,000, not rounded up
+    assert sum(delivered["BilledCost"]) == Decimal("0.80") * thousands
+    assert sum(delivered["PricingQuantity"]).quantize(MICRO) == thousands
     assert set(delivered["ContractedUnitPrice"]) == {Decimal("0.80")}
     assert set(delivered["ListUnitPrice"]) == {Decimal("1.00")}
-    assert abs(sum(delivered["ListCost"]) - 209) < Decimal("1e-18")
+    assert abs(sum(delivered["ListCost"]) - thousands) < Decimal("1e-18")
     assert set(delivered["SkuPriceId"]) == {"cf-stream-minutes-delivered@2026-06-01"}
     assert rows["x_PriceBook"].str.endswith("contract.toml").all()
     other = rows[rows["SkuId"] != "cf-stream-minutes-delivered"]
@@ -372,7 +378,7 @@ def test_cli_costs_export_writes_the_file_and_reports_it(synced, tmp_path):
 @pytest.mark.parametrize("argv, code, message", [
     (["--month", "2026-13"], 2, "not a month (YYYY-MM): '2026-13'"),
     (["--month", "June"], 2, "not a month"),
-    (["--db", "missing.duckdb"], 5, "no warehouse at"),
+    (["--db", "missing.duckdb"], 8, "no warehouse at"),
 ])
 def test_cli_costs_export_errors(tmp_path, argv, code, message):
     res = subprocess.run([EXE, "costs", "export", "--format", "parquet", *argv],

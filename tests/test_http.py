@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -9,7 +11,14 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from lc_analytics.errors import ApiError, AuthError, QueryError, RateLimitError, TransportError
+from lc_analytics.errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    QueryError,
+    RateLimitError,
+    TransportError,
+)
 from lc_analytics.settings import Settings
 from lc_analytics.sources.http import CloudflareClient, RetryPolicy
 
@@ -189,3 +198,153 @@ def test_non_json_body_is_a_clear_error():
     client, _ = _client(lambda r: httpx.Response(200, text="<html>oops</html>"))
     with pytest.raises(ApiError, match="not JSON"):
         client.get("/x")
+
+
+# --- answers that look fine on the wire but are not (issue 11, item 1) ----------------------
+
+def _envelope(*codes, status=200):
+    return httpx.Response(status, json={"success": False, "result": None, "messages": [],
+                                        "errors": [{"code": c, "message": f"m{c}"}
+                                                   for c in codes]})
+
+
+@pytest.mark.parametrize("code", [10001, 10043, 10100, 971, 10429])
+def test_a_200_error_envelope_with_a_transient_code_is_retried(code):
+    answers = [_envelope(code), _envelope(code, status=400), _ok({"n": 1})]
+    client, clock = _client(lambda r: answers.pop(0))
+    assert client.get("/x").result == {"n": 1}
+    assert client.stats.retries == 2 and len(clock.sleeps) == 2 and min(clock.sleeps) >= 1.0
+
+
+@pytest.mark.parametrize(("code", "error", "text"), [
+    (10000, AuthError, "Account > Stream > Read"),  # auth
+    (9109, AuthError, "Account > Stream > Read"),
+    (10011, ApiError, "10011: m10011"),  # validation
+    (7003, ApiError, "7003: m7003"),  # not found
+    (10003, ApiError, "10003: m10003"),
+    (424242, ApiError, "424242: m424242"),  # unknown: judged by the status (200: not retried)
+])
+def test_a_200_error_envelope_with_a_permanent_code_fails_at_once(code, error, text):
+    calls = []
+    client, clock = _client(lambda r: calls.append(1) or _envelope(code))
+    with pytest.raises(error, match=text.replace(">", ".")) as err:
+        client.get("/x")
+    assert type(err.value) is error and err.value.codes == [code]
+    assert len(calls) == 1 and clock.sleeps == [] and client.stats.retries == 0
+
+
+def test_a_permanent_code_wins_over_a_transient_one_in_the_same_envelope():
+    client, clock = _client(lambda r: _envelope(10001, 10000))
+    with pytest.raises(AuthError):
+        client.get("/x")
+    assert clock.sleeps == []
+
+
+def test_transient_envelopes_are_bounded_by_the_attempts():
+    client, clock = _client(lambda r: _envelope(10001), retry=RetryPolicy(max_attempts=3))
+    with pytest.raises(ApiError, match="10001: m10001") as err:
+        client.get("/x")
+    assert type(err.value) is ApiError and len(clock.sleeps) == 2
+    client, _ = _client(lambda r: _envelope(10100), retry=RetryPolicy(max_attempts=2))
+    with pytest.raises(RateLimitError):
+        client.get("/x")
+
+
+def _cut(body: bytes, keep: int) -> httpx.Response:
+    """A body cut short whose Content-Length matches the cut (the server thinks it is whole)."""
+    return httpx.Response(200, headers={"content-type": "application/json"},
+                          content=body[:keep])
+
+
+def test_a_truncated_body_with_a_matching_content_length_is_retried():
+    whole = json.dumps({"success": True, "errors": [], "result": [{"uid": "a" * 40}]}).encode()
+    answers = [_cut(whole, 1), _cut(whole, len(whole) // 2), _cut(whole, len(whole) - 1),
+               _ok([{"uid": "a" * 40}])]
+    client, clock = _client(lambda r: answers.pop(0))
+    assert client.get("/x").result == [{"uid": "a" * 40}]
+    assert client.stats.retries == 3 and len(clock.sleeps) == 3
+
+
+class _EarlyClose(httpx.SyncByteStream):
+    """Sends part of the body, then the connection drops (as httpcore reports it)."""
+
+    def __init__(self, part: bytes) -> None:
+        self.part = part
+
+    def __iter__(self):
+        yield self.part
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete "
+                                        "message body")
+
+
+@pytest.mark.parametrize("failure", [
+    lambda r: httpx.Response(200, headers={"content-length": "500"},
+                             stream=_EarlyClose(b'{"success": true, "res')),
+    lambda r: (_ for _ in ()).throw(httpx.ReadError("[Errno 104] Connection reset by peer",
+                                                    request=r)),
+    lambda r: (_ for _ in ()).throw(httpx.ReadTimeout("timed out", request=r)),
+    lambda r: (_ for _ in ()).throw(httpx.RemoteProtocolError("Server disconnected without "
+                                                              "sending a response.",
+                                                              request=r)),
+])
+def test_resets_early_closes_and_timeouts_are_retried(failure):
+    answers = [failure, lambda r: _ok("fine")]
+    client, clock = _client(lambda r: answers.pop(0)(r))
+    assert client.get("/x").result == "fine"
+    assert client.stats.retries == 1 and len(clock.sleeps) == 1
+
+
+def test_graphql_errors_with_partial_data_are_retried_when_transient():
+    partial = {"viewer": {"accounts": [{"rows": [1]}]}}
+    answers = [
+        httpx.Response(200, json={"data": partial, "errors": [
+            {"message": "internal server error", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+        ]}),
+        httpx.Response(200, json={"data": partial, "errors": [
+            {"message": "rate limiter budget depleted", "extensions": {"code": "budget"}}]}),
+        _cut(json.dumps({"data": {"viewer": {"accounts": [{"rows": [1, 2]}]}}}).encode(), 30),
+        httpx.Response(200, json={"data": {"viewer": {"accounts": [{"rows": [1, 2]}]}},
+                                  "errors": None}),
+    ]
+    client, clock = _client(lambda r: answers.pop(0))
+    assert client.graphql("{ viewer { a } }") == {"viewer": {"accounts": [{"rows": [1, 2]}]}}
+    assert client.stats.retries == 3
+    assert clock.sleeps[1] >= 60  # the budget is waited out
+
+
+def test_graphql_errors_with_partial_data_are_never_returned_when_permanent():
+    calls = []
+
+    def handler(request):
+        calls.append(1)
+        return httpx.Response(200, json={"data": {"viewer": {"accounts": [{"rows": [1]}]}},
+                                         "errors": [{"message": "unknown field"}]})
+
+    client, clock = _client(handler)
+    with pytest.raises(QueryError, match="unknown field"):
+        client.graphql("{ viewer { a } }")
+    assert len(calls) == 1 and clock.sleeps == []
+
+
+def test_the_code_table_is_one_constant_that_both_clients_read():
+    from lc_analytics.sources import r2
+    from lc_analytics.sources.http import ERROR_CODES
+    from lc_analytics.sources.retry import TRANSIENT_KINDS, classify
+
+    assert r2.ERROR_CODES is ERROR_CODES
+    transient = {c for c, k in ERROR_CODES.items() if k in TRANSIENT_KINDS}
+    assert {10001, 10100, "budget", "SlowDown", "InternalError"} <= transient
+    assert not {10000, 9109, 7003, 10003, 10011, "authz", "AccessDenied"} & transient
+    assert classify([], 502) == "internal" and classify([], 404) is None
+
+
+def test_the_request_timeout_is_a_setting():
+    s = Settings.from_env({"LC_ANALYTICS_REQUEST_TIMEOUT": "0.25"}, env_file=None)
+    assert s.request_timeout == 0.25
+    assert Settings.from_env({}, env_file=None).request_timeout == 30.0
+    client = CloudflareClient(dataclasses.replace(_settings(), request_timeout=0.5),
+                              transport=httpx.MockTransport(lambda r: _ok(1)))
+    assert client._http.timeout == httpx.Timeout(0.5)
+    for bad in ("0", "-1", "soon", "inf"):
+        with pytest.raises(ConfigError, match="LC_ANALYTICS_REQUEST_TIMEOUT must be a positive"):
+            Settings.from_env({"LC_ANALYTICS_REQUEST_TIMEOUT": bad}, env_file=None)

@@ -302,7 +302,7 @@ def test_a_failing_cell_raises_naming_it_and_keeps_the_partial_notebook(synced, 
     assert err.context["cell_index"] == 3 and "cell 3 of boom.ipynb" in str(err)
     assert err.context["cell_first_line"] == "x = 1 / 0  # the failing cell"
     assert err.context["ename"] == "ZeroDivisionError"
-    folder = tmp_path / "reports" / "boom" / "2026-06-30"
+    [folder] = (tmp_path / "reports" / "boom").glob("2026-06-30.failed-*")
     partial = nbformat.read(folder / "boom.ipynb", as_version=4)
     assert Path(err.context["notebook"]) == folder / "boom.ipynb"
     outputs = [o for c in partial.cells if c.cell_type == "code" for o in c.outputs]

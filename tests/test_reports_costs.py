@@ -21,7 +21,6 @@ from lc_analytics.costs.analyses import aws_comparison, month_to_date, storage_r
 from lc_analytics.costs.engine import price_month
 from lc_analytics.costs.pricebook import load_book
 from lc_analytics.costs.usage import warehouse_usage
-from lc_analytics.recommend import recommend_all
 from lc_analytics.reports import ReportError, costs_data, run
 from lc_analytics.reports.html import external_resources
 from lc_analytics.reports.summary import jsonable
@@ -40,8 +39,8 @@ def wh(synced) -> Warehouse:
 
 
 @pytest.fixture(scope="module")
-def recs(wh):
-    return recommend_all(wh)
+def recs(synced_recs):
+    return synced_recs  # recommend_all(wh), computed once for the session
 
 
 def _engine_bill(wh: Warehouse, month: str):
@@ -84,7 +83,9 @@ def test_coverage_says_which_services_a_month_holds_whole(wh):
 def test_the_bill_and_its_days_equal_the_engine(wh):
     engine = _engine_bill(wh, "2026-06")
     june = costs_data.month_bill(wh, "2026-06")
-    assert june.total == engine.total == Decimal("430.985") and june.complete
+    # June: 430.985 with delivery in 209 whole blocks; pro rata it is 208,314 minutes / 1,000
+    # x $1 = 208.314, so 430.985 - 209.00 + 208.314 = 430.299 (no other line changed)
+    assert june.total == engine.total == Decimal("430.299") and june.complete
     by_service = june.by_service()
     assert sum(by_service.values()) == engine.total
     assert by_service["Stream"] == sum(li.cost for li in engine.line_items
@@ -116,7 +117,7 @@ def test_forecast_and_runway_summaries_are_the_libraries(wh):
     assert mid["forecast_low"] <= mid["forecast_cost"] <= mid["forecast_high"]
     assert (mid["days_elapsed"], mid["complete"]) == (15, False)
     end = costs_data.forecast_summary(wh, "2026-06-30")
-    assert end["complete"] and end["forecast_cost"] == end["mtd_cost"] == Decimal("430.985")
+    assert end["complete"] and end["forecast_cost"] == end["mtd_cost"] == Decimal("430.299")
     runway = costs_data.runway_summary(wh)
     lib = storage_runway(wh).iloc[0]
     assert runway["exhaustion_date"] == lib["exhaustion_date"] == date(2026, 7, 22)
@@ -255,7 +256,7 @@ def test_cost_review_numbers_equal_the_library(published, wh, recs):
     h = published[1]["cost_review"].headline
     engine = _engine_bill(wh, "2026-06")
     assert h["period"] == "2026-06" and h["as_of"] == "2026-06-30"
-    assert h["bill_total"] == str(engine.total) == "430.985"
+    assert h["bill_total"] == str(engine.total) == "430.29900"  # exact: 208.314 x 1.00
     services = {}
     for li in engine.line_items:
         services[li.service] = services.get(li.service, Decimal(0)) + li.cost
@@ -344,15 +345,15 @@ Path(out).write_text(json.dumps({"queries": queries, "errors": errors, "seen": s
 """
 
 
-def test_a_scheduled_run_succeeds_while_an_analyst_reads_and_a_sync_writes(account, tmp_path):
-    db = tmp_path / "wh.duckdb"
+def test_a_scheduled_run_succeeds_while_an_analyst_reads_and_a_sync_writes(account, synced_copy,
+                                                                           tmp_path):
+    db = synced_copy  # yesterday's sync of `account`
     stop, result = tmp_path / "stop", tmp_path / "reader.json"
     with Sandbox(account) as sb:
         def run_sync():
             return sync(sb.settings(db_path=db), transport=sb.transport,
                         now=lambda: account.now.to_pydatetime(), progress="none")
 
-        run_sync()
         reader = subprocess.Popen([sys.executable, "-c", READER, str(db), str(stop),
                                    str(result)], stdout=subprocess.PIPE, text=True)
         try:

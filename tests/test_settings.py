@@ -61,7 +61,7 @@ def test_secrets_are_masked_in_repr_str_and_format():
     for text in (repr(s), str(s), f"{s}", f"{s.api_token}", str(s.r2_secret_access_key)):
         assert TOKEN not in text and R2_SECRET not in text
     assert MASK in repr(s)
-    assert s.secrets() == [TOKEN, R2_SECRET]
+    assert s.secrets() == [TOKEN, R2_SECRET, "AKID"]  # the key id is masked too
     with pytest.raises(TypeError):
         import pickle
         pickle.dumps(Secret(TOKEN))

@@ -291,10 +291,11 @@ def test_presets_and_bad_input():
 
 
 # Digest (tests/truth_digest.py) of small's full ground truth for seed 7, end 2026-06-30,
-# computed once with the code on `main` at 211a8a8, before the simulator drew and derived in
-# bounded chunks: `python -c "...truth_digest(SimulatedAccount.build('small', seed=7,
-# end=date(2026, 6, 30)).ground_truth())"`. Chunking must never change a drawn number.
-SMALL_TRUTH_DIGEST = "cdf78d61c2556001ebbc473a55e6f9dc29f1cd3d077af39df01d1d2fb509c91a"
+# computed once with the code on `main` at 2c2ea72 (after the planted-situation and R2 status
+# code changes landed), before the simulator drew and derived in bounded chunks, as
+# `truth_digest(SimulatedAccount.build("small", seed=7, end=date(2026, 6, 30)).ground_truth())`
+# with main's lc_analytics on sys.path. Chunking must never change a drawn number.
+SMALL_TRUTH_DIGEST = "b4347632eeee605b977c2c8161e4e33b254480f641867f679162d9769a5f3772"
 
 
 def test_small_truth_is_bit_identical_to_the_whole_history_simulator(shared_account):

@@ -48,7 +48,7 @@ def snapshot(db) -> dict[str, pd.DataFrame]:
     out = {}
     for t in TABLES:
         df = wh.query(f"SELECT * FROM {t}")
-        out[t] = df.sort_values(list(df.columns[:4])).reset_index(drop=True)
+        out[t] = df.sort_values(list(df.columns[:5])).reset_index(drop=True)  # covers keys
     return out
 
 
@@ -159,11 +159,12 @@ def test_r2_storage_and_operations_equal_the_truth_for_31_days(synced):
     for col in ("payload_size", "metadata_size", "object_count"):
         assert st[col].tolist() == want[col].tolist(), col
     ops = wh.query("SELECT * FROM r2_operations_daily ORDER BY date, bucket, action_type, "
-                   "action_status")
+                   "action_status, response_status_code")
     want = truth.r2_operations_daily[truth.r2_operations_daily["date"] >= lo]
     assert len(ops) == len(want)
     assert ops["requests"].tolist() == want["requests"].tolist()
     assert ops["action_type"].tolist() == want["action_type"].tolist()
+    assert ops["response_status_code"].tolist() == want["response_status_code"].tolist()
 
 
 def test_r2_object_reads_equal_the_truth_for_31_days(synced):
@@ -195,9 +196,8 @@ def test_the_run_is_recorded(synced):
         [timedelta(days=31), timedelta(days=31), timedelta(days=29)]
 
 
-def test_a_second_sync_changes_nothing_and_fetches_only_the_lag(sandbox, tmp_path):
-    db = tmp_path / "wh.duckdb"
-    run_sync(sandbox, db)
+def test_a_second_sync_changes_nothing_and_fetches_only_the_lag(sandbox, synced_copy):
+    db = synced_copy  # a full sync of the sandbox's account at its clock
     before = snapshot(db)
     again = run_sync(sandbox, db)
     after = snapshot(db)
@@ -209,9 +209,8 @@ def test_a_second_sync_changes_nothing_and_fetches_only_the_lag(sandbox, tmp_pat
     assert again.graphql_requests < 10
 
 
-def test_incremental_sync_follows_the_clock_and_keeps_history(sandbox, tmp_path):
-    db = tmp_path / "wh.duckdb"
-    run_sync(sandbox, db)
+def test_incremental_sync_follows_the_clock_and_keeps_history(sandbox, synced_copy):
+    db = synced_copy  # a full sync of the sandbox's account at its clock
     first = snapshot(db)["minutes_viewed_daily"]
     acct = sandbox.account
     victim = acct.visible_videos().query("state == 'ready'")["uid"].iloc[0]
@@ -256,9 +255,8 @@ def _with_token(settings: Settings, token: str) -> Settings:
     return dataclasses.replace(settings, api_token=Secret(token))
 
 
-def test_wrong_token_and_missing_permission_leave_the_warehouse_unchanged(sandbox, tmp_path):
-    db = tmp_path / "wh.duckdb"
-    run_sync(sandbox, db, sources=["stream", "minutes_viewed"])
+def test_wrong_token_and_missing_permission_leave_the_warehouse_unchanged(sandbox, synced_copy):
+    db = synced_copy  # a full sync of the sandbox's account at its clock
     before = snapshot(db)
     now = lambda: sandbox.account.now.to_pydatetime()  # noqa: E731
     sandbox.account.advance(2)  # there would be new data to write

@@ -10,8 +10,11 @@ The recipe (`apply_plan`):
 3. without `yes`: print the diff (resource, field, recorded value, live value, proposed
    value, why) and change nothing;
 4. with `yes`: send each pending change (PUT live input, POST video, PUT bucket lifecycle)
-   through the same rate-limited clients as the sync, and append every outcome to the
-   warehouse's `apply_audit` table.
+   through the same rate-limited clients as the sync; then, in one warehouse transaction,
+   append every outcome to `apply_audit` and record what the account now holds for each
+   changed resource (the API's answer, as the sync's own row functions turn it into
+   `live_inputs`, `videos` and `r2_lifecycle_rules` rows), so a forecast or review made
+   right after an apply already reflects it, without a sync.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from ..recommend.model import Action, Plan
 from ..settings import Settings
 from ..sources.http import Clock, CloudflareClient
 from ..sources.r2 import R2Inventory
-from ..sources.stream import parse_time
-from ..warehouse import Warehouse
+from ..sources.stream import live_input_row, parse_time, video_row
+from ..warehouse import Transaction, Warehouse
 
 MIN_SCHEDULED_DELETION_DAYS = 30
 RETENTION_RANGE = (30, 1096)
@@ -91,15 +94,21 @@ class _Account:
             return {"Rules": self.r2.raw_lifecycle(action.resource)}
         raise PlanError(f"action {action.id}: unknown kind {action.kind!r}")
 
-    def write(self, action: Action) -> None:
+    def write(self, action: Action) -> tuple[str, list[dict[str, Any]]]:
+        """Send the change; return the warehouse table and rows the resource now has."""
         if action.kind == "live_input.update":
-            self.client.put(self.client.account_path(f"stream/live_inputs/{action.resource}"),
-                            action.proposed)
-        elif action.kind == "video.schedule_deletion":
-            self.client.post(self.client.account_path(f"stream/{action.resource}"),
-                             {"scheduledDeletion": action.proposed["scheduledDeletion"]})
-        elif action.kind == "r2.lifecycle":
+            page = self.client.put(
+                self.client.account_path(f"stream/live_inputs/{action.resource}"),
+                action.proposed)
+            return "live_inputs", [live_input_row(page.result)]
+        if action.kind == "video.schedule_deletion":
+            page = self.client.post(self.client.account_path(f"stream/{action.resource}"),
+                                    {"scheduledDeletion": action.proposed["scheduledDeletion"]})
+            return "videos", [video_row(page.result)]
+        if action.kind == "r2.lifecycle":
             self.r2.put_lifecycle(action.resource, _rules(action.proposed))
+            return "r2_lifecycle_rules", self.r2.lifecycle_rules(action.resource)
+        raise PlanError(f"action {action.id}: unknown kind {action.kind!r}")
 
     def close(self) -> None:
         self.client.close()
@@ -181,13 +190,14 @@ def _check_rules(reviews: list[Review], now: datetime) -> None:
 def _apply(account: _Account, plan: Plan, report: ApplyReport, warehouse: Warehouse | None,
            now: datetime) -> None:
     audit: list[dict[str, Any]] = []
+    changed: list[tuple[Action, str, list[dict[str, Any]]]] = []
     apply_id = uuid.uuid4().hex
     try:
         for r in report.reviews:
             status, error = {"done": "already", "manual": "manual"}.get(r.status, ""), None
             if r.status == "pending":
                 try:
-                    account.write(r.action)
+                    changed.append((r.action, *account.write(r.action)))
                     status = "applied"
                     report.applied.append(r.action.id)
                 except LcAnalyticsError as exc:
@@ -201,6 +211,18 @@ def _apply(account: _Account, plan: Plan, report: ApplyReport, warehouse: Wareho
         if warehouse is not None and audit:
             with warehouse.transaction() as tx:
                 tx.upsert("apply_audit", audit)
+                for action, table, rows in changed:
+                    _record(tx, action, table, rows, now)
+
+
+def _record(tx: Transaction, action: Action, table: str, rows: list[dict[str, Any]],
+            now: datetime) -> None:
+    """Store what the account holds after `action` as a sync would store it."""
+    tx.upsert(table, rows, seen_at=now)
+    if table == "r2_lifecycle_rules":  # rules the change removed, as a listing marks them
+        tx.execute("UPDATE r2_lifecycle_rules SET missing_since = ? WHERE bucket = ? AND "
+                   "missing_since IS NULL AND NOT list_contains(?::VARCHAR[], rule_id)",
+                   [now, action.resource, [row["rule_id"] for row in rows]])
 
 
 def _audit_row(apply_id: str, plan: Plan, r: Review, status: str, error: str | None,

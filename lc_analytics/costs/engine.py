@@ -9,8 +9,10 @@ Every bill, what-if and recommendation is priced here, so they all share one ari
 - Infrequent Access objects are billed for at least 30 days: an object that leaves IA
   earlier is charged the remaining days in the month it leaves;
 - free allowances apply only where the book gives them (R2: Standard class only);
-- quantities are rounded up to whole billing units on the monthly bill (1,000,001
-  operations bill as 2 million; 1.1 GB-month as 2), then the free allowance is deducted;
+- quantities of a SKU whose book says `rounding = "up"` are rounded up to whole billing
+  units on the monthly bill (1,000,001 operations bill as 2 million; 1.1 GB-month as 2), then
+  the free allowance is deducted; `rounding = "none"` is pro rata (Stream delivery: 1,500
+  minutes at $1 per 1,000 cost $1.50);
 - Stream storage is prepaid capacity bought in 1,000-minute blocks: the month is charged for
   the most blocks held on any of its days (the capacity, or the stored minutes when no
   capacity is given, as in a what-if);
@@ -24,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -32,7 +34,7 @@ import pandas as pd
 from .pricebook import PriceBook, Sku
 
 STANDARD, IA = "STANDARD", "STANDARD_IA"
-Records = pd.DataFrame | Iterable[Mapping[str, Any]] | None
+Records: TypeAlias = pd.DataFrame | Iterable[Mapping[str, Any]] | None
 
 
 @dataclass
@@ -139,8 +141,8 @@ def price_month(usage: Usage, month: date | str, book: PriceBook) -> Bill:
 
     >>> from lc_analytics.costs.pricebook import load_book
     >>> u = Usage(stream_delivery=[{"date": date(2026, 6, 1), "minutes": 1_000_001}])
-    >>> price_month(u, "2026-06", load_book("cloudflare")).total   # 1,001 blocks of 1,000
-    Decimal('1001.00')
+    >>> price_month(u, "2026-06", load_book("cloudflare")).total   # pro rata, $1 per 1,000
+    Decimal('1000.00100')
     """
     first, nxt = month_bounds(month)
     return _price(usage, first, nxt, book)

@@ -37,9 +37,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import WarehouseError
 from ..warehouse import Warehouse
-from .allocate import Allocation, allocate_month, synced_through
+from .allocate import Allocation, allocate_month
+from .coverage import covered_days
 from .engine import month_bounds, price_month
 from .pricebook import PriceBook, Sku, load_book
 
@@ -127,19 +127,12 @@ def default_months(wh: Warehouse) -> list[str]:
     >>> default_months(Warehouse("data/demo.duckdb", read_only=True))   # doctest: +SKIP
     ['2026-06']
     """
-    through = synced_through(wh)
-    firsts = wh.query("SELECT (SELECT min(date) FROM minutes_viewed_daily) AS a, "
-                      "(SELECT min(date) FROM r2_storage_daily) AS b, "
-                      "(SELECT min(date) FROM r2_operations_daily) AS c").iloc[0]
-    known = [pd.Timestamp(v).date() for v in firsts if not pd.isna(v)]
-    if through is None or not known:
-        raise WarehouseError(f"{wh.path}: no daily usage synced yet; run `lc-analytics sync`",
-                             path=str(wh.path))
-    month, _ = month_bounds(max(known))
+    start, through = covered_days(wh)
+    month, _ = month_bounds(start)
     out = []
     while month < through:
         first, nxt = month_bounds(month)
-        if (first >= max(known) and nxt <= through) or (first < through < nxt):
+        if (first >= start and nxt <= through) or (first < through < nxt):
             out.append(f"{first:%Y-%m}")
         month = nxt
     return out

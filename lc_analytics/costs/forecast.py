@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import LcAnalyticsError
+from ..errors import NotSyncedError
 from ..warehouse import Warehouse
 from .engine import Bill, Usage, month_bounds, price_month
 from .pricebook import PriceBook, load_book
@@ -43,8 +43,8 @@ def latest_synced_day(wh: Warehouse) -> date:
         return day
     last = wh.query("SELECT max(date) AS d FROM minutes_viewed_daily")["d"].iloc[0]
     if pd.isna(last):
-        raise LcAnalyticsError(f"{wh.path}: nothing synced yet (no daily usage); run a sync "
-                               "first")
+        raise NotSyncedError(f"{wh.path}: nothing synced yet (no daily usage); run "
+                             "`lc-analytics sync` first", path=str(wh.path))
     return pd.Timestamp(last).date()
 
 

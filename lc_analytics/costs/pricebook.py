@@ -22,7 +22,8 @@ _SKU_FIELDS = {
     "tiers", "source_read", "source_note",
 }
 _OVERLAY_FIELDS = {"amount", "free", "effective_from", "source", "description", "tiers",
-                   "source_read", "source_note"}
+                   "source_read", "source_note",
+                   "rounding"}  # a contract may bill in whole blocks (or pro rata)
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,9 @@ def _sku(sku_id: str, raw: dict, text: str, origin: str, problems: list[str],
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(f"{origin}:{_line_of(text, sku_id, 'tiers')}: sku {sku_id}: "
                             f"tiers must be [{{up_to_gb, amount}}, ...] ({exc})")
+    if base is not None and raw.get("rounding", "up") not in ("up", "none"):
+        problems.append(f"{origin}:{_line_of(text, sku_id, 'rounding')}: sku {sku_id}: "
+                        f"rounding must be up|none, not {raw['rounding']!r}")
     if base is None:
         required = _SKU_FIELDS - {"storage_class", "op_class", "tiers", "source_read",
                                   "source_note"}
@@ -217,7 +221,8 @@ def _sku(sku_id: str, raw: dict, text: str, origin: str, problems: list[str],
         return None
     if base is not None:
         return replace(base, **values, **{k: raw[k] for k in ("source", "description",
-                                                              "source_note") if k in raw},
+                                                              "source_note", "rounding")
+                                                   if k in raw},
                        origin=origin)
     return Sku(id=sku_id, meter=raw["meter"], service=raw["service"],
                description=raw["description"],

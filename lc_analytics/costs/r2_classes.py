@@ -14,14 +14,16 @@ CLASS_B = frozenset({
 })
 FREE = frozenset({"DeleteObject", "DeleteBucket", "AbortMultipartUpload"})
 READS = frozenset({"GetObject", "HeadObject"})  # object reads (IA retrieval on GetObject)
+#: Requests refused for authentication or authorization are not billed; other failures are.
+NOT_BILLED_STATUS_CODES = frozenset({401, 403})
 
 
 def op_class(action_type: str) -> str:
     """'A', 'B' or 'free' for an R2 action.
 
     Actions not on the list are billed as Class A, the dearer class, so an unknown action
-    can only overstate the bill. (Requests refused with 401/403 are not billed by R2; the
-    synced operations do not separate them from other user errors yet.)
+    can only overstate the bill. Requests refused with 401/403 are not billed at all
+    (`NOT_BILLED_STATUS_CODES`); the cost model leaves them out before classing.
 
     >>> op_class("ListObjectsV2"), op_class("GetObject"), op_class("DeleteObject")
     ('A', 'B', 'free')

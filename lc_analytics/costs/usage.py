@@ -6,12 +6,15 @@ How each meter is measured (the README's "Costs" section says the same):
 - Stream storage: purchased capacity from `stream_storage_snapshots` (each day takes the
   latest reading at or before it, earlier days the first reading); stored minutes per day
   are rebuilt from `videos` (duration rounded up to the second, from readyToStreamAt until
-  the video was seen missing or its scheduled deletion passed).
+  the video was seen missing or its scheduled deletion passed), plus the `maxDurationSeconds`
+  reserved by each direct upload from its creation until it completed (`uploaded`), its link
+  expired (`uploadExpiry`) or it was deleted, whichever came first.
 - R2 storage: each day's peak bytes per bucket from `r2_storage_daily` (exact); the
   Infrequent Access part from the inventory (objects listed as STANDARD_IA, IA from the day
   their lifecycle rule moved them: creation day + transition days + 1); Standard is the rest.
-- R2 operations: `r2_operations_daily` with each action's billing class; reads of IA
-  objects (`r2_object_reads_daily`) and lifecycle transitions are billed at IA rates.
+- R2 operations: `r2_operations_daily` with each action's billing class, leaving out
+  requests refused with 401/403 (not billed); reads of IA objects (`r2_object_reads_daily`)
+  and lifecycle transitions are billed at IA rates.
 - IA retrieval: GetObject reads of IA objects x their size.
 """
 
@@ -25,7 +28,7 @@ import pandas as pd
 
 from ..warehouse import Warehouse
 from .engine import IA, STANDARD, Usage, month_bounds, objects_daily_bytes
-from .r2_classes import READS, op_class
+from .r2_classes import NOT_BILLED_STATUS_CODES, READS, op_class
 
 
 @dataclass
@@ -120,6 +123,13 @@ def stream_storage_daily(wh: Warehouse, first: date, nxt: date,
     return out
 
 
+# When a listed video was deleted: between the last listing that had it and the first that did
+# not, at its scheduled deletion if that falls in between, else when it was found missing.
+_GONE_SQL = ("CASE WHEN missing_since IS NULL THEN NULL "
+             "     WHEN scheduled_deletion > last_seen AND scheduled_deletion <= missing_since "
+             "     THEN scheduled_deletion ELSE missing_since END")
+
+
 def stored_videos(wh: Warehouse) -> pd.DataFrame:
     """Every playable video ever listed, with what it stores and when it stopped storing it.
 
@@ -130,13 +140,23 @@ def stored_videos(wh: Warehouse) -> pd.DataFrame:
     """
     return wh.query(
         "SELECT uid, live_input_uid, creator, ceil(duration_seconds) AS seconds, "
-        "ready_to_stream_at AS ready, "
-        # deleted between the last listing that had it and the first that did not: at its
-        # scheduled deletion if that falls in between, else when it was found missing
-        "CASE WHEN missing_since IS NULL THEN NULL "
-        "     WHEN scheduled_deletion > last_seen AND scheduled_deletion <= missing_since "
-        "     THEN scheduled_deletion ELSE missing_since END AS gone "
+        f"ready_to_stream_at AS ready, {_GONE_SQL} AS gone "
         "FROM videos WHERE state = 'ready' AND duration_seconds IS NOT NULL ORDER BY uid")
+
+
+def upload_reservations(wh: Warehouse) -> pd.DataFrame:
+    """The `maxDurationSeconds` every direct upload reserved while it was pending.
+
+    Columns as `stored_videos`: seconds = maxDurationSeconds, ready = creation time, gone =
+    when the reservation was released: the upload completed, its link expired or the video
+    was deleted, whichever came first (NaT while it is still pending). Reference section 6.
+
+    >>> upload_reservations(Warehouse("data/demo.duckdb", read_only=True))   # doctest: +SKIP
+    """
+    return wh.query(
+        "SELECT uid, live_input_uid, creator, max_duration_seconds AS seconds, "
+        f"created AS ready, least(uploaded, upload_expiry, {_GONE_SQL}) AS gone "
+        "FROM videos WHERE max_duration_seconds IS NOT NULL ORDER BY uid")
 
 
 def stored_day_span(videos: pd.DataFrame, days: pd.DatetimeIndex) -> tuple[np.ndarray,
@@ -163,14 +183,15 @@ def stored_day_span(videos: pd.DataFrame, days: pd.DatetimeIndex) -> tuple[np.nd
 
 
 def rebuilt_stored_minutes(wh: Warehouse, days: pd.DatetimeIndex) -> np.ndarray:
-    """Stored minutes at the end of each day, rebuilt from the videos ever listed."""
-    v = stored_videos(wh)
+    """Stored minutes at the end of each day, rebuilt from the videos ever listed: ready
+    videos and the reservations of direct uploads still pending that day."""
     n = len(days)
     delta = np.zeros(n + 1, dtype=np.int64)
-    lo, hi = stored_day_span(v, days)
-    secs = v["seconds"].to_numpy(dtype=np.int64)
-    np.add.at(delta, lo, secs)
-    np.add.at(delta, hi, -secs)
+    for v in (stored_videos(wh), upload_reservations(wh)):
+        lo, hi = stored_day_span(v, days)
+        secs = v["seconds"].to_numpy(dtype=np.int64)
+        np.add.at(delta, lo, secs)
+        np.add.at(delta, hi, -secs)
     return np.cumsum(delta)[:n] / 60
 
 
@@ -206,7 +227,8 @@ def _r2_storage(wh: Warehouse, objects: pd.DataFrame, first: date, nxt: date,
         daily = objects_daily_bytes(grp, first, nxt)
         ia_parts.append(daily[daily["storage_class"] == IA].assign(bucket=bucket))
     ia = pd.concat(ia_parts, ignore_index=True) if ia_parts else pd.DataFrame(
-        {"date": [], "bucket": [], "storage_class": [], "bytes": []})
+        {"date": pd.Series(dtype=object), "bucket": pd.Series(dtype=object),
+         "storage_class": pd.Series(dtype=object), "bytes": pd.Series(dtype=np.int64)})
     ia = ia.merge(totals[["date", "bucket"]], on=["date", "bucket"])  # days with a total only
     std = totals.merge(ia[["date", "bucket", "bytes"]].rename(columns={"bytes": "ia"}),
                        on=["date", "bucket"], how="left").fillna({"ia": 0})
@@ -241,8 +263,13 @@ def _object_reads(wh: Warehouse, objects: pd.DataFrame, first: date,
 
 
 def _operations(wh: Warehouse, reads: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:
-    ops = wh.query("SELECT date, bucket, action_type, action_status, requests "
-                   "FROM r2_operations_daily WHERE date >= ? AND date < ?", [first, nxt])
+    # requests refused with 401/403 are not billed (other failed requests are)
+    codes = ", ".join(str(c) for c in sorted(NOT_BILLED_STATUS_CODES))
+    ops = wh.query("SELECT date, bucket, action_type, action_status, "
+                   "sum(requests)::BIGINT AS requests "
+                   "FROM r2_operations_daily WHERE date >= ? AND date < ? "
+                   f"AND response_status_code NOT IN ({codes}) "
+                   "GROUP BY date, bucket, action_type, action_status", [first, nxt])
     ops["date"] = pd.to_datetime(ops["date"]).dt.date
     ops["op_class"] = ops["action_type"].map(op_class)
     ops["storage_class"] = np.where(ops["action_type"] == "LifecycleStorageTierTransition",

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..costs.coverage import check_as_of
 from ..costs.engine import Bill, Usage, month_bounds, price_month
 from ..costs.forecast import latest_synced_day
 from ..costs.pricebook import PriceBook, load_book
@@ -57,10 +58,11 @@ RATE_DAYS = 28  # days of recent recordings an input's recording rate is measure
 
 def resolve(wh: Warehouse, book: PriceBook | str | None,
             as_of: date | str | None) -> tuple[PriceBook, date]:
-    """The price book (default: Cloudflare's) and the as-of day (default: the last synced day)."""
+    """The price book (default: Cloudflare's) and the as-of day (default: the last synced day;
+    a day before the first synced day is refused with NotSyncedError)."""
     if book is None or isinstance(book, str):
         book = load_book(book or "cloudflare")
-    day = latest_synced_day(wh) if as_of is None else pd.Timestamp(as_of).date()
+    day = latest_synced_day(wh) if as_of is None else check_as_of(wh, as_of)
     return book, day
 
 

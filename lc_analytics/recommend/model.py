@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import ConfigError
+from ..errors import PlanFileError
 
 PLAN_VERSION = 1
 
@@ -121,24 +121,26 @@ class Plan:
         try:
             data = json.loads(path.read_text())
         except OSError as exc:
-            raise ConfigError([f"cannot read plan {path}: {exc.strerror}"]) from exc
-        except json.JSONDecodeError as exc:
-            raise ConfigError([f"plan {path} is not JSON (line {exc.lineno}): {exc.msg}"]) \
+            raise PlanFileError(f"cannot read plan {path}: {exc.strerror}", path=str(path)) \
                 from exc
+        except json.JSONDecodeError as exc:
+            raise PlanFileError(f"plan {path} is not JSON (line {exc.lineno}): {exc.msg}",
+                                path=str(path)) from exc
         try:
             if data["version"] != PLAN_VERSION:
-                raise ConfigError([f"plan {path} has version {data['version']}; this "
-                                   f"lc-analytics reads version {PLAN_VERSION}"])
+                raise PlanFileError(f"plan {path} has version {data['version']}; this "
+                                    f"lc-analytics reads version {PLAN_VERSION}", path=str(path))
             recs = [_recommendation(r) for r in data["recommendations"]]
             plan = cls(account_id=data["account_id"],
                        created_at=datetime.fromisoformat(data["created_at"]),
                        book=data["book"], recommendations=recs)
         except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError([f"plan {path} is malformed: {exc!r}"]) from exc
-        if data.get("plan_id") and data["plan_id"] != plan.id:
-            raise ConfigError([f"plan {path} was edited after it was made (plan_id "
-                               f"{data['plan_id']} does not match its actions); run "
-                               "`lc-analytics recommend` again"])
+            raise PlanFileError(f"plan {path} is not an lc-analytics plan ({exc!r}); run "
+                                "`lc-analytics recommend` to write one", path=str(path)) from exc
+        if data.get("plan_id") != plan.id:
+            raise PlanFileError(f"plan {path} was edited after it was made (plan_id "
+                                f"{data.get('plan_id')} does not match its actions); run "
+                                "`lc-analytics recommend` again", path=str(path))
         return plan
 
 

@@ -7,7 +7,8 @@
 Each run folder holds the executed notebook, an offline HTML page with the code hidden and
 summary.json (the headline numbers the notebook's `summary` cell published with
 `publish_summary`). reports/index.html lists every run. A failing cell raises ReportError
-(exit code 7) naming the cell; the partial notebook stays in the run folder.
+(exit code 7) naming the cell; the failed run is kept with its partial notebook beside the run
+folder (`<date>.failed-<time>/`), and a good run of the same date is never touched.
 """
 
 from .errors import ReportError

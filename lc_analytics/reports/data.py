@@ -521,8 +521,12 @@ def rendition_mix(mix: Mapping[str, float | str | Decimal] | None = None,
     Default (lc_analytics.costs.comparison): Cloudflare's recommended encodes 1080p 8 Mbps
     30%, 720p 4.8 Mbps 40%, 480p 2.4 Mbps 20%, 360p 1 Mbps 10%, i.e. 4.9 Mbps on average.
 
-    >>> rendition_mix()["share"].sum()
-    1.0
+    >>> print(rendition_mix(minutes=1000).to_string(index=False))
+    rendition  mbps  share    gb
+        1080p   8.0    0.3 18.00
+         720p   4.8    0.4 14.40
+         480p   2.4    0.2  3.60
+         360p   1.0    0.1  0.75
     """
     shares = _mix(mix)
     df = pd.DataFrame({"rendition": list(shares),
@@ -578,9 +582,10 @@ def r2_operations(wh: Warehouse, start: date, end: date) -> pd.DataFrame:
 
     >>> r2_operations(wh, date(2026, 6, 1), date(2026, 6, 30))         # doctest: +SKIP
     """
-    df = _dates(wh.query("SELECT date, bucket, action_type, action_status, requests "
+    df = _dates(wh.query("SELECT date, bucket, action_type, action_status, "
+                         "sum(requests)::BIGINT AS requests "
                          "FROM r2_operations_daily WHERE date BETWEEN $s AND $e "
-                         "ORDER BY date, bucket, action_type, action_status",
+                         "GROUP BY ALL ORDER BY date, bucket, action_type, action_status",
                          {"s": start, "e": end}))
     df.insert(4, "op_class", [op_class(a) for a in df["action_type"]])
     df["requests"] = df["requests"].astype("int64")

@@ -1,16 +1,7 @@
-"""ReportError: a report could not be run (bad parameter, missing notebook, failing cell)."""
+"""ReportError: a report could not be run (defined in the one tree, lc_analytics.errors)."""
 
 from __future__ import annotations
 
-from ..errors import LcAnalyticsError
+from ..errors import ReportError
 
-
-class ReportError(LcAnalyticsError):
-    """A report run failed; `context` names the report and, for a failing cell, the cell.
-
-    Context keys: `report`; for a failing cell also `cell_index` (0-based, in the source
-    notebook), `cell_first_line`, `ename`, `evalue` and `notebook` (the partial executed
-    notebook kept for diagnosis).
-    """
-
-    exit_code = 7
+__all__ = ["ReportError"]

@@ -74,13 +74,15 @@ class RunEntry:
     folder: Path
     ok: bool
     headline: dict[str, Any]
+    failed_at: str = ""  # the UTC time of a failed run kept as `<date>.failed-<time>/`
 
 
 def list_runs(out_root: str | Path) -> list[RunEntry]:
     """Every run under `out_root` (`<name>/<date>/`), newest date first, then by name.
 
     A run is ok when its HTML and summary.json exist; a failed run keeps only its partial
-    notebook.
+    notebook, in `<date>.failed-<time>/` beside the date's good run (if any); both are
+    listed. Hidden folders (runs still rendering) are not.
 
     >>> [r.name for r in list_runs("reports")]                         # doctest: +SKIP
     ['bandwidth', 'viewers']
@@ -88,19 +90,19 @@ def list_runs(out_root: str | Path) -> list[RunEntry]:
     root = Path(out_root)
     runs = []
     for folder in sorted(root.glob("*/*/")):
-        name, day = folder.parent.name, folder.name
+        name, (day, _, failed_at) = folder.parent.name, folder.name.partition(".failed-")
         if not (folder / f"{name}.ipynb").exists():
             continue
         summary = folder / "summary.json"
-        ok = summary.exists() and (folder / f"{name}.html").exists()
+        ok = not failed_at and summary.exists() and (folder / f"{name}.html").exists()
         headline: dict[str, Any] = {}
         if ok:
             try:
                 headline = json.loads(summary.read_text(encoding="utf-8")).get("headline", {})
             except (OSError, ValueError):
                 ok = False
-        runs.append(RunEntry(name, day, folder, ok, headline))
-    runs.sort(key=lambda r: r.name)
+        runs.append(RunEntry(name, day, folder, ok, headline, failed_at))
+    runs.sort(key=lambda r: (r.name, not r.ok, r.failed_at))
     return sorted(runs, key=lambda r: r.date, reverse=True)
 
 
@@ -122,6 +124,8 @@ def index_html(out_root: str | Path) -> str:
         if r.headline.get("period_start"):
             period = f"{r.headline['period_start']} .. {r.headline.get('period_end', '')}"
         status = "ok" if r.ok else '<span class="failed">failed</span>'
+        if r.failed_at:
+            status += f" at {html.escape(r.failed_at)}"
         rows.append(f"<tr><td>{html.escape(r.name)}</td><td>{html.escape(r.date)}</td>"
                     f"<td>{html.escape(period)}</td><td>{status}</td>"
                     f"<td>{' · '.join(links)}</td></tr>")

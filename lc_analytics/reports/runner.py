@@ -2,8 +2,9 @@
 
 `run` reads as its steps: find the notebook, resolve and check the parameters, execute it
 with papermill in a private temporary folder (kernel `lc-analytics`, secrets stripped from
-its environment), scrub the executed notebook, publish notebook + HTML + summary.json into
-the run folder, rewrite reports/index.html.
+its environment), scrub the executed notebook, render notebook + HTML + summary.json into a
+staging folder beside the run folder, move it into place (or keep it as
+`<date>.failed-<time>/`), rewrite reports/index.html.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,6 +26,7 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
+from ..costs.coverage import check_as_of
 from ..warehouse import Warehouse
 from . import data
 from .costs_data import last_complete_month
@@ -77,36 +81,48 @@ def run(name: str, params: Mapping[str, Any] | None = None, *,
     warehouse's last complete day (clipped to the period's end). `db` defaults to the
     warehouse every command uses (LC_ANALYTICS_DB from the environment or .env).
 
-    Publishes <name>.ipynb (executed), <name>.html (code hidden, offline) and summary.json,
-    then rewrites <out_root>/index.html. A failing cell raises ReportError naming the cell;
-    the partial executed notebook is kept in the run folder.
+    Renders <name>.ipynb (executed), <name>.html (code hidden, offline) and summary.json into
+    a private folder and moves it into place only when every step succeeded, then rewrites
+    <out_root>/index.html. A failing cell raises ReportError naming the cell; the failed
+    run, with its partial notebook, is kept beside the run folder as
+    `<as_of>.failed-<UTC time>/`, and a good run already published for that date is left
+    untouched.
 
     >>> res = run("viewers", period="2026-06")                         # doctest: +SKIP
-    >>> res.html
+    >>> res.html                                                       # doctest: +SKIP
     PosixPath('reports/viewers/2026-06-30/viewers.html')
     """
     started = time.monotonic()
     source = _notebook(name, notebooks_dir)
     secrets = configured_secrets()
     parameters = _parameters(source, dict(params or {}), as_of, period, secrets)
-    folder = _run_folder(Path(out_root), name, parameters["as_of"])
-    executed, error = _execute(source, parameters, kernel_name, timeout)
-    nb = scrub_notebook(executed, secrets, paths={
-        "input_path": _display_path(source), "output_path": str(folder / f"{name}.ipynb")})
-    notebook_path = _write(folder / f"{name}.ipynb", _ipynb(nb))
+    root = Path(out_root)
+    folder = root / name / parameters["as_of"]
+    staging, failed = _staging(folder), _failed_folder(folder)  # named by the run's start
     try:
+        executed, error = _execute(source, parameters, kernel_name, timeout)
+        # a failed run's notebook is read where it is kept: beside the good run
+        final = failed if error is not None else folder
+        nb = scrub_notebook(executed, secrets, paths={
+            "input_path": _display_path(source), "output_path": str(final / f"{name}.ipynb")})
+        _write(staging / f"{name}.ipynb", _ipynb(nb))
         if error is not None:
-            raise _cell_error(name, source, executed, error, notebook_path)
+            raise _cell_error(name, source, executed, error, final / f"{name}.ipynb")
         summary = _summary(nb, name, parameters)
-        html_path = _publish_html(nb, folder, name, parameters, secrets)
-        summary_path = _write(folder / "summary.json",
-                              mask_text(json.dumps(summary, indent=2) + "\n", secrets))
+        _publish_html(nb, staging, name, parameters, secrets)
+        _write(staging / "summary.json", mask_text(json.dumps(summary, indent=2) + "\n",
+                                                   secrets))
+        _replace(staging, folder)
+    except BaseException:
+        _keep_failed(staging, failed)
+        raise
     finally:
-        _write_index(Path(out_root), secrets)  # failed runs are listed too
+        if root.exists():
+            _write_index(root, secrets)  # failed runs are listed too
     return ReportResult(name=name, date=date.fromisoformat(parameters["as_of"]), folder=folder,
-                        notebook=notebook_path, html=html_path, summary_path=summary_path,
-                        summary=summary, parameters=parameters,
-                        seconds=round(time.monotonic() - started, 2))
+                        notebook=folder / f"{name}.ipynb", html=folder / f"{name}.html",
+                        summary_path=folder / "summary.json", summary=summary,
+                        parameters=parameters, seconds=round(time.monotonic() - started, 2))
 
 
 # -- steps -----------------------------------------------------------------------------------
@@ -152,6 +168,7 @@ def _parameters(source: Path, params: dict[str, Any], as_of: date | str | None,
 
     db = Path(params.get("db") or default_db()).expanduser().absolute()
     wh = Warehouse(db, read_only=True)  # fails early, naming the file, if it cannot be read
+    check_as_of(wh, params.get("as_of") or data.data_through(wh))  # synced data, not a guess
     p = data.resolve_period(wh, params.get("period_start"), params.get("period_end"),
                             params.get("as_of"))
     resolved = {"db": str(db), "period_start": p.start.isoformat(),
@@ -185,12 +202,45 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _run_folder(out_root: Path, name: str, as_of: str) -> Path:
-    folder = out_root / name / as_of
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in (f"{name}.ipynb", f"{name}.html", "summary.json"):
-        (folder / stale).unlink(missing_ok=True)
-    return folder
+def _staging(folder: Path) -> Path:
+    """A private folder beside the run folder, where the run is rendered (same filesystem,
+    so publishing it is a rename)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+
+
+def _failed_folder(folder: Path) -> Path:
+    """`<date>.failed-<UTC time>` beside the run folder (a new one for every failed run)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate, n = folder.with_name(f"{folder.name}.failed-{stamp}"), 1
+    while candidate.exists():
+        n += 1
+        candidate = folder.with_name(f"{folder.name}.failed-{stamp}-{n}")
+    return candidate
+
+
+def _replace(staging: Path, folder: Path) -> None:
+    """Move the complete run into place; the run it replaces is removed only afterwards."""
+    old = None
+    if folder.exists():
+        old = folder.with_name(f".{folder.name}.{os.getpid()}.{time.monotonic_ns()}.old")
+        folder.rename(old)
+    staging.rename(folder)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _keep_failed(staging: Path, failed: Path) -> None:
+    """Keep what a failed run rendered as `failed` (`<date>.failed-<time>/`); drop an empty
+    staging folder."""
+    if not staging.exists():
+        return
+    if any(staging.iterdir()):
+        staging.rename(failed)
+    else:
+        staging.rmdir()
+        with suppress(OSError):  # the report's folder, if this run created it
+            failed.parent.rmdir()
 
 
 def _execute(source: Path, parameters: dict[str, Any], kernel_name: str, timeout: int,

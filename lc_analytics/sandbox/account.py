@@ -21,6 +21,8 @@ from .presets import Preset, get_preset
 from .simulator import MULTIPART_CHUNK, UTC, Draws, Planted, draw
 
 UNSET: object = object()
+#: HTTP responses R2 does not bill (the sandbox's own copy of the rule, reference section 6)
+NOT_BILLED_CODES = (401, 403)
 MIN_RETENTION_DAYS, MAX_RETENTION_DAYS = 30, 1096
 
 
@@ -53,10 +55,12 @@ class GroundTruth:
     r2_objects_summary: pd.DataFrame  # bucket, storage_class, objects, bytes
     r2_lifecycle: pd.DataFrame
     r2_storage_daily: pd.DataFrame  # date, bucket, payload_size, metadata_size, object_count
-    r2_operations_daily: pd.DataFrame  # date, bucket, action_type, action_status, requests
-    r2_operations_by_class: pd.DataFrame  # date, bucket, op_class, requests
+    # date, bucket, action_type, action_status, response_status_code, requests (all requests)
+    r2_operations_daily: pd.DataFrame
+    r2_operations_by_class: pd.DataFrame  # date, bucket, op_class, requests (all requests)
     r2_storage_daily_by_class: pd.DataFrame  # date, bucket, storage_class, bytes
-    r2_billing_operations: pd.DataFrame  # date, bucket, op_class, storage_class, requests
+    # date, bucket, op_class, storage_class, requests: billable only (no 401/403)
+    r2_billing_operations: pd.DataFrame
     r2_ia_retrieval_daily: pd.DataFrame  # date, bucket, bytes read from IA by GetObject
     capacity_minutes: int
     exhaustion_date: date | None  # first day stored minutes reach capacity (current settings)
@@ -153,13 +157,14 @@ class SimulatedAccount:
         recs = shows[shows["recorded"]]
         creator = bc["creator"].to_numpy()
         li_meta = self.live_input_state
+        li_names = li_meta.loc[recs["live_input_uid"], "name"].to_numpy()
         recordings = pd.DataFrame({
             "uid": recs["uid"],
             "kind": "recording",
             "live_input": recs["live_input_uid"],
             "creator": creator[recs["b"]],
-            "name": [f"{li_meta.at[u, 'name']} {s:%Y-%m-%d %H:%M}"
-                     for u, s in zip(recs["live_input_uid"], recs["start"], strict=True)],
+            "name": [f"{n} {s:%Y-%m-%d %H:%M}"
+                     for n, s in zip(li_names, recs["start"], strict=True)],
             "created": recs["start"],
             "uploaded": recs["end"],
             "live_end": recs["end"],
@@ -202,8 +207,8 @@ class SimulatedAccount:
                     "policy_deletion", "manual_deletion"):
             videos[col] = _utc(videos[col])
         sched = videos["policy_deletion"].copy()
-        for uid, ts in self._video_sched_edits.items():
-            sched[videos["uid"] == uid] = ts if ts is not None else pd.NaT
+        edited = videos["uid"].isin(self._video_sched_edits.keys())  # None clears it
+        sched[edited] = _utc(videos.loc[edited, "uid"].map(self._video_sched_edits))
         videos["scheduled_deletion"] = sched
         api_del = _utc(videos["uid"].map(self._api_deleted))
         videos["deleted_at"] = _utc(pd.concat(
@@ -330,7 +335,8 @@ class SimulatedAccount:
         vis = li[li["created"] < self._now].copy()
         shows = self.draws.shows
         on_air = shows[(shows["start"] <= self._now) & (self._now < shows["end"])]
-        vis["status"] = np.where(vis["uid"].isin(on_air["live_input_uid"]), "connected", None)
+        vis["status"] = None
+        vis.loc[vis["uid"].isin(on_air["live_input_uid"]), "status"] = "connected"
         return vis
 
     def storage_usage(self, creator: str | None = None) -> dict:
@@ -468,13 +474,15 @@ class SimulatedAccount:
             objects=("key", "size"), bytes=("size", "sum"))
         ops = self.r2_operations(lo, hi)
         ops = ops[(ops["date"] >= lo) & (ops["date"] <= hi)]
-        ops_daily = ops.groupby(["date", "bucket", "action_type", "action_status"],
-                                as_index=False)["requests"].sum()
+        ops_daily = ops.groupby(["date", "bucket", "action_type", "action_status",
+                                 "response_status_code"], as_index=False)["requests"].sum()
         ops = ops.assign(op_class=ops["action_type"].map(op_class),
                          storage_class=self._class_on_day(ops))
         ops_class = ops.groupby(["date", "bucket", "op_class"], as_index=False)["requests"].sum()
-        billing = ops.groupby(["date", "bucket", "op_class", "storage_class"],
-                              as_index=False)["requests"].sum()
+        # R2 does not bill requests refused for authentication or authorization (401, 403)
+        billable = ops[~ops["response_status_code"].isin(NOT_BILLED_CODES)]
+        billing = billable.groupby(["date", "bucket", "op_class", "storage_class"],
+                                   as_index=False)["requests"].sum()
         sizes = self._state()["objects"].set_index("key")["size"]
         ia_reads = ops[(ops["storage_class"] == "STANDARD_IA")
                        & (ops["action_type"] == "GetObject")
@@ -588,8 +596,8 @@ class SimulatedAccount:
 
     def r2_operations(self, first: pd.Timestamp | None = None,
                       last: pd.Timestamp | None = None) -> pd.DataFrame:
-        """Every R2 operation per day x bucket x object x action x status (up to `now`),
-        optionally only for the days in [first, last]."""
+        """Every R2 operation per day x bucket x object x action x status x HTTP response code
+        (up to `now`), optionally only for the days in [first, last]."""
         st = self._state()
         o = st["objects"]
         dr = self.draws
@@ -619,12 +627,15 @@ class SimulatedAccount:
         frames.append(pd.DataFrame({
             "date": r["day"].to_numpy(), "bucket": o["bucket"].to_numpy()[r["obj"]],
             "object_name": o["key"].to_numpy()[r["obj"]], "action_type": "GetObject",
-            "action_status": "success", "requests": r["requests"].to_numpy()}))
+            "action_status": "success", "response_status_code": 200,
+            "requests": r["requests"].to_numpy()}))
         b = bucket_ops
         frames.append(pd.DataFrame({
             "date": b["day"].to_numpy(), "bucket": b["bucket"].to_numpy(), "object_name": "",
             "action_type": b["action_type"].to_numpy(),
-            "action_status": b["action_status"].to_numpy(), "requests": b["requests"].to_numpy()}))
+            "action_status": b["action_status"].to_numpy(),
+            "response_status_code": b["response_status_code"].to_numpy(),
+            "requests": b["requests"].to_numpy()}))
         ops = pd.concat(frames, ignore_index=True)
         ops["date"] = pd.to_datetime(ops["date"], utc=True)
         ops = ops[ops["date"] < self._now.floor("D")]
@@ -632,7 +643,8 @@ class SimulatedAccount:
             ops = ops[ops["date"] >= first]
         if last is not None:
             ops = ops[ops["date"] <= last]
-        return ops.sort_values(["date", "bucket", "object_name", "action_type"]).reset_index(
+        return ops.sort_values(["date", "bucket", "object_name", "action_type", "action_status",
+                                "response_status_code"]).reset_index(
             drop=True)
 
     def exhaustion_date(self) -> date | None:
@@ -699,7 +711,8 @@ def _ops(day, o, mask, action, n) -> pd.DataFrame:
     return pd.DataFrame({
         "date": day.to_numpy(), "bucket": o.loc[mask, "bucket"].to_numpy(),
         "object_name": o.loc[mask, "key"].to_numpy(), "action_type": action,
-        "action_status": "success", "requests": np.broadcast_to(np.asarray(n), (int(mask.sum()),))
+        "action_status": "success", "response_status_code": 200,
+        "requests": np.broadcast_to(np.asarray(n), (int(mask.sum()),))
         if np.ndim(n) == 0 else np.asarray(n)})
 
 

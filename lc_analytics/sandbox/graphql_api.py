@@ -85,7 +85,6 @@ R2_RETENTION = pd.Timedelta(days=31)  # reference 2.2
 # where `string` is expected (client code in the wild does both).
 _SCALAR_ALIASES = {"string": "string", "String": "string",
                    "uint64": "int", "uint16": "int", "Int": "int"}
-_STATUS_CODE = {"success": 200, "userError": 404, "internalError": 500}
 _FILTER_OPS = ("neq", "gt", "geq", "lt", "leq", "in", "notin")
 
 
@@ -156,7 +155,7 @@ def _r2_operations_frame(account: SimulatedAccount) -> pd.DataFrame:
     return pd.DataFrame({
         "_ts": ops["date"], "bucketName": ops["bucket"], "objectName": ops["object_name"],
         "actionType": ops["action_type"], "actionStatus": ops["action_status"],
-        "responseStatusCode": ops["action_status"].map(_STATUS_CODE).astype(np.int64),
+        "responseStatusCode": ops["response_status_code"].astype(np.int64),
         "sum_requests": ops["requests"],
     }).reset_index(drop=True)
 

@@ -46,13 +46,15 @@ R2_STORAGE = Dataset(
              "uploadCount": "upload_count"},
     retention_days=31,
 )
+#: Split by HTTP status too: R2 does not bill requests refused with 401 or 403.
 R2_OPERATIONS = Dataset(
     name="r2OperationsAdaptiveGroups",
-    dimensions=("bucketName", "date", "actionType", "actionStatus"),
+    dimensions=("bucketName", "date", "actionType", "actionStatus", "responseStatusCode"),
     block="sum",
     metrics=("requests",),
     columns={"date": "date", "bucketName": "bucket", "actionType": "action_type",
-             "actionStatus": "action_status", "requests": "requests"},
+             "actionStatus": "action_status", "responseStatusCode": "response_status_code",
+             "requests": "requests"},
     retention_days=31,
 )
 R2_OBJECT_READS = Dataset(

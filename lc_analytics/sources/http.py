@@ -6,7 +6,6 @@ import contextlib
 import json
 import logging
 import random
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +16,20 @@ import httpx
 
 from ..errors import ApiError, AuthError, QueryError, RateLimitError, TransportError
 from ..settings import Settings, mask_secrets
+from .retry import (
+    AUTH,
+    ERROR_CODES,
+    RATE_LIMIT,
+    TRANSIENT_KINDS,
+    ClientStats,
+    Clock,
+    Retrier,
+    RetryPolicy,
+    classify,
+    retry_after,
+)
+
+__all__ = ["ERROR_CODES", "ClientStats", "Clock", "CloudflareClient", "Page", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
 
@@ -26,27 +39,6 @@ PERMISSIONS = {
     "stream_write": "Account > Stream > Edit",
     "analytics": "Account > Account Analytics > Read",
 }
-
-
-class Clock:
-    """Wall-clock time and sleeping; tests swap in a fake that advances instantly."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-@dataclass
-class RetryPolicy:
-    """How hard to try: per-request attempts, backoff, and a budget for the whole client."""
-
-    max_attempts: int = 6
-    base_delay: float = 1.0  # also the floor when Retry-After is 0, absent or in the past
-    max_delay: float = 60.0
-    max_retry_after: float = 330.0  # Cloudflare blocks for 5 minutes after the REST limit
-    budget: int = 200  # retries allowed across all requests of one client
 
 
 @dataclass
@@ -84,16 +76,6 @@ class Page:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class ClientStats:
-    """What a client did: requests sent, retries, seconds waited on limits."""
-
-    requests: int = 0
-    retries: int = 0
-    graphql_requests: int = 0
-    waited_seconds: float = 0.0
-
-
 class CloudflareClient:
     """Talks to api.cloudflare.com (or the sandbox) with one set of rules.
 
@@ -108,7 +90,7 @@ class CloudflareClient:
         settings: Settings,
         *,
         transport: httpx.BaseTransport | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = None,
         retry: RetryPolicy | None = None,
         rest_limit: int = 1100,  # under Cloudflare's 1200 / 5 min, shared with the dashboard
         graphql_limit: int = 280,  # under 300 / 5 min
@@ -132,6 +114,7 @@ class CloudflareClient:
         self.clock = clock or Clock()
         self.rng = rng or random.Random()
         self.stats = ClientStats()
+        self._retrier = Retrier(self.retry, self.clock, self.rng, self.stats)
         self.server_date: datetime | None = None  # the API's clock, from its Date header
         self._secrets = settings.secrets()
         self._rest_limiter = SlidingLimiter(rest_limit, window_seconds, self.clock)
@@ -139,7 +122,7 @@ class CloudflareClient:
         self._http = httpx.Client(
             base_url=settings.api_base_url,
             transport=transport,
-            timeout=timeout,
+            timeout=settings.request_timeout if timeout is None else timeout,
             headers={
                 "Authorization": f"Bearer {settings.api_token.reveal()}",
                 "User-Agent": "lc-analytics",
@@ -170,28 +153,21 @@ class CloudflareClient:
         return self._rest("PUT", path, json_body=body, permission=permission)
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
-        """POST a GraphQL query; returns `data`. Checks both the HTTP status and `errors`."""
+        """POST a GraphQL query; returns `data`. Checks both the HTTP status and `errors`.
+
+        An answer with `errors` is never used, not even its partial `data`: transient errors
+        (ERROR_CODES) are retried, the others raised.
+        """
         payload = {"query": query, "variables": variables or {}}
-        response = self._send("POST", "/graphql", json_body=payload, graphql=True,
-                              permission="analytics")
-        body = self._json(response)
-        errors = body.get("errors") if isinstance(body, dict) else None
-        if response.status_code >= 400 or errors:
-            raise self._graphql_error(response, errors)
-        data = body.get("data")
-        if data is None:
-            raise QueryError("GraphQL answered without data and without errors",
-                             status=response.status_code, url=str(response.request.url))
-        return data
+        _, body = self._call("POST", "/graphql", json_body=payload, graphql=True,
+                             permission="analytics")
+        return body["data"]
 
     # --- internals -------------------------------------------------------------------
     def _rest(self, method: str, path: str, *, params: dict | None = None,
               json_body: dict | None = None, permission: str) -> Page:
-        response = self._send(method, path, params=params, json_body=json_body,
-                              permission=permission)
-        body = self._json(response)
-        if response.status_code >= 400 or not body.get("success", False):
-            raise self._rest_error(response, body, permission)
+        response, body = self._call(method, path, params=params, json_body=json_body,
+                                    permission=permission)
         return Page(
             result=body.get("result"),
             total=body.get("total", (body.get("result_info") or {}).get("total_count")),
@@ -200,9 +176,16 @@ class CloudflareClient:
             headers=dict(response.headers),
         )
 
-    def _send(self, method: str, path: str, *, params: dict | None = None,
+    def _call(self, method: str, path: str, *, params: dict | None = None,
               json_body: dict | None = None, graphql: bool = False,
-              permission: str) -> httpx.Response:
+              permission: str) -> tuple[httpx.Response, dict]:
+        """The one retry loop: send, judge the answer, retry what is transient.
+
+        Transient: timeouts, resets and early-closed connections, bodies that are cut or not
+        JSON, and answers that `retry.classify` calls transient: error codes first (an
+        envelope or GraphQL error code in ERROR_CODES decides, whatever the HTTP status),
+        then the status (429 and 5xx). Anything else raises at once.
+        """
         limiter = self._graphql_limiter if graphql else self._rest_limiter
         attempt = 0
         while True:
@@ -211,32 +194,116 @@ class CloudflareClient:
             self.stats.requests += 1
             if graphql:
                 self.stats.graphql_requests += 1
+            response: httpx.Response | None = None
+            cause: BaseException | None = None
             try:
                 response = self._http.request(method, path, params=params, json=json_body)
             except httpx.TimeoutException as exc:
-                self._retry_or_raise(attempt, None, TransportError(
-                    f"{method} {path} timed out", method=method, url=path), exc)
-                continue
-            except httpx.TransportError as exc:
-                self._retry_or_raise(attempt, None, TransportError(
-                    f"{method} {path} failed: {self._mask(str(exc))}", method=method,
-                    url=path), exc)
-                continue
-            self._note_server_date(response)
-            status = response.status_code
-            if status == 429 or status >= 500 or (graphql and _graphql_budget(response)):
-                err: ApiError
-                if status == 429 or _graphql_budget(response):
-                    err = RateLimitError(
-                        f"{method} {path}: rate limited (HTTP {status}) after {attempt} "
-                        "attempt(s); the token's request budget is spent, try again later",
-                        status=status, method=method, url=path)
-                else:
-                    err = ApiError(f"{method} {path}: server error HTTP {status}",
-                                   status=status, method=method, url=path)
-                self._retry_or_raise(attempt, response, err, None)
-                continue
-            return response
+                err: ApiError = TransportError(
+                    f"{method} {path} timed out after {attempt} attempt(s): is "
+                    f"CLOUDFLARE_API_BASE_URL ({self._mask(self.settings.api_base_url)}) right?",
+                    method=method, url=path)
+                cause = exc
+            except httpx.TransportError as exc:  # resets, refused and early-closed connections
+                err = TransportError(
+                    f"cannot reach the Cloudflare API at {self._mask(self.settings.api_base_url)} "
+                    f"({method} {path}: {self._mask(str(exc))}) after {attempt} attempt(s): "
+                    "check CLOUDFLARE_API_BASE_URL and the network", method=method, url=path)
+                cause = exc
+            else:
+                self._note_server_date(response)
+                judged = self._judge(response, graphql, permission)
+                if isinstance(judged, dict):
+                    return response, judged
+                err, cause = judged
+            self._retrier.wait_or_raise(attempt, err, cause,
+                                        at_least=self._asked_delay(response, err))
+
+    def _judge(self, response: httpx.Response, graphql: bool, permission: str,
+               ) -> dict | tuple[ApiError, BaseException | None]:
+        """The usable JSON body, or a transient (error, cause) to retry; raises the rest."""
+        status = response.status_code
+        where = f"{response.request.method} {response.request.url.path}"
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            kind = classify([], status)
+            if kind == AUTH:
+                raise self._auth_error(where, status, [], "no error detail", graphql,
+                                       permission) from exc
+            if kind == RATE_LIMIT:
+                return RateLimitError(f"{where}: rate limited (HTTP {status}); the token's "
+                                      "request budget is spent, try again later",
+                                      status=status, method=response.request.method,
+                                      url=where), exc
+            if kind in TRANSIENT_KINDS:
+                message = f"{where}: server error HTTP {status}"
+            else:
+                message = f"{where}: HTTP {status} with a body that is not JSON (cut short?)"
+            return ApiError(message, status=status, method=response.request.method,
+                            url=where), exc
+        if not isinstance(body, dict):
+            return ApiError(f"{where}: HTTP {status} with JSON that is not an object",
+                            status=status, method=response.request.method, url=where), None
+        errors = [e for e in (body.get("errors") or []) if isinstance(e, dict)]
+        if graphql:
+            codes = [(e.get("extensions") or {}).get("code") for e in errors]
+            failed = bool(errors) or status >= 400
+        else:
+            codes = [e.get("code") for e in errors]
+            failed = status >= 400 or not body.get("success", False)
+        if not failed:
+            if graphql and body.get("data") is None:
+                raise QueryError("GraphQL answered without data and without errors",
+                                 status=status, url=str(response.request.url))
+            return body
+        kind = classify(codes, status)
+        if graphql:
+            messages = "; ".join(str(e.get("message")) for e in errors) or f"HTTP {status}"
+        else:
+            messages = "; ".join(f"{e.get('code')}: {e.get('message')}"
+                                 for e in errors) or "no error detail"
+        int_codes = [c for c in codes if isinstance(c, int)]
+        if kind == AUTH:
+            raise self._auth_error(where, status, int_codes, messages, graphql, permission)
+        if kind == RATE_LIMIT:
+            return RateLimitError(
+                f"{where}: rate limited (HTTP {status}: {self._mask(messages)}); the token's "
+                "request budget is spent, try again later", status=status, codes=int_codes,
+                method=response.request.method, url=where), None
+        if kind in TRANSIENT_KINDS:
+            return ApiError(f"{where}: server error HTTP {status}: {self._mask(messages)}",
+                            status=status, codes=int_codes, method=response.request.method,
+                            url=where), None
+        if graphql:
+            raise QueryError(f"GraphQL query failed (HTTP {status}): {self._mask(messages)}",
+                             status=status, codes=int_codes, method="POST", url="/graphql")
+        raise ApiError(f"{where}: HTTP {status}: {self._mask(messages)}", status=status,
+                       codes=int_codes, method=response.request.method, url=where)
+
+    def _auth_error(self, where: str, status: int, codes: list[int], messages: str,
+                    graphql: bool, permission: str) -> AuthError:
+        if graphql:
+            return AuthError(
+                f"GraphQL refused the query ({self._mask(messages)}). The API token needs "
+                f"the '{PERMISSIONS['analytics']}' permission for account {self.account_id}.",
+                status=status, codes=codes, method="POST", url="/graphql")
+        return AuthError(
+            f"{where}: the API token was refused (HTTP {status}: {self._mask(messages)}). "
+            f"Check CLOUDFLARE_STREAM_API_TOKEN and that the token has the "
+            f"'{PERMISSIONS[permission]}' permission for account {self.account_id}.",
+            status=status, codes=codes, method=where.split(" ", 1)[0], url=where)
+
+    @staticmethod
+    def _asked_delay(response: httpx.Response | None, err: ApiError) -> float | None:
+        """What the server asked us to wait: Retry-After, or a minute for a GraphQL budget."""
+        if response is None:
+            return None
+        asked = retry_after(response.headers)
+        if (asked is None and isinstance(err, RateLimitError)
+                and response.request.url.path.endswith("/graphql")):
+            return 60.0  # "try again after 5 minutes"; the limit is per minute in practice
+        return asked
 
     def _note_server_date(self, response: httpx.Response) -> None:
         raw = response.headers.get("date")
@@ -244,111 +311,5 @@ class CloudflareClient:
             with contextlib.suppress(TypeError, ValueError):
                 self.server_date = parsedate_to_datetime(raw).astimezone(UTC)
 
-    def _retry_or_raise(self, attempt: int, response: httpx.Response | None, err: ApiError,
-                        cause: BaseException | None) -> None:
-        if attempt >= self.retry.max_attempts or self.stats.retries >= self.retry.budget:
-            raise err from cause
-        self.stats.retries += 1
-        delay = self._delay(attempt, response)
-        log.info("retrying in %.1fs (attempt %d): %s", delay, attempt, err)
-        self.clock.sleep(delay)
-        self.stats.waited_seconds += delay
-
-    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
-        """Exponential backoff with full jitter, never below `base_delay`.
-
-        A Retry-After header wins when it asks for longer; 0, a past date, garbage or an
-        absent header is no licence to retry at once.
-        """
-        backoff = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
-        delay = self.retry.base_delay + self.rng.uniform(0, backoff)
-        if response is not None:
-            asked = _retry_after(response.headers)
-            if asked is not None:
-                delay = max(delay, min(asked, self.retry.max_retry_after))
-            elif _graphql_budget(response):
-                delay = max(delay, 60.0)
-        return delay
-
-    def _json(self, response: httpx.Response) -> dict:
-        try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ApiError(
-                f"{response.request.method} {response.request.url.path}: HTTP "
-                f"{response.status_code} with a body that is not JSON",
-                status=response.status_code, method=response.request.method,
-                url=str(response.request.url.path)) from exc
-        if not isinstance(body, dict):
-            raise ApiError("Cloudflare answered with JSON that is not an object",
-                           status=response.status_code)
-        return body
-
-    def _rest_error(self, response: httpx.Response, body: dict, permission: str) -> ApiError:
-        errors = body.get("errors") or []
-        codes = [e.get("code") for e in errors if isinstance(e, dict)]
-        messages = "; ".join(
-            f"{e.get('code')}: {e.get('message')}" for e in errors if isinstance(e, dict)
-        ) or "no error detail"
-        where = f"{response.request.method} {response.request.url.path}"
-        status = response.status_code
-        if status in (401, 403):
-            return AuthError(
-                f"{where}: the API token was refused (HTTP {status}: {self._mask(messages)}). "
-                f"Check CLOUDFLARE_STREAM_API_TOKEN and that the token has the "
-                f"'{PERMISSIONS[permission]}' permission for account {self.account_id}.",
-                status=status, codes=codes, method=response.request.method, url=where)
-        return ApiError(f"{where}: HTTP {status}: {self._mask(messages)}", status=status,
-                        codes=codes, method=response.request.method, url=where)
-
-    def _graphql_error(self, response: httpx.Response, errors: list | None) -> ApiError:
-        messages = "; ".join(
-            str(e.get("message")) for e in (errors or []) if isinstance(e, dict)
-        ) or f"HTTP {response.status_code}"
-        status = response.status_code
-        if status in (401, 403) or any(
-            ((e.get("extensions") or {}).get("code") in ("authz", "unauthorized"))
-            for e in (errors or []) if isinstance(e, dict)
-        ):
-            return AuthError(
-                f"GraphQL refused the query ({self._mask(messages)}). The API token needs "
-                f"the '{PERMISSIONS['analytics']}' permission for account {self.account_id}.",
-                status=status, method="POST", url="/graphql")
-        return QueryError(f"GraphQL query failed (HTTP {status}): {self._mask(messages)}",
-                          status=status, method="POST", url="/graphql")
-
     def _mask(self, text: str) -> str:
         return mask_secrets(text, self._secrets)
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds asked by Retry-After (delta or HTTP date); None when absent, zero or past."""
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    raw = raw.strip()
-    try:
-        seconds = float(raw)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return seconds if seconds > 0 else None
-
-
-def _graphql_budget(response: httpx.Response) -> bool:
-    """True when a GraphQL answer says the rate-limit budget is spent (extensions.code)."""
-    if not response.request.url.path.endswith("/graphql") or b'"budget"' not in response.content:
-        return False
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    errors = body.get("errors") if isinstance(body, dict) else None
-    return any(
-        isinstance(e, dict) and (e.get("extensions") or {}).get("code") == "budget"
-        for e in errors or []
-    )
-

@@ -384,6 +384,28 @@ JOIN (SELECT 'minutes_viewed' AS source, min(date) AS first_day FROM minutes_vie
 WHERE s.watermark IS NOT NULL;
 """
 
+V7_SQL = """
+-- r2_operations_daily gains the HTTP status (R2 does not bill 401/403): rebuilt with it in the
+-- key. Rows synced before keep 0 ("not recorded") and stay billable; a re-sync replaces them.
+CREATE TABLE r2_operations_daily_v7 (
+    date                 DATE NOT NULL,
+    bucket               VARCHAR NOT NULL,
+    action_type          VARCHAR NOT NULL,
+    action_status        VARCHAR NOT NULL,
+    response_status_code INTEGER NOT NULL DEFAULT 0,  -- 0 = synced before codes were kept
+    requests             BIGINT NOT NULL,
+    PRIMARY KEY (date, bucket, action_type, action_status, response_status_code)
+);
+INSERT INTO r2_operations_daily_v7
+    SELECT date, bucket, action_type, action_status, 0, requests FROM r2_operations_daily;
+DROP TABLE r2_operations_daily;
+ALTER TABLE r2_operations_daily_v7 RENAME TO r2_operations_daily;
+COMMENT ON TABLE r2_operations_daily IS
+    'Requests of one R2 action type, status and HTTP response code on one bucket on one UTC '
+    'day; key (date, bucket, action_type, action_status, response_status_code). Code 0: '
+    'synced before codes were kept. 401/403 are not billed.';
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: Stream and R2 inventory, analytics, sync bookkeeping", V1_SQL),
     Migration(2, "R2 reads per object per day", V2_SQL),
@@ -391,6 +413,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "FOCUS 1.2 cost rows and the focus_costs view", V4_SQL),
     Migration(5, "the account a warehouse holds", V5_SQL),
     Migration(6, "coverage: the days of each daily source committed whole", V6_SQL),
+    Migration(7, "R2 operations split by HTTP response code", V7_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

@@ -44,7 +44,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import WarehouseError, WarehouseLockedError
+from ..errors import NotSyncedError, WarehouseError, WarehouseLockedError
 from .locks import describe_process, file_holders
 from .schema import BOOTSTRAP_SQL, MIGRATIONS, SCHEMA_VERSION, SEEN_COLUMNS
 
@@ -185,7 +185,7 @@ class Warehouse:
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if read_only and not self.path.exists():
-            raise WarehouseError(
+            raise NotSyncedError(
                 f"no warehouse at {self.path}: run `lc-analytics sync` first to create it",
                 path=str(self.path),
             )
