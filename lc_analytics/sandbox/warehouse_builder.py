@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import SandboxError
-from ..sources.analytics import windows
+from ..sources.analytics import R2_OBJECT_READS, R2_OPERATIONS, Dataset, windows
 from ..warehouse import Warehouse
 from .account import SimulatedAccount
 
@@ -101,13 +101,16 @@ def _window_frames(account: SimulatedAccount, first, last) -> dict[str, pd.DataF
             "creator": mv["creator"], "minutes_viewed": mv["minutes_viewed"],
             "synced_at": account.now.to_pydatetime()}),
         "r2_storage": storage.assign(date=_dates(storage["date"])),
-        "r2_operations": ops.groupby(
-            ["date", "bucket", "action_type", "action_status"], as_index=False
-        )["requests"].sum().pipe(lambda f: f.assign(date=_dates(f["date"]))),
-        "r2_object_reads": reads.groupby(
-            ["date", "bucket", "object_name", "action_type"], as_index=False
-        )["requests"].sum().pipe(lambda f: f.assign(date=_dates(f["date"]))),
+        "r2_operations": _grouped(ops, R2_OPERATIONS),
+        "r2_object_reads": _grouped(reads, R2_OBJECT_READS),
     }
+
+
+def _grouped(ops: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
+    """Operations summed over the dataset's dimensions, as its GraphQL node answers them."""
+    keys = ["date"] + [ds.columns[d] for d in ds.dimensions if d != "date"]
+    out = ops.groupby(keys, as_index=False)["requests"].sum()
+    return out.assign(date=_dates(out["date"]))
 
 
 def _dates(ts: pd.Series) -> pd.Series:
