@@ -310,16 +310,20 @@ class Views:
             sel &= self.day <= _epoch_day(last)
         vidx = self.vidx[sel]
         b = self.b[vidx]
+
+        def text(values: np.ndarray) -> pd.Series:  # kept as objects: no Arrow copy per row
+            return pd.Series(values, dtype=object)
+
         return pd.DataFrame({
-            "vid": self.uids[vidx],
-            "li": self.li[vidx],
+            "vid": text(self.uids[vidx]),
+            "li": text(self.li[vidx]),
             "is_live": self.is_live[sel],
             "b": b,
             "day": pd.to_datetime(self.day[sel].astype("datetime64[D]").astype("datetime64[us]"),
                                   utc=True),
-            "country": np.asarray(HIGH_BW + LOW_BW, dtype=object)[self.country[sel]],
+            "country": text(np.asarray(HIGH_BW + LOW_BW, dtype=object)[self.country[sel]]),
             "minutes": self.minutes[sel].astype(np.int64),
-            "creator": self.creator[b],
+            "creator": text(self.creator[b]),
         })
 
 
