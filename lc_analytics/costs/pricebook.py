@@ -160,6 +160,25 @@ def _decimal(value: Any) -> Decimal:
     return d
 
 
+def _base_complete(sku_id: str, raw: dict, text: str, origin: str,
+                   problems: list[str]) -> bool:
+    """Check a base book's SKU has every required field (False: some are missing)."""
+    required = _SKU_FIELDS - {"storage_class", "op_class", "tiers", "source_read",
+                              "source_note"}
+    if raw.get("meter") not in METERS:
+        problems.append(f"{origin}:{_line_of(text, sku_id, 'meter')}: sku {sku_id}: "
+                        f"meter must be one of {', '.join(METERS)}")
+    missing = sorted(required - set(raw))
+    if missing:
+        problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: missing "
+                        f"{', '.join(missing)}")
+        return False
+    if raw["rounding"] not in ("up", "none") or raw["charge"] not in ("usage", "capacity"):
+        problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: rounding must "
+                        "be up|none and charge usage|capacity")
+    return True
+
+
 def _sku(sku_id: str, raw: dict, text: str, origin: str, problems: list[str],
          base: Sku | None = None) -> Sku | None:
     allowed = _OVERLAY_FIELDS if base is not None else _SKU_FIELDS
@@ -175,21 +194,15 @@ def _sku(sku_id: str, raw: dict, text: str, origin: str, problems: list[str],
             except ValueError as exc:
                 problems.append(f"{origin}:{_line_of(text, sku_id, key)}: sku {sku_id}: "
                                 f"{key}: {exc}")
-    if "effective_from" in raw:
-        if isinstance(raw["effective_from"], date):
-            values["effective_from"] = raw["effective_from"]
-        else:
-            problems.append(f"{origin}:{_line_of(text, sku_id, 'effective_from')}: sku "
-                            f"{sku_id}: effective_from must be a TOML date (YYYY-MM-DD)")
-    elif base is not None:
-        problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: an overlay price "
-                        "needs effective_from (the date the contract price starts)")
-    if "source_read" in raw:
-        if isinstance(raw["source_read"], date):
-            values["source_read"] = raw["source_read"]
-        else:
-            problems.append(f"{origin}:{_line_of(text, sku_id, 'source_read')}: sku "
-                            f"{sku_id}: source_read must be a TOML date (YYYY-MM-DD)")
+    for key in ("effective_from", "source_read"):
+        if key in raw and isinstance(raw[key], date):
+            values[key] = raw[key]
+        elif key in raw:
+            problems.append(f"{origin}:{_line_of(text, sku_id, key)}: sku {sku_id}: {key} "
+                            "must be a TOML date (YYYY-MM-DD)")
+        elif key == "effective_from" and base is not None:
+            problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: an overlay "
+                            "price needs effective_from (the date the contract price starts)")
     if base is not None and "source" not in raw:
         problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: an overlay price "
                         "needs source (the contract or quote it comes from)")
@@ -203,20 +216,8 @@ def _sku(sku_id: str, raw: dict, text: str, origin: str, problems: list[str],
     if base is not None and raw.get("rounding", "up") not in ("up", "none"):
         problems.append(f"{origin}:{_line_of(text, sku_id, 'rounding')}: sku {sku_id}: "
                         f"rounding must be up|none, not {raw['rounding']!r}")
-    if base is None:
-        required = _SKU_FIELDS - {"storage_class", "op_class", "tiers", "source_read",
-                                  "source_note"}
-        if raw.get("meter") not in METERS:
-            problems.append(f"{origin}:{_line_of(text, sku_id, 'meter')}: sku {sku_id}: "
-                            f"meter must be one of {', '.join(METERS)}")
-        missing = sorted(required - set(raw))
-        if missing:
-            problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: missing "
-                            f"{', '.join(missing)}")
-            return None
-        if raw["rounding"] not in ("up", "none") or raw["charge"] not in ("usage", "capacity"):
-            problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: rounding must "
-                            "be up|none and charge usage|capacity")
+    if base is None and not _base_complete(sku_id, raw, text, origin, problems):
+        return None
     if problems:
         return None
     if base is not None:
