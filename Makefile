@@ -21,8 +21,9 @@ demo: $(STAMP)  ## run the main job on the built-in sandbox
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check lc_analytics tests
+lint: $(STAMP)  ## ruff on the code, tests, benchmarks and notebooks; mypy with zero errors
+	$(VENV)/bin/ruff check lc_analytics tests bench notebooks
+	$(VENV)/bin/mypy lc_analytics
 
 lab: $(STAMP)  ## JupyterLab on notebooks/, reading the demo warehouse
 	@test -f data/demo.duckdb || $(VENV)/bin/lc-analytics demo
@@ -33,6 +34,15 @@ lab: $(STAMP)  ## JupyterLab on notebooks/, reading the demo warehouse
 
 serve: $(STAMP)  ## serve the emulated Cloudflare API + R2 on loopback
 	$(VENV)/bin/lc-analytics sandbox serve
+
+.PHONY: bench
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)  ## run the benchmarks (medium sandbox; bench/RESULTS.md records them)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache data

@@ -135,7 +135,7 @@ def escape_dollars(text: str) -> str:
     r"""`text` with each `$` outside code spans escaped, so Markdown renderers do not read
     "$430.99 (Stream $404.00" as inline math.
 
-    >>> print(escape_dollars("**$5**, `echo $HOME`, \$7"))
+    >>> print(escape_dollars("**$5**, `echo $HOME`, \\$7"))
     **\$5**, `echo $HOME`, \$7
     """
     parts = text.split("`")

@@ -138,7 +138,7 @@ def sync(
     `transport`, `clock` and `now` let the sandbox stand in for Cloudflare (same code path).
 
     >>> report = sync(Settings.from_env(require=["stream", "r2"]))    # doctest: +SKIP
-    >>> report.rows["videos"]
+    >>> report.rows["videos"]                                         # doctest: +SKIP
     """
     chosen = _choose_sources(sources)
     today = (now or _utcnow)().date()

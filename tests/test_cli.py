@@ -90,8 +90,8 @@ def test_bad_dates_are_usage_errors(argv, capsys):
     assert "not a date (YYYY-MM-DD)" in capsys.readouterr().err
 
 
-def test_recommend_then_apply_dry_run_then_yes_then_again(account, tmp_path):
-    db = tmp_path / "wh.duckdb"
+def test_recommend_then_apply_dry_run_then_yes_then_again(account, synced_copy, tmp_path):
+    db = synced_copy  # yesterday's full sync of `account`; the CLI's sync below brings it on
     plan = tmp_path / "plan.json"
     with start_server(account) as server:
         env = _served_env(server, LC_ANALYTICS_DB=str(db))

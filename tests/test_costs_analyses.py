@@ -203,14 +203,12 @@ def test_runway_daily_reconciles_the_snapshot_with_the_rebuild(wh, truth):
     assert (future["capacity_minutes"] == 39_000).all()
 
 
-def test_runway_after_seven_more_days_still_finds_the_planted_date(account, tmp_path):
+def test_runway_after_seven_more_days_still_finds_the_planted_date(account, synced_copy):
     from lc_analytics.sandbox import Sandbox
     from lc_analytics.sync import sync
 
-    db = tmp_path / "wh.duckdb"
+    db = synced_copy  # a full sync of `account` at its clock
     with Sandbox(account) as sb:
-        sync(sb.settings(db_path=db), transport=sb.transport,
-             now=lambda: account.now.to_pydatetime(), progress="none")
         account.advance(7)
         sync(sb.settings(db_path=db), transport=sb.transport,
              now=lambda: account.now.to_pydatetime(), progress="none")

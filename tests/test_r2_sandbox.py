@@ -141,6 +141,8 @@ def test_lifecycle_rules_are_served_with_r2_default_rule(r2, s3):
     assert rules[BUCKETS["exports"]] == [
         {"ID": "exports-to-ia", "Filter": {"Prefix": "exports/"}, "Status": "Enabled",
          "Transitions": [{"Days": 90, "StorageClass": "STANDARD_IA"}]},
+        {"ID": "archive-to-ia", "Filter": {"Prefix": "archive/"}, "Status": "Enabled",
+         "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}]},
         ABORT_RULE,
     ]
     assert rules[BUCKETS["reports"]] == [
@@ -176,6 +178,8 @@ def test_read_lifecycle_into_account_round_trips_then_applies_a_change(account):
         sandbox.read_lifecycle_into_account()
 
     expected = pd.DataFrame([
+        {"bucket": BUCKETS["exports"], "rule_id": "archive-to-ia", "prefix": "archive/",
+         "transition_days": 30.0, "transition_class": "STANDARD_IA", "expire_days": None},
         {"bucket": BUCKETS["exports"], "rule_id": "exports-to-ia", "prefix": "exports/",
          "transition_days": 90.0, "transition_class": "STANDARD_IA", "expire_days": None},
         {"bucket": thumbs, "rule_id": "cold-show-thumbs", "prefix": "shows/",

@@ -23,6 +23,7 @@ from lc_analytics.recommend import (
     to_frame,
 )
 from lc_analytics.recommend.bitrate import load_bandwidth
+from lc_analytics.sandbox import SimulatedAccount
 from lc_analytics.sandbox.runtime import Sandbox
 from lc_analytics.sources.stream import parse_time
 from lc_analytics.warehouse import Warehouse
@@ -39,8 +40,8 @@ def wh(synced):
 
 
 @pytest.fixture(scope="module")
-def recs(wh):
-    return recommend_all(wh)
+def recs(synced_recs):
+    return synced_recs  # recommend_all(wh), computed once for the session
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +88,9 @@ def test_every_planted_situation_is_found(recs, planted, synced):
         elif p.kind == "cold_prefix":
             hits = [r for r in _by(recs, "r2_lifecycle") if r.target == p.target]
             assert p.target == "lc-thumbnails/shows/"
+        elif p.kind == "costly_lifecycle_rule":
+            hits = [r for r in _by(recs, "r2_lifecycle") if r.target == p.target
+                    and r.evidence["existing_rule"] == "exports-to-ia"]
         elif p.kind == "storage_exhaustion":
             hits = _by(recs, "storage_runway")
         else:
@@ -101,7 +105,7 @@ def test_every_planted_situation_is_found(recs, planted, synced):
 def test_nothing_healthy_is_flagged_by_any_recommender(recs, planted, wh):
     healthy = {p.target for p in planted if p.healthy}
     healthy |= set(wh.query("SELECT uid FROM live_inputs WHERE recording_mode = 'off'")["uid"])
-    assert len(healthy) == 5
+    assert len(healthy) == 6
     for r in recs:
         assert r.target not in healthy, (r.id, r.kind)
         for a in r.actions:
@@ -268,8 +272,10 @@ def test_lifecycle_rule_keeps_existing_rules_and_nets_out_the_fees(recs, wh):
     exports = cands[cands["prefix"] == "exports/"]
     assert len(exports) and (exports["retrieval_gb_delta"] > 0).all()
     assert not exports["proposable"].any() and (exports["saving"] < 0).all()
-    assert not [r for r in _by(recs, "r2_lifecycle") if r.target.startswith(
+    # ... and the existing rule itself costs more than it saves: reviewed, not added to
+    (review,) = [r for r in _by(recs, "r2_lifecycle") if r.target.startswith(
         "lc-recording-exports/")]
+    assert review.evidence["existing_rule"] == "exports-to-ia"
     healthy = cands[cands["prefix"].isin(["channels/", "products/"])]
     assert len(healthy) and not healthy["proposable"].any()
 
@@ -337,3 +343,56 @@ def test_the_next_billing_month_is_the_first_whole_month_after_the_clock():
     assert next_month(date(2026, 6, 30)) == date(2026, 7, 1)  # clock July 1: July is whole
     assert next_month(date(2026, 11, 25)) == date(2026, 12, 1)  # clock Nov 26: not November
     assert next_month(date(2026, 12, 31)) == date(2027, 1, 1)
+
+
+def _june_r2(truth) -> Decimal:
+    """June's R2 bill from an account's ground truth (storage by class, operations, IA
+    retrieval), priced by the engine."""
+    def june(df):
+        d = pd.to_datetime(df["date"], utc=True).dt.strftime("%Y-%m")
+        return df[d == "2026-06"]
+    usage = Usage(r2_storage=june(truth.r2_storage_daily_by_class),
+                  r2_operations=june(truth.r2_billing_operations),
+                  r2_retrieval=june(truth.r2_ia_retrieval_daily))
+    return price_month(usage, "2026-06", load_book("cloudflare")).total
+
+
+def _without_rule(account, rule_id: str):
+    rules = account.lifecycle
+    bucket = rules.loc[rules["rule_id"] == rule_id, "bucket"].iloc[0]
+    account.set_lifecycle(bucket, rules[(rules["bucket"] == bucket)
+                                        & (rules["rule_id"] != rule_id)].drop(columns="bucket"))
+    return account.ground_truth()
+
+
+def test_a_costly_ia_rule_is_removed_and_one_that_pays_off_is_kept(recs, planted, account,
+                                                                   shared_account):
+    costly = next(p for p in planted if p.kind == "costly_lifecycle_rule" and not p.healthy)
+    kept = next(p for p in planted if p.kind == "costly_lifecycle_rule" and p.healthy)
+    rec = next(r for r in _by(recs, "r2_lifecycle") if r.target == costly.target)
+    e = rec.evidence
+    assert (e["existing_rule"], e["transition_days"], e["new_transition_days"]) == \
+        ("exports-to-ia", 90, None)
+    # priced by the engine: June's transitions cost a whole million IA Class A operations
+    assert Decimal(e["sku_cost_delta"]["cf-r2-ia-class-a"]) == Decimal("-9.00")
+    assert sum(Decimal(v) for v in e["sku_cost_delta"].values()) == -rec.monthly_saving
+    assert e["transitions_per_month_delta"] < 0
+    # the saving is what June would have cost without the rule, from the ground truth (on
+    # this account every export reaches 90 days in June or later: none was IA before it)
+    truth = shared_account.ground_truth()
+    assert rec.monthly_saving == _june_r2(truth) - _june_r2(_without_rule(account, "exports-to-ia"))
+    moved = truth.r2_billing_operations
+    moved = moved[(moved["op_class"] == "A") & (moved["storage_class"] == "STANDARD_IA")
+                  & (pd.to_datetime(moved["date"]).dt.strftime("%Y-%m") == "2026-06")]
+    assert -e["transitions_per_month_delta"] == moved["requests"].sum()
+    # the action removes the rule (nothing else was in it) and keeps the bucket's others
+    (action,) = rec.actions
+    ids = [r["ID"] for r in action.proposed["Rules"]]
+    assert "exports-to-ia" in [r["ID"] for r in action.current["Rules"]]
+    assert "exports-to-ia" not in ids and "archive-to-ia" in ids
+    archive = next(r for r in action.current["Rules"] if r["ID"] == "archive-to-ia")
+    assert archive in action.proposed["Rules"]
+    # the look-alike's rule pays off: June without it costs more
+    fresh = SimulatedAccount.build("small", seed=shared_account.seed, end=shared_account.end)
+    assert _june_r2(_without_rule(fresh, "archive-to-ia")) > _june_r2(truth)
+    assert not [r for r in recs if r.target == kept.target]

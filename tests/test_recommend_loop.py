@@ -26,10 +26,9 @@ from lc_analytics.costs.pricebook import load_book
 from lc_analytics.recommend import Plan, Recommendation, make_plan
 from lc_analytics.sandbox import Sandbox, SimulatedAccount
 from lc_analytics.sandbox.account import GroundTruth
-from lc_analytics.sync import sync
 from lc_analytics.warehouse import Warehouse
 
-from .conftest import END, SEED
+from .conftest import END, SEED, copy_warehouse
 
 JULY = date(2026, 7, 1)
 STREAM = ("recording_selectivity", "recording_retention")
@@ -47,14 +46,12 @@ class Loop:
 
 
 @pytest.fixture(scope="module")
-def loop(tmp_path_factory) -> Loop:
+def loop(synced, tmp_path_factory) -> Loop:
     a = SimulatedAccount.build("small", seed=SEED, end=END)
     b = SimulatedAccount.build("small", seed=SEED, end=END)
-    db = tmp_path_factory.mktemp("loop") / "wh.duckdb"
+    db = copy_warehouse(synced[1], tmp_path_factory.mktemp("loop"))  # B, fully synced
     with Sandbox(b) as sb:
         settings = sb.settings(db_path=db)
-        sync(settings, transport=sb.transport, now=lambda: b.now.to_pydatetime(),
-             progress="none")
         wh = Warehouse(db)
         plan = make_plan(wh)
         report = apply_plan(plan, settings, yes=True, transport=sb.transport,

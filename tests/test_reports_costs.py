@@ -21,7 +21,6 @@ from lc_analytics.costs.analyses import aws_comparison, month_to_date, storage_r
 from lc_analytics.costs.engine import price_month
 from lc_analytics.costs.pricebook import load_book
 from lc_analytics.costs.usage import warehouse_usage
-from lc_analytics.recommend import recommend_all
 from lc_analytics.reports import ReportError, costs_data, run
 from lc_analytics.reports.html import external_resources
 from lc_analytics.reports.summary import jsonable
@@ -40,8 +39,8 @@ def wh(synced) -> Warehouse:
 
 
 @pytest.fixture(scope="module")
-def recs(wh):
-    return recommend_all(wh)
+def recs(synced_recs):
+    return synced_recs  # recommend_all(wh), computed once for the session
 
 
 def _engine_bill(wh: Warehouse, month: str):
@@ -346,15 +345,15 @@ Path(out).write_text(json.dumps({"queries": queries, "errors": errors, "seen": s
 """
 
 
-def test_a_scheduled_run_succeeds_while_an_analyst_reads_and_a_sync_writes(account, tmp_path):
-    db = tmp_path / "wh.duckdb"
+def test_a_scheduled_run_succeeds_while_an_analyst_reads_and_a_sync_writes(account, synced_copy,
+                                                                           tmp_path):
+    db = synced_copy  # yesterday's sync of `account`
     stop, result = tmp_path / "stop", tmp_path / "reader.json"
     with Sandbox(account) as sb:
         def run_sync():
             return sync(sb.settings(db_path=db), transport=sb.transport,
                         now=lambda: account.now.to_pydatetime(), progress="none")
 
-        run_sync()
         reader = subprocess.Popen([sys.executable, "-c", READER, str(db), str(stop),
                                    str(result)], stdout=subprocess.PIPE, text=True)
         try:

@@ -196,9 +196,8 @@ def test_the_run_is_recorded(synced):
         [timedelta(days=31), timedelta(days=31), timedelta(days=29)]
 
 
-def test_a_second_sync_changes_nothing_and_fetches_only_the_lag(sandbox, tmp_path):
-    db = tmp_path / "wh.duckdb"
-    run_sync(sandbox, db)
+def test_a_second_sync_changes_nothing_and_fetches_only_the_lag(sandbox, synced_copy):
+    db = synced_copy  # a full sync of the sandbox's account at its clock
     before = snapshot(db)
     again = run_sync(sandbox, db)
     after = snapshot(db)
@@ -210,9 +209,8 @@ def test_a_second_sync_changes_nothing_and_fetches_only_the_lag(sandbox, tmp_pat
     assert again.graphql_requests < 10
 
 
-def test_incremental_sync_follows_the_clock_and_keeps_history(sandbox, tmp_path):
-    db = tmp_path / "wh.duckdb"
-    run_sync(sandbox, db)
+def test_incremental_sync_follows_the_clock_and_keeps_history(sandbox, synced_copy):
+    db = synced_copy  # a full sync of the sandbox's account at its clock
     first = snapshot(db)["minutes_viewed_daily"]
     acct = sandbox.account
     victim = acct.visible_videos().query("state == 'ready'")["uid"].iloc[0]
@@ -257,9 +255,8 @@ def _with_token(settings: Settings, token: str) -> Settings:
     return dataclasses.replace(settings, api_token=Secret(token))
 
 
-def test_wrong_token_and_missing_permission_leave_the_warehouse_unchanged(sandbox, tmp_path):
-    db = tmp_path / "wh.duckdb"
-    run_sync(sandbox, db, sources=["stream", "minutes_viewed"])
+def test_wrong_token_and_missing_permission_leave_the_warehouse_unchanged(sandbox, synced_copy):
+    db = synced_copy  # a full sync of the sandbox's account at its clock
     before = snapshot(db)
     now = lambda: sandbox.account.now.to_pydatetime()  # noqa: E731
     sandbox.account.advance(2)  # there would be new data to write

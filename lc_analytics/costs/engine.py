@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,7 @@ from .pricebook import PriceBook, Sku
 
 __all__ = ["IA", "STANDARD", "Bill", "LineItem", "Usage", "ia_minimum_owed", "month_bounds",
            "objects_daily_bytes", "price_month", "price_period"]
-Records = pd.DataFrame | Iterable[Mapping[str, Any]] | None
+Records: TypeAlias = pd.DataFrame | Iterable[Mapping[str, Any]] | None
 
 
 @dataclass

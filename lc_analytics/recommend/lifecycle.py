@@ -12,7 +12,11 @@ The rule, per bucket and prefix (prefix = an object key up to and including its 
   >= M and at least `MIN_EXPOSED_OBJECT_DAYS` object-days were observed at those ages (never
   delete data someone reads, nor data too young to have been watched at that age).
 - Pricing: the last complete billing month is priced by the engine twice, account-wide: as
-  it was (the synced usage) and as if the rule had always been in force: objects past N days
+  it was (the synced usage) and as if the rule had always been in force. When the warehouse
+  does not hold that month's R2 storage for every day (R2 keeps 31 days, so a first sync
+  mid-month holds a few days of it), the last `WINDOW_DAYS` complete days are priced instead
+  (`price_period`): a rule's effect is never judged on a few days of storage, where it rounds
+  to nothing. As if the rule had always been in force: objects past N days
   held as Infrequent Access from day N + 1 (storage at the IA price, no free tier), every
   read of them billed at IA Class B rates and every GetObject adding its size to IA
   retrieval, one Class A transition at the IA rate per object crossing N in the month (the
@@ -23,13 +27,24 @@ The rule, per bucket and prefix (prefix = an object key up to and including its 
   marginal saving (the same quantity changes x unit prices, no rounding) are positive: a rule
   whose net effect is a cost is never proposed. Of a prefix's candidates the one saving most
   is proposed. `lifecycle_candidates` returns every candidate with its figures.
+- Existing rules are reviewed too (`existing_rule_reviews`): each enabled rule that alone moves
+  its prefix to Infrequent Access is re-priced with its transition removed, or moved later to
+  each of `CANDIDATE_DAYS` (before its expiry), acting from the priced period's start (objects
+  already in IA stay there: R2 never moves them back). IA has no free tier and bills
+  operations in whole millions, so a small IA footprint can cost more than it saves. A change
+  is proposed when the engine's saving is positive and either the marginal saving is too or
+  the saving comes from whole operation blocks that only the rule's traffic keeps billed; of
+  a rule's changes the one saving most. An expiry alone never adds to the bill (deletes are
+  free) except through the IA minimum, which the transition's removal or delay removes. A
+  reviewed prefix gets no new rule; the change goes into the bucket's `r2.lifecycle` action.
 - A bucket without R2's default multipart-abort rule gets it back (a separate, information-only
   recommendation when nothing else is proposed for the bucket: the rule costs nothing, and
   the parts' bytes are not reported, so no saving is claimed).
 - The one-time cost of transitioning the backlog (objects already older than N when the rule
   is applied, one IA Class A operation each) is stated in the evidence.
 - Action: `r2.lifecycle` on the bucket: current = the bucket's rules as synced; proposed =
-  the same rules with the new rule added (or merged into an existing rule of the same prefix,
+  the same rules with reviewed rules changed (a rule left with no action is dropped), the new
+  rule added (or merged into an existing rule of the same prefix,
   keeping its ID) and R2's default multipart-abort rule kept (added if missing, aborting
   incomplete multipart uploads after `ABORT_MULTIPART_DAYS` days), in the S3
   PutBucketLifecycleConfiguration shape.
@@ -46,8 +61,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..costs.engine import IA, STANDARD, Bill, Usage, month_bounds, objects_daily_bytes
-from ..costs.engine import price_month as _price
+from ..costs.engine import (
+    IA,
+    STANDARD,
+    Bill,
+    Usage,
+    month_bounds,
+    objects_daily_bytes,
+    price_period,
+)
 from ..costs.pricebook import PriceBook
 from ..costs.usage import inventory_objects, warehouse_usage
 from ..warehouse import Warehouse
@@ -62,6 +84,8 @@ MIN_EXPOSED_OBJECT_DAYS = 100
 ABORT_MULTIPART_DAYS = 7
 #: Reads observed over at least this many days give "high" confidence.
 HIGH_CONFIDENCE_READ_DAYS = 60
+#: Days priced when the last complete month is not fully covered (R2 keeps 31 days).
+WINDOW_DAYS = 30
 
 KIND = "r2_lifecycle"
 DEFAULT_ABORT_RULE = {"ID": "Default Multipart Abort Rule", "Status": "Enabled",
@@ -72,10 +96,10 @@ DEFAULT_ABORT_RULE = {"ID": "Default Multipart Abort Rule", "Status": "Enabled",
 
 @dataclass
 class _Context:
-    """Everything the candidates of one run share: the month, its usage and bill."""
+    """Everything the candidates of one run share: the priced period, its usage and bill."""
 
     book: PriceBook
-    first: date
+    first: date  # the priced period [first, nxt): a billing month or the last WINDOW_DAYS
     nxt: date
     usage: Usage
     bill: Bill
@@ -120,8 +144,11 @@ def recommend_lifecycle(wh: Warehouse, *, book: PriceBook | str | None = None,
     """
     book, day = resolve(wh, book, as_of)
     ctx = _context(wh, book, day)
-    best: list[tuple[dict, dict]] = []
+    best = _best_reviews(ctx, candidate_days)
+    reviewed = {(row["bucket"], row["prefix"]) for row, _ in best}
     for (bucket, prefix), objs in _groups(ctx.objects):
+        if (bucket, prefix) in reviewed:
+            continue  # its existing rule is changed: no second rule on the same prefix
         cands = [c for c in _prefix_candidates(ctx, bucket, prefix, objs, candidate_days,
                                                min_exposed_object_days) if c[0]["proposable"]]
         if cands:
@@ -132,11 +159,12 @@ def recommend_lifecycle(wh: Warehouse, *, book: PriceBook | str | None = None,
         by_bucket.setdefault(row["bucket"], []).append((row, extra))
     for bucket, items in by_bucket.items():
         current = _current_rules(ctx.rules, bucket)
-        proposed = _merged(current, [extra["rule"] for _, extra in items])
+        changed = _changed(current, [e["change"] for _, e in items if "change" in e])
+        proposed = _merged(changed, [e["rule"] for _, e in items if "rule" in e])
         action_id = f"r2.lifecycle:{bucket}"
         for i, (row, extra) in enumerate(items):
             rid = f"{KIND}:{bucket}/{row['prefix']}"
-            actions = ()
+            actions: tuple[Action, ...] = ()
             if i == 0:
                 actions = (Action(
                     id=action_id, kind="r2.lifecycle", resource=bucket,
@@ -144,7 +172,8 @@ def recommend_lifecycle(wh: Warehouse, *, book: PriceBook | str | None = None,
                     why="; ".join(f"{r['prefix'] or '(whole bucket)'}: {e['rule_text']}"
                                   for r, e in items),
                     recommendation_id=rid),)
-            out.append(_recommendation(ctx, row, extra, rid, actions, action_id))
+            make = _review_recommendation if "change" in extra else _recommendation
+            out.append(make(ctx, row, extra, rid, actions, action_id))
     for bucket in _buckets_without_abort(wh, ctx.rules):
         if bucket not in by_bucket:
             out.append(_abort_recommendation(wh, ctx, bucket))
@@ -154,8 +183,7 @@ def recommend_lifecycle(wh: Warehouse, *, book: PriceBook | str | None = None,
 # --- context ---------------------------------------------------------------------------------
 
 def _context(wh: Warehouse, book: PriceBook, day: date) -> _Context:
-    first, nxt = _priced_month(wh, day)
-    mu = warehouse_usage(wh, first)
+    first, nxt, r2_usage, notes, complete = _priced_period(wh, day)
     objs = inventory_objects(wh).reset_index(drop=True)
     objs["c_day"] = pd.to_datetime(objs["stored_from"], utc=True).dt.floor("D")
     reads = wh.query("SELECT date, bucket, object_name AS key, action_type, requests "
@@ -167,15 +195,15 @@ def _context(wh: Warehouse, book: PriceBook, day: date) -> _Context:
     read_days = None
     if len(reads):
         read_days = (reads["date"].min().date(), day)
-    usage = Usage(stream_storage=None, stream_delivery=None, r2_storage=mu.usage.r2_storage,
-                  r2_ia_removals=_removals(objs), r2_operations=mu.usage.r2_operations,
-                  r2_retrieval=mu.usage.r2_retrieval)
+    usage = Usage(stream_storage=None, stream_delivery=None, r2_storage=r2_usage.r2_storage,
+                  r2_ia_removals=_removals(objs), r2_operations=r2_usage.r2_operations,
+                  r2_retrieval=r2_usage.r2_retrieval)
     rules = wh.query("SELECT bucket, rule_id, enabled, prefix, transition_days, expire_days, "
                      "abort_multipart_days, rule_json FROM r2_lifecycle_rules "
                      "WHERE missing_since IS NULL ORDER BY bucket, rule_id")
-    bill = _price(usage, first, book)
-    return _Context(book, first, nxt, usage, bill, objs, reads, read_days, rules, mu.notes,
-                    mu.r2_complete)
+    bill = price_period(usage, first, nxt - timedelta(days=1), book)
+    return _Context(book, first, nxt, usage, bill, objs, reads, read_days, rules, notes,
+                    complete)
 
 
 def _priced_month(wh: Warehouse, day: date) -> tuple[date, date]:
@@ -184,6 +212,44 @@ def _priced_month(wh: Warehouse, day: date) -> tuple[date, date]:
     if day + timedelta(days=1) < nxt:
         first, nxt = month_bounds(first - timedelta(days=1))
     return first, nxt
+
+
+def _priced_period(wh: Warehouse, day: date) -> tuple[date, date, Usage, list[str], bool]:
+    """The period the rules are priced over, its synced R2 usage, notes, and whether the
+    warehouse holds R2 storage for each of its days.
+
+    The last complete billing month when the warehouse covers it; else the last
+    `WINDOW_DAYS` complete days (up to `day`), read from the months they fall in.
+    """
+    first, nxt = _priced_month(wh, day)
+    mu = warehouse_usage(wh, first)
+    if mu.r2_complete:
+        return first, nxt, mu.usage, mu.notes, True
+    nxt = day + timedelta(days=1)
+    first = nxt - timedelta(days=WINDOW_DAYS)
+    months = sorted({month_bounds(first)[0], month_bounds(day)[0]})
+    parts = [warehouse_usage(wh, m) for m in months]
+    frames = {}
+    for name, cols in (("r2_storage", ["date", "bucket", "storage_class", "bytes"]),
+                       ("r2_operations", ["date", "bucket", "op_class", "storage_class",
+                                          "requests"]),
+                       ("r2_retrieval", ["date", "bucket", "bytes"])):
+        df = pd.concat([p.usage.frame(name, cols) for p in parts], ignore_index=True)
+        when = pd.to_datetime(df["date"]).dt.date if len(df) else df["date"]
+        frames[name] = df[(when >= first) & (when < nxt)].reset_index(drop=True)
+    covered = pd.to_datetime(frames["r2_storage"]["date"]).dt.date.nunique()
+    notes = [f"{mu.month:%Y-%m} is not fully synced (R2 metrics are kept 31 days): priced "
+             f"the last {WINDOW_DAYS} complete days, {first} to {day}"]
+    if covered < WINDOW_DAYS:
+        notes.append(f"R2 storage is known for {covered} of those {WINDOW_DAYS} days")
+    return first, nxt, Usage(**frames), notes, covered == WINDOW_DAYS
+
+
+def _period_label(ctx: _Context) -> str:
+    """'YYYY-MM' for a billing month, else the first and last day of the window."""
+    if month_bounds(ctx.first) == (ctx.first, ctx.nxt):
+        return f"{ctx.first:%Y-%m}"
+    return f"{ctx.first} to {ctx.nxt - timedelta(days=1)} ({(ctx.nxt - ctx.first).days} days)"
 
 
 def _groups(objects: pd.DataFrame):
@@ -229,10 +295,10 @@ def _prefix_candidates(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFra
         if (reads["age"] >= m).any() or exposure(m) < min_exposed:
             continue
         expiries.append(m)
-    combos = [(n, None) for n in transitions] + [(None, m) for m in expiries] + \
-        [(n, m) for n in transitions for m in expiries if n < m]
-    for n, m in combos:
-        yield _evaluate(ctx, bucket, prefix, objs, reads, n, m, has_t, has_e, exposure)
+    combos: list[tuple[int | None, int | None]] = [(n, None) for n in transitions] + \
+        [(None, m) for m in expiries] + [(n, m) for n in transitions for m in expiries if n < m]
+    for to_ia, expire in combos:
+        yield _evaluate(ctx, bucket, prefix, objs, reads, to_ia, expire, has_t, has_e, exposure)
 
 
 def _exposure(objs: pd.DataFrame, read_days: tuple[date, date] | None):
@@ -255,7 +321,6 @@ def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
               reads: pd.DataFrame, n: int | None, m: int | None, has_t: int | None,
               has_e: int | None, exposure) -> tuple[dict, dict]:
     first, nxt, book = ctx.first, ctx.nxt, ctx.book
-    lo, hi = pd.Timestamp(first, tz="UTC"), pd.Timestamp(nxt, tz="UTC")
     before = objs
     after = objs.copy()
     if n is not None:
@@ -272,6 +337,58 @@ def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
     after.loc[never, "ia_from"] = pd.NaT
     after["storage_class"] = np.where(after["ia_from"].notna(), IA, STANDARD)
 
+    ch = _price_change(ctx, bucket, before, after, reads)
+    dframe, moved_to_ia, transitions = ch["dframe"], ch["moved_to_ia"], ch["transitions"]
+    retr_a, retr_b, bill_after = ch["retr_a"], ch["retr_b"], ch["bill_after"]
+    saving, marginal, sku_delta = ch["saving"], ch["marginal"], ch["sku_delta"]
+
+    n_days = (nxt - first).days
+    gbm = Decimal(book.rule("bytes_per_gb")) * n_days
+    by_cls = dframe.groupby("storage_class")["bytes"].sum() if len(dframe) else pd.Series(
+        dtype="int64")
+    now = pd.Timestamp(ctx.read_days[1] if ctx.read_days else first, tz="UTC") + \
+        pd.Timedelta(days=1)
+    backlog = 0
+    if n is not None:
+        alive = before["stored_until"].isna()
+        backlog = int((alive & before["ia_from"].isna()
+                       & (before["c_day"] + pd.Timedelta(days=n + 1) <= now)).sum())
+    proposable = saving > 0 and marginal > 0
+    if not proposable:
+        reason = f"net effect is a cost or nothing (engine {saving}, marginal {marginal:.6f})"
+    else:
+        reason = "saves money after retrieval, IA operations, transitions and the minimum"
+    rule_text = _rule_text(n, m)
+    row = {
+        "bucket": bucket, "prefix": prefix, "transition_days": n, "expire_days": m,
+        "existing_transition_days": has_t, "existing_expire_days": has_e,
+        "objects": len(objs), "bytes": int(objs.loc[objs["stored_until"].isna(),
+                                                    "size_bytes"].sum()),
+        "standard_gb_month_delta": float(Decimal(int(by_cls.get(STANDARD, 0))) / gbm),
+        "ia_gb_month_delta": float(Decimal(int(by_cls.get(IA, 0))) / gbm),
+        "reads_moved_to_ia": moved_to_ia,
+        "retrieval_gb_delta": float(Decimal(retr_a - retr_b)
+                                    / Decimal(book.rule("bytes_per_gb"))),
+        "transitions_per_month_delta": transitions,
+        "backlog_transitions_once": backlog,
+        "reads_at_or_after_expiry": 0 if m is None else int(
+            reads.loc[reads["age"] >= m, "requests"].sum()),
+        "exposed_object_days": exposure(m) if m is not None else None,
+        "saving": saving, "marginal_saving": marginal, "proposable": proposable,
+        "reason": reason, "rule": rule_text,
+    }
+    extra = {"rule": _new_rule(prefix, n, m), "rule_text": rule_text, "sku_delta": sku_delta,
+             "bill_before": ctx.bill.total, "bill_after": bill_after.total}
+    return row, extra
+
+
+def _price_change(ctx: _Context, bucket: str, before: pd.DataFrame, after: pd.DataFrame,
+                  reads: pd.DataFrame) -> dict[str, Any]:
+    """The priced period re-priced account-wide with `before` (objects of one bucket, as they
+    are) replaced by `after` (the same objects under other rules): storage on the synced days,
+    reads' class and retrieval, transitions and the IA minimum."""
+    first, nxt, book = ctx.first, ctx.nxt, ctx.book
+    lo, hi = pd.Timestamp(first, tz="UTC"), pd.Timestamp(nxt, tz="UTC")
     # storage: the prefix's modelled daily bytes after minus before, on the synced days
     delta = _daily(after, first, nxt).set_index(["date", "storage_class"])["bytes"] - \
         _daily(before, first, nxt).set_index(["date", "storage_class"])["bytes"]
@@ -313,53 +430,17 @@ def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
     retr_after = pd.concat([retr, pd.DataFrame([{"date": first, "bucket": bucket,
                                                   "bytes": retr_a - retr_b}])],
                            ignore_index=True) if retr_a != retr_b else retr
-    others = ~(ctx.objects["bucket"].eq(bucket) & ctx.objects["key"].str.startswith(prefix))
+    others = ~ctx.objects.index.isin(before.index)
     removals_after = _removals(pd.concat([ctx.objects[others], after], ignore_index=True))
     usage_after = Usage(r2_storage=storage_after, r2_ia_removals=removals_after,
                         r2_operations=ops_after, r2_retrieval=retr_after)
-    bill_after = _price(usage_after, first, book)
+    bill_after = price_period(usage_after, first, nxt - timedelta(days=1), book)
     saving = ctx.bill.total - bill_after.total
     marginal = _marginal(ctx.bill, book) - _marginal(bill_after, book)
     sku_delta = _sku_delta(ctx.bill, bill_after)
-
-    n_days = (nxt - first).days
-    gbm = Decimal(book.rule("bytes_per_gb")) * n_days
-    by_cls = dframe.groupby("storage_class")["bytes"].sum() if len(dframe) else pd.Series(
-        dtype="int64")
-    now = pd.Timestamp(ctx.read_days[1] if ctx.read_days else first, tz="UTC") + \
-        pd.Timedelta(days=1)
-    backlog = 0
-    if n is not None:
-        alive = before["stored_until"].isna()
-        backlog = int((alive & before["ia_from"].isna()
-                       & (before["c_day"] + pd.Timedelta(days=n + 1) <= now)).sum())
-    proposable = saving > 0 and marginal > 0
-    if not proposable:
-        reason = f"net effect is a cost or nothing (engine {saving}, marginal {marginal:.6f})"
-    else:
-        reason = "saves money after retrieval, IA operations, transitions and the minimum"
-    rule_text = _rule_text(n, m)
-    row = {
-        "bucket": bucket, "prefix": prefix, "transition_days": n, "expire_days": m,
-        "existing_transition_days": has_t, "existing_expire_days": has_e,
-        "objects": len(objs), "bytes": int(objs.loc[objs["stored_until"].isna(),
-                                                    "size_bytes"].sum()),
-        "standard_gb_month_delta": float(Decimal(int(by_cls.get(STANDARD, 0))) / gbm),
-        "ia_gb_month_delta": float(Decimal(int(by_cls.get(IA, 0))) / gbm),
-        "reads_moved_to_ia": moved_to_ia,
-        "retrieval_gb_delta": float(Decimal(retr_a - retr_b)
-                                    / Decimal(book.rule("bytes_per_gb"))),
-        "transitions_per_month_delta": transitions,
-        "backlog_transitions_once": backlog,
-        "reads_at_or_after_expiry": 0 if m is None else int(
-            reads.loc[reads["age"] >= m, "requests"].sum()),
-        "exposed_object_days": exposure(m) if m is not None else None,
-        "saving": saving, "marginal_saving": marginal, "proposable": proposable,
-        "reason": reason, "rule": rule_text,
-    }
-    extra = {"rule": _new_rule(prefix, n, m), "rule_text": rule_text, "sku_delta": sku_delta,
-             "bill_before": ctx.bill.total, "bill_after": bill_after.total}
-    return row, extra
+    return {"dframe": dframe, "moved_to_ia": moved_to_ia, "transitions": transitions,
+            "retr_a": retr_a, "retr_b": retr_b, "bill_after": bill_after, "saving": saving,
+            "marginal": marginal, "sku_delta": sku_delta}
 
 
 def _daily(objs: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:
@@ -483,6 +564,183 @@ def _abort_recommendation(wh: Warehouse, ctx: _Context, bucket: str) -> Recommen
         confidence="high", actions=(action,))
 
 
+# --- existing rules -------------------------------------------------------------------------
+
+def _best_reviews(ctx: _Context, days: tuple[int, ...]) -> list[tuple[dict, dict]]:
+    """Per existing transition rule, its most saving proposable change (if any)."""
+    best = []
+    for cands in _rule_reviews(ctx, days).values():
+        ok = [c for c in cands if c[0]["proposable"]]
+        if ok:
+            best.append(max(ok, key=lambda c: (c[0]["saving"], c[0]["marginal_saving"])))
+    return best
+
+
+def existing_rule_reviews(wh: Warehouse, *, book: PriceBook | str | None = None,
+                          as_of: date | str | None = None,
+                          candidate_days: tuple[int, ...] = CANDIDATE_DAYS) -> pd.DataFrame:
+    """Every change evaluated for every existing transition rule, with its priced effect.
+
+    Columns: bucket, prefix, rule_id, transition_days, new_transition_days (None: the
+    transition removed), saving (engine), marginal_saving, proposable, reason, quantities.
+
+    >>> existing_rule_reviews(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
+    """
+    book, day = resolve(wh, book, as_of)
+    ctx = _context(wh, book, day)
+    return pd.DataFrame([row for cands in _rule_reviews(ctx, candidate_days).values()
+                         for row, _ in cands])
+
+
+def _rule_reviews(ctx: _Context, days: tuple[int, ...]) -> dict[str, list[tuple[dict, dict]]]:
+    """Per enabled rule that moves objects to Infrequent Access (and is the only one moving
+    its prefix): the rule's transition removed, or moved later to each of `days` (before its
+    expiry), each priced as if changed at the start of the priced period."""
+    rules = ctx.rules[ctx.rules["enabled"] & ctx.rules["transition_days"].notna()]
+    out: dict[str, list[tuple[dict, dict]]] = {}
+    for rule in rules.itertuples():
+        bucket, prefix = rule.bucket, rule.prefix or ""
+        others = rules[(rules["bucket"] == bucket) & (rules["rule_id"] != rule.rule_id)]
+        if any(prefix.startswith(p or "") or (p or "").startswith(prefix)
+               for p in others["prefix"]):
+            continue  # objects another rule also moves: not this rule's alone to change
+        mine = ctx.objects["bucket"].eq(bucket) & ctx.objects["key"].str.startswith(prefix)
+        if not mine.any():
+            continue
+        reads = ctx.reads[(ctx.reads["bucket"] == bucket)
+                          & ctx.reads["key"].str.startswith(prefix)]
+        n = int(rule.transition_days)
+        m = None if pd.isna(rule.expire_days) else int(rule.expire_days)
+        options = [None] + [d for d in days if d > n and (m is None or d < m)]
+        out[f"{bucket}/{rule.rule_id}"] = [
+            _review(ctx, rule, ctx.objects[mine], reads, n, new) for new in options]
+    return out
+
+
+def _review(ctx: _Context, rule: Any, objs: pd.DataFrame, reads: pd.DataFrame, n: int,
+            new: int | None) -> tuple[dict, dict]:
+    """One change of an existing transition rule, acting from the start of the priced period:
+    objects already in Infrequent Access stay there (R2 never moves them back); those the
+    rule moved during the period stay Standard (`new` None) or move `new` days after upload."""
+    lo, hi = pd.Timestamp(ctx.first, tz="UTC"), pd.Timestamp(ctx.nxt, tz="UTC")
+    after = objs.copy()
+    moved = after["ia_from"].notna() & (after["ia_from"] >= lo)
+    later = after["c_day"] + pd.Timedelta(days=(new or 0) + 1)
+    after.loc[moved, "ia_from"] = later[moved].where(later[moved] < hi) if new else pd.NaT
+    after["storage_class"] = np.where(after["ia_from"].notna(), IA, STANDARD)
+    ch = _price_change(ctx, rule.bucket, objs, after, reads)
+    gbm = Decimal(ctx.book.rule("bytes_per_gb")) * (ctx.nxt - ctx.first).days
+    by_cls = ch["dframe"].groupby("storage_class")["bytes"].sum() if len(ch["dframe"]) \
+        else pd.Series(dtype="int64")
+    saving, marginal = ch["saving"], ch["marginal"]
+    meters = {sku.id: sku.meter for sku in ctx.book.skus(ctx.first)}
+    blocks = -sum((Decimal(v) for k, v in ch["sku_delta"].items()
+                   if meters.get(k) == "operations"), Decimal(0))
+    # the bill decides: a positive marginal saving, or whole operation blocks (a million
+    # requests each, no free tier in IA) that only this rule's traffic keeps billed
+    proposable = saving > 0 and (marginal > 0 or blocks >= saving)
+    text = (f"remove its transition to Infrequent Access (after {n} days)" if new is None
+            else f"transition to Infrequent Access after {new} days instead of {n}")
+    ia = objs["ia_from"].notna() & objs["stored_until"].isna()
+    row = {
+        "bucket": rule.bucket, "prefix": rule.prefix or "", "rule_id": rule.rule_id,
+        "transition_days": n, "new_transition_days": new,
+        "expire_days": None if pd.isna(rule.expire_days) else int(rule.expire_days),
+        "objects": len(objs), "ia_objects": int(ia.sum()),
+        "ia_bytes": int(objs.loc[ia, "size_bytes"].sum()),
+        "transitions_in_period": int(moved.sum()),
+        "transitions_per_month_delta": ch["transitions"],
+        "standard_gb_month_delta": float(Decimal(int(by_cls.get(STANDARD, 0))) / gbm),
+        "ia_gb_month_delta": float(Decimal(int(by_cls.get(IA, 0))) / gbm),
+        "retrieval_gb_delta": float(Decimal(ch["retr_a"] - ch["retr_b"])
+                                    / Decimal(ctx.book.rule("bytes_per_gb"))),
+        "saving": saving, "marginal_saving": marginal, "proposable": proposable,
+        "operations_blocks_saving": blocks,
+        "reason": ("the rule costs more than it saves" if proposable else
+                   f"the rule pays off or the change saves nothing (engine {saving}, "
+                   f"marginal {marginal:.6f})"),
+        "rule": text,
+    }
+    extra = {"change": {"ID": rule.rule_id, "transition_days": new}, "rule_text": text,
+             "sku_delta": ch["sku_delta"], "bill_before": ctx.bill.total,
+             "bill_after": ch["bill_after"].total}
+    return row, extra
+
+
+def _changed(current: list[dict[str, Any]], changes: list[dict[str, Any]]
+             ) -> list[dict[str, Any]]:
+    """The rules with each change applied: a rule's transition removed (the rule dropped when
+    nothing is left in it) or its transition days changed; the current rules unmodified."""
+    out = []
+    by_id = {c["ID"]: c["transition_days"] for c in changes}
+    for rule in (json.loads(json.dumps(r)) for r in current):
+        if rule.get("ID") in by_id:
+            days = by_id[rule["ID"]]
+            if days is None:
+                rule.pop("Transitions", None)
+                rule.pop("Transition", None)
+                if not any(k in rule for k in ("Expiration", "AbortIncompleteMultipartUpload",
+                                                "NoncurrentVersionExpiration",
+                                                "NoncurrentVersionTransitions")):
+                    continue
+            else:
+                for t in rule.get("Transitions", []):
+                    t["Days"] = days
+        out.append(rule)
+    return out
+
+
+def _review_recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
+                           actions: tuple[Action, ...], action_id: str) -> Recommendation:
+    bucket, prefix, rule_id = row["bucket"], row["prefix"], row["rule_id"]
+    sku = ", ".join(f"{k} {'+' if not v.startswith('-') else ''}{v}"
+                    for k, v in extra["sku_delta"].items()) or "no line changes"
+    computation = (
+        f"Engine ({ctx.book.label}) re-prices {_period_label(ctx)} account-wide as if rule "
+        f"'{rule_id}' on {bucket}/{prefix} had been changed at its start ({extra['rule_text']};"
+        f" objects already in Infrequent Access stay there): bill ${extra['bill_before']} -> "
+        f"${extra['bill_after']} = {money(row['saving'])}/month saved (line changes: {sku}). "
+        f"Quantities: {row['transitions_per_month_delta']:+,} transitions (IA Class A, billed "
+        f"in whole millions) a month, Standard {row['standard_gb_month_delta']:+.3f} GB-month, "
+        f"IA {row['ia_gb_month_delta']:+.3f} GB-month, IA retrieval "
+        f"{row['retrieval_gb_delta']:+.3f} GB; marginal (no rounding, no free tier) "
+        f"{row['marginal_saving']:.6f}.")
+    confidence = "high" if ctx.r2_complete else "low"
+    evidence = as_json({
+        "bucket": bucket, "prefix": prefix, "existing_rule": rule_id,
+        "rule": extra["rule_text"], "transition_days": row["transition_days"],
+        "new_transition_days": row["new_transition_days"], "expire_days": row["expire_days"],
+        "objects": row["objects"], "ia_objects": row["ia_objects"], "ia_bytes": row["ia_bytes"],
+        "transitions_per_month_delta": row["transitions_per_month_delta"],
+        "standard_gb_month_delta": row["standard_gb_month_delta"],
+        "ia_gb_month_delta": row["ia_gb_month_delta"],
+        "retrieval_gb_delta": row["retrieval_gb_delta"],
+        "sku_cost_delta": extra["sku_delta"], "marginal_saving": row["marginal_saving"],
+        "operations_blocks_saving": row["operations_blocks_saving"],
+        "priced_month": _period_label(ctx), "lifecycle_action": action_id,
+        "confidence_reason": ("the priced period's R2 usage is synced for every day"
+                              if ctx.r2_complete else
+                              "the priced period has R2 storage for only part of its days"),
+        "notes": ctx.notes,
+    })
+    text = (f"Change R2 lifecycle rule '{rule_id}' on {bucket} (prefix '{prefix}'): "
+            f"{extra['rule_text']}; it costs more than it saves.")
+    if not actions:
+        text += f" (Sent with action {action_id}, together with the bucket's other changes.)"
+    return Recommendation(
+        id=rid, kind=KIND, target_type="bucket_prefix", target=f"{bucket}/{prefix}",
+        action=text, evidence=evidence,
+        rule=("every enabled rule moving objects to Infrequent Access is re-priced with its "
+              "transition removed or moved later (acting from the priced period's start; IA "
+              "objects stay IA); proposed only if the engine-priced saving is positive and "
+              "either the marginal saving is too or it comes from whole operation blocks "
+              "(a million requests each) only the rule's traffic keeps billed"),
+        monthly_saving=row["saving"], saving_computation=computation,
+        viewer_impact=("None: objects stay readable; those not moved to Infrequent Access "
+                       "are read at Standard rates, without retrieval fees."),
+        confidence=confidence, actions=actions)
+
+
 # --- the recommendation ----------------------------------------------------------------------
 
 def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
@@ -508,7 +766,7 @@ def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
     sku = ", ".join(f"{k} {'+' if not v.startswith('-') else ''}{v}"
                     for k, v in extra["sku_delta"].items()) or "no line changes"
     computation = (
-        f"Engine ({ctx.book.label}) re-prices {ctx.first:%Y-%m} account-wide as if "
+        f"Engine ({ctx.book.label}) re-prices {_period_label(ctx)} account-wide as if "
         f"'{extra['rule_text']}' had applied to {bucket}/{prefix}: bill ${extra['bill_before']}"
         f" -> ${extra['bill_after']} = {money(row['saving'])}/month saved (line changes: "
         f"{sku}). Quantities: Standard {row['standard_gb_month_delta']:+.3f} GB-month, IA "
@@ -524,8 +782,8 @@ def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
         computation += " Objects expiring within 30 days of their transition owe the IA minimum."
     confidence = "high" if read_span >= HIGH_CONFIDENCE_READ_DAYS else "medium"
     partial = "" if ctx.r2_complete else (
-        f"; low: the priced month {ctx.first:%Y-%m} has R2 storage for only part of its days "
-        "(a first sync keeps 31 days), so the saving is understated")
+        f"; low: the priced period {_period_label(ctx)} has R2 storage for only part of its "
+        "days, so the saving is understated")
     if partial:
         confidence = "low"
     evidence = as_json({
@@ -539,7 +797,7 @@ def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
         "reads_window": [str(d) for d in ctx.read_days] if ctx.read_days else None,
         "reads_at_or_after_expiry": row["reads_at_or_after_expiry"],
         "exposed_object_days": row["exposed_object_days"],
-        "priced_month": f"{ctx.first:%Y-%m}",
+        "priced_month": _period_label(ctx),
         "standard_gb_month_delta": row["standard_gb_month_delta"],
         "ia_gb_month_delta": row["ia_gb_month_delta"],
         "reads_moved_to_ia": row["reads_moved_to_ia"],
@@ -577,4 +835,5 @@ def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
         confidence=confidence, actions=actions)
 
 
-__all__ = ["CANDIDATE_DAYS", "KIND", "lifecycle_candidates", "recommend_lifecycle"]
+__all__ = ["CANDIDATE_DAYS", "KIND", "existing_rule_reviews", "lifecycle_candidates",
+           "recommend_lifecycle"]

@@ -12,9 +12,11 @@ The recipe (`recommend_all`):
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ import pandas as pd
 from ..costs.pricebook import PriceBook
 from ..errors import ConfigError
 from ..warehouse import Warehouse
+from . import bitrate, lifecycle, retention, runway, selectivity
 from ._common import clock, resolve
 from .bitrate import recommend_bitrate
 from .lifecycle import recommend_lifecycle
@@ -38,28 +41,76 @@ RECOMMENDERS: tuple[Callable[..., list[Recommendation]], ...] = (
 _INTERNAL = {"wh", "book", "as_of", "skip_live_inputs", "freed_before", "freeing"}
 
 
+@dataclass(frozen=True)
+class RecommendParams:
+    """The recommenders' tunable parameters, with each recommender's own defaults.
+
+    `lookback_days` is shared by selectivity, retention and bitrate.
+
+    >>> RecommendParams(max_lost_share=0.05).max_lost_share
+    0.05
+    """
+
+    max_od_share: float = selectivity.MAX_OD_SHARE
+    min_recordings: int = selectivity.MIN_RECORDINGS
+    lookback_days: int = selectivity.LOOKBACK_DAYS
+    policies: tuple[int, ...] = retention.POLICIES
+    max_lost_share: float = retention.MAX_LOST_SHARE
+    recent_days: int = retention.RECENT_DAYS
+    horizon_days: int = runway.HORIZON_DAYS
+    candidate_days: tuple[int, ...] = lifecycle.CANDIDATE_DAYS
+    min_exposed_object_days: int = lifecycle.MIN_EXPOSED_OBJECT_DAYS
+    bandwidth: str | Path | None = None
+    low_bandwidth_mbps: float = bitrate.LOW_BANDWIDTH_MBPS
+    min_low_bandwidth_share: float = bitrate.MIN_LOW_BANDWIDTH_SHARE
+    tolerance: float = bitrate.TOLERANCE
+    low_bandwidth_target: str = bitrate.LOW_BANDWIDTH_TARGET
+    min_ingest_recordings: int = bitrate.MIN_INGEST_RECORDINGS
+
+    def replace(self, **overrides: Any) -> RecommendParams:
+        """These parameters with some replaced by name; an unknown name is a TypeError.
+
+        >>> RecommendParams().replace(horizon_days=60).horizon_days
+        60
+        """
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise TypeError(f"unknown recommender parameter(s): {', '.join(unknown)}; known: "
+                            f"{', '.join(sorted(known))}")
+        return dataclasses.replace(self, **overrides)
+
+
 def recommend_all(wh: Warehouse, *, book: PriceBook | str | None = None,
-                  as_of: date | str | None = None, **params: Any) -> list[Recommendation]:
+                  as_of: date | str | None = None, params: RecommendParams | None = None,
+                  **overrides: Any) -> list[Recommendation]:
     """Every recommendation for the warehouse, in the order of the recipe above.
 
-    `params` are the recommenders' parameters by name (e.g. `max_lost_share=0.05`,
-    `horizon_days=60`); each goes to every recommender that takes it.
+    `params` holds the recommenders' parameters (default: their defaults); `overrides`
+    replace some of them by name (e.g. `max_lost_share=0.05`, `horizon_days=60`).
 
     >>> recs = recommend_all(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
     >>> to_frame(recs)[["kind", "target", "monthly_saving"]]                 # doctest: +SKIP
     """
-    _check_params(params)
+    p = (params or RecommendParams()).replace(**overrides)
     book, day = resolve(wh, book, as_of)
-    common = {"book": book, "as_of": day}
-    sel = recommend_selectivity(wh, **common, **_for(recommend_selectivity, params))
-    ret = recommend_retention(wh, **common, **_for(recommend_retention, params),
-                              skip_live_inputs={r.target for r in sel},
+    sel = recommend_selectivity(wh, book=book, as_of=day, max_od_share=p.max_od_share,
+                                min_recordings=p.min_recordings,
+                                lookback_days=p.lookback_days)
+    ret = recommend_retention(wh, book=book, as_of=day, policies=p.policies,
+                              max_lost_share=p.max_lost_share, lookback_days=p.lookback_days,
+                              recent_days=p.recent_days, skip_live_inputs={r.target for r in sel},
                               freed_before=selected_minutes(sel))
-    runway = recommend_runway(wh, **common, **_for(recommend_runway, params),
-                              freeing=sel + ret)
-    lifecycle = recommend_lifecycle(wh, **common, **_for(recommend_lifecycle, params))
-    bitrate = recommend_bitrate(wh, **common, **_for(recommend_bitrate, params))
-    return sel + ret + runway + lifecycle + bitrate
+    way = recommend_runway(wh, book=book, as_of=day, horizon_days=p.horizon_days,
+                           freeing=sel + ret)
+    rules = recommend_lifecycle(wh, book=book, as_of=day, candidate_days=p.candidate_days,
+                                min_exposed_object_days=p.min_exposed_object_days)
+    rates = recommend_bitrate(wh, book=book, as_of=day, lookback_days=p.lookback_days,
+                              bandwidth=p.bandwidth, low_bandwidth_mbps=p.low_bandwidth_mbps,
+                              min_low_bandwidth_share=p.min_low_bandwidth_share,
+                              tolerance=p.tolerance, low_bandwidth_target=p.low_bandwidth_target,
+                              min_ingest_recordings=p.min_ingest_recordings)
+    return sel + ret + way + rules + rates
 
 
 def to_frame(recs: Iterable[Recommendation]) -> pd.DataFrame:
@@ -85,25 +136,12 @@ def parameters() -> dict[str, dict[str, Any]]:
             for f in RECOMMENDERS}
 
 
-def _for(func: Callable[..., Any], params: dict[str, Any]) -> dict[str, Any]:
-    accepted = inspect.signature(func).parameters
-    return {k: v for k, v in params.items() if k in accepted and k not in _INTERNAL}
-
-
-def _check_params(params: dict[str, Any]) -> None:
-    known = {name for f in RECOMMENDERS for name in inspect.signature(f).parameters} - _INTERNAL
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise TypeError(f"unknown recommender parameter(s): {', '.join(unknown)}; known: "
-                        f"{', '.join(sorted(known))}")
-
-
-__all__ = ["parameters", "recommend_all", "to_frame"]
+__all__ = ["RecommendParams", "parameters", "recommend_all", "to_frame"]
 
 
 def make_plan(wh: Warehouse, *, plan_path: str | Path | None = None,
               book: PriceBook | str | None = None, as_of: date | str | None = None,
-              **params: Any) -> Plan:
+              params: RecommendParams | None = None, **overrides: Any) -> Plan:
     """Run every recommender, store the recommendations, and write the action plan.
 
     The recommendations go to the warehouse's `recommendations` table (one row each, keyed
@@ -117,7 +155,7 @@ def make_plan(wh: Warehouse, *, plan_path: str | Path | None = None,
     if account is None:
         raise ConfigError([f"warehouse {wh.path} holds no account yet: run `lc-analytics sync`"
                            " first"])
-    recs = recommend_all(wh, book=book, as_of=day, **params)
+    recs = recommend_all(wh, book=book, as_of=day, params=params, **overrides)
     plan = Plan(account_id=account, created_at=clock(day).to_pydatetime(), book=book.label,
                 recommendations=recs)
     rows = [{"run_at": plan.created_at, "id": r.id, "kind": r.kind,

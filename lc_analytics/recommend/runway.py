@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,7 +82,7 @@ def recommend_runway(wh: Warehouse, *, book: PriceBook | str | None = None,
 
     month = next_month(day)
     held = capacity_bill(capacity, month, book).total
-    options = []
+    options: list[dict[str, Any]] = []
     for k in range(len(order) + 1):
         recs = [freeing[i] for i in order[:k]]
         series = base - sum((reliefs[i] for i in order[:k]), np.zeros(len(base)))

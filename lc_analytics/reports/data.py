@@ -521,8 +521,12 @@ def rendition_mix(mix: Mapping[str, float | str | Decimal] | None = None,
     Default (lc_analytics.costs.comparison): Cloudflare's recommended encodes 1080p 8 Mbps
     30%, 720p 4.8 Mbps 40%, 480p 2.4 Mbps 20%, 360p 1 Mbps 10%, i.e. 4.9 Mbps on average.
 
-    >>> rendition_mix()["share"].sum()
-    1.0
+    >>> print(rendition_mix(minutes=1000).to_string(index=False))
+    rendition  mbps  share    gb
+        1080p   8.0    0.3 18.00
+         720p   4.8    0.4 14.40
+         480p   2.4    0.2  3.60
+         360p   1.0    0.1  0.75
     """
     shares = _mix(mix)
     df = pd.DataFrame({"rendition": list(shares),

@@ -89,7 +89,7 @@ def run(name: str, params: Mapping[str, Any] | None = None, *,
     untouched.
 
     >>> res = run("viewers", period="2026-06")                         # doctest: +SKIP
-    >>> res.html
+    >>> res.html                                                       # doctest: +SKIP
     PosixPath('reports/viewers/2026-06-30/viewers.html')
     """
     started = time.monotonic()

@@ -157,13 +157,14 @@ class SimulatedAccount:
         recs = shows[shows["recorded"]]
         creator = bc["creator"].to_numpy()
         li_meta = self.live_input_state
+        li_names = li_meta.loc[recs["live_input_uid"], "name"].to_numpy()
         recordings = pd.DataFrame({
             "uid": recs["uid"],
             "kind": "recording",
             "live_input": recs["live_input_uid"],
             "creator": creator[recs["b"]],
-            "name": [f"{li_meta.at[u, 'name']} {s:%Y-%m-%d %H:%M}"
-                     for u, s in zip(recs["live_input_uid"], recs["start"], strict=True)],
+            "name": [f"{n} {s:%Y-%m-%d %H:%M}"
+                     for n, s in zip(li_names, recs["start"], strict=True)],
             "created": recs["start"],
             "uploaded": recs["end"],
             "live_end": recs["end"],
@@ -206,8 +207,8 @@ class SimulatedAccount:
                     "policy_deletion", "manual_deletion"):
             videos[col] = _utc(videos[col])
         sched = videos["policy_deletion"].copy()
-        for uid, ts in self._video_sched_edits.items():
-            sched[videos["uid"] == uid] = ts if ts is not None else pd.NaT
+        edited = videos["uid"].isin(self._video_sched_edits.keys())  # None clears it
+        sched[edited] = _utc(videos.loc[edited, "uid"].map(self._video_sched_edits))
         videos["scheduled_deletion"] = sched
         api_del = _utc(videos["uid"].map(self._api_deleted))
         videos["deleted_at"] = _utc(pd.concat(
@@ -331,7 +332,8 @@ class SimulatedAccount:
         vis = li[li["created"] < self._now].copy()
         shows = self.draws.shows
         on_air = shows[(shows["start"] <= self._now) & (self._now < shows["end"])]
-        vis["status"] = np.where(vis["uid"].isin(on_air["live_input_uid"]), "connected", None)
+        vis["status"] = None
+        vis.loc[vis["uid"].isin(on_air["live_input_uid"]), "status"] = "connected"
         return vis
 
     def storage_usage(self, creator: str | None = None) -> dict:

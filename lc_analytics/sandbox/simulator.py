@@ -23,6 +23,9 @@ DAY = pd.Timedelta(days=1)
 # Audience countries, split by typical last-mile bandwidth (used by the planted bitrate case).
 HIGH_BW = ["US", "GB", "DE", "JP", "KR", "NL", "FR", "CA"]
 LOW_BW = ["IN", "ID", "NG", "PH", "PK", "BD", "KE", "EG"]
+#: The low-bandwidth country at the edge (around 20 Mbps mobile): never most of a planted
+#: low-bandwidth audience, so the plant does not hang on where the edge is drawn.
+BORDERLINE_LOW_BW = "PH"
 
 RESOLUTIONS = {  # ingest ladder the simulator draws from: (width, height, kbps)
     "1080p": (1920, 1080, 6000),
@@ -96,7 +99,8 @@ def draw(preset: Preset, seed: int, start: date, horizon_end: date, now: date) -
     clips, abandoned = _clips(rng, bc, preset, t0, n_days, pd.Timestamp(now, tz=UTC))
     views = _views(rng, bc, li, shows, clips, pd.Timestamp(horizon_end, tz=UTC))
     objects, reads, bucket_ops, lifecycle, r2_planted = _r2(
-        rng, bc, li, shows, preset, t0, pd.Timestamp(horizon_end, tz=UTC)
+        rng, bc, li, shows, preset, t0, pd.Timestamp(horizon_end, tz=UTC),
+        archive_rng=np.random.default_rng([seed, 2]),
     )
     return Draws(bc, li, shows, clips, abandoned, views, objects, reads, bucket_ops,
                  lifecycle, planted + r2_planted)
@@ -320,9 +324,16 @@ def _views(rng, bc, li, shows, clips, horizon_end) -> pd.DataFrame:
     mixes = _country_mixes(rng, bc)
     countries = HIGH_BW + LOW_BW
     parts = []
+    borderline = countries.index(BORDERLINE_LOW_BW)
     for b_i, grp in pot.groupby("b", sort=True):
         idx = grp.index.to_numpy()
         counts = rng.multinomial(total[idx], mixes[b_i])
+        if arche[b_i] == "overprovisioned":
+            # the planted audience is clearly low-bandwidth: the borderline country takes
+            # the smallest low-bandwidth share (a relabelling: no draw changes)
+            low = np.arange(len(HIGH_BW), len(countries))
+            least = low[np.argmin(mixes[b_i][low])]
+            counts[:, [borderline, least]] = counts[:, [least, borderline]]
         r, c = np.nonzero(counts)
         parts.append(pd.DataFrame({
             "vid": grp["vid"].to_numpy()[r],
@@ -371,7 +382,16 @@ def _country_mixes(rng, bc) -> np.ndarray:
 
 # --- R2 --------------------------------------------------------------------------------------
 
-def _r2(rng, bc, li, shows, preset, t0, horizon_end):
+#: The recordings archive (planted: an IA rule that pays off): objects, sizes, reads a day.
+ARCHIVE_OBJECTS = 300
+ARCHIVE_SIZE = (2_000_000_000, 5_000_000_000)
+ARCHIVE_READS_PER_DAY = 0.4  # across the archive: a handful a month, at every age
+
+
+def _r2(rng: np.random.Generator, bc: pd.DataFrame, li: pd.DataFrame, shows: pd.DataFrame,
+        preset: Preset, t0: pd.Timestamp, horizon_end: pd.Timestamp,
+        archive_rng: np.random.Generator | None = None,
+        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, list[Planted]]:
     planted: list[Planted] = []
     ok = shows[shows["recorded"] & ~shows["errored"]].reset_index(drop=True)
     # MP4 exports: most broadcasters export recordings; bytes follow the ingest bitrate.
@@ -439,6 +459,19 @@ def _r2(rng, bc, li, shows, preset, t0, horizon_end):
     ])
     reads = _object_reads(rng, objects, t0, horizon_end)
     bucket_ops = _bucket_ops(rng, objects, t0, horizon_end)
+    if archive_rng is not None:  # its own generator: every other draw stays as it was
+        objects, reads, archived = _archive(archive_rng, objects, reads, t0, horizon_end)
+        lifecycle = pd.concat([lifecycle, pd.DataFrame([archived])], ignore_index=True)
+        planted.append(Planted(
+            "costly_lifecycle_rule", f"{BUCKETS['exports']}/exports/", False,
+            "exports move to Infrequent Access after 90 days: each month's transitions bill a "
+            "whole million IA Class A operations, more than the IA storage of the exports "
+            "saves"))
+        planted.append(Planted(
+            "costly_lifecycle_rule", f"{BUCKETS['exports']}/archive/", True,
+            f"a ~{ARCHIVE_OBJECTS * sum(ARCHIVE_SIZE) // 2 // 10**12} TB archive moved to "
+            "Infrequent Access long ago and read a few times a month: its IA rule saves more "
+            "than its IA reads and retrieval cost"))
     planted.append(Planted(
         "cold_prefix", f"{BUCKETS['thumbnails']}/shows/", False,
         "show storyboard sprites are read only in their first 7 days, then never again"))
@@ -449,6 +482,29 @@ def _r2(rng, bc, li, shows, preset, t0, horizon_end):
         "cold_prefix", f"{BUCKETS['products']}/products/", True,
         "product images are read every day for their whole life"))
     return objects, reads, bucket_ops, lifecycle, planted
+
+
+def _archive(rng, objects, reads, t0, horizon_end):
+    """Old recordings kept in `archive/` of the exports bucket, all moved to IA long ago (no
+    transition in the simulated period) and read now and then at every age."""
+    n = ARCHIVE_OBJECTS
+    archive = pd.DataFrame({
+        "bucket": BUCKETS["exports"],
+        "key": [f"archive/{i:04d}.mp4" for i in range(n)],
+        "size": rng.integers(*ARCHIVE_SIZE, size=n),
+        "created": t0 - pd.to_timedelta(rng.integers(400, 700, size=n), "D")
+        - pd.to_timedelta(rng.integers(0, 86400, size=n), "s"),
+        "read_level": 0.0, "read_tau": np.inf, "read_until_age": 100_000,
+        "read_floor": ARCHIVE_READS_PER_DAY / n,
+    })
+    archive["etag"] = _etag(archive["key"])
+    archive["metadata_size"] = archive["key"].str.len().astype(np.int64) + 64
+    more = _object_reads(rng, archive, t0, horizon_end)
+    more["obj"] += len(objects)
+    rule = {"bucket": BUCKETS["exports"], "rule_id": "archive-to-ia", "prefix": "archive/",
+            "transition_days": 30, "transition_class": "STANDARD_IA", "expire_days": np.nan}
+    return (pd.concat([objects, archive], ignore_index=True),
+            pd.concat([reads, more], ignore_index=True), rule)
 
 
 def _object_reads(rng, objects, t0, horizon_end) -> pd.DataFrame:

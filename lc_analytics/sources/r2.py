@@ -57,7 +57,7 @@ class R2Inventory:
     """Lists R2 with boto3 and counts its own ListObjectsV2 calls (each is a Class A op).
 
     >>> inv = R2Inventory(settings)                                   # doctest: +SKIP
-    >>> sum(1 for _ in inv.iter_objects("lc-thumbnails")), inv.listing_calls
+    >>> sum(1 for _ in inv.iter_objects("lc-thumbnails")), inv.listing_calls  # doctest: +SKIP
     """
 
     def __init__(self, settings: Settings, *, page_size: int = 1000,

@@ -138,12 +138,22 @@ def iter_videos(client: CloudflareClient, *, page_size: int = PAGE_SIZE) -> Iter
 
 
 def _rewound_cursor(batch: list[dict], previous: str | None) -> str:
-    last = parse_time(batch[-1]["created"])
-    earlier = [parse_time(v["created"]) for v in batch if parse_time(v["created"]) < last]
+    created = [_listed_time(v["created"]) for v in batch]
+    last = created[-1]
+    earlier = [t for t in created if t < last]
     boundary = max(earlier) if earlier else last - timedelta(microseconds=1)
-    if previous is not None and boundary <= parse_time(previous):
+    if previous is not None and boundary <= _listed_time(previous):
         boundary = last - timedelta(microseconds=1)
     return boundary.isoformat().replace("+00:00", "Z")
+
+
+def _listed_time(value: object) -> datetime:
+    """A listed video's creation time (or the cursor's), which paging cannot do without."""
+    moment = parse_time(value)
+    if moment is None:
+        raise ApiError("list videos returned a video without a creation time; cannot page on",
+                       url="stream")
+    return moment
 
 
 def storage_usage(client: CloudflareClient, taken_at: datetime) -> dict:
