@@ -66,6 +66,8 @@ def objects_daily_bytes(objects: pd.DataFrame, first: date, nxt: date) -> pd.Dat
     An object counts from its creation day up to the day before its deletion day; it is
     Infrequent Access from the day of `ia_from` (or for its whole life if its class is IA
     and no `ia_from` is given).
+
+    >>> objects_daily_bytes(objs, date(2026, 6, 1), date(2026, 7, 1))  # doctest: +SKIP
     """
     n = (nxt - first).days
     size = objects["size_bytes"].to_numpy(dtype=np.int64)
