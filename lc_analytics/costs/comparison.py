@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pandas as pd
 
+from ..errors import UsageError
 from ..warehouse import Warehouse
 from .engine import STANDARD, Bill, Usage, month_bounds, price_period
 from .pricebook import PriceBook, load_book
@@ -204,10 +205,10 @@ def rendition_shares(mix: Mapping[str, float | str | Decimal] | None,
     shares = dict(DEFAULT_MIX) if mix is None else {k: Decimal(str(v)) for k, v in mix.items()}
     unknown = sorted(set(shares) - set(rates))
     if unknown:
-        raise ValueError(f"unknown rendition(s) {', '.join(unknown)}: give their Mbps in "
+        raise UsageError(f"unknown rendition(s) {', '.join(unknown)}: give their Mbps in "
                          f"rendition_mbps (known: {', '.join(rates)})")
     if any(s < 0 for s in shares.values()) or sum(shares.values()) != 1:
-        raise ValueError(f"bitrate_mix shares must be >= 0 and add up to 1 (got "
+        raise UsageError(f"bitrate_mix shares must be >= 0 and add up to 1 (got "
                          f"{sum(shares.values())})")
     return shares, {r: rates[r] for r in shares}
 

@@ -30,6 +30,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
+from ..errors import UsageError
 from ..readmodel.r2 import IA, STANDARD, objects_daily_bytes
 from .months import month_bounds
 from .pricebook import PriceBook, Sku
@@ -70,7 +71,7 @@ class Usage:
         df = raw.copy() if isinstance(raw, pd.DataFrame) else pd.DataFrame(list(raw or []))
         missing = [c for c in columns if c not in df.columns]
         if len(df) and missing:
-            raise ValueError(f"usage.{name} is missing column(s) {', '.join(missing)}")
+            raise UsageError(f"usage.{name} is missing column(s) {', '.join(missing)}")
         if not len(df):
             df = pd.DataFrame({c: [] for c in columns})
         return df
@@ -147,7 +148,7 @@ def price_period(usage: Usage, first: date, last: date, book: PriceBook) -> Bill
     (30, 2, Decimal('15.00'))
     """
     if last < first:
-        raise ValueError(f"a billing period ends on or after its first day ({first} > {last})")
+        raise UsageError(f"a billing period ends on or after its first day ({first} > {last})")
     return _price(usage, first, last + timedelta(days=1), book)
 
 

@@ -37,6 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..errors import UsageError
 from ..readmodel import covered_days, resource_names
 from ..warehouse import Warehouse
 from .allocate import Allocation, allocate_month
@@ -154,7 +155,7 @@ def export_focus(wh: Warehouse, path: str | Path, format: str = "csv",
     FocusExport(path=PosixPath('focus.parquet'), format='parquet', rows=29907, ...)
     """
     if format not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+        raise UsageError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     book = book or load_book("cloudflare")
     chosen = default_months(wh) if months is None else _month_list(months)
     rows = focus_rows(wh, chosen, book, account_id=account_id, account_name=account_name)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 
+from ..errors import UsageError
+
 
 def month_bounds(month: date | str) -> tuple[date, date]:
     """First day of the month and first day of the next, from a date or 'YYYY-MM'.
@@ -17,7 +19,7 @@ def month_bounds(month: date | str) -> tuple[date, date]:
             y, m = (int(x) for x in month.split("-")[:2])
             first = date(y, m, 1)
         except ValueError:
-            raise ValueError(f"not a month (YYYY-MM): {month!r}") from None
+            raise UsageError(f"not a month (YYYY-MM): {month!r}") from None
     else:
         first = month.replace(day=1)
     days = calendar.monthrange(first.year, first.month)[1]

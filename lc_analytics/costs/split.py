@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UsageError
+
 
 def split_integer(total: int, weights: Sequence[Any]) -> list[int]:
     """Non-negative integers in proportion to `weights` that add up to `total` exactly.
@@ -36,7 +38,7 @@ def _integer_weights(weights: Sequence[Any]) -> list[int]:
               Decimal(int(v)) if isinstance(v, (int, np.integer)) else Decimal(repr(float(v)))
               for v in weights]
     if any(v < 0 for v in values):
-        raise ValueError("allocation weights must not be negative")
+        raise UsageError("allocation weights must not be negative")
     exp = min([0, *(int(v.as_tuple().exponent) for v in values)])
     return [int(v.scaleb(-exp)) for v in values]
 
