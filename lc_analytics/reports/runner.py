@@ -42,7 +42,7 @@ from .scrub import (
 from .summary import read_summary
 
 KERNEL = "lc-analytics"
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"  # shipped in the package
 DEFAULT_TIMEOUT = 900  # seconds per cell
 _INJECTED_TAG = "injected-parameters"
 _ERROR_TAG = "papermill-error-cell-tag"
