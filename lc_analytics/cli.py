@@ -144,12 +144,8 @@ def _add_sandbox_parser(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=8787, help="API port (default: 8787)")
     serve.add_argument("--no-r2", action="store_true", help="do not start the R2 server")
     serve.set_defaults(func=_cmd_sandbox_serve)
-    whb = sb_sub.add_parser(
-        "warehouse", help="write the warehouse a daily sync would have built, from day one",
-        description="Build a new warehouse at PATH holding the simulated account's whole "
-                    "history (videos, live inputs, R2 objects as one sync sees them; every "
-                    "day of minutes viewed and R2 storage, operations and reads), written "
-                    "through the warehouse's own loaders, without years of daily syncs.")
+    whb = sb_sub.add_parser("warehouse", help="write the warehouse daily syncs would have "
+                            "built since the first simulated day (README: sandbox)")
     _add_sandbox_args(whb)
     whb.add_argument("path", help="where to create the warehouse (must not exist)")
     whb.set_defaults(func=_cmd_sandbox_warehouse)
@@ -315,8 +311,8 @@ def _cmd_sandbox_warehouse(args: argparse.Namespace) -> int:
     from .sandbox import SimulatedAccount
     from .sandbox.warehouse_builder import build_warehouse
 
-    account = SimulatedAccount.build(args.preset, seed=args.seed, end=args.end)
-    built = build_warehouse(account, args.path)
+    built = build_warehouse(SimulatedAccount.build(args.preset, seed=args.seed, end=args.end),
+                            args.path)
     print(f"wrote {built.path}: {built.first_day} .. {built.last_day}; "
           + ", ".join(f"{t} {n:,}" for t, n in sorted(built.rows.items())))
     return 0
