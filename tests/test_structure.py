@@ -17,13 +17,6 @@ from lc_analytics.warehouse.schema import BOOTSTRAP_SQL, MIGRATIONS
 #: still fail, each with the checks it fails today (paths relative to lc_analytics/).
 #: shrinks to empty as issue 12 lands
 ALLOWLIST: dict[str, set[str]] = {
-    "costs/allocate.py": {"module", "sql"},
-    "costs/comparison.py": {"function"},
-    "costs/engine.py": {"module"},
-    "costs/focus.py": {"sql"},
-    "costs/forecast.py": {"sql"},
-    "costs/runway.py": {"function", "sql"},
-    "costs/unit_costs.py": {"sql"},
     "reports/costs_data.py": {"function", "module", "sql"},
     "reports/data.py": {"function", "module", "sql"},
 }

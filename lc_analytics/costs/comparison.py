@@ -111,14 +111,7 @@ def aws_comparison_days(wh: Warehouse, first: date, last: date,
     for name, (meters, aws_usage, assumption) in parts.items():
         aws = price_period(aws_usage, first, last, aws_book)
         rows.append(_row(name, cf_cost(*meters), aws.total, _quantity(aws), assumption))
-    rows += [
-        _row("Live ingest and transcoding (AWS IVS / MediaLive)", Decimal(0), None, None,
-             "included in Cloudflare Stream",
-             "not priced: AWS IVS and MediaLive per-hour prices could not be verified"),
-        _row("CloudFront HTTPS requests", Decimal(0), None, None,
-             "Cloudflare does not charge per request for delivery",
-             "not priced: CloudFront request fees are not in the AWS price book"),
-    ]
+    rows += _unpriced_rows()
     everything = Usage(r2_storage=pd.concat([_as_standard(u), _rendition_bytes(u, ladder_mbps)],
                                             ignore_index=True),
                        r2_operations=u.r2_operations, egress=_egress(u, delivered_mbps))
@@ -127,6 +120,18 @@ def aws_comparison_days(wh: Warehouse, first: date, last: date,
                      f"Cloudflare: {cf_book.label}; AWS: {aws_book.label}",
                      "the rows marked excluded are not in the AWS total"))
     return pd.DataFrame(rows, columns=_COLUMNS)
+
+
+def _unpriced_rows() -> list[dict]:
+    """The AWS counterparts the comparison names but cannot price."""
+    return [
+        _row("Live ingest and transcoding (AWS IVS / MediaLive)", Decimal(0), None, None,
+             "included in Cloudflare Stream",
+             "not priced: AWS IVS and MediaLive per-hour prices could not be verified"),
+        _row("CloudFront HTTPS requests", Decimal(0), None, None,
+             "Cloudflare does not charge per request for delivery",
+             "not priced: CloudFront request fees are not in the AWS price book"),
+    ]
 
 
 def comparison_summary(table: pd.DataFrame, first: date, last: date,
