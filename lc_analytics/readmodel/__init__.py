@@ -1,0 +1,81 @@
+"""The read model: the one definition of each figure read from the warehouse.
+
+Every layer above the warehouse (costs/, recommend/, reports/, notebooks) reads the synced
+data through these functions and holds no SQL on the warehouse's tables::
+
+    warehouse (DuckDB tables, `coverage`)
+        │
+        ▼
+    readmodel
+      coverage.py   which days each daily source holds whole; the last fully synced day
+                    (`synced_through`); the as-of and month checks
+      viewing.py    minutes viewed per uid and day (and country), with the recording's age
+                    and its mode: live (viewed while the input was live) or on demand
+      stored.py     Stream stored minutes per day, rebuilt from the videos and pending
+                    upload reservations; storage-usage snapshots and capacity
+      r2.py         R2 per day: storage per bucket and class, requests per billing class
+                    (401/403 not billed), per-object reads, IA retrieval and removals
+      inventory.py  videos, live inputs, R2 objects, lifecycle rules (listed, or history)
+        │
+        ▼
+    costs/ (pricing), recommend/, reports/, notebooks
+
+Day ranges are inclusive (`first`, `last`); days are `datetime.date`, timestamps UTC.
+Functions are plain Python over SQL (not SQL views): the classing of R2 storage by lifecycle
+rules and the rebuild of stored minutes are array work in pandas, one tested place each.
+
+>>> from lc_analytics.readmodel import synced_through, viewing
+>>> day = synced_through(wh)                                          # doctest: +SKIP
+>>> viewing(wh, day, day).groupby("mode")["minutes"].sum()            # doctest: +SKIP
+"""
+
+from .coverage import (
+    BILLED_SOURCES,
+    check_as_of,
+    check_months,
+    coverage,
+    covered_days,
+    daily_sources,
+    first_days,
+    last_synced_day,
+    month_coverage,
+    synced_through,
+)
+from .inventory import lifecycle_rules, live_inputs, r2_buckets, r2_objects, resource_names, videos
+from .r2 import (
+    inventory_objects,
+    r2_ia_removals,
+    r2_ia_retrieval,
+    r2_object_reads,
+    r2_operations,
+    r2_requests,
+    r2_storage,
+    r2_storage_totals,
+)
+from .stored import (
+    rebuilt_stored_minutes,
+    storage_snapshot_day,
+    storage_snapshots,
+    stored_day_span,
+    stored_minutes_daily,
+    stored_videos,
+    upload_reservations,
+)
+from .viewing import KINDS, LIVE, ON_DEMAND, minutes_viewed_daily, viewing
+
+__all__ = [
+    "BILLED_SOURCES", "KINDS", "LIVE", "ON_DEMAND",
+    # coverage
+    "check_as_of", "check_months", "coverage", "covered_days", "daily_sources", "first_days",
+    "last_synced_day", "month_coverage", "synced_through",
+    # viewing
+    "minutes_viewed_daily", "viewing",
+    # stored minutes
+    "rebuilt_stored_minutes", "storage_snapshot_day", "storage_snapshots", "stored_day_span",
+    "stored_minutes_daily", "stored_videos", "upload_reservations",
+    # R2 usage
+    "inventory_objects", "r2_ia_removals", "r2_ia_retrieval", "r2_object_reads",
+    "r2_operations", "r2_requests", "r2_storage", "r2_storage_totals",
+    # inventories
+    "lifecycle_rules", "live_inputs", "r2_buckets", "r2_objects", "resource_names", "videos",
+]
