@@ -17,6 +17,8 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from lc_analytics import reports
+from lc_analytics.costs import months, review
 from lc_analytics.costs.analyses import aws_comparison, month_to_date, storage_runway
 from lc_analytics.costs.engine import price_month
 from lc_analytics.costs.pricebook import load_book
@@ -51,28 +53,28 @@ def _engine_bill(wh: Warehouse, month: str):
 # -- months and coverage -----------------------------------------------------------------------
 
 def test_the_month_defaults_to_the_last_complete_month(wh):
-    p = costs_data.resolve_month(wh)
+    p = months.resolve_month(wh)
     assert (p.month, p.as_of, p.label, p.complete) == (JUNE, date(2026, 6, 30), "2026-06", True)
-    assert costs_data.resolve_month(wh, None, "2026-07-01").month == JUNE
-    assert costs_data.resolve_month(wh, None, "2026-06-29").month == MAY
-    may = costs_data.resolve_month(wh, "2026-05")
+    assert months.resolve_month(wh, None, "2026-07-01").month == JUNE
+    assert months.resolve_month(wh, None, "2026-06-29").month == MAY
+    may = months.resolve_month(wh, "2026-05")
     assert (may.month, may.as_of, may.previous) == (MAY, date(2026, 5, 31), date(2026, 4, 1))
     with pytest.raises(ReportError, match="YYYY-MM"):
-        costs_data.resolve_month(wh, "June")
+        months.resolve_month(wh, "June")
     with pytest.raises(ReportError, match="no data for 2026-08"):
-        costs_data.resolve_month(wh, "2026-08")
+        months.resolve_month(wh, "2026-08")
 
 
 def test_coverage_says_which_services_a_month_holds_whole(wh):
     # Stream analytics reach back 90 days (from 2026-04-02), R2 metrics 31 (from 2026-05-31)
-    may = costs_data.month_coverage(wh, "2026-05").set_index("source")
+    may = months.month_coverage(wh, "2026-05").set_index("source")
     assert may.loc["minutes_viewed", "complete"]
     assert may.loc[["r2_storage", "r2_operations", "r2_object_reads"], "days_covered"].tolist() \
         == [1, 1, 1]
-    assert costs_data.month_coverage(wh, "2026-06")["complete"].all()
-    april = costs_data.month_coverage(wh, "2026-04").set_index("source")
+    assert months.month_coverage(wh, "2026-06")["complete"].all()
+    april = months.month_coverage(wh, "2026-04").set_index("source")
     assert april.loc["minutes_viewed", "days_covered"] == 29
-    prev = costs_data.month_bill(wh, "2026-05")
+    prev = months.month_bill(wh, "2026-05")
     assert prev.known_total() is None and not prev.complete
     stream = sum(li.cost for li in _engine_bill(wh, "2026-05").line_items
                  if li.service == "Stream")
@@ -82,7 +84,7 @@ def test_coverage_says_which_services_a_month_holds_whole(wh):
 
 def test_the_bill_and_its_days_equal_the_engine(wh):
     engine = _engine_bill(wh, "2026-06")
-    june = costs_data.month_bill(wh, "2026-06")
+    june = months.month_bill(wh, "2026-06")
     # June: 430.985 with delivery in 209 whole blocks; pro rata it is 208,314 minutes / 1,000
     # x $1 = 208.314, so 430.985 - 209.00 + 208.314 = 430.299 (no other line changed)
     assert june.total == engine.total == Decimal("430.299") and june.complete
@@ -90,35 +92,35 @@ def test_the_bill_and_its_days_equal_the_engine(wh):
     assert sum(by_service.values()) == engine.total
     assert by_service["Stream"] == sum(li.cost for li in engine.line_items
                                        if li.service == "Stream")
-    daily = costs_data.daily_costs(june.allocation)
+    daily = months.daily_costs(june.allocation)
     assert daily["date"].nunique() == 30
     per_sku = daily.groupby("sku_id")["cost"].agg(lambda s: sum(s, Decimal(0)))
     assert per_sku.to_dict() == {li.sku_id: li.cost for li in engine.line_items}
     items = june.line_items()
     assert items["cost"].tolist() == [li.cost for li in engine.line_items]
-    change = costs_data.compare_months(june, costs_data.month_bill(wh, "2026-05")) \
+    change = months.compare_months(june, months.month_bill(wh, "2026-05")) \
         .set_index("service")
     stream_may = _engine_bill(wh, "2026-05")
     stream_may = sum(li.cost for li in stream_may.line_items if li.service == "Stream")
     assert change.loc["Stream", "change"] == by_service["Stream"] - stream_may
     assert change.loc["R2", "previous"] is None and change.loc["Total", "previous"] is None
     assert "1 of 31 days" in change.loc["Total", "note"]
-    monthly = costs_data.monthly_costs(wh).set_index(["month", "service"])
+    monthly = months.monthly_costs(wh).set_index(["month", "service"])
     assert list(monthly.index.unique("month")) == ["2026-04", "2026-05", "2026-06"]
     assert monthly.loc[("2026-06", "R2"), "cost"] == by_service["R2"]
     assert monthly["complete"].tolist() == [False, False, True, False, True, True]
 
 
 def test_forecast_and_runway_summaries_are_the_libraries(wh):
-    mid = costs_data.forecast_summary(wh, "2026-06-15")
+    mid = review.forecast_summary(wh, "2026-06-15")
     total = month_to_date(wh, "2026-06-15").set_index("sku_id").loc["total"]
     assert (mid["mtd_cost"], mid["forecast_cost"], mid["forecast_low"], mid["forecast_high"]) \
         == tuple(total[["mtd_cost", "forecast_cost", "forecast_low", "forecast_high"]])
     assert mid["forecast_low"] <= mid["forecast_cost"] <= mid["forecast_high"]
     assert (mid["days_elapsed"], mid["complete"]) == (15, False)
-    end = costs_data.forecast_summary(wh, "2026-06-30")
+    end = review.forecast_summary(wh, "2026-06-30")
     assert end["complete"] and end["forecast_cost"] == end["mtd_cost"] == Decimal("430.299")
-    runway = costs_data.runway_summary(wh)
+    runway = review.runway_summary(wh)
     lib = storage_runway(wh).iloc[0]
     assert runway["exhaustion_date"] == lib["exhaustion_date"] == date(2026, 7, 22)
     assert runway["days_until_exhaustion"] == lib["days_until_exhaustion"] == 21
@@ -128,10 +130,10 @@ def test_forecast_and_runway_summaries_are_the_libraries(wh):
 def test_showback_tables_add_up_to_the_bill_with_names(wh):
     total = _engine_bill(wh, "2026-06").total
     names = set(wh.query("SELECT name FROM live_inputs")["name"])
-    for by in costs_data.SHOWBACK_BY:
-        t = costs_data.showback_table(wh, "2026-06", by)
+    for by in review.SHOWBACK_BY:
+        t = review.showback_table(wh, "2026-06", by)
         assert sum(t["cost"], Decimal(0)) == total, by
-    live = costs_data.showback_table(wh, "2026-06", "live_input")
+    live = review.showback_table(wh, "2026-06", "live_input")
     assert set(live["label"][:-1]) <= names and live["label"].iloc[-1].startswith("unallocated")
 
 
@@ -154,7 +156,7 @@ def test_the_recommendation_table_keeps_the_library_savings(wh, recs):
 
 
 def test_next_steps_lead_from_the_deadline_to_the_plan_and_manual_steps(wh, recs):
-    runway = costs_data.runway_summary(wh)
+    runway = review.runway_summary(wh)
     steps = costs_data.next_steps(recs, runway, costs_data.target_names(wh, recs))
     assert steps.startswith("1. **Before 2026-07-22** (21 days)")
     order = [steps.index(s) for s in ("`lc-analytics recommend`", "`lc-analytics apply PLAN`",
@@ -213,10 +215,10 @@ def test_ingest_vs_audience_marks_the_overprovisioned_input(wh, recs):
 def test_presentation_helpers_keep_money_exact_until_shown():
     assert not hasattr(costs_data, "usd")  # one formatter: lc_analytics.money.format_usd
     df = pd.DataFrame({"cost": [Decimal("1.25"), None], "n": [3, 4]})
-    assert costs_data.plottable(df)["cost"].tolist()[0] == 1.25
+    assert reports.plottable(df)["cost"].tolist()[0] == 1.25
     assert df["cost"].iloc[0] == Decimal("1.25")  # the original is untouched
-    assert costs_data.money_table(df)["cost"].tolist() == ["$1.25", "n/a"]
-    assert costs_data.last_complete_month(date(2026, 12, 31)) == date(2026, 12, 1)
+    assert reports.money_table(df)["cost"].tolist() == ["$1.25", "n/a"]
+    assert months.last_complete_month(date(2026, 12, 31)) == date(2026, 12, 1)
 
 
 # -- report runs -------------------------------------------------------------------------------
