@@ -168,3 +168,17 @@ def test_bitrate_savings_on_a_fresh_warehouse_price_the_same_30_days(fresh):
         assert Decimal(str(exports["bill_before"])) == lead.by_service()["R2"]
         assert r.monthly_saving == Decimal(str(exports["bill_before"])) - Decimal(
             str(exports["bill_after"]))
+
+
+def test_the_listing_cost_is_the_engines_class_a_price_before_the_free_allowance():
+    from lc_analytics.costs.listing import listing_cost_usd
+
+    day = date(2026, 6, 30)
+    # by hand: $4.50 per million Class A requests -> 5 calls = $0.0000225; 5 a day for the
+    # 30 days of June = 150 calls = $0.000675
+    assert listing_cost_usd(5, day, day, CF) == Decimal("0.0000225")
+    assert listing_cost_usd(5, date(2026, 6, 1), day, CF) == Decimal("0.000675")
+    assert listing_cost_usd(0, day, day, CF) == 0
+    # the account's own bill of those calls is $0 (inside the free million, rounded up)
+    ops = Usage(r2_operations=[{"date": day, "bucket": "b", "op_class": "A", "requests": 5}])
+    assert price_period(ops, day, day, CF).total == 0

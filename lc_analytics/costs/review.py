@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import readmodel
 from ..errors import ReportError
 from ..recommend.model import Recommendation
 from ..warehouse import Warehouse
@@ -193,8 +194,8 @@ def showback_table(wh: Warehouse, month: date | str, by: str,
     df = showback(wh, month, by, book)
     labels = df[by].astype(str)
     if by == "live_input":
-        names = wh.query("SELECT uid, name FROM live_inputs")
-        names = dict(zip(names["uid"], names["name"], strict=True))
+        inputs = readmodel.live_inputs(wh, history=True)
+        names = dict(zip(inputs["uid"], inputs["name"], strict=True))
         labels = [names.get(v) or v for v in df[by]]
     df.insert(0, "label", [f"{x} (not attributable)" if x == UNALLOCATED else x
                            for x in labels])

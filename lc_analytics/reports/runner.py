@@ -170,7 +170,7 @@ def _parameters(source: Path, params: dict[str, Any], as_of: date | str | None,
     wh = Warehouse(db, read_only=True)  # fails early, naming the file, if it cannot be read
     check_as_of(wh, params.get("as_of") or data_through(wh))  # synced data, not a guess
     p = resolve_period(wh, params.get("period_start"), params.get("period_end"),
-                            params.get("as_of"))
+                       params.get("as_of"))
     resolved = {"db": str(db), "period_start": p.start.isoformat(),
                 "period_end": p.end.isoformat(), "as_of": p.as_of.isoformat()}
     out = {k: _plain(v) for k, v in params.items()}
