@@ -35,5 +35,14 @@ lab: $(STAMP)  ## JupyterLab on notebooks/, reading the demo warehouse
 serve: $(STAMP)  ## serve the emulated Cloudflare API + R2 on loopback
 	$(VENV)/bin/lc-analytics sandbox serve
 
+.PHONY: bench
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)  ## run the benchmarks (medium sandbox; bench/RESULTS.md records them)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
 clean:
 	rm -rf $(VENV) .pytest_cache data

@@ -1,0 +1,103 @@
+"""Sync of a served sandbox through lc-analytics vs the same pull written with dlt, paired.
+
+    .venv/bin/python bench/bench_sync_vs_dlt.py [--preset medium] [--repeats 3]
+
+The parent builds the account and serves it on loopback (REST + GraphQL + R2 on moto, rate
+limits lifted); each pipeline runs in its own child process into a fresh DuckDB file, so
+its CPU time is the client's alone and its peak RSS is clean. Repetitions interleave
+(lc, dlt, dlt, lc, ...). Every run's row counts must equal the other's, table by table
+(`_common.ROW_TABLES`), or the benchmark fails: the comparison is only honest when
+both pulled the same data. Target (issue 13): lc-analytics at least 6x faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common  # noqa: E402
+
+TARGET_SPEEDUP = 6.0
+
+
+def child_lc(db: str) -> dict[str, Any]:
+    """One full `lc-analytics sync` into a fresh warehouse `db` (in a child process)."""
+    from lc_analytics.settings import Settings
+    from lc_analytics.sync import sync
+    from lc_analytics.warehouse import Warehouse
+
+    settings = Settings.from_env({**dict(os.environ), "LC_ANALYTICS_DB": db}, env_file=None)
+    with _common.Meter() as meter:
+        report = sync(settings, progress="none")
+    counts = Warehouse(db).table_counts()
+    return {**meter.result(), "requests": report.requests,
+            "rows": {t: counts[t] for t in _common.ROW_TABLES}}
+
+
+def child_dlt(db: str) -> dict[str, Any]:
+    """One run of the dlt yardstick into a fresh DuckDB file `db` (in a child process)."""
+    import dlt_pipeline
+
+    with _common.Meter() as meter:
+        rows = dlt_pipeline.run(db, Path(db).parent / "dlt_pipelines", dict(os.environ))
+    return {**meter.result(), "rows": rows}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="medium")
+    parser.add_argument("--days", type=int, help="shorter history than the preset's (>= 31)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", nargs=2, metavar=("PIPELINE", "DB"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        kind, db = args.child
+        _common.emit((child_lc if kind == "lc" else child_dlt)(db))
+        return {}
+
+    _common.print_machine()
+    print(f"sync of the {args.preset!r} sandbox: lc-analytics vs dlt, {args.repeats} "
+          "interleaved repetitions, each in a child process", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp, \
+            _common.served_sandbox(args.preset, args.days) as env:
+        def run(kind: str) -> Any:
+            def one(rep: int) -> dict[str, Any]:
+                folder = Path(tmp) / f"{kind}-{rep}"
+                folder.mkdir()
+                return _common.run_child(Path(__file__).name,
+                                         [kind, str(folder / "out.duckdb")], env)
+            return one
+
+        results = _common.interleaved(args.repeats, {"lc-analytics": run("lc"),
+                                                     "dlt": run("dlt")})
+    expected = results["lc-analytics"][0]["rows"]
+    for name, runs in results.items():
+        for r in runs:
+            if r["rows"] != expected:
+                raise SystemExit(f"row counts differ: {name} {r['rows']} vs lc-analytics "
+                                 f"{expected}")
+    print("rows (identical in every run of both): "
+          + ", ".join(f"{t} {n:,}" for t, n in expected.items()))
+    med = {name: {k: _common.median([r[k] for r in runs])
+                  for k in ("wall_s", "cpu_s", "peak_rss_mib")}
+           for name, runs in results.items()}
+    lc, dl = med["lc-analytics"], med["dlt"]
+    for name, m in med.items():
+        print(f"{name:>12}: wall {m['wall_s']:.2f} s, CPU {m['cpu_s']:.2f} s, "
+              f"peak RSS {m['peak_rss_mib']:.0f} MiB (medians)")
+    speedup = dl["wall_s"] / lc["wall_s"]
+    print(f"lc-analytics is {speedup:.2f}x faster than dlt (wall), "
+          f"{dl['cpu_s'] / lc['cpu_s']:.2f}x less CPU, "
+          f"{dl['peak_rss_mib'] / lc['peak_rss_mib']:.2f}x less memory; target >= "
+          f"{TARGET_SPEEDUP:.0f}x: {_common.verdict(speedup, TARGET_SPEEDUP, at_most=False)}")
+    return {"medians": med, "speedup": speedup, "rows": expected}
+
+
+if __name__ == "__main__":
+    main()
