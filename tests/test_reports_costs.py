@@ -214,6 +214,7 @@ def test_ingest_vs_audience_marks_the_overprovisioned_input(wh, recs):
 
 def test_presentation_helpers_keep_money_exact_until_shown():
     assert not hasattr(costs_data, "usd")  # one formatter: lc_analytics.money.format_usd
+    assert not hasattr(reports.tables, "usd") and not hasattr(reports.headlines, "usd")
     df = pd.DataFrame({"cost": [Decimal("1.25"), None], "n": [3, 4]})
     assert reports.plottable(df)["cost"].tolist()[0] == 1.25
     assert df["cost"].iloc[0] == Decimal("1.25")  # the original is untouched
@@ -280,6 +281,13 @@ def test_cost_review_numbers_equal_the_library(published, wh, recs):
         assert (got[r.id]["kind"], got[r.id]["target"], got[r.id]["action"],
                 got[r.id]["confidence"]) == (r.kind, r.target, r.action, r.confidence)
     assert h["total_monthly_saving"] == str(sum((r.monthly_saving for r in recs), Decimal(0)))
+
+
+def test_the_review_lists_recommendations_ranked(published, recs):
+    # review_headline keeps the order it is given; the notebook passes them ranked
+    h = published[1]["cost_review"].headline
+    assert [r["id"] for r in h["recommendations"]] == [r.id for r in costs_data.ranked(recs)]
+    assert h["recommendations"][0]["kind"] == "storage_runway"
 
 
 def test_costs_numbers_equal_the_library(published, wh):
