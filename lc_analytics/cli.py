@@ -40,6 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
+    _add_demo_parser(sub)
+    _add_sync_parser(sub)
+    _add_recommend_parser(sub)
+    _add_apply_parser(sub)
+    _add_report_parser(sub)
+    _add_sandbox_parser(sub)
+    _add_costs_parser(sub)
+    return parser
+
+
+
+def _add_demo_parser(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="run the main job on the built-in sandbox",
                           description="The whole chain on the sandbox: build the simulated "
                                       "account, sync it through the emulated API into a fresh "
@@ -50,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="demo warehouse, recreated on each run (default: data/demo.duckdb)")
     demo.set_defaults(func=_cmd_demo)
 
+
+def _add_sync_parser(sub: argparse._SubParsersAction) -> None:
     sy = sub.add_parser(
         "sync", help="pull Stream, GraphQL analytics and the R2 inventory into the warehouse",
         description="Pull Stream (live inputs, videos, storage), GraphQL analytics (minutes "
@@ -66,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="no progress bars; one summary line per source (for cron)")
     sy.set_defaults(func=_cmd_sync)
 
+
+def _add_recommend_parser(sub: argparse._SubParsersAction) -> None:
     rec = sub.add_parser(
         "recommend", help="recommend retention, lifecycle and bitrate changes; write a plan",
         description="Run every recommender on the warehouse, store the recommendations in it, "
@@ -80,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="retention: most on-demand viewing a policy may lose (default 0.02)")
     rec.set_defaults(func=_cmd_recommend)
 
+
+def _add_apply_parser(sub: argparse._SubParsersAction) -> None:
     ap = sub.add_parser(
         "apply", help="show a plan's changes (dry run); apply them with --yes",
         description="Compare each change of a plan with the live account and print the diff. "
@@ -91,18 +109,24 @@ def build_parser() -> argparse.ArgumentParser:
                     help="warehouse for the audit log (default: $LC_ANALYTICS_DB)")
     ap.set_defaults(func=_cmd_apply)
 
+
+def _add_report_parser(sub: argparse._SubParsersAction) -> None:
     rp = sub.add_parser(
         "report", help="run a report notebook into reports/<name>/<date>/",
-        description="Execute notebooks/<NAME>.ipynb with papermill into reports/<NAME>/<date>/: "
-                    "the executed notebook, a self-contained HTML page (code hidden, charts "
-                    "drawn offline) and summary.json; reports/index.html lists every run.")
-    rp.add_argument("name", help="report name: a notebook in notebooks/ (e.g. cost_review)")
+        description="Execute lc_analytics/notebooks/<NAME>.ipynb with papermill into "
+                    "reports/<NAME>/<date>/: the executed notebook, a self-contained HTML "
+                    "page (code hidden, charts drawn offline) and summary.json; "
+                    "reports/index.html lists every run.")
+    rp.add_argument("name",
+                    help="report name: a notebook in lc_analytics/notebooks/ (e.g. cost_review)")
     rp.add_argument("--period", metavar="YYYY-MM", default=None, help="the month to report on")
     rp.add_argument("--as-of", type=_date, default=None, metavar="DATE",
                     help="last day of data to use (default: the last synced day)")
     rp.add_argument("--db", default=None, help="warehouse path (default: $LC_ANALYTICS_DB)")
     rp.set_defaults(func=_cmd_report)
 
+
+def _add_sandbox_parser(sub: argparse._SubParsersAction) -> None:
     sb = sub.add_parser("sandbox", help="the simulated account and its emulated API",
                         description="The built-in sandbox: a simulated account with known truth.")
     sb_sub = sb.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
@@ -140,9 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
     gt.add_argument("--url", default=None,
                     help="control endpoint (default: $LC_SANDBOX_CONTROL_URL)")
     gt.set_defaults(func=_cmd_sandbox_ground_truth)
-    _add_costs_parser(sub)
-    return parser
-
 
 def _month(text: str) -> str:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):

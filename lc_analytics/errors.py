@@ -2,7 +2,8 @@
 
     LcAnalyticsError
     ├── ConfigError              settings missing or malformed (names every bad setting)
-    ├── UsageError               a command-line value cannot be used (e.g. a future date)
+    ├── UsageError               a bad argument: a command-line value or a function's (also
+    │                            a ValueError, so `except ValueError` keeps working)
     ├── SandboxError             the simulator was asked for something it cannot build
     ├── ApiError                 a Cloudflare API call failed (carries status, codes, request)
     │   ├── AuthError            401/403: the token is wrong or lacks a permission
@@ -71,8 +72,13 @@ class ConfigError(LcAnalyticsError):
         super().__init__(f"invalid settings ({len(self.problems)} problem(s)):\n{lines}")
 
 
-class UsageError(LcAnalyticsError):
-    """A command-line value cannot be used as given (e.g. `--since` in the future)."""
+class UsageError(LcAnalyticsError, ValueError):
+    """An argument cannot be used as given: a command-line value (e.g. `--since` in the
+    future) or a public function's (an unknown format, a month that is not YYYY-MM).
+
+    It is a ValueError too, so no plain ValueError or TypeError for bad input leaves the API
+    and callers that catch ValueError still catch it.
+    """
 
     exit_code = 2
 

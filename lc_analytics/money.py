@@ -13,6 +13,8 @@ import math
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from .errors import UsageError
+
 CENT = Decimal("0.01")
 ROUNDING = ROUND_HALF_UP
 MISSING = "n/a"
@@ -55,16 +57,16 @@ def _decimal(value: Any) -> Decimal:
     if isinstance(value, Decimal):
         d = value
     elif isinstance(value, bool):
-        raise TypeError(f"not an amount of money: {value!r}")
+        raise UsageError(f"not an amount of money: {value!r}")
     elif isinstance(value, (int, str)):
         try:
             d = Decimal(value)
         except InvalidOperation:
-            raise ValueError(f"not an amount of money: {value!r}") from None
+            raise UsageError(f"not an amount of money: {value!r}") from None
     elif isinstance(value, float) or hasattr(value, "item"):
         d = Decimal(str(float(value)))  # shortest repr: 0.1 stays 0.1
     else:
-        raise TypeError(f"not an amount of money: {value!r}")
+        raise UsageError(f"not an amount of money: {value!r}")
     if not d.is_finite():
-        raise ValueError(f"not a finite amount of money: {value!r}")
+        raise UsageError(f"not a finite amount of money: {value!r}")
     return d

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 from dotenv import dotenv_values
 
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 
 DEFAULT_API_BASE_URL = "https://api.cloudflare.com/client/v4"
 DEFAULT_DB = "data/lc_analytics.duckdb"
@@ -95,64 +95,33 @@ class Settings:
 
         Environment variables win over the .env file. Every problem is reported at once.
         """
-        values: dict[str, str] = {}
-        if env_file is not None and Path(env_file).is_file():
-            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-        values.update(os.environ if environ is None else environ)
+        values = _environment(environ, env_file)
         get = lambda name: (values.get(name) or "").strip() or None  # noqa: E731
         problems: list[str] = []
-
-        account_id = get("CLOUDFLARE_ACCOUNT_ID")
-        if account_id is not None and not _ACCOUNT_ID.match(account_id):
-            problems.append(
-                "CLOUDFLARE_ACCOUNT_ID must be the 32-character lowercase hex account id "
-                f"(got {len(account_id)} characters)"
-            )
-        token_name = (
+        account_id, token_name = get("CLOUDFLARE_ACCOUNT_ID"), (
             "CLOUDFLARE_STREAM_API_TOKEN" if get("CLOUDFLARE_STREAM_API_TOKEN")
-            else "CLOUDFLARE_API_TOKEN"
-        )
+            else "CLOUDFLARE_API_TOKEN")
         token = get(token_name)
-        if token is not None and re.search(r"\s", token):
-            problems.append(f"{token_name} contains whitespace (a pasted newline?)")
+        _check_account(account_id, token_name, token, problems)
         base_url = get("CLOUDFLARE_API_BASE_URL") or DEFAULT_API_BASE_URL
         _check_url("CLOUDFLARE_API_BASE_URL", base_url, problems)
-        endpoint = get("R2_ENDPOINT_URL")
-        if endpoint is not None:
-            _check_url("R2_ENDPOINT_URL", endpoint, problems)
-        elif account_id is not None and _ACCOUNT_ID.match(account_id):
-            endpoint = f"https://{account_id}.r2.cloudflarestorage.com"
-        bucket = get("R2_BUCKET_NAME")
-        if bucket is not None and not _BUCKET.match(bucket):
-            problems.append(
-                "R2_BUCKET_NAME must be 3-63 lowercase letters, digits or hyphens "
-                f"(got {bucket!r})"
-            )
+        endpoint, bucket = _r2_location(get("R2_ENDPOINT_URL"), get("R2_BUCKET_NAME"),
+                                        account_id, problems)
         sync_wait = _seconds("LC_ANALYTICS_SYNC_WAIT", get("LC_ANALYTICS_SYNC_WAIT"),
                              DEFAULT_SYNC_WAIT, problems)
         timeout = _seconds("LC_ANALYTICS_REQUEST_TIMEOUT", get("LC_ANALYTICS_REQUEST_TIMEOUT"),
                            DEFAULT_REQUEST_TIMEOUT, problems, positive=True)
         secret_key = get("R2_SECRET_ACCESS_KEY")
         access_key = get("R2_ACCESS_KEY_ID")
-
-        groups = set(require)
-        unknown = groups - {"stream", "r2"}
-        if unknown:
-            raise ValueError(f"unknown settings group(s): {sorted(unknown)}")
-        if "stream" in groups:
-            if account_id is None:
-                problems.append("CLOUDFLARE_ACCOUNT_ID is not set")
-            if token is None:
-                problems.append(
-                    "CLOUDFLARE_STREAM_API_TOKEN (or CLOUDFLARE_API_TOKEN) is not set"
-                )
-        if "r2" in groups:
-            if access_key is None:
-                problems.append("R2_ACCESS_KEY_ID is not set")
-            if secret_key is None:
-                problems.append("R2_SECRET_ACCESS_KEY is not set")
-            if endpoint is None and account_id is None:
-                problems.append("R2_ENDPOINT_URL is not set (nor CLOUDFLARE_ACCOUNT_ID)")
+        problems += _missing(set(require), {
+            "CLOUDFLARE_ACCOUNT_ID is not set": ("stream", account_id is None),
+            "CLOUDFLARE_STREAM_API_TOKEN (or CLOUDFLARE_API_TOKEN) is not set":
+                ("stream", token is None),
+            "R2_ACCESS_KEY_ID is not set": ("r2", access_key is None),
+            "R2_SECRET_ACCESS_KEY is not set": ("r2", secret_key is None),
+            "R2_ENDPOINT_URL is not set (nor CLOUDFLARE_ACCOUNT_ID)":
+                ("r2", endpoint is None and account_id is None),
+        })
         if problems:
             secrets = [s for s in (token, secret_key) if s]
             raise ConfigError([mask_secrets(p, secrets) for p in problems])
@@ -186,6 +155,51 @@ class Settings:
     def install_log_masking(self, logger: logging.Logger | None = None) -> None:
         """Mask every secret value in records that pass through `logger` (root by default)."""
         install_log_masking(self.secrets(), logger)
+
+def _environment(environ: Mapping[str, str] | None, env_file: str | Path | None,
+                 ) -> dict[str, str]:
+    """The .env file's values, overridden by the environment's."""
+    values: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return values
+
+
+def _check_account(account_id: str | None, token_name: str, token: str | None,
+                   problems: list[str]) -> None:
+    if account_id is not None and not _ACCOUNT_ID.match(account_id):
+        problems.append(
+            "CLOUDFLARE_ACCOUNT_ID must be the 32-character lowercase hex account id "
+            f"(got {len(account_id)} characters)"
+        )
+    if token is not None and re.search(r"\s", token):
+        problems.append(f"{token_name} contains whitespace (a pasted newline?)")
+
+
+def _r2_location(endpoint: str | None, bucket: str | None, account_id: str | None,
+                 problems: list[str]) -> tuple[str | None, str | None]:
+    """The R2 endpoint (from the account id when not set) and bucket, checked."""
+    if endpoint is not None:
+        _check_url("R2_ENDPOINT_URL", endpoint, problems)
+    elif account_id is not None and _ACCOUNT_ID.match(account_id):
+        endpoint = f"https://{account_id}.r2.cloudflarestorage.com"
+    if bucket is not None and not _BUCKET.match(bucket):
+        problems.append(
+            "R2_BUCKET_NAME must be 3-63 lowercase letters, digits or hyphens "
+            f"(got {bucket!r})"
+        )
+    return endpoint, bucket
+
+
+def _missing(groups: set[str], checks: dict[str, tuple[str, bool]]) -> list[str]:
+    """The problems of the `require`d groups: each check is (group, missing?)."""
+    unknown = groups - {"stream", "r2"}
+    if unknown:
+        raise UsageError(f"unknown settings group(s): {sorted(unknown)}")
+    return [problem for problem, (group, missing) in checks.items()
+            if group in groups and missing]
+
 
 
 def _seconds(name: str, value: str | None, default: float, problems: list[str], *,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from .client.http import Clock, CloudflareClient
 from .errors import ConfigError, LcAnalyticsError, UsageError
 from .settings import Settings
 from .sources.analytics import (
@@ -25,9 +25,9 @@ from .sources.analytics import (
     iter_window,
     windows,
 )
-from .sources.http import Clock, CloudflareClient
 from .sources.r2 import R2Inventory
 from .sources.stream import iter_live_inputs, iter_videos, storage_usage
+from .sync_report import Progress, SyncReport
 from .warehouse import Warehouse, sync_lock
 
 log = logging.getLogger(__name__)
@@ -48,57 +48,6 @@ ANALYTICS: dict[str, tuple[Dataset, str]] = {
     "r2_object_reads": (R2_OBJECT_READS, "r2_object_reads_daily"),
 }
 LAG_DAYS = 3  # recent analytics are restated: re-fetch the last 3 days on every run
-
-
-@dataclass
-class SyncReport:
-    """What one sync did: rows per table, requests, retries, listing calls, windows, time."""
-
-    run_id: str
-    rows: dict[str, int] = field(default_factory=dict)
-    windows: dict[str, list[tuple[date, date]]] = field(default_factory=dict)
-    notes: dict[str, str] = field(default_factory=dict)  # one summary line per source
-    requests: int = 0
-    graphql_requests: int = 0
-    retries: int = 0
-    listing_calls: int = 0
-    duration_seconds: float = 0.0
-
-    def summary_lines(self) -> list[str]:
-        lines = [f"{source}: {note}" for source, note in self.notes.items()]
-        lines.append("rows: " + ", ".join(f"{t} {n:,}" for t, n in sorted(self.rows.items())))
-        lines.append(f"requests {self.requests} (GraphQL {self.graphql_requests}), retries "
-                     f"{self.retries}, R2 listing calls {self.listing_calls}, "
-                     f"{self.duration_seconds:.1f}s")
-        return lines
-
-
-class Progress:
-    """Progress reporting: a bar per source on a terminal, or one line per source."""
-
-    def __init__(self, mode: str = "auto") -> None:
-        if mode == "auto":
-            mode = "bar" if sys.stderr.isatty() else "none"
-        self.mode = mode
-        self._bar = None
-
-    def start(self, source: str, total: int | None, unit: str) -> None:
-        if self.mode == "bar":
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, desc=source, unit=unit, leave=True, file=sys.stderr)
-
-    def advance(self, n: int = 1) -> None:
-        if self._bar is not None:
-            self._bar.update(n)
-
-    def done(self, source: str, line: str) -> None:
-        """Close the source's bar; in `lines` mode print its one summary line."""
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-        if self.mode == "lines":
-            print(f"{source}: {line}", flush=True)
 
 
 @dataclass
@@ -264,11 +213,10 @@ def _preflight(ctx: _Context, chosen: list[str], now: Callable[[], datetime] | N
 
 def _check_account(wh: Warehouse, settings: Settings) -> None:
     """Refuse to mix a second account into a warehouse (checked before any API call)."""
-    held = wh.query("SELECT account_id FROM accounts WHERE account_id <> ?",
-                    [settings.account_id or ""])
-    if settings.account_id and len(held):
+    held = wh.account_id()
+    if settings.account_id and held is not None and held != settings.account_id:
         raise ConfigError([
-            f"warehouse {settings.db_path} holds account {held['account_id'].iloc[0]}; "
+            f"warehouse {settings.db_path} holds account {held}; "
             f"CLOUDFLARE_ACCOUNT_ID is {settings.account_id}. Point LC_ANALYTICS_DB at that "
             "account's own warehouse (one warehouse holds one account)"])
 
@@ -278,11 +226,7 @@ def _claim_account(ctx: _Context) -> None:
     account = ctx.settings.account_id
     if not account:
         return
-    held = ctx.warehouse.query("SELECT first_synced_at FROM accounts")
-    first = held["first_synced_at"].iloc[0] if len(held) else ctx.now
-    with ctx.warehouse.transaction() as tx:
-        tx.upsert("accounts", [{"account_id": account, "first_synced_at": first,
-                                "last_synced_at": ctx.now}])
+    ctx.warehouse.claim_account(account, ctx.now)
 
 
 def _sync_stream(ctx: _Context, source: str) -> None:

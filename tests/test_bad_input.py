@@ -210,7 +210,7 @@ def test_a_tampered_or_missing_plan_file(user, tmp_path):
 
 
 def test_an_api_base_url_that_refuses_connections(user, tmp_path, monkeypatch):
-    from lc_analytics.sources import http
+    from lc_analytics.client import http
 
     sleeps: list[float] = []
     monkeypatch.setattr(http.Clock, "sleep", lambda self, s: sleeps.append(s))  # no waiting

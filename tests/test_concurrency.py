@@ -309,12 +309,12 @@ def test_a_kill_during_creation_leaves_no_warehouse_and_the_next_creation_cleans
 
 
 def test_a_failed_creation_leaves_no_file(tmp_path, monkeypatch):
-    from lc_analytics.warehouse import store
+    from lc_analytics.warehouse import migrations
     from lc_analytics.warehouse.schema import MIGRATIONS, Migration
 
     broken = [*MIGRATIONS, Migration(SCHEMA_VERSION + 1, "broken", "CREATE TABLE videos (x INT)")]
-    monkeypatch.setattr(store, "MIGRATIONS", broken)
-    monkeypatch.setattr(store, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(migrations, "MIGRATIONS", broken)
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(WarehouseError, match=f"migration {SCHEMA_VERSION + 1} .broken. failed"):
         Warehouse(tmp_path / "wh.duckdb")
     assert list(tmp_path.iterdir()) == []

@@ -159,7 +159,13 @@ def test_r2_rows_are_per_prefix_where_the_inventory_or_object_reads_allow(june):
     r2 = allocation.rows[allocation.rows["service"] == "R2"]
     assert all(p == "" or (p.endswith("/") and p.count("/") == 1) for p in r2["prefix"])
     ia = r2[r2["sku_id"].isin(["cf-r2-ia-storage", "cf-r2-ia-retrieval", "cf-r2-ia-class-b"])]
-    assert set(ia["resource_id"]) == {"lc-recording-exports/exports/"}
+    truth = june[0].r2_objects
+    truth = truth[truth["storage_class"] == "STANDARD_IA"]
+    ia_prefixes = {f"{b}/{k.split('/')[0]}/" for b, k in zip(truth["bucket"], truth["key"],
+                                                              strict=True)}
+    # the truth's IA prefixes: exports/ and the planted archive/ (an IA rule that costs more)
+    assert set(ia["resource_id"]) == ia_prefixes == {"lc-recording-exports/exports/",
+                                                     "lc-recording-exports/archive/"}
     transitions = r2[r2["sku_id"] == "cf-r2-ia-class-a"]  # lifecycle: bucket-level
     assert set(transitions["resource_id"]) == {"lc-recording-exports"}
     reads = r2[r2["sku_id"] == "cf-r2-standard-class-b"]

@@ -131,7 +131,7 @@ def test_every_fault_kind_is_retried_by_the_r2_client(world):
     with FaultProxy(sb.r2.endpoint_url, plan, hang=R2_TIMEOUT + 0.5) as proxy:
         settings = dataclasses.replace(sb.settings(), r2_endpoint_url=proxy.url,
                                        request_timeout=R2_TIMEOUT)
-        from lc_analytics.sources.retry import RetryPolicy
+        from lc_analytics.client.retry import RetryPolicy
 
         inv = R2Inventory(settings, clock=clock, retry=RetryPolicy(max_attempts=len(kinds) + 1))
         bucket = sorted(frozen.account.ground_truth().r2_objects["bucket"].unique())[0]
@@ -148,9 +148,9 @@ def test_every_fault_kind_is_retried_by_the_r2_client(world):
 def test_r2_honours_retry_after_and_fails_fast_on_permanent_codes():
     from botocore.stub import Stubber
 
+    from lc_analytics.client.retry import RetryPolicy
     from lc_analytics.errors import R2Error
     from lc_analytics.settings import Settings
-    from lc_analytics.sources.retry import RetryPolicy
 
     settings = Settings.from_env({"R2_ACCESS_KEY_ID": "AKIDEXAMPLE", "R2_SECRET_ACCESS_KEY": "s",
                                   "R2_ENDPOINT_URL": "http://127.0.0.1:9"}, env_file=None)

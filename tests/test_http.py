@@ -11,6 +11,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from lc_analytics.client.http import CloudflareClient, RetryPolicy
 from lc_analytics.errors import (
     ApiError,
     AuthError,
@@ -20,7 +21,6 @@ from lc_analytics.errors import (
     TransportError,
 )
 from lc_analytics.settings import Settings
-from lc_analytics.sources.http import CloudflareClient, RetryPolicy
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 TOKEN = "tok-SECRET-value-123"
@@ -327,11 +327,11 @@ def test_graphql_errors_with_partial_data_are_never_returned_when_permanent():
 
 
 def test_the_code_table_is_one_constant_that_both_clients_read():
-    from lc_analytics.sources import r2
-    from lc_analytics.sources.http import ERROR_CODES
-    from lc_analytics.sources.retry import TRANSIENT_KINDS, classify
+    from lc_analytics.client import s3
+    from lc_analytics.client.http import ERROR_CODES
+    from lc_analytics.client.retry import TRANSIENT_KINDS, classify
 
-    assert r2.ERROR_CODES is ERROR_CODES
+    assert s3.ERROR_CODES is ERROR_CODES
     transient = {c for c, k in ERROR_CODES.items() if k in TRANSIENT_KINDS}
     assert {10001, 10100, "budget", "SlowDown", "InternalError"} <= transient
     assert not {10000, 9109, 7003, 10003, 10011, "authz", "AccessDenied"} & transient

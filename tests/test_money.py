@@ -41,7 +41,7 @@ def test_format_usd_signs_changes_and_refuses_what_is_not_money():
     assert lc_analytics.format_usd is format_usd and "format_usd" in lc_analytics.__all__
     with pytest.raises(ValueError, match="not an amount of money: 'cheap'"):
         format_usd("cheap")
-    with pytest.raises(TypeError, match="not an amount of money: True"):
+    with pytest.raises(lc_analytics.UsageError, match="not an amount of money: True"):
         format_usd(True)
     with pytest.raises(ValueError, match="not a finite amount"):
         format_usd(Decimal("Infinity"))

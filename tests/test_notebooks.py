@@ -1,4 +1,5 @@
-"""Every notebook in notebooks/ is committed clean and runs top to bottom (nbval, lax mode)."""
+"""Every notebook in lc_analytics/notebooks/ is committed clean and runs top to bottom (nbval,
+lax mode)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "lc_analytics" / "notebooks").glob("*.ipynb"))
 SANITIZE = ROOT / "tests" / "fixtures" / "nbval_sanitize.cfg"
 FORBIDDEN_SOURCE = ("duckdb.connect", "TOKEN", "SECRET", "getenv", "os.environ")
 

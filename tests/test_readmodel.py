@@ -245,3 +245,14 @@ def test_history_keeps_what_a_later_listing_no_longer_has(account, tmp_path):
     assert pd.notna(hist.loc[gone, "missing_since"])
     assert hist["missing_since"].isna().sum() == len(rm.videos(wh))
     assert sorted(rm.videos(wh)["uid"]) == sorted(account.visible_videos()["uid"])
+
+
+# --- sync log -------------------------------------------------------------------------------
+
+def test_listing_calls_are_one_per_thousand_keys_and_bucket(wh, truth, synced):
+    calls = rm.listing_calls(wh)
+    assert calls["run_id"].nunique() == 1 and calls["calls"].sum() == synced[2].listing_calls
+    per_bucket = calls[calls["bucket"] != "(ListBuckets)"].set_index("bucket")["calls"]
+    keys = truth.r2_objects.groupby("bucket").size()
+    assert per_bucket.to_dict() == {b: max(1, -(-int(keys.get(b, 0)) // 1000))
+                                    for b in rm.r2_buckets(wh)}

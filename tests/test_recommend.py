@@ -14,6 +14,7 @@ from lc_analytics.actions import apply_plan
 from lc_analytics.costs.engine import Usage, price_month
 from lc_analytics.costs.pricebook import load_book
 from lc_analytics.costs.runway import storage_runway_daily
+from lc_analytics.errors import UsageError
 from lc_analytics.recommend import (
     Plan,
     lifecycle_candidates,
@@ -314,7 +315,7 @@ def test_the_plan_passes_apply_review_on_the_same_account(recs, account, tmp_pat
 
 
 def test_parameters_are_checked_and_passed_through(wh):
-    with pytest.raises(TypeError, match="unknown recommender parameter"):
+    with pytest.raises(UsageError, match="unknown recommender parameter"):
         recommend_all(wh, max_lost_shares=0.05)
     assert recommend_selectivity(wh, max_od_share=0.0) == []
     frame = to_frame(recommend_selectivity(wh))

@@ -8,7 +8,8 @@ from datetime import date
 
 import pytest
 
-from lc_analytics.recommend import RecommendParams, run
+from lc_analytics.errors import UsageError
+from lc_analytics.recommend import RecommendParams, _common, run
 
 NAMES = ("recommend_selectivity", "recommend_retention", "recommend_runway",
          "recommend_lifecycle", "recommend_bitrate")
@@ -43,6 +44,8 @@ def calls(monkeypatch) -> dict[str, dict]:
 
     for name in NAMES:
         monkeypatch.setattr(run, name, recorder(name))
+    # routing only: no warehouse, so the as-of day is taken as given (not checked against one)
+    monkeypatch.setattr(_common, "check_as_of", lambda wh, as_of: date.fromisoformat(as_of))
     return got
 
 
@@ -69,7 +72,7 @@ def test_every_parameter_reaches_every_recommender_that_takes_it(calls):
 
 
 def test_an_unknown_override_names_the_known_parameters(calls):
-    with pytest.raises(TypeError, match=r"unknown recommender parameter\(s\): horizon; known: "
+    with pytest.raises(UsageError, match=r"unknown recommender parameter\(s\): horizon; known: "
                                         r"bandwidth, candidate_days"):
         run.recommend_all(None, book="cloudflare", as_of="2026-06-30", horizon=30)
     assert calls == {}

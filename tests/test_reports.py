@@ -19,7 +19,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from lc_analytics import analyses
-from lc_analytics.errors import LcAnalyticsError
+from lc_analytics.errors import LcAnalyticsError, UsageError
 from lc_analytics.reports import ReportError, read_summary, run
 from lc_analytics.reports.html import external_resources
 from lc_analytics.reports.scrub import (
@@ -163,7 +163,7 @@ def test_jsonable_and_summary_markdown():
                     "i": pd.Series([3]).iloc[0], "t": (1, 2)})
     assert got == {"m": "0.0000045", "d": "2026-06-30", "n": None, "i": 3, "t": [1, 2]}
     assert type(got["i"]) is int
-    with pytest.raises(TypeError):
+    with pytest.raises(UsageError):
         jsonable({"x": object()})
     assert "| minutes viewed | 1,234 |" in summary_markdown({"minutes_viewed": 1234.0})
 

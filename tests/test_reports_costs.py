@@ -18,7 +18,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from lc_analytics import reports
-from lc_analytics.costs import months, review
+from lc_analytics.costs import billing, review
 from lc_analytics.costs.analyses import aws_comparison, month_to_date, storage_runway
 from lc_analytics.costs.engine import price_month
 from lc_analytics.costs.pricebook import load_book
@@ -53,28 +53,28 @@ def _engine_bill(wh: Warehouse, month: str):
 # -- months and coverage -----------------------------------------------------------------------
 
 def test_the_month_defaults_to_the_last_complete_month(wh):
-    p = months.resolve_month(wh)
+    p = billing.resolve_month(wh)
     assert (p.month, p.as_of, p.label, p.complete) == (JUNE, date(2026, 6, 30), "2026-06", True)
-    assert months.resolve_month(wh, None, "2026-07-01").month == JUNE
-    assert months.resolve_month(wh, None, "2026-06-29").month == MAY
-    may = months.resolve_month(wh, "2026-05")
+    assert billing.resolve_month(wh, None, "2026-07-01").month == JUNE
+    assert billing.resolve_month(wh, None, "2026-06-29").month == MAY
+    may = billing.resolve_month(wh, "2026-05")
     assert (may.month, may.as_of, may.previous) == (MAY, date(2026, 5, 31), date(2026, 4, 1))
     with pytest.raises(ReportError, match="YYYY-MM"):
-        months.resolve_month(wh, "June")
+        billing.resolve_month(wh, "June")
     with pytest.raises(ReportError, match="no data for 2026-08"):
-        months.resolve_month(wh, "2026-08")
+        billing.resolve_month(wh, "2026-08")
 
 
 def test_coverage_says_which_services_a_month_holds_whole(wh):
     # Stream analytics reach back 90 days (from 2026-04-02), R2 metrics 31 (from 2026-05-31)
-    may = months.month_coverage(wh, "2026-05").set_index("source")
+    may = billing.month_coverage(wh, "2026-05").set_index("source")
     assert may.loc["minutes_viewed", "complete"]
     assert may.loc[["r2_storage", "r2_operations", "r2_object_reads"], "days_covered"].tolist() \
         == [1, 1, 1]
-    assert months.month_coverage(wh, "2026-06")["complete"].all()
-    april = months.month_coverage(wh, "2026-04").set_index("source")
+    assert billing.month_coverage(wh, "2026-06")["complete"].all()
+    april = billing.month_coverage(wh, "2026-04").set_index("source")
     assert april.loc["minutes_viewed", "days_covered"] == 29
-    prev = months.month_bill(wh, "2026-05")
+    prev = billing.month_bill(wh, "2026-05")
     assert prev.known_total() is None and not prev.complete
     stream = sum(li.cost for li in _engine_bill(wh, "2026-05").line_items
                  if li.service == "Stream")
@@ -84,7 +84,7 @@ def test_coverage_says_which_services_a_month_holds_whole(wh):
 
 def test_the_bill_and_its_days_equal_the_engine(wh):
     engine = _engine_bill(wh, "2026-06")
-    june = months.month_bill(wh, "2026-06")
+    june = billing.month_bill(wh, "2026-06")
     # June: 430.985 with delivery in 209 whole blocks; pro rata it is 208,314 minutes / 1,000
     # x $1 = 208.314, so 430.985 - 209.00 + 208.314 = 430.299 (no other line changed)
     assert june.total == engine.total == Decimal("430.299") and june.complete
@@ -92,20 +92,20 @@ def test_the_bill_and_its_days_equal_the_engine(wh):
     assert sum(by_service.values()) == engine.total
     assert by_service["Stream"] == sum(li.cost for li in engine.line_items
                                        if li.service == "Stream")
-    daily = months.daily_costs(june.allocation)
+    daily = billing.daily_costs(june.allocation)
     assert daily["date"].nunique() == 30
     per_sku = daily.groupby("sku_id")["cost"].agg(lambda s: sum(s, Decimal(0)))
     assert per_sku.to_dict() == {li.sku_id: li.cost for li in engine.line_items}
     items = june.line_items()
     assert items["cost"].tolist() == [li.cost for li in engine.line_items]
-    change = months.compare_months(june, months.month_bill(wh, "2026-05")) \
+    change = billing.compare_months(june, billing.month_bill(wh, "2026-05")) \
         .set_index("service")
     stream_may = _engine_bill(wh, "2026-05")
     stream_may = sum(li.cost for li in stream_may.line_items if li.service == "Stream")
     assert change.loc["Stream", "change"] == by_service["Stream"] - stream_may
     assert change.loc["R2", "previous"] is None and change.loc["Total", "previous"] is None
     assert "1 of 31 days" in change.loc["Total", "note"]
-    monthly = months.monthly_costs(wh).set_index(["month", "service"])
+    monthly = billing.monthly_costs(wh).set_index(["month", "service"])
     assert list(monthly.index.unique("month")) == ["2026-04", "2026-05", "2026-06"]
     assert monthly.loc[("2026-06", "R2"), "cost"] == by_service["R2"]
     assert monthly["complete"].tolist() == [False, False, True, False, True, True]
@@ -219,7 +219,7 @@ def test_presentation_helpers_keep_money_exact_until_shown():
     assert reports.plottable(df)["cost"].tolist()[0] == 1.25
     assert df["cost"].iloc[0] == Decimal("1.25")  # the original is untouched
     assert reports.money_table(df)["cost"].tolist() == ["$1.25", "n/a"]
-    assert months.last_complete_month(date(2026, 12, 31)) == date(2026, 12, 1)
+    assert billing.last_complete_month(date(2026, 12, 31)) == date(2026, 12, 1)
 
 
 # -- report runs -------------------------------------------------------------------------------

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from lc_analytics.client.paginators import TimeCursorPaginator
 from lc_analytics.errors import ApiError
-from lc_analytics.sources.stream import _rewound_cursor
+from lc_analytics.sources.stream import parse_time
+
+
+def _rewound_cursor(batch: list[dict], previous: str | None) -> str | None:
+    """The cursor the list-videos paginator moves to after a full page `batch`."""
+    paginator = TimeCursorPaginator(len(batch), "stream", parse_time)
+    paginator.cursor = previous
+    paginator.update_state(None, batch)
+    return paginator.cursor
 
 
 def _page(*created: str) -> list[dict]:

@@ -9,11 +9,11 @@ import httpx
 import pandas as pd
 import pytest
 
+from lc_analytics.client.http import RetryPolicy
 from lc_analytics.errors import AuthError, QueryError
 from lc_analytics.sandbox.runtime import Sandbox
 from lc_analytics.sandbox.server import start_server
 from lc_analytics.settings import Secret, Settings
-from lc_analytics.sources.http import RetryPolicy
 from lc_analytics.sync import sync
 from lc_analytics.warehouse import Warehouse
 

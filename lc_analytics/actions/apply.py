@@ -27,12 +27,13 @@ from typing import Any
 
 import httpx
 
+from ..client.http import Clock, CloudflareClient
+from ..client.s3 import R2Client
 from ..errors import LcAnalyticsError, PlanError
 from ..money import format_usd
 from ..recommend.model import Action, Plan
 from ..settings import Settings
-from ..sources.http import Clock, CloudflareClient
-from ..sources.r2 import R2Inventory
+from ..sources.r2 import lifecycle_row
 from ..sources.stream import live_input_row, parse_time, video_row
 from ..warehouse import Transaction, Warehouse
 
@@ -67,18 +68,19 @@ class ApplyReport:
 
 
 class _Account:
-    """Reads and writes the resources a plan touches, through the project's clients."""
+    """Reads and writes the resources a plan touches, through the client the sync reads with;
+    what the account answers becomes rows by the datasets' own row functions (`sources/`)."""
 
     def __init__(self, settings: Settings, transport: httpx.BaseTransport | None,
                  clock: Clock | None) -> None:
         self.settings = settings
         self.client = CloudflareClient(settings, transport=transport, clock=clock)
-        self._r2: R2Inventory | None = None
+        self._r2: R2Client | None = None
 
     @property
-    def r2(self) -> R2Inventory:
+    def r2(self) -> R2Client:
         if self._r2 is None:
-            self._r2 = R2Inventory(self.settings)
+            self._r2 = R2Client(self.settings)
         return self._r2
 
     def read(self, action: Action) -> dict[str, Any]:
@@ -107,7 +109,8 @@ class _Account:
             return "videos", [video_row(page.result)]
         if action.kind == "r2.lifecycle":
             self.r2.put_lifecycle(action.resource, _rules(action.proposed))
-            return "r2_lifecycle_rules", self.r2.lifecycle_rules(action.resource)
+            return "r2_lifecycle_rules", [lifecycle_row(action.resource, rule)
+                                          for rule in self.r2.raw_lifecycle(action.resource)]
         raise PlanError(f"action {action.id}: unknown kind {action.kind!r}")
 
     def close(self) -> None:

@@ -169,26 +169,12 @@ def listing_price(on: date, book: PriceBook | None = None) -> Decimal:
 
 
 def listing_calls(wh: Warehouse) -> pd.DataFrame:
-    """The R2 listing calls (Class A) each sync run made: run_id, started_at, bucket, calls.
-
-    Per bucket from `r2_listing_calls`; the run's remaining calls (`sync_runs.listing_calls`
-    minus the buckets', i.e. ListBuckets) as bucket '(ListBuckets)'.
+    """The R2 listing calls (Class A) each sync run made: run_id, started_at, bucket, calls
+    (`readmodel.listing_calls`).
 
     >>> listing_calls(wh)                                              # doctest: +SKIP
     """
-    per_bucket = wh.query("""
-        SELECT c.run_id, r.started_at, c.bucket, c.calls
-        FROM r2_listing_calls c LEFT JOIN sync_runs r USING (run_id)""")
-    other = wh.query("""
-        SELECT r.run_id, r.started_at, '(ListBuckets)' AS bucket,
-               r.listing_calls - coalesce(sum(c.calls), 0) AS calls
-        FROM sync_runs r LEFT JOIN r2_listing_calls c USING (run_id)
-        GROUP BY r.run_id, r.started_at, r.listing_calls
-        HAVING r.listing_calls - coalesce(sum(c.calls), 0) > 0""")
-    df = pd.concat([d for d in (per_bucket, other) if len(d)], ignore_index=True) \
-        if len(per_bucket) or len(other) else per_bucket
-    df["calls"] = df["calls"].astype("int64")
-    return df.sort_values(["started_at", "run_id", "bucket"], ignore_index=True)
+    return readmodel.listing_calls(wh)
 
 
 def listing_cost(wh: Warehouse, on: date, book: PriceBook | None = None) -> dict[str, Any]:

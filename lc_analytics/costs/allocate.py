@@ -13,9 +13,10 @@ that does not round up can give, is split in its own finest unit instead). The r
   live input.
 - Stream storage (prepaid capacity): each day carries an equal share of the month's capacity
   charge; within a day every stored video takes a share in proportion to its stored minutes
-  that day (rebuilt from `videos` by the same code as the bill's stored minutes), and the
-  capacity no video used that day is its own row, resource `unallocated-capacity` (it also
-  holds pending-upload reservations and videos deleted before the first sync). On a day when
+  that day (rebuilt from `videos` by the same code as the bill's stored minutes; a direct
+  upload still pending carries the `maxDurationSeconds` it reserves), and the capacity no
+  video used that day is its own row, resource `unallocated-capacity` (it also holds videos
+  deleted before the first sync). On a day when
   stored minutes exceed the capacity billed, the videos share the whole day.
 - R2 storage: per (day, bucket, prefix, storage class) by bytes, the prefix being the key up to
   and including its first '/' ('' for a key without one). Each bucket's daily bytes per class
@@ -30,8 +31,8 @@ that does not round up can give, is split in its own finest unit instead). The r
 - Free allowances and rounding up to whole billing units act on the monthly total, so their
   effect is spread over the rows of their SKU in proportion to the weight: a SKU within its
   free tier costs 0 on every row, and a block rounded up is paid by all its rows alike.
-- A month not yet over is allocated over the days synced so far (up to the smallest watermark
-  of the daily sources); its prepaid capacity, bought for the whole month, is spread over them.
+- A month not yet over is allocated over the days synced so far (through the read model's
+  `last_synced_day`); its prepaid capacity, bought for the whole month, is spread over them.
 
 Rows are keyed by (date, sku_id, resource_id); `resource_id` is the video or live input uid,
 `unallocated-capacity`, the bucket (prefix '') or `bucket/prefix`.
@@ -39,7 +40,6 @@ Rows are keyed by (date, sku_id, resource_id); `resource_id` is the video or liv
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from decimal import Decimal
@@ -48,36 +48,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..readmodel import last_synced_day
 from ..warehouse import Warehouse
-from .engine import (
-    IA,
-    Bill,
-    LineItem,
-    Usage,
-    _select,
-    ia_minimum_owed,
-    month_bounds,
-    objects_daily_bytes,
-    price_month,
+from .allocation_rows import (
+    PART,
+    UNALLOCATED_CAPACITY,  # noqa: F401 - re-exported: callers import it from here
+    capacity,
+    delivery,
+    part,
+    r2_operations,
+    r2_storage,
+    retrieval,
 )
-from .pricebook import PriceBook, Sku, load_book
-from .r2_classes import READS
-from .usage import (
-    MonthUsage,
-    last_synced_day,
-    stored_day_span,
-    stored_videos,
-    warehouse_usage,
-)
+from .engine import Bill, LineItem, Usage, month_bounds, price_month
+from .pricebook import PriceBook, load_book
+from .split import split_integer
+from .usage import MonthUsage, warehouse_usage
 
 COLUMNS = ["month", "date", "sku_id", "service", "resource_id", "resource_type",
            "live_input_uid", "creator", "bucket", "prefix", "storage_class",
            "consumed_quantity", "consumed_unit", "cost", "basis", "book"]
-UNALLOCATED_CAPACITY = "unallocated-capacity"
 MICRO_EXPONENT = -6  # costs are split in units of 10**-6 dollars (or finer, see above)
-_PART = ["date", "sku_id", "resource_id", "resource_type", "live_input_uid", "creator",
-         "bucket", "prefix", "storage_class", "basis", "weight", "consumed_quantity"]
-
 
 @dataclass
 class Allocation:
@@ -112,71 +103,31 @@ def allocate_month(wh: Warehouse, month: date | str, book: PriceBook | None = No
     """
     book = book or load_book("cloudflare")
     first, nxt = month_bounds(month)
-    end = max(first, min(nxt, through or synced_through(wh) or nxt))
+    last = last_synced_day(wh)
+    synced = None if last is None else last + timedelta(days=1)
+    end = max(first, min(nxt, through or synced or nxt))
     mu = warehouse_usage(wh, first)
     usage = _clip(mu.usage, end)
     bill = price_month(usage, first, book)
     skus = {s.id: s for s in book.skus(first)}
     parts = [
-        _delivery(wh, first, end, skus),
-        _capacity(wh, usage, bill, first, end, skus),
-        _r2_storage(mu, usage, first, nxt, book, skus),
-        _r2_operations(mu, usage, end, skus),
-        _retrieval(mu, usage, end, book, skus),
+        delivery(wh, first, end, skus),
+        capacity(wh, usage, bill, first, end, skus),
+        r2_storage(mu, usage, first, nxt, book, skus),
+        r2_operations(mu, usage, end, skus),
+        retrieval(mu, usage, end, book, skus),
     ]
     rows = _distribute(bill, [p for p in parts if len(p)])
     rows = rows.assign(month=f"{first:%Y-%m}", book=book.label)[COLUMNS]
     return Allocation(bill=bill, usage=mu, rows=rows, through=end)
 
 
-def synced_through(wh: Warehouse) -> date | None:
-    """The day after the last day every daily source has synced (None if none has).
-
-    >>> synced_through(Warehouse("data/demo.duckdb", read_only=True))   # doctest: +SKIP
-    datetime.date(2026, 7, 1)
-    """
-    last = last_synced_day(wh)
-    return None if last is None else last + timedelta(days=1)
-
-
 # --- splitting ------------------------------------------------------------------------------
-
-def split_integer(total: int, weights: Sequence[Any]) -> list[int]:
-    """Non-negative integers in proportion to `weights` that add up to `total` exactly.
-
-    Largest remainder: each share is floored, and the units left go one each to the shares
-    with the largest remainders (ties to the earlier row). Weights are ints or Decimals
-    (floats go through their shortest repr); all zero weights split evenly.
-
-    >>> split_integer(100, [1, 1, 1])
-    [34, 33, 33]
-    """
-    w = _integer_weights(weights)
-    total_w = sum(w)
-    if total_w == 0:
-        w, total_w = [1] * len(w), len(w)
-    shares = [total * x // total_w for x in w]
-    remainders = [total * x % total_w for x in w]
-    left = total - sum(shares)
-    for i in sorted(range(len(w)), key=lambda i: (-remainders[i], i))[:left]:
-        shares[i] += 1
-    return shares
-
-
-def _integer_weights(weights: Sequence[Any]) -> list[int]:
-    values = [v if isinstance(v, Decimal) else
-              Decimal(int(v)) if isinstance(v, (int, np.integer)) else Decimal(repr(float(v)))
-              for v in weights]
-    if any(v < 0 for v in values):
-        raise ValueError("allocation weights must not be negative")
-    exp = min([0, *(int(v.as_tuple().exponent) for v in values)])
-    return [int(v.scaleb(-exp)) for v in values]
-
 
 def _distribute(bill: Bill, parts: list[pd.DataFrame]) -> pd.DataFrame:
     """Each SKU's cost over its rows (by weight; by equal days first when rows have a group)."""
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        {c: [] for c in [*_PART, "group"]})
+        {c: [] for c in [*PART, "group"]})
     if "group" not in rows:
         rows["group"] = np.nan
     rows = _merge_duplicates(rows)
@@ -243,17 +194,9 @@ def _merge_duplicates(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _unallocated_row(month: date, sku_id: str) -> pd.DataFrame:
     """A SKU billed without anything to spread it over (not expected): one row, unallocated."""
-    return _part([{"date": month, "sku_id": sku_id, "resource_id": "unallocated",
+    return part([{"date": month, "sku_id": sku_id, "resource_id": "unallocated",
                    "resource_type": "unallocated", "basis": "nothing to allocate by",
                    "weight": 1, "consumed_quantity": Decimal(0), "group": np.nan}])
-
-
-def _part(records: list[dict[str, Any]]) -> pd.DataFrame:
-    df = pd.DataFrame(records)
-    for c in _PART:
-        if c not in df:
-            df[c] = None
-    return df
 
 
 # --- usage helpers --------------------------------------------------------------------------
@@ -271,252 +214,3 @@ def _clip(usage: Usage, end: date) -> Usage:
     return Usage(**kept)
 
 
-def _days(values: Any) -> list[date]:
-    return list(pd.to_datetime(pd.Series(values), utc=True).dt.date)
-
-
-def _number(value: Any) -> Decimal:
-    """A warehouse number as an exact Decimal (whole floats become integers)."""
-    if isinstance(value, (int, np.integer)):
-        return Decimal(int(value))
-    f = float(value)
-    return Decimal(int(f)) if f.is_integer() else Decimal(repr(f))
-
-
-def prefix_of(key: str) -> str:
-    """The key up to and including its first '/', or '' when it has none.
-
-    >>> prefix_of("shows/abc.jpg"), prefix_of("exports/li/v.mp4"), prefix_of("robots.txt")
-    ('shows/', 'exports/', '')
-    """
-    cut = key.find("/")
-    return key[:cut + 1] if cut >= 0 else ""
-
-
-def _r2_resource(bucket: str, prefix: str) -> str:
-    return f"{bucket}/{prefix}" if prefix else bucket
-
-
-# --- Stream ---------------------------------------------------------------------------------
-
-_DELIVERY_SQL = """
-SELECT m.date, m.uid, max(m.creator) AS viewed_creator, sum(m.minutes_viewed) AS minutes,
-       any_value(v.live_input_uid) AS video_live_input, any_value(v.creator) AS video_creator,
-       bool_or(li.uid IS NOT NULL) AS is_live_input
-FROM minutes_viewed_daily m
-LEFT JOIN videos v ON v.uid = m.uid
-LEFT JOIN live_inputs li ON li.uid = m.uid
-WHERE m.date >= ? AND m.date < ?
-GROUP BY m.date, m.uid
-ORDER BY m.date, m.uid
-"""
-
-
-def _delivery(wh: Warehouse, first: date, end: date, skus: dict[str, Sku]) -> pd.DataFrame:
-    sku = _select(skus, "stream_delivery", ())
-    if sku is None or end <= first:
-        return _part([])
-    v = wh.query(_DELIVERY_SQL, [first, end])
-    if not len(v):
-        return _part([])
-    is_live = v["is_live_input"].fillna(False).astype(bool)
-    known = v["video_creator"].notna() & (v["video_creator"] != "")
-    creator = v["video_creator"].where(known, v["viewed_creator"])
-    minutes = [_number(x) for x in v["minutes"]]
-    return pd.DataFrame({
-        "date": _days(v["date"]), "sku_id": sku.id, "resource_id": v["uid"],
-        "resource_type": np.where(is_live, "live_input", "video"),
-        "live_input_uid": v["uid"].where(is_live, v["video_live_input"]),
-        "creator": creator.where(creator.notna() & (creator != ""), None),
-        "bucket": None, "prefix": None, "storage_class": None, "basis": "minutes viewed",
-        "weight": minutes, "consumed_quantity": minutes,
-    })
-
-
-def _capacity(wh: Warehouse, usage: Usage, bill: Bill, first: date, end: date,
-              skus: dict[str, Sku]) -> pd.DataFrame:
-    sku = _select(skus, "stream_capacity", ())
-    line = next((li for li in bill.line_items if sku and li.sku_id == sku.id), None)
-    if sku is None or line is None or end <= first:
-        return _part([])
-    days = pd.date_range(first, end - timedelta(days=1), freq="D")
-    n = len(days)
-    held = (line.consumed_quantity * 60).quantize(Decimal("0.001"))  # seconds held per day
-    videos = stored_videos(wh)
-    lo, hi = stored_day_span(videos, days)
-    counts = np.clip(hi - lo, 0, None)
-    which = np.repeat(np.arange(len(videos)), counts)
-    day = lo[which] + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-    secs = videos["seconds"].to_numpy(dtype=np.int64)[which]
-    stored = np.zeros(n, dtype=np.int64)
-    np.add.at(stored, day, secs)
-    scale = [min(Decimal(1), held / int(s)) if s else Decimal(1) for s in stored]
-    per_day = Decimal(60 * n)
-    rows = pd.DataFrame({
-        "date": [d.date() for d in days[day]], "sku_id": sku.id,
-        "resource_id": videos["uid"].to_numpy()[which], "resource_type": "video",
-        "live_input_uid": videos["live_input_uid"].to_numpy()[which],
-        "creator": videos["creator"].to_numpy()[which], "bucket": None, "prefix": None,
-        "storage_class": None, "basis": "stored minutes", "group": day,
-        "weight": [int(s) for s in secs],
-        "consumed_quantity": [int(s) * scale[d] / per_day for s, d in zip(secs, day,
-                                                                          strict=True)],
-    })
-    free = [(i, held - int(s)) for i, s in enumerate(stored) if held > int(s)]
-    spare = pd.DataFrame({
-        "date": [days[i].date() for i, _ in free], "sku_id": sku.id,
-        "resource_id": UNALLOCATED_CAPACITY, "resource_type": "capacity",
-        "live_input_uid": None, "creator": None, "bucket": None, "prefix": None,
-        "storage_class": None, "basis": "unused capacity", "group": [i for i, _ in free],
-        "weight": [s for _, s in free], "consumed_quantity": [s / per_day for _, s in free],
-    })
-    return pd.concat([rows, spare], ignore_index=True)
-
-
-# --- R2 -------------------------------------------------------------------------------------
-
-def _r2_storage(mu: MonthUsage, usage: Usage, first: date, nxt: date, book: PriceBook,
-                skus: dict[str, Sku]) -> pd.DataFrame:
-    totals = usage.frame("r2_storage", ["date", "bucket", "storage_class", "bytes"])
-    objects = mu.objects if mu.objects is not None else pd.DataFrame(
-        {"bucket": [], "key": []})
-    alive: dict[tuple, list[tuple[str, int]]] = {}
-    objects = objects.assign(prefix=[prefix_of(k) for k in objects["key"]])
-    for (bucket, prefix), grp in objects.groupby(["bucket", "prefix"], sort=True):
-        daily = objects_daily_bytes(grp, first, nxt)
-        for rec in daily[daily["bytes"] > 0].itertuples():
-            alive.setdefault((rec.date, bucket, rec.storage_class), []).append(
-                (prefix, int(rec.bytes)))
-    records: list[dict[str, Any]] = []
-    for rec in totals.assign(date=_days(totals["date"])).itertuples():
-        total = int(rec.bytes)
-        if total <= 0:
-            continue
-        spread = alive.get((rec.date, rec.bucket, rec.storage_class)) or [("", 1)]
-        for (prefix, _), share in zip(spread, split_integer(total, [b for _, b in spread]),
-                                      strict=True):
-            if share:
-                records.append({"date": rec.date, "bucket": rec.bucket, "prefix": prefix,
-                                "storage_class": rec.storage_class, "weight": share,
-                                "basis": "bytes stored"})
-    removals = usage.r2_ia_removals
-    if isinstance(removals, pd.DataFrame) and len(removals):
-        owed = ia_minimum_owed(removals, first, nxt, book)
-        for idx in owed[owed > 0].index:
-            gone = removals.loc[idx]
-            records.append({"date": pd.Timestamp(gone["removed_at"]).date(),
-                            "bucket": gone["bucket"], "prefix": prefix_of(gone["key"]),
-                            "storage_class": IA, "weight": int(owed[idx]),
-                            "basis": "IA minimum storage duration"})
-    if not records:
-        return _part([])
-    gb_days = Decimal(book.rule("bytes_per_gb")) * (nxt - first).days
-    df = pd.DataFrame(records)
-    df = df.groupby(["date", "bucket", "prefix", "storage_class", "basis"], as_index=False,
-                    sort=True)["weight"].sum()
-    return _r2_part(df, "object_storage", lambda r: (r.storage_class,), skus,
-                    lambda w: Decimal(int(w)) / gb_days)
-
-
-def _r2_operations(mu: MonthUsage, usage: Usage, end: date,
-                   skus: dict[str, Sku]) -> pd.DataFrame:
-    ops = usage.frame("r2_operations", ["date", "bucket", "op_class", "requests"])
-    if not len(ops):
-        return _part([])
-    if "storage_class" not in ops:
-        ops["storage_class"] = "STANDARD"
-    ops = ops[ops["op_class"].isin(["A", "B"])].assign(date=lambda d: _days(d["date"]))
-    ops = ops.groupby(["date", "bucket", "op_class", "storage_class"], as_index=False,
-                      sort=True)["requests"].sum()
-    known: dict[tuple, list[tuple[str, int]]] = {}
-    reads = _reads(mu, end)
-    reads = reads[reads["action_type"].isin(READS)]
-    for rec in reads.groupby(["date", "bucket", "storage_class", "prefix"], as_index=False,
-                             sort=True)["requests"].sum().itertuples():
-        known.setdefault((rec.date, rec.bucket, "B", rec.storage_class), []).append(
-            (rec.prefix, int(rec.requests)))
-    records = []
-    for rec in ops.itertuples():
-        total = int(rec.requests)
-        if total <= 0:
-            continue
-        per_prefix = known.get((rec.date, rec.bucket, rec.op_class, rec.storage_class), [])
-        counted = sum(n for _, n in per_prefix)
-        if counted > total:  # more object reads than requests: keep the requests, spread them
-            per_prefix = list(zip([p for p, _ in per_prefix],
-                                  split_integer(total, [n for _, n in per_prefix]),
-                                  strict=True))
-        elif total > counted:
-            per_prefix = [*per_prefix, ("", total - counted)]
-        for prefix, n in per_prefix:
-            if n:
-                records.append({"date": rec.date, "bucket": rec.bucket, "prefix": prefix,
-                                "storage_class": rec.storage_class, "op_class": rec.op_class,
-                                "weight": n, "basis": "requests"})
-    if not records:
-        return _part([])
-    df = pd.DataFrame(records).groupby(
-        ["date", "bucket", "prefix", "storage_class", "op_class", "basis"], as_index=False,
-        sort=True)["weight"].sum()
-    return _r2_part(df, "operations", lambda r: (r.storage_class, r.op_class), skus,
-                    lambda w: Decimal(int(w)))
-
-
-def _retrieval(mu: MonthUsage, usage: Usage, end: date, book: PriceBook,
-               skus: dict[str, Sku]) -> pd.DataFrame:
-    rt = usage.frame("r2_retrieval", ["date", "bucket", "bytes"])
-    if not len(rt):
-        return _part([])
-    rt = rt.assign(date=_days(rt["date"])).groupby(["date", "bucket"], as_index=False,
-                                                    sort=True)["bytes"].sum()
-    reads = _reads(mu, end)
-    reads = reads[(reads["storage_class"] == IA) & (reads["action_type"] == "GetObject")]
-    by_prefix: dict[tuple, list[tuple[str, int]]] = {}
-    for rec in reads.assign(bytes=reads["requests"] * reads["size_bytes"]).groupby(
-            ["date", "bucket", "prefix"], as_index=False, sort=True)["bytes"].sum().itertuples():
-        by_prefix.setdefault((rec.date, rec.bucket), []).append((rec.prefix, int(rec.bytes)))
-    records = []
-    for rec in rt.itertuples():
-        total = int(rec.bytes)
-        if total <= 0:
-            continue
-        spread = by_prefix.get((rec.date, rec.bucket)) or [("", 1)]
-        for (prefix, _), share in zip(spread, split_integer(total, [b for _, b in spread]),
-                                      strict=True):
-            if share:
-                records.append({"date": rec.date, "bucket": rec.bucket, "prefix": prefix,
-                                "storage_class": IA, "weight": share,
-                                "basis": "bytes read from IA"})
-    if not records:
-        return _part([])
-    per_gb = Decimal(book.rule("bytes_per_gb"))
-    return _r2_part(pd.DataFrame(records), "retrieval", lambda r: (r.storage_class,), skus,
-                    lambda w: Decimal(int(w)) / per_gb)
-
-
-def _reads(mu: MonthUsage, end: date) -> pd.DataFrame:
-    """The month's per-object reads before `end`, with each object's prefix."""
-    cols = ["date", "bucket", "key", "action_type", "requests", "size_bytes", "storage_class"]
-    reads = mu.object_reads if mu.object_reads is not None else pd.DataFrame(
-        {c: [] for c in cols})
-    reads = reads.assign(date=_days(reads["date"]))
-    reads = reads[[d < end for d in reads["date"]]]
-    return reads.assign(prefix=[prefix_of(k) for k in reads["key"]])
-
-
-def _r2_part(df: pd.DataFrame, meter: str, selector: Any, skus: dict[str, Sku],
-             consumed: Any) -> pd.DataFrame:
-    """R2 records (date, bucket, prefix, storage_class, weight, basis) with their SKU."""
-    sku_ids = [getattr(_select(skus, meter, selector(r)), "id", None) for r in df.itertuples()]
-    df = df.assign(sku_id=sku_ids)
-    df = df[df["sku_id"].notna()]
-    return pd.DataFrame({
-        "date": df["date"], "sku_id": df["sku_id"],
-        "resource_id": [_r2_resource(b, p) for b, p in zip(df["bucket"], df["prefix"],
-                                                           strict=True)],
-        "resource_type": np.where(df["prefix"] == "", "bucket", "prefix"),
-        "live_input_uid": None, "creator": None, "bucket": df["bucket"],
-        "prefix": df["prefix"], "storage_class": df["storage_class"], "basis": df["basis"],
-        "weight": [int(w) for w in df["weight"]],
-        "consumed_quantity": [consumed(w) for w in df["weight"]],
-    })

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pandas as pd
 
+from ..errors import UsageError
 from ..warehouse import Warehouse
 from .engine import STANDARD, Bill, Usage, month_bounds, price_period
 from .pricebook import PriceBook, load_book
@@ -110,14 +111,7 @@ def aws_comparison_days(wh: Warehouse, first: date, last: date,
     for name, (meters, aws_usage, assumption) in parts.items():
         aws = price_period(aws_usage, first, last, aws_book)
         rows.append(_row(name, cf_cost(*meters), aws.total, _quantity(aws), assumption))
-    rows += [
-        _row("Live ingest and transcoding (AWS IVS / MediaLive)", Decimal(0), None, None,
-             "included in Cloudflare Stream",
-             "not priced: AWS IVS and MediaLive per-hour prices could not be verified"),
-        _row("CloudFront HTTPS requests", Decimal(0), None, None,
-             "Cloudflare does not charge per request for delivery",
-             "not priced: CloudFront request fees are not in the AWS price book"),
-    ]
+    rows += _unpriced_rows()
     everything = Usage(r2_storage=pd.concat([_as_standard(u), _rendition_bytes(u, ladder_mbps)],
                                             ignore_index=True),
                        r2_operations=u.r2_operations, egress=_egress(u, delivered_mbps))
@@ -126,6 +120,18 @@ def aws_comparison_days(wh: Warehouse, first: date, last: date,
                      f"Cloudflare: {cf_book.label}; AWS: {aws_book.label}",
                      "the rows marked excluded are not in the AWS total"))
     return pd.DataFrame(rows, columns=_COLUMNS)
+
+
+def _unpriced_rows() -> list[dict]:
+    """The AWS counterparts the comparison names but cannot price."""
+    return [
+        _row("Live ingest and transcoding (AWS IVS / MediaLive)", Decimal(0), None, None,
+             "included in Cloudflare Stream",
+             "not priced: AWS IVS and MediaLive per-hour prices could not be verified"),
+        _row("CloudFront HTTPS requests", Decimal(0), None, None,
+             "Cloudflare does not charge per request for delivery",
+             "not priced: CloudFront request fees are not in the AWS price book"),
+    ]
 
 
 def comparison_summary(table: pd.DataFrame, first: date, last: date,
@@ -199,10 +205,10 @@ def rendition_shares(mix: Mapping[str, float | str | Decimal] | None,
     shares = dict(DEFAULT_MIX) if mix is None else {k: Decimal(str(v)) for k, v in mix.items()}
     unknown = sorted(set(shares) - set(rates))
     if unknown:
-        raise ValueError(f"unknown rendition(s) {', '.join(unknown)}: give their Mbps in "
+        raise UsageError(f"unknown rendition(s) {', '.join(unknown)}: give their Mbps in "
                          f"rendition_mbps (known: {', '.join(rates)})")
     if any(s < 0 for s in shares.values()) or sum(shares.values()) != 1:
-        raise ValueError(f"bitrate_mix shares must be >= 0 and add up to 1 (got "
+        raise UsageError(f"bitrate_mix shares must be >= 0 and add up to 1 (got "
                          f"{sum(shares.values())})")
     return shares, {r: rates[r] for r in shares}
 

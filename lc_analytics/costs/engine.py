@@ -21,7 +21,6 @@ Every bill, what-if and recommendation is priced here, so they all share one ari
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -31,9 +30,13 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
+from ..errors import UsageError
+from ..readmodel.r2 import IA, STANDARD, objects_daily_bytes
+from .months import month_bounds
 from .pricebook import PriceBook, Sku
 
-STANDARD, IA = "STANDARD", "STANDARD_IA"
+__all__ = ["IA", "STANDARD", "Bill", "LineItem", "Usage", "ia_minimum_owed", "month_bounds",
+           "objects_daily_bytes", "price_month", "price_period"]
 Records: TypeAlias = pd.DataFrame | Iterable[Mapping[str, Any]] | None
 
 
@@ -68,7 +71,7 @@ class Usage:
         df = raw.copy() if isinstance(raw, pd.DataFrame) else pd.DataFrame(list(raw or []))
         missing = [c for c in columns if c not in df.columns]
         if len(df) and missing:
-            raise ValueError(f"usage.{name} is missing column(s) {', '.join(missing)}")
+            raise UsageError(f"usage.{name} is missing column(s) {', '.join(missing)}")
         if not len(df):
             df = pd.DataFrame({c: [] for c in columns})
         return df
@@ -118,24 +121,6 @@ class Bill:
         return pd.DataFrame(rows)
 
 
-def month_bounds(month: date | str) -> tuple[date, date]:
-    """First day of the month and first day of the next, from a date or 'YYYY-MM'.
-
-    >>> month_bounds("2026-02")
-    (datetime.date(2026, 2, 1), datetime.date(2026, 3, 1))
-    """
-    if isinstance(month, str):
-        try:
-            y, m = (int(x) for x in month.split("-")[:2])
-            first = date(y, m, 1)
-        except ValueError:
-            raise ValueError(f"not a month (YYYY-MM): {month!r}") from None
-    else:
-        first = month.replace(day=1)
-    days = calendar.monthrange(first.year, first.month)[1]
-    return first, first + timedelta(days=days)
-
-
 def price_month(usage: Usage, month: date | str, book: PriceBook) -> Bill:
     """Price one billing month of usage with `book`.
 
@@ -163,7 +148,7 @@ def price_period(usage: Usage, first: date, last: date, book: PriceBook) -> Bill
     (30, 2, Decimal('15.00'))
     """
     if last < first:
-        raise ValueError(f"a billing period ends on or after its first day ({first} > {last})")
+        raise UsageError(f"a billing period ends on or after its first day ({first} > {last})")
     return _price(usage, first, last + timedelta(days=1), book)
 
 
@@ -344,41 +329,6 @@ def _daily_storage(usage: Usage, first: date, nxt: date, covered: set[date]) -> 
     if not parts:
         return pd.DataFrame({"date": [], "storage_class": [], "bytes": []})
     return pd.concat(parts, ignore_index=True)
-
-
-def _day_index(values: Any, first: date, n_days: int, default: int) -> np.ndarray:
-    ts = pd.to_datetime(pd.Series(values), utc=True)
-    idx = ((ts - pd.Timestamp(first, tz="UTC")).dt.floor("D") // pd.Timedelta(days=1))
-    return np.clip(idx.fillna(default).to_numpy(dtype=float), 0, n_days).astype(int)
-
-
-def objects_daily_bytes(objects: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:
-    """Bytes held per day and class in [first, nxt) by objects with lifetimes and transitions.
-
-    An object counts from its creation day up to the day before its deletion day; it is
-    Infrequent Access from the day of `ia_from` (or for its whole life if its class is IA
-    and no `ia_from` is given).
-    """
-    n = (nxt - first).days
-    size = objects["size_bytes"].to_numpy(dtype=np.int64)
-    start = _day_index(objects["stored_from"], first, n, 0)
-    until = objects["stored_until"] if "stored_until" in objects else pd.Series(pd.NaT,
-                                                                                 objects.index)
-    end = _day_index(until, first, n, n)
-    is_ia = (objects["storage_class"] == IA).to_numpy()
-    ia_col = objects["ia_from"] if "ia_from" in objects else pd.Series(pd.NaT, objects.index)
-    ia_start = np.where(pd.to_datetime(ia_col, utc=True).isna().to_numpy(),
-                        np.where(is_ia, start, n), _day_index(ia_col, first, n, n))
-    ia_start = np.clip(ia_start, start, np.maximum(end, start))
-    out = []
-    for cls, lo, hi in ((STANDARD, start, ia_start), (IA, ia_start, end)):
-        delta = np.zeros(n + 1, dtype=np.int64)
-        ok = hi > lo
-        np.add.at(delta, lo[ok], size[ok])
-        np.add.at(delta, hi[ok], -size[ok])
-        out.append(pd.DataFrame({"date": [first + timedelta(days=i) for i in range(n)],
-                                 "storage_class": cls, "bytes": np.cumsum(delta)[:n]}))
-    return pd.concat(out, ignore_index=True)
 
 
 def _ia_removals(usage: Usage) -> pd.DataFrame:

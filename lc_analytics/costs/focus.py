@@ -37,9 +37,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..errors import UsageError
+from ..readmodel import covered_days, resource_names
 from ..warehouse import Warehouse
 from .allocate import Allocation, allocate_month
-from .coverage import covered_days
 from .engine import month_bounds, price_month
 from .pricebook import PriceBook, Sku, load_book
 
@@ -107,7 +108,7 @@ def focus_rows(wh: Warehouse, months: Iterable[date | str] | None = None,
     """
     book = book or load_book("cloudflare")
     chosen = default_months(wh) if months is None else _month_list(months)
-    names = _resource_names(wh)
+    names = resource_names(wh)
     account_id = account_id or wh.account_id() or "unknown"
     frames = [_month_rows(allocate_month(wh, m, book), book, account_id,
                           account_name, names) for m in chosen]
@@ -154,7 +155,7 @@ def export_focus(wh: Warehouse, path: str | Path, format: str = "csv",
     FocusExport(path=PosixPath('focus.parquet'), format='parquet', rows=29907, ...)
     """
     if format not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+        raise UsageError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     book = book or load_book("cloudflare")
     chosen = default_months(wh) if months is None else _month_list(months)
     rows = focus_rows(wh, chosen, book, account_id=account_id, account_name=account_name)
@@ -277,14 +278,6 @@ def _month_rows(allocation: Allocation, book: PriceBook, account_id: str,
         for name in COLUMNS:
             out[name].append(values[name])
     return pd.DataFrame(out)
-
-
-def _resource_names(wh: Warehouse) -> dict[str, str]:
-    """Display names of Stream videos and live inputs (meta.name), by uid."""
-    named = wh.query("SELECT uid, name FROM videos WHERE name IS NOT NULL AND name <> '' "
-                     "UNION ALL SELECT uid, name FROM live_inputs "
-                     "WHERE name IS NOT NULL AND name <> ''")
-    return dict(zip(named["uid"], named["name"], strict=True))
 
 
 def _prices(allocation: Allocation, book: PriceBook) -> dict[str, dict[str, Any]]:

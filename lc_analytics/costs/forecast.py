@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import NotSyncedError
+from ..readmodel import synced_through
 from ..warehouse import Warehouse
 from .engine import Bill, Usage, month_bounds, price_month
 from .pricebook import PriceBook, load_book
-from .usage import last_synced_day, warehouse_usage
+from .usage import warehouse_usage
 
 WINDOW_DAYS = 28  # daily values the projection learns from
 INTERVAL = 0.80  # central prediction interval
@@ -33,19 +33,13 @@ _METER_KIND = {"stream_capacity": "max", "stream_delivery": "flow", "object_stor
 
 
 def latest_synced_day(wh: Warehouse) -> date:
-    """The last day every daily source has complete (the smallest of their watermarks).
+    """The last day every daily source has complete (`readmodel.synced_through`); refused
+    with NotSyncedError before the first sync.
 
     >>> latest_synced_day(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
     datetime.date(2026, 6, 30)
     """
-    day = last_synced_day(wh)
-    if day is not None:
-        return day
-    last = wh.query("SELECT max(date) AS d FROM minutes_viewed_daily")["d"].iloc[0]
-    if pd.isna(last):
-        raise NotSyncedError(f"{wh.path}: nothing synced yet (no daily usage); run "
-                             "`lc-analytics sync` first", path=str(wh.path))
-    return pd.Timestamp(last).date()
+    return synced_through(wh)
 
 
 def month_to_date(wh: Warehouse, as_of: date | str | None = None,

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UsageError
 
 METERS = ("stream_capacity", "stream_delivery", "object_storage", "operations", "retrieval",
           "egress")
@@ -150,13 +150,13 @@ def _line_of(text: str, sku_id: str, key: str | None = None) -> int:
 
 def _decimal(value: Any) -> Decimal:
     if isinstance(value, (bool, float)):
-        raise ValueError("write amounts as strings or integers (e.g. \"0.015\"), not floats")
+        raise UsageError("write amounts as strings or integers (e.g. \"0.015\"), not floats")
     try:
         d = Decimal(str(value))
     except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
+        raise UsageError(f"{value!r} is not a number") from None
     if not d.is_finite() or d < 0:
-        raise ValueError(f"{value!r} must be a non-negative number")
+        raise UsageError(f"{value!r} must be a non-negative number")
     return d
 
 
@@ -175,21 +175,7 @@ def _sku(sku_id: str, raw: dict, text: str, origin: str, problems: list[str],
             except ValueError as exc:
                 problems.append(f"{origin}:{_line_of(text, sku_id, key)}: sku {sku_id}: "
                                 f"{key}: {exc}")
-    if "effective_from" in raw:
-        if isinstance(raw["effective_from"], date):
-            values["effective_from"] = raw["effective_from"]
-        else:
-            problems.append(f"{origin}:{_line_of(text, sku_id, 'effective_from')}: sku "
-                            f"{sku_id}: effective_from must be a TOML date (YYYY-MM-DD)")
-    elif base is not None:
-        problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: an overlay price "
-                        "needs effective_from (the date the contract price starts)")
-    if "source_read" in raw:
-        if isinstance(raw["source_read"], date):
-            values["source_read"] = raw["source_read"]
-        else:
-            problems.append(f"{origin}:{_line_of(text, sku_id, 'source_read')}: sku "
-                            f"{sku_id}: source_read must be a TOML date (YYYY-MM-DD)")
+    values.update(_dates(sku_id, raw, text, origin, problems, overlay=base is not None))
     if base is not None and "source" not in raw:
         problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: an overlay price "
                         "needs source (the contract or quote it comes from)")
@@ -203,20 +189,8 @@ def _sku(sku_id: str, raw: dict, text: str, origin: str, problems: list[str],
     if base is not None and raw.get("rounding", "up") not in ("up", "none"):
         problems.append(f"{origin}:{_line_of(text, sku_id, 'rounding')}: sku {sku_id}: "
                         f"rounding must be up|none, not {raw['rounding']!r}")
-    if base is None:
-        required = _SKU_FIELDS - {"storage_class", "op_class", "tiers", "source_read",
-                                  "source_note"}
-        if raw.get("meter") not in METERS:
-            problems.append(f"{origin}:{_line_of(text, sku_id, 'meter')}: sku {sku_id}: "
-                            f"meter must be one of {', '.join(METERS)}")
-        missing = sorted(required - set(raw))
-        if missing:
-            problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: missing "
-                            f"{', '.join(missing)}")
-            return None
-        if raw["rounding"] not in ("up", "none") or raw["charge"] not in ("usage", "capacity"):
-            problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: rounding must "
-                            "be up|none and charge usage|capacity")
+    if base is None and not _catalog_fields(sku_id, raw, text, origin, problems):
+        return None
     if problems:
         return None
     if base is not None:
@@ -230,6 +204,47 @@ def _sku(sku_id: str, raw: dict, text: str, origin: str, problems: list[str],
                rounding=raw["rounding"], charge=raw["charge"], source=raw["source"],
                storage_class=raw.get("storage_class"), op_class=raw.get("op_class"),
                source_note=raw.get("source_note", ""), origin=origin, **values)
+
+
+def _dates(sku_id: str, raw: dict, text: str, origin: str, problems: list[str], *,
+           overlay: bool) -> dict[str, date]:
+    """A SKU's `effective_from` (an overlay needs one) and `source_read`, as TOML dates."""
+    values: dict[str, date] = {}
+    if "effective_from" in raw:
+        if isinstance(raw["effective_from"], date):
+            values["effective_from"] = raw["effective_from"]
+        else:
+            problems.append(f"{origin}:{_line_of(text, sku_id, 'effective_from')}: sku "
+                            f"{sku_id}: effective_from must be a TOML date (YYYY-MM-DD)")
+    elif overlay:
+        problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: an overlay price "
+                        "needs effective_from (the date the contract price starts)")
+    if "source_read" in raw:
+        if isinstance(raw["source_read"], date):
+            values["source_read"] = raw["source_read"]
+        else:
+            problems.append(f"{origin}:{_line_of(text, sku_id, 'source_read')}: sku "
+                            f"{sku_id}: source_read must be a TOML date (YYYY-MM-DD)")
+    return values
+
+
+def _catalog_fields(sku_id: str, raw: dict, text: str, origin: str,
+                    problems: list[str]) -> bool:
+    """Check a catalog SKU's meter, required fields and enums; False when fields are missing."""
+    required = _SKU_FIELDS - {"storage_class", "op_class", "tiers", "source_read",
+                              "source_note"}
+    if raw.get("meter") not in METERS:
+        problems.append(f"{origin}:{_line_of(text, sku_id, 'meter')}: sku {sku_id}: "
+                        f"meter must be one of {', '.join(METERS)}")
+    missing = sorted(required - set(raw))
+    if missing:
+        problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: missing "
+                        f"{', '.join(missing)}")
+        return False
+    if raw["rounding"] not in ("up", "none") or raw["charge"] not in ("usage", "capacity"):
+        problems.append(f"{origin}:{_line_of(text, sku_id)}: sku {sku_id}: rounding must "
+                        "be up|none and charge usage|capacity")
+    return True
 
 
 def _parse_book(text: str, origin: str) -> PriceBook:

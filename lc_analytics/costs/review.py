@@ -19,10 +19,10 @@ from .. import readmodel
 from ..errors import ReportError
 from ..recommend.model import Recommendation
 from ..warehouse import Warehouse
+from .billing import SERVICES, MonthBill, MonthPeriod, synced_days
 from .comparison import aws_comparison_days, comparison_summary
 from .engine import Bill, month_bounds, price_period
 from .forecast import INTERVAL, month_to_date
-from .months import SERVICES, MonthBill, MonthPeriod, synced_days
 from .pricebook import PriceBook, load_book
 from .runway import storage_runway
 from .showback import UNALLOCATED, showback

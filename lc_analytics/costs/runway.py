@@ -8,9 +8,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from ..errors import LcAnalyticsError
+from ..errors import NotSyncedError
+from ..readmodel import rebuilt_stored_minutes, storage_snapshots, videos
 from ..warehouse import Warehouse
-from .usage import rebuilt_stored_minutes
 
 WINDOW_DAYS = 28  # days of additions the growth is learned from
 INTERVAL = 0.80
@@ -86,28 +86,16 @@ class _Result:
 
 
 def _runway(wh: Warehouse, horizon_days: int) -> _Result:
-    snaps = wh.query("SELECT taken_at, total_storage_minutes AS minutes, "
-                     "total_storage_minutes_limit AS capacity FROM stream_storage_snapshots "
-                     "WHERE creator = '' ORDER BY taken_at")
+    snaps = storage_snapshots(wh)
     if not len(snaps):
-        raise LcAnalyticsError(f"{wh.path}: no Stream storage snapshot yet; run a sync of the "
-                               "stream source first")
+        raise NotSyncedError(f"{wh.path}: no Stream storage snapshot yet; run a sync of the "
+                             "stream source first", path=str(wh.path))
     latest = snaps.iloc[-1]
     t0 = pd.Timestamp(latest["taken_at"]).tz_convert("UTC")
     level = float(latest["minutes"])
     capacity = None if pd.isna(latest["capacity"]) else float(latest["capacity"])
     v = _videos(wh)
-
-    # additions per window day and per retention group
-    window_end = t0.floor("D")
-    window = pd.date_range(window_end - WINDOW_DAYS * _DAY, periods=WINDOW_DAYS, freq="D")
-    ready = v[v["ready"].notna() & (v["ready"] >= window[0]) & (v["ready"] < window_end)]
-    day_idx = ((ready["ready"] - window[0]) // _DAY).to_numpy(int)
-    groups = sorted(v["retention_days"].dropna().unique().tolist()) + [np.inf]
-    g_idx = ready["retention_days"].fillna(np.inf).map({g: i for i, g in enumerate(groups)}) \
-        .to_numpy(int)
-    added = np.zeros((WINDOW_DAYS, len(groups)))
-    np.add.at(added, (day_idx, g_idx), ready["seconds"].to_numpy(float) / 60)
+    window, added, groups = _additions(v, t0)
     total = added.sum(axis=1)
     growth = _theil_sen(np.cumsum(total))
     share = added.sum(axis=0) / total.sum() if total.sum() else np.eye(len(groups))[-1]
@@ -124,35 +112,7 @@ def _runway(wh: Warehouse, horizon_days: int) -> _Result:
     rng = np.random.default_rng(SEED)
     sample = added[rng.integers(0, WINDOW_DAYS, (RESAMPLES, horizon_days))]
     paths = level + _retained(sample, weight, retention) - known
-
-    full = _first_reach(point[None], capacity)[0]
-    reach = _first_reach(paths, capacity)
-    q_lo, q_hi = np.quantile(reach, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2], method="lower")
-    span = int(full) + 1 if np.isfinite(full) else horizon_days
-    net = (point[span - 1] - level) / ((ends[span - 1] - t0) / _DAY)
-    deleted = growth - net
-    d0 = t0.date()
-
-    def day(i: float) -> date | None:
-        return None if not np.isfinite(i) else days[int(i)].date()
-
-    summary = pd.DataFrame([{
-        "snapshot_at": t0, "stored_minutes": level,
-        "reserved_minutes": float(v.loc[v["reserved"], "max_duration_seconds"].sum()) / 60,
-        "capacity_minutes": capacity,
-        "headroom_minutes": None if capacity is None else capacity - level,
-        "added_minutes_per_day": growth, "deleted_minutes_per_day": deleted,
-        "net_growth_per_day": net,
-        "days_until_exhaustion": None if day(full) is None else (day(full) - d0).days,
-        "exhaustion_date": day(full),
-        "exhaustion_earliest": day(q_lo), "exhaustion_latest": day(q_hi),
-        "horizon_days": horizon_days,
-        "method": f"Theil-Sen growth of the last {WINDOW_DAYS} days' additions, level from the "
-                  f"latest snapshot, minus scheduled and retention deletions; "
-                  f"{round(INTERVAL * 100)}% interval from {RESAMPLES:,} bootstrap paths of "
-                  "whole days",
-        "notes": _notes(capacity, full, q_hi, horizon_days),
-    }])
+    summary = _summary(t0, level, capacity, v, growth, point, paths, days, ends)
     lo, hi = np.quantile(paths, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2], axis=0)
     past = pd.DataFrame({"date": window.date,
                          "rebuilt_minutes": rebuilt_stored_minutes(wh, window.tz_localize(None)),
@@ -168,17 +128,59 @@ def _runway(wh: Warehouse, horizon_days: int) -> _Result:
     return _Result(summary, daily)
 
 
+def _additions(v: pd.DataFrame, t0: pd.Timestamp) -> tuple[pd.DatetimeIndex, np.ndarray,
+                                                            list[float]]:
+    """Minutes that became ready per day of the window before t0's day and per retention
+    group (the inputs' deleteRecordingAfterDays, then "kept": inf)."""
+    window_end = t0.floor("D")
+    window = pd.date_range(window_end - WINDOW_DAYS * _DAY, periods=WINDOW_DAYS, freq="D")
+    ready = v[v["ready"].notna() & (v["ready"] >= window[0]) & (v["ready"] < window_end)]
+    day_idx = ((ready["ready"] - window[0]) // _DAY).to_numpy(int)
+    groups = sorted(v["retention_days"].dropna().unique().tolist()) + [np.inf]
+    g_idx = ready["retention_days"].fillna(np.inf).map({g: i for i, g in enumerate(groups)}) \
+        .to_numpy(int)
+    added = np.zeros((WINDOW_DAYS, len(groups)))
+    np.add.at(added, (day_idx, g_idx), ready["seconds"].to_numpy(float) / 60)
+    return window, added, groups
+
+
+def _summary(t0: pd.Timestamp, level: float, capacity: float | None, v: pd.DataFrame,
+             growth: float, point: np.ndarray, paths: np.ndarray, days: pd.DatetimeIndex,
+             ends: pd.DatetimeIndex) -> pd.DataFrame:
+    horizon_days = len(days)
+    full = _first_reach(point[None], capacity)[0]
+    reach = _first_reach(paths, capacity)
+    q_lo, q_hi = np.quantile(reach, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2], method="lower")
+    span = int(full) + 1 if np.isfinite(full) else horizon_days
+    net = (point[span - 1] - level) / ((ends[span - 1] - t0) / _DAY)
+    d0 = t0.date()
+
+    def day(i: float) -> date | None:
+        return None if not np.isfinite(i) else days[int(i)].date()
+
+    exhausted = day(full)
+    return pd.DataFrame([{
+        "snapshot_at": t0, "stored_minutes": level,
+        "reserved_minutes": float(v.loc[v["reserved"], "max_duration_seconds"].sum()) / 60,
+        "capacity_minutes": capacity,
+        "headroom_minutes": None if capacity is None else capacity - level,
+        "added_minutes_per_day": growth, "deleted_minutes_per_day": growth - net,
+        "net_growth_per_day": net,
+        "days_until_exhaustion": None if exhausted is None else (exhausted - d0).days,
+        "exhaustion_date": exhausted,
+        "exhaustion_earliest": day(q_lo), "exhaustion_latest": day(q_hi),
+        "horizon_days": horizon_days,
+        "method": f"Theil-Sen growth of the last {WINDOW_DAYS} days' additions, level from the "
+                  f"latest snapshot, minus scheduled and retention deletions; "
+                  f"{round(INTERVAL * 100)}% interval from {RESAMPLES:,} bootstrap paths of "
+                  "whole days",
+        "notes": _notes(capacity, full, q_hi, horizon_days),
+    }])
+
+
 def _videos(wh: Warehouse) -> pd.DataFrame:
-    v = wh.query(
-        "SELECT v.uid, v.state, ceil(v.duration_seconds) AS seconds, "
-        "v.ready_to_stream_at AS ready, v.scheduled_deletion, v.max_duration_seconds, "
-        "v.upload_expiry, v.missing_since, v.live_input_uid, "
-        "li.delete_recording_after_days AS retention_days "
-        "FROM videos v LEFT JOIN live_inputs li ON li.uid = v.live_input_uid")
-    for col in ("ready", "scheduled_deletion", "upload_expiry", "missing_since"):
-        v[col] = pd.to_datetime(v[col], utc=True)
+    v = videos(wh, history=True).rename(columns={"ready_to_stream_at": "ready"})
     listed = v["missing_since"].isna()
-    v["retention_days"] = pd.to_numeric(v["retention_days"]).astype(float)
     v.loc[v["ready"].notna() & (v["state"] != "ready"), "ready"] = pd.NaT
     v["reserved"] = listed & (v["state"] == "pendingupload") & v["max_duration_seconds"].notna()
     v["listed"] = listed

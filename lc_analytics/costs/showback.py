@@ -7,6 +7,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 import pandas as pd
 
+from ..errors import UsageError
 from ..warehouse import Warehouse
 from .allocate import allocate_month
 from .pricebook import PriceBook
@@ -40,7 +41,7 @@ def showback(wh: Warehouse, month: date | str, by: str,
     >>> showback(wh, "2026-06", "bucket")                               # doctest: +SKIP
     """
     if by not in BY:
-        raise ValueError(f"showback by {by!r}: choose one of {', '.join(BY)}")
+        raise UsageError(f"showback by {by!r}: choose one of {', '.join(BY)}")
     allocation = allocate_month(wh, month, book)
     rows = allocation.rows
     keys = _keys(rows, by)

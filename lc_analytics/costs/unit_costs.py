@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pandas as pd
 
+from ..readmodel import live_inputs, videos
 from ..warehouse import Warehouse
 from .allocate import allocate_month
 from .engine import month_bounds
@@ -70,12 +71,12 @@ def unit_costs(wh: Warehouse, month: date | str, book: PriceBook | None = None) 
 
 def _per_show(wh: Warehouse, rows: pd.DataFrame, total: Decimal, first: date,
               through: date) -> list[dict]:
-    live_inputs = wh.query("SELECT uid, name FROM live_inputs ORDER BY uid")
-    shows = wh.query("SELECT live_input_uid, count(*) AS n FROM videos "
-                     "WHERE live_input_uid IS NOT NULL AND created >= ? AND created < ? "
-                     "GROUP BY live_input_uid", [first, through])
-    counts = dict(zip(shows["live_input_uid"], shows["n"], strict=True))
-    names = dict(zip(live_inputs["uid"], live_inputs["name"], strict=True))
+    inputs = live_inputs(wh, history=True)
+    v = videos(wh, history=True)
+    lo, hi = (pd.Timestamp(d, tz="UTC") for d in (first, through))
+    made = v[v["live_input_uid"].notna() & (v["created"] >= lo) & (v["created"] < hi)]
+    counts = made.groupby("live_input_uid").size().to_dict()
+    names = dict(zip(inputs["uid"], inputs["name"], strict=True))
     carried = rows[rows["live_input_uid"].notna()]
     cost = {uid: _sum(grp["cost"]) for uid, grp in carried.groupby("live_input_uid")}
     uids = sorted(set(names) | set(cost) | set(counts))

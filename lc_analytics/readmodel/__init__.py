@@ -16,6 +16,7 @@ data through these functions and holds no SQL on the warehouse's tables::
       r2.py         R2 per day: storage per bucket and class, requests per billing class
                     (401/403 not billed), per-object reads, IA retrieval and removals
       inventory.py  videos, live inputs, R2 objects, lifecycle rules (listed, or history)
+      sync_log.py   the R2 listing calls each sync run made
         │
         ▼
     costs/ (pricing), recommend/, reports/, notebooks
@@ -43,7 +44,10 @@ from .coverage import (
 )
 from .inventory import lifecycle_rules, live_inputs, r2_buckets, r2_objects, resource_names, videos
 from .r2 import (
+    IA,
+    STANDARD,
     inventory_objects,
+    objects_daily_bytes,
     r2_ia_removals,
     r2_ia_retrieval,
     r2_object_reads,
@@ -61,10 +65,11 @@ from .stored import (
     stored_videos,
     upload_reservations,
 )
+from .sync_log import listing_calls
 from .viewing import KINDS, LIVE, ON_DEMAND, minutes_viewed_daily, viewing
 
 __all__ = [
-    "BILLED_SOURCES", "KINDS", "LIVE", "ON_DEMAND",
+    "BILLED_SOURCES", "IA", "KINDS", "LIVE", "ON_DEMAND", "STANDARD",
     # coverage
     "check_as_of", "check_months", "coverage", "covered_days", "daily_sources", "first_days",
     "last_synced_day", "month_coverage", "synced_through",
@@ -74,8 +79,10 @@ __all__ = [
     "rebuilt_stored_minutes", "storage_snapshot_day", "storage_snapshots", "stored_day_span",
     "stored_minutes_daily", "stored_videos", "upload_reservations",
     # R2 usage
-    "inventory_objects", "r2_ia_removals", "r2_ia_retrieval", "r2_object_reads",
-    "r2_operations", "r2_requests", "r2_storage", "r2_storage_totals",
+    "inventory_objects", "objects_daily_bytes", "r2_ia_removals", "r2_ia_retrieval",
+    "r2_object_reads", "r2_operations", "r2_requests", "r2_storage", "r2_storage_totals",
+    # sync log
+    "listing_calls",
     # inventories
     "lifecycle_rules", "live_inputs", "r2_buckets", "r2_objects", "resource_names", "videos",
 ]

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from ..costs.engine import month_bounds
+from ..costs.months import month_bounds
 from ..errors import NotSyncedError
 from ..warehouse import Warehouse
 
@@ -160,5 +160,5 @@ def month_coverage(wh: Warehouse, month: date | str) -> pd.DataFrame:
 
 
 def _not_synced(wh: Warehouse) -> NotSyncedError:
-    return NotSyncedError(f"{wh.path}: no daily usage synced yet; run `lc-analytics sync`",
-                          path=str(wh.path))
+    return NotSyncedError(f"{wh.path}: nothing synced yet (no daily usage); run a sync first: "
+                          "`lc-analytics sync`", path=str(wh.path))

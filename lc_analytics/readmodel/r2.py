@@ -15,15 +15,16 @@ How each figure is measured (the README's "Costs" section says the same):
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..costs.engine import IA, STANDARD, objects_daily_bytes
 from ..costs.r2_classes import NOT_BILLED_STATUS_CODES, READS, op_class
 from ..warehouse import Warehouse
 from .inventory import lifecycle_rules, r2_objects
 
+STANDARD, IA = "STANDARD", "STANDARD_IA"  # R2 storage classes, as listed and stored
 _OPS = ["date", "bucket", "op_class", "storage_class", "requests"]
 
 
@@ -50,6 +51,44 @@ def inventory_objects(wh: Warehouse) -> pd.DataFrame:
                                                                  + 1)
     ia_from[is_ia & ia_from.isna()] = created[is_ia & ia_from.isna()]  # IA since it was written
     return objs.assign(stored_from=created, ia_from=ia_from, stored_until=objs["missing_since"])
+
+
+def _day_index(values: Any, first: date, n_days: int, default: int) -> np.ndarray:
+    ts = pd.to_datetime(pd.Series(values), utc=True)
+    idx = ((ts - pd.Timestamp(first, tz="UTC")).dt.floor("D") // pd.Timedelta(days=1))
+    return np.clip(idx.fillna(default).to_numpy(dtype=float), 0, n_days).astype(int)
+
+
+def objects_daily_bytes(objects: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:
+    """Bytes held per day and class in [first, nxt) (half-open, as a billing month) by
+    objects with lifetimes and transitions.
+
+    An object counts from its creation day up to the day before its deletion day; it is
+    Infrequent Access from the day of `ia_from` (or for its whole life if its class is IA
+    and no `ia_from` is given).
+
+    >>> objects_daily_bytes(objs, date(2026, 6, 1), date(2026, 7, 1))  # doctest: +SKIP
+    """
+    n = (nxt - first).days
+    size = objects["size_bytes"].to_numpy(dtype=np.int64)
+    start = _day_index(objects["stored_from"], first, n, 0)
+    until = objects["stored_until"] if "stored_until" in objects else pd.Series(pd.NaT,
+                                                                                 objects.index)
+    end = _day_index(until, first, n, n)
+    is_ia = (objects["storage_class"] == IA).to_numpy()
+    ia_col = objects["ia_from"] if "ia_from" in objects else pd.Series(pd.NaT, objects.index)
+    ia_start = np.where(pd.to_datetime(ia_col, utc=True).isna().to_numpy(),
+                        np.where(is_ia, start, n), _day_index(ia_col, first, n, n))
+    ia_start = np.clip(ia_start, start, np.maximum(end, start))
+    out = []
+    for cls, lo, hi in ((STANDARD, start, ia_start), (IA, ia_start, end)):
+        delta = np.zeros(n + 1, dtype=np.int64)
+        ok = hi > lo
+        np.add.at(delta, lo[ok], size[ok])
+        np.add.at(delta, hi[ok], -size[ok])
+        out.append(pd.DataFrame({"date": [first + timedelta(days=i) for i in range(n)],
+                                 "storage_class": cls, "bytes": np.cumsum(delta)[:n]}))
+    return pd.concat(out, ignore_index=True)
 
 
 def r2_storage_totals(wh: Warehouse, first: date, last: date) -> pd.DataFrame:

@@ -14,11 +14,15 @@ day, so the read model classes each (uid, day) by what the uid is:
   of the warehouse's history (it may have been created earlier): then its age is unknown
   (NULL) and all its viewing counts as on demand.
 
-Why this one: it is how the data is made. The sandbox's ground truth marks exactly the
-show-day viewing of a recording (or of the input when recording is off) as live, and
-tests/test_readmodel.py checks this definition against it row by row. The two others it
-replaces missed the inputs that do not record (`age = view day - created day` only sees
-recordings) or classed a clip's first day as live.
+Why this one: it is how the data is made. Stream counts a broadcast's minutes on the show's
+UTC day under the recording (or under the input when it does not record) and later replays
+under the recording; the sandbox's ground truth marks exactly those show-day minutes as live,
+and tests/test_readmodel.py checks this definition against it row by row (every listed uid
+agrees; the stand-in for unlisted uids agrees on more than 90% of their minutes). Of the three
+definitions it replaces, this is the one `reports/data.py`'s viewing query used; the
+recommenders' `views_by_age` (age 0 = live) saw recordings only, so the live viewing of
+inputs that do not record was missing, and the show summary's "the show's own day" applied to
+one recording at a time.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ from ..costs.forecast import latest_synced_day
 from ..costs.pricebook import PriceBook, load_book
 from ..costs.runway import WINDOW_DAYS, storage_runway, storage_runway_daily
 from ..costs.usage import rebuilt_stored_minutes
-from ..errors import LcAnalyticsError
+from ..errors import NotSyncedError, UsageError
 from ..money import format_usd
 from ..warehouse import Warehouse
 from .model import Action
@@ -179,8 +179,8 @@ def storage_snapshot_day(wh: Warehouse) -> date:
     snaps = wh.query("SELECT max(taken_at) AS t FROM stream_storage_snapshots "
                      "WHERE creator = ''")
     if not len(snaps) or pd.isna(snaps["t"].iloc[0]):
-        raise LcAnalyticsError(f"{wh.path}: no Stream storage snapshot yet; run a sync of the "
-                               "stream source first")
+        raise NotSyncedError(f"{wh.path}: no Stream storage snapshot yet; run a sync of the "
+                             "stream source first")
     return pd.Timestamp(snaps["t"].iloc[0]).tz_convert("UTC").date()
 
 
@@ -271,7 +271,7 @@ def as_daily(freed: float | Sequence[float] | pd.Series | np.ndarray,
         return np.full(len(sm.days), float(freed))  # type: ignore[arg-type]
     out = np.asarray(freed, float)
     if len(out) != len(sm.days):
-        raise ValueError(f"freed_before has {len(out)} days; {sm.month:%Y-%m} has "
+        raise UsageError(f"freed_before has {len(out)} days; {sm.month:%Y-%m} has "
                          f"{len(sm.days)}")
     return out
 

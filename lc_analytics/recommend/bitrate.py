@@ -47,7 +47,7 @@ import pandas as pd
 from ..costs.engine import Usage, month_bounds, objects_daily_bytes, price_month, price_period
 from ..costs.pricebook import PriceBook, load_book
 from ..costs.usage import TRAILING_DAYS, inventory_objects, period_usage, warehouse_usage
-from ..errors import ConfigError
+from ..errors import ConfigError, UsageError
 from ..warehouse import Warehouse
 from ._common import CENT, as_json, money, recordings, resolve
 from .model import Action, Recommendation
@@ -175,7 +175,7 @@ def recommend_bitrate(wh: Warehouse, *, book: PriceBook | str | None = None,
     >>> recs = recommend_bitrate(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
     """
     if low_bandwidth_target not in RECOMMENDED_ENCODES:
-        raise ValueError(f"low_bandwidth_target must be one of {', '.join(RECOMMENDED_ENCODES)}")
+        raise UsageError(f"low_bandwidth_target must be one of {', '.join(RECOMMENDED_ENCODES)}")
     book, day = resolve(wh, book, as_of)
     _, _, source = load_bandwidth(bandwidth)
     prof = ingest_profiles(wh, as_of=day, lookback_days=lookback_days, bandwidth=bandwidth,

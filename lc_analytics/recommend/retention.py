@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from ..costs.pricebook import PriceBook
+from ..errors import UsageError
 from ..warehouse import Warehouse
 from ._common import (
     DAY,
@@ -340,7 +341,7 @@ def _recommendation(uid: str, row: pd.Series, table: pd.DataFrame, li: pd.Series
 def _check_policies(policies: Sequence[int]) -> None:
     bad = [p for p in policies if not 30 <= int(p) <= 1096]
     if bad or not len(policies):
-        raise ValueError(f"retention policies must be 30 to 1096 days (got {list(policies)})")
+        raise UsageError(f"retention policies must be 30 to 1096 days (got {list(policies)})")
 
 
 __all__ = ["KIND", "POLICIES", "recommend_retention", "retention_policies"]

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from ..costs.pricebook import PriceBook
-from ..errors import ConfigError
+from ..errors import ConfigError, UsageError
 from ..warehouse import Warehouse
 from . import bitrate, lifecycle, retention, runway, selectivity
 from ._common import clock, resolve
@@ -68,7 +68,7 @@ class RecommendParams:
     min_ingest_recordings: int = bitrate.MIN_INGEST_RECORDINGS
 
     def replace(self, **overrides: Any) -> RecommendParams:
-        """These parameters with some replaced by name; an unknown name is a TypeError.
+        """These parameters with some replaced by name; an unknown name is a UsageError.
 
         >>> RecommendParams().replace(horizon_days=60).horizon_days
         60
@@ -76,8 +76,8 @@ class RecommendParams:
         known = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise TypeError(f"unknown recommender parameter(s): {', '.join(unknown)}; known: "
-                            f"{', '.join(sorted(known))}")
+            raise UsageError(f"unknown recommender parameter(s): {', '.join(unknown)}; known: "
+                             f"{', '.join(sorted(known))}")
         return dataclasses.replace(self, **overrides)
 
 

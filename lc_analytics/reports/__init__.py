@@ -11,7 +11,7 @@ summary.json (the headline numbers the notebook's `summary` cell published with
 folder (`<date>.failed-<time>/`), and a good run of the same date is never touched.
 
 The domain behind the pages lives elsewhere (`lc_analytics.analyses` for viewers and
-bandwidth, `lc_analytics.costs.months` and `costs.review` for money); this package runs the
+bandwidth, `lc_analytics.costs.billing` and `costs.review` for money); this package runs the
 notebooks and formats what they show (`money_table`, `plottable`, `headline_markdown`).
 """
 

@@ -1,7 +1,7 @@
 """The recommendation tables behind the cost_review notebook and the charts that support them
 (being moved into recommend/ by issue 12's recommender work).
 
-The billing month, its coverage, bills and comparisons live in `lc_analytics.costs.months`;
+The billing month, its coverage, bills and comparisons live in `lc_analytics.costs.billing`;
 the review's other numbers in `lc_analytics.costs.review`; formatting in `reports.tables`
 and `reports.headlines`.
 """

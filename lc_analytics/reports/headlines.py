@@ -9,8 +9,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ..costs.billing import month_name
 from ..costs.engine import month_bounds
-from ..costs.months import month_name
 from ..money import format_usd
 
 __all__ = ["comparison_sentence", "headline_markdown"]

@@ -27,8 +27,8 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 from ..analyses.periods import data_through, resolve_period
+from ..costs.billing import last_complete_month
 from ..costs.coverage import check_as_of
-from ..costs.months import last_complete_month
 from ..warehouse import Warehouse
 from .errors import ReportError
 from .html import external_resources, index_html, notebook_html
@@ -42,7 +42,7 @@ from .scrub import (
 from .summary import read_summary
 
 KERNEL = "lc-analytics"
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"  # shipped in the package
 DEFAULT_TIMEOUT = 900  # seconds per cell
 _INJECTED_TAG = "injected-parameters"
 _ERROR_TAG = "papermill-error-cell-tag"

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from ..errors import UsageError
 from ..money import format_usd
 
 SUMMARY_KEY = "lc_analytics_summary"
@@ -52,7 +53,7 @@ def jsonable(value: Any) -> Any:
         return int(value)
     if isinstance(value, float):
         return None if math.isnan(value) or math.isinf(value) else value
-    raise TypeError(f"cannot put {type(value).__name__} {value!r} in a report summary")
+    raise UsageError(f"cannot put {type(value).__name__} {value!r} in a report summary")
 
 
 def with_display(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from ..costs.r2_classes import op_class
 from ..errors import SandboxError
+from .op_classes import operation_class
 from .presets import Preset, get_preset
 from .simulator import MULTIPART_CHUNK, UTC, Draws, Planted, draw
 
@@ -459,7 +459,7 @@ class SimulatedAccount:
         ops = ops[(ops["date"] >= lo) & (ops["date"] <= hi)]
         ops_daily = ops.groupby(["date", "bucket", "action_type", "action_status",
                                  "response_status_code"], as_index=False)["requests"].sum()
-        ops = ops.assign(op_class=ops["action_type"].map(op_class),
+        ops = ops.assign(op_class=ops["action_type"].map(operation_class),
                          storage_class=self._class_on_day(ops))
         ops_class = ops.groupby(["date", "bucket", "op_class"], as_index=False)["requests"].sum()
         # R2 does not bill requests refused for authentication or authorization (401, 403)

@@ -112,7 +112,7 @@ try:
     from werkzeug.serving import make_server
 except ImportError as exc:  # pragma: no cover - depends on the installed moto
     raise SandboxError(
-        f"the R2 sandbox needs moto[server] 5.x ({exc}); install the project's dependencies"
+        f"the R2 sandbox needs moto[server] 5.x ({exc}): pip install lc-analytics[sandbox]"
     ) from exc
 
 __all__ = ["R2Sandbox", "start_r2"]

@@ -1,5 +1,7 @@
-"""Sources: one module per API, each yielding plain records; none knows about DuckDB."""
+"""Sources: the declared datasets, one module per API, each yielding plain records through
+the client (`lc_analytics.client`); none knows about DuckDB."""
 
-from .http import Clock, CloudflareClient, RetryPolicy
+from .analytics import DATASETS, Dataset
+from .r2 import R2Inventory
 
-__all__ = ["Clock", "CloudflareClient", "RetryPolicy"]
+__all__ = ["DATASETS", "Dataset", "R2Inventory"]

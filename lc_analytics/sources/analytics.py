@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from ..errors import QueryError
-from .http import CloudflareClient
+from ..client.http import CloudflareClient
+from ..client.paginators import KeysetPaginator, paginate
+from ..errors import QueryError, UsageError
 
 MAX_WINDOW_DAYS = 31  # one analytics query spans at most 31 days
 PAGE_LIMIT = 10_000
@@ -126,31 +127,20 @@ def iter_window(client: CloudflareClient, ds: Dataset, lo: date, hi: date, *,
     The dataset's `fixed_filter` and `extra_filter` are merged into every page's filter
     (a key in `extra_filter` replaces the same key of `fixed_filter`).
 
-    A full page may end in the middle of its last key's rows, so that key's rows are dropped
-    and fetched again from the next page, which starts after the key before it.
+    A full page may end in the middle of its last key's rows: `KeysetPaginator` drops that
+    key's rows and fetches them again from the next page.
     """
     if (hi - lo).days > MAX_WINDOW_DAYS:
-        raise ValueError(f"window {lo}..{hi} is longer than {MAX_WINDOW_DAYS} days")
-    key = ds.dimensions[0]
-    after: str | None = None
-    while True:
-        flt: dict = {"date_geq": lo.isoformat(), "date_lt": hi.isoformat(),
+        raise UsageError(f"window {lo}..{hi} is longer than {MAX_WINDOW_DAYS} days")
+    request: dict = {"date_geq": lo.isoformat(), "date_lt": hi.isoformat(),
                      **ds.fixed_filter, **(extra_filter or {})}
-        if after is not None:
-            flt[f"{key}_gt"] = after
-        data = client.graphql(build_query(ds, flt, limit), {"accountTag": client.account_id})
-        rows = _rows(data, ds)
-        if len(rows) < limit:
-            yield from (_record(r, ds) for r in rows)
-            return
-        last_key = rows[-1]["dimensions"][key]
-        complete = [r for r in rows if r["dimensions"][key] != last_key]
-        if not complete:
-            raise QueryError(
-                f"{ds.name}: more than {limit} rows share {key}={last_key!r} in {lo}..{hi}; "
-                "use a shorter window")
-        yield from (_record(r, ds) for r in complete)
-        after = complete[-1]["dimensions"][key]
+    paginator = KeysetPaginator(ds.dimensions[0], limit, f"{ds.name} in {lo}..{hi}")
+
+    def fetch(flt: dict) -> dict:
+        return client.graphql(build_query(ds, flt, limit), {"accountTag": client.account_id})
+
+    for row in paginate(fetch, request, paginator, lambda data: _rows(data, ds)):
+        yield _record(row, ds)
 
 
 def _rows(data: dict, ds: Dataset) -> list[dict]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from ..errors import ApiError
-from .http import CloudflareClient
+from ..client.http import CloudflareClient
+from ..client.paginators import TimeCursorPaginator, paginate
 
 log = logging.getLogger(__name__)
 
@@ -111,49 +111,16 @@ def iter_live_inputs(client: CloudflareClient) -> Iterator[dict]:
 def iter_videos(client: CloudflareClient, *, page_size: int = PAGE_SIZE) -> Iterator[dict]:
     """Every video, oldest first, each exactly once.
 
-    Stream does not paginate: it returns up to `limit` videos filtered by creation time. The
-    cursor is rewound to the *start* of the last page's final `created` timestamp group, so
-    videos that share that timestamp are fetched again on the next page whether the API's
-    `after` is inclusive or exclusive; duplicates are dropped by uid.
+    Stream does not paginate: it returns up to `limit` videos filtered by creation time;
+    `TimeCursorPaginator` rewinds the cursor so that videos sharing a timestamp are never
+    skipped, and drops duplicates by uid.
     """
-    seen: set[str] = set()
-    cursor: str | None = None
-    while True:
-        params = {"asc": "true", "limit": str(page_size), "include_counts": "true"}
-        if cursor is not None:
-            params["after"] = cursor
-        page = client.get(client.account_path("stream"), params)
-        batch = page.result or []
-        fresh = [v for v in batch if v["uid"] not in seen]
-        for v in fresh:
-            seen.add(v["uid"])
-            yield video_row(v)
-        if len(batch) < page_size:
-            return
-        cursor = _rewound_cursor(batch, cursor)
-        if not fresh:
-            raise ApiError(
-                f"more than {page_size} videos share the creation time {cursor}; "
-                "list videos cannot page past them", url=client.account_path("stream"))
-
-
-def _rewound_cursor(batch: list[dict], previous: str | None) -> str:
-    created = [_listed_time(v["created"]) for v in batch]
-    last = created[-1]
-    earlier = [t for t in created if t < last]
-    boundary = max(earlier) if earlier else last - timedelta(microseconds=1)
-    if previous is not None and boundary <= _listed_time(previous):
-        boundary = last - timedelta(microseconds=1)
-    return boundary.isoformat().replace("+00:00", "Z")
-
-
-def _listed_time(value: object) -> datetime:
-    """A listed video's creation time (or the cursor's), which paging cannot do without."""
-    moment = parse_time(value)
-    if moment is None:
-        raise ApiError("list videos returned a video without a creation time; cannot page on",
-                       url="stream")
-    return moment
+    where = client.account_path("stream")
+    request = {"asc": "true", "limit": str(page_size), "include_counts": "true"}
+    paginator = TimeCursorPaginator(page_size, where, parse_time)
+    for v in paginate(lambda params: client.get(where, params), request, paginator,
+                      lambda page: page.result or []):
+        yield video_row(v)
 
 
 def storage_usage(client: CloudflareClient, taken_at: datetime) -> dict:

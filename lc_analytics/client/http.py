@@ -227,21 +227,7 @@ class CloudflareClient:
         try:
             body = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            kind = classify([], status)
-            if kind == AUTH:
-                raise self._auth_error(where, status, [], "no error detail", graphql,
-                                       permission) from exc
-            if kind == RATE_LIMIT:
-                return RateLimitError(f"{where}: rate limited (HTTP {status}); the token's "
-                                      "request budget is spent, try again later",
-                                      status=status, method=response.request.method,
-                                      url=where), exc
-            if kind in TRANSIENT_KINDS:
-                message = f"{where}: server error HTTP {status}"
-            else:
-                message = f"{where}: HTTP {status} with a body that is not JSON (cut short?)"
-            return ApiError(message, status=status, method=response.request.method,
-                            url=where), exc
+            return self._judge_not_json(response, where, graphql, permission), exc
         if not isinstance(body, dict):
             return ApiError(f"{where}: HTTP {status} with JSON that is not an object",
                             status=status, method=response.request.method, url=where), None
@@ -280,6 +266,23 @@ class CloudflareClient:
                              status=status, codes=int_codes, method="POST", url="/graphql")
         raise ApiError(f"{where}: HTTP {status}: {self._mask(messages)}", status=status,
                        codes=int_codes, method=response.request.method, url=where)
+
+    def _judge_not_json(self, response: httpx.Response, where: str, graphql: bool,
+                        permission: str) -> ApiError:
+        """The error to retry for an answer whose body is not JSON; raises an auth error."""
+        status = response.status_code
+        kind = classify([], status)
+        if kind == AUTH:
+            raise self._auth_error(where, status, [], "no error detail", graphql, permission)
+        if kind == RATE_LIMIT:
+            return RateLimitError(f"{where}: rate limited (HTTP {status}); the token's "
+                                  "request budget is spent, try again later",
+                                  status=status, method=response.request.method, url=where)
+        if kind in TRANSIENT_KINDS:
+            message = f"{where}: server error HTTP {status}"
+        else:
+            message = f"{where}: HTTP {status} with a body that is not JSON (cut short?)"
+        return ApiError(message, status=status, method=response.request.method, url=where)
 
     def _auth_error(self, where: str, status: int, codes: list[int], messages: str,
                     graphql: bool, permission: str) -> AuthError:

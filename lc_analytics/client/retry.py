@@ -1,6 +1,6 @@
 """Retrying for every client: which Cloudflare error codes are transient, backoff, the budget.
 
-The REST/GraphQL client (`sources.http`) and the R2 client (`sources.r2`) retry with the same
+The REST/GraphQL client (`client.http`) and the R2 client (`client.s3`) retry with the same
 `RetryPolicy`, sleep through the same `Clock` (tests swap in one that never really sleeps)
 and classify errors with the same `ERROR_CODES` table.
 """

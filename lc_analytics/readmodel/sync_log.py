@@ -1,0 +1,30 @@
+"""What the syncs themselves did: the R2 listing calls (Class A requests) each run made."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..warehouse import Warehouse
+
+
+def listing_calls(wh: Warehouse) -> pd.DataFrame:
+    """The R2 listing calls (Class A) each sync run made: run_id, started_at, bucket, calls.
+
+    Per bucket from `r2_listing_calls`; the run's remaining calls (`sync_runs.listing_calls`
+    minus the buckets', i.e. ListBuckets) as bucket '(ListBuckets)'.
+
+    >>> listing_calls(Warehouse("data/demo.duckdb", read_only=True))   # doctest: +SKIP
+    """
+    per_bucket = wh.query("""
+        SELECT c.run_id, r.started_at, c.bucket, c.calls
+        FROM r2_listing_calls c LEFT JOIN sync_runs r USING (run_id)""")
+    other = wh.query("""
+        SELECT r.run_id, r.started_at, '(ListBuckets)' AS bucket,
+               r.listing_calls - coalesce(sum(c.calls), 0) AS calls
+        FROM sync_runs r LEFT JOIN r2_listing_calls c USING (run_id)
+        GROUP BY r.run_id, r.started_at, r.listing_calls
+        HAVING r.listing_calls - coalesce(sum(c.calls), 0) > 0""")
+    df = pd.concat([d for d in (per_bucket, other) if len(d)], ignore_index=True) \
+        if len(per_bucket) or len(other) else per_bucket
+    df["calls"] = df["calls"].astype("int64")
+    return df.sort_values(["started_at", "run_id", "bucket"], ignore_index=True)
