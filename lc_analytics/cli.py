@@ -144,6 +144,11 @@ def _add_sandbox_parser(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=8787, help="API port (default: 8787)")
     serve.add_argument("--no-r2", action="store_true", help="do not start the R2 server")
     serve.set_defaults(func=_cmd_sandbox_serve)
+    whb = sb_sub.add_parser("warehouse", help="write the warehouse daily syncs would have "
+                            "built since the first simulated day (README: sandbox)")
+    _add_sandbox_args(whb)
+    whb.add_argument("path", help="where to create the warehouse (must not exist)")
+    whb.set_defaults(func=_cmd_sandbox_warehouse)
     adv = sb_sub.add_parser(
         "advance", help="move a served sandbox's clock forward (R2 follows)",
         description="Move the clock of a running `lc-analytics sandbox serve` forward: the "
@@ -299,6 +304,17 @@ def _cmd_sandbox_summary(args: argparse.Namespace) -> int:
     from .sandbox.summary import describe
 
     print(describe(SimulatedAccount.build(args.preset, seed=args.seed, end=args.end)))
+    return 0
+
+
+def _cmd_sandbox_warehouse(args: argparse.Namespace) -> int:
+    from .sandbox import SimulatedAccount
+    from .sandbox.warehouse_builder import build_warehouse
+
+    built = build_warehouse(SimulatedAccount.build(args.preset, seed=args.seed, end=args.end),
+                            args.path)
+    print(f"wrote {built.path}: {built.first_day} .. {built.last_day}; "
+          + ", ".join(f"{t} {n:,}" for t, n in sorted(built.rows.items())))
     return 0
 
 

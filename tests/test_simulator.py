@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from lc_analytics.errors import SandboxError
-from lc_analytics.sandbox import BUCKETS, RuleViolation, SimulatedAccount
+from lc_analytics.sandbox import BUCKETS, RuleViolation, SimulatedAccount, simulator
 from lc_analytics.sandbox.simulator import HIGH_BW, LOW_BW
 
 from .conftest import END, SEED
+from .truth_digest import truth_digest
 
 
 def _frames(truth):
@@ -287,3 +288,57 @@ def test_presets_and_bad_input():
         SimulatedAccount.build("huge", end=END)
     with pytest.raises(SandboxError, match="at least 31 days"):
         SimulatedAccount.build("small", end=END, days=10)
+
+
+# Digest (tests/truth_digest.py) of small's full ground truth for seed 7, end 2026-06-30,
+# computed once with the code on `main` at 2c2ea72 (after the planted-situation and R2 status
+# code changes landed), before the simulator drew and derived in bounded chunks, as
+# `truth_digest(SimulatedAccount.build("small", seed=7, end=date(2026, 6, 30)).ground_truth())`
+# with main's lc_analytics on sys.path. Chunking must never change a drawn number.
+SMALL_TRUTH_DIGEST = "b4347632eeee605b977c2c8161e4e33b254480f641867f679162d9769a5f3772"
+
+
+def test_small_truth_is_bit_identical_to_the_whole_history_simulator(shared_account):
+    assert truth_digest(shared_account.ground_truth()) == SMALL_TRUTH_DIGEST
+
+
+def test_chunk_size_never_changes_the_account(monkeypatch):
+    monkeypatch.setattr(simulator, "CHUNK_ROWS", 997)  # many ragged chunks
+    tiny = SimulatedAccount.build("small", seed=SEED, end=END)
+    assert truth_digest(tiny.ground_truth()) == SMALL_TRUTH_DIGEST
+
+
+def test_truth_of_one_month_or_day_equals_the_whole_truth_there(shared_account):
+    whole = shared_account.ground_truth()
+    for first, last in ((date(2026, 5, 1), date(2026, 5, 31)),
+                        (date(2026, 6, 30), date(2026, 6, 30))):
+        part = shared_account.ground_truth(first=first, last=last)
+        assert (part.start, part.end) == (first, last)
+        lo, hi = pd.Timestamp(first, tz="UTC"), pd.Timestamp(last, tz="UTC")
+        for name in ("minutes_viewed", "minutes_viewed_daily", "stored_minutes_daily",
+                     "r2_storage_daily", "r2_operations_daily", "r2_operations_by_class",
+                     "r2_storage_daily_by_class", "r2_billing_operations",
+                     "r2_ia_retrieval_daily"):
+            full = getattr(whole, name)
+            want = full[(full["date"] >= lo) & (full["date"] <= hi)].reset_index(drop=True)
+            got = getattr(part, name)
+            assert len(got) > 0 or name == "r2_ia_retrieval_daily"
+            pd.testing.assert_frame_equal(got, want, obj=name)
+        by_video = part.minutes_viewed.groupby("uid", as_index=False)["minutes_viewed"].sum()
+        pd.testing.assert_frame_equal(part.minutes_viewed_by_video, by_video)
+        pd.testing.assert_frame_equal(part.videos, whole.videos)
+
+
+def test_a_range_outside_the_history_is_refused(shared_account):
+    with pytest.raises(SandboxError, match="no simulated days"):
+        shared_account.ground_truth(first=date(2027, 1, 1))
+
+
+def test_months_tile_the_period(shared_account):
+    months = shared_account.months()
+    assert months[0][0] == shared_account.start and months[-1][1] == shared_account.end
+    assert all(b[0] == a[1] + timedelta(days=1) for a, b in zip(months, months[1:],
+                                                                  strict=False))
+    total = sum(int(shared_account.minutes_viewed_between(*m)["minutes_viewed"].sum())
+                for m in months)
+    assert total == int(shared_account.ground_truth().minutes_viewed["minutes_viewed"].sum())

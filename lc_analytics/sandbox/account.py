@@ -221,8 +221,11 @@ class SimulatedAccount:
 
         return _Derived(self, videos=videos, shows=shows, objects=self._derive_objects())
 
-    def _derive_views(self, shows: pd.DataFrame, videos: pd.DataFrame) -> pd.DataFrame:
-        v = self.draws.views
+    def _derive_views(self, shows: pd.DataFrame, videos: pd.DataFrame,
+                      first: pd.Timestamp | None = None,
+                      last: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Minutes viewed at the API's grain, for the days in [first, last] (default: all)."""
+        v = self.draws.views.frame(first, last)
         recorded = pd.Series(shows["recorded"].to_numpy(), index=shows["uid"])
         is_show = v["li"].to_numpy() != ""
         rec_flag = recorded.reindex(v["vid"]).to_numpy()
@@ -439,12 +442,26 @@ class SimulatedAccount:
         self._derived = None
 
     # --- ground truth -------------------------------------------------------------------
-    def ground_truth(self) -> GroundTruth:
-        """Exact figures as of `now`, for every day in [start, end]."""
+    def ground_truth(self, first: date | None = None, last: date | None = None) -> GroundTruth:
+        """Exact figures as of `now`, for every day in [start, end] or in [first, last].
+
+        A range (e.g. one month or one day) derives only those days' views and operations,
+        so a large account answers without materialising its whole history:
+
+        >>> acct = SimulatedAccount.build("small", seed=7, end=date(2026, 6, 30))
+        >>> june = acct.ground_truth(first=date(2026, 6, 1), last=date(2026, 6, 30))
+        >>> (june.start, june.end, len(june.minutes_viewed_daily))
+        (datetime.date(2026, 6, 1), datetime.date(2026, 6, 30), 30)
+        """
         st = self._state()
-        lo = pd.Timestamp(self.start, tz=UTC)
-        hi = pd.Timestamp(self.end, tz=UTC)
-        views = st["views"]
+        lo = pd.Timestamp(max(first or self.start, self.start), tz=UTC)
+        hi = pd.Timestamp(min(last or self.end, self.end), tz=UTC)
+        if hi < lo:
+            raise SandboxError(f"no simulated days between {first} and {last} "
+                               f"(the account covers {self.start} .. {self.end})")
+        ranged = first is not None or last is not None
+        views = self._derive_views(st["shows"], st["videos"], lo, hi) if ranged \
+            else st["views"]
         views = views[(views["date"] >= lo) & (views["date"] <= hi)].reset_index(drop=True)
         daily = views.groupby("date", as_index=False)["minutes_viewed"].sum()
         by_video = views.groupby("uid", as_index=False)["minutes_viewed"].sum()
@@ -455,7 +472,7 @@ class SimulatedAccount:
         objs = self.visible_objects()
         summary = objs.groupby(["bucket", "storage_class"], as_index=False).agg(
             objects=("key", "size"), bytes=("size", "sum"))
-        ops = self.r2_operations()
+        ops = self.r2_operations(lo, hi)
         ops = ops[(ops["date"] >= lo) & (ops["date"] <= hi)]
         ops_daily = ops.groupby(["date", "bucket", "action_type", "action_status",
                                  "response_status_code"], as_index=False)["requests"].sum()
@@ -474,7 +491,7 @@ class SimulatedAccount:
             bytes=ia_reads["requests"] * sizes.reindex(ia_reads["object_name"]).to_numpy()
         ).groupby(["date", "bucket"], as_index=False)["bytes"].sum()
         return GroundTruth(
-            now=self._now, start=self.start, end=self.end,
+            now=self._now, start=lo.date(), end=hi.date(),
             minutes_viewed=views, minutes_viewed_daily=daily,
             minutes_viewed_by_video=by_video, stored_minutes_daily=stored,
             storage_usage=self.storage_usage(), videos=self.visible_videos(),
@@ -489,6 +506,24 @@ class SimulatedAccount:
             capacity_minutes=self.capacity_minutes,
             exhaustion_date=self.exhaustion_date(), planted=list(self.planted),
         )
+
+    def months(self) -> list[tuple[date, date]]:
+        """The calendar months of [start, end] as (first, last) days, clipped to the period."""
+        out = []
+        first = self.start
+        while first <= self.end:
+            nxt = (pd.Timestamp(first) + pd.offsets.MonthBegin(1)).date()
+            out.append((first, min(nxt - timedelta(days=1), self.end)))
+            first = nxt
+        return out
+
+    def minutes_viewed_between(self, first: date, last: date) -> pd.DataFrame:
+        """Minutes-viewed rows of the days in [first, last] (a month at a time for large
+        accounts: the whole history is never expanded)."""
+        st = self._state()
+        lo, hi = pd.Timestamp(first, tz=UTC), pd.Timestamp(last, tz=UTC)
+        views = self._derive_views(st["shows"], st["videos"], lo, hi)
+        return views[views["date"] < self._now.floor("D")].reset_index(drop=True)
 
     def minutes_viewed(self) -> pd.DataFrame:
         """Every minutes-viewed row up to the end of the last complete day (API-visible)."""
@@ -559,12 +594,20 @@ class SimulatedAccount:
                                           "bytes": np.cumsum(delta)[:n]}))
         return pd.concat(rows, ignore_index=True)
 
-    def r2_operations(self) -> pd.DataFrame:
+    def r2_operations(self, first: pd.Timestamp | None = None,
+                      last: pd.Timestamp | None = None) -> pd.DataFrame:
         """Every R2 operation per day x bucket x object x action x status x HTTP response code
-        (up to `now`)."""
+        (up to `now`), optionally only for the days in [first, last]."""
         st = self._state()
         o = st["objects"]
         dr = self.draws
+        reads, bucket_ops = dr.reads, dr.bucket_ops
+        if first is not None:
+            reads = reads[reads["day"] >= first]
+            bucket_ops = bucket_ops[bucket_ops["day"] >= first]
+        if last is not None:
+            reads = reads[reads["day"] <= last]
+            bucket_ops = bucket_ops[bucket_ops["day"] <= last]
         c_day = o["created"].dt.floor("D")
         multipart = o["size"] > MULTIPART_CHUNK
         parts = np.ceil(o["size"] / MULTIPART_CHUNK).astype(np.int64)
@@ -578,7 +621,6 @@ class SimulatedAccount:
         tr = o["transition_at"].notna()
         frames.append(_ops(o.loc[tr, "transition_at"].dt.floor("D"), o, tr,
                            "LifecycleStorageTierTransition", 1))
-        reads = dr.reads
         deleted_day = o["deleted_at"].dt.floor("D").to_numpy()[reads["obj"]]
         alive = ~(reads["day"].to_numpy() >= deleted_day)
         r = reads[alive]
@@ -587,7 +629,7 @@ class SimulatedAccount:
             "object_name": o["key"].to_numpy()[r["obj"]], "action_type": "GetObject",
             "action_status": "success", "response_status_code": 200,
             "requests": r["requests"].to_numpy()}))
-        b = dr.bucket_ops
+        b = bucket_ops
         frames.append(pd.DataFrame({
             "date": b["day"].to_numpy(), "bucket": b["bucket"].to_numpy(), "object_name": "",
             "action_type": b["action_type"].to_numpy(),
@@ -597,6 +639,10 @@ class SimulatedAccount:
         ops = pd.concat(frames, ignore_index=True)
         ops["date"] = pd.to_datetime(ops["date"], utc=True)
         ops = ops[ops["date"] < self._now.floor("D")]
+        if first is not None:
+            ops = ops[ops["date"] >= first]
+        if last is not None:
+            ops = ops[ops["date"] <= last]
         return ops.sort_values(["date", "bucket", "object_name", "action_type", "action_status",
                                 "response_status_code"]).reset_index(
             drop=True)

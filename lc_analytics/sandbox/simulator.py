@@ -76,7 +76,7 @@ class Draws:
     shows: pd.DataFrame
     clips: pd.DataFrame
     abandoned: pd.DataFrame
-    views: pd.DataFrame  # potential views (before deletions are applied)
+    views: Views  # potential views (before deletions are applied)
     objects: pd.DataFrame
     reads: pd.DataFrame  # object-level GetObject counts per day (potential)
     bucket_ops: pd.DataFrame  # bucket-level operations per day
@@ -276,98 +276,177 @@ def _clips(rng, bc, preset, t0, n_days, now):
 
 # --- viewing --------------------------------------------------------------------------------
 
-def _views(rng, bc, li, shows, clips, horizon_end) -> pd.DataFrame:
-    """Potential minutes viewed per (video, day, country); deletions are applied later."""
+CHUNK_ROWS = 2_000_000  # potential rows generated, drawn and reduced at a time
+
+
+@dataclass
+class Views:
+    """Minutes viewed per (video, day, country), before deletions are applied, held compactly.
+
+    Rows are codes into small per-video arrays, so three years of a large account fit in
+    memory; `frame(first, last)` expands only the days asked for.
+    """
+
+    uids: np.ndarray  # video uid per video code (shows, then clips)
+    li: np.ndarray  # live input uid per video code ("" for clips)
+    b: np.ndarray  # broadcaster row per video code
+    creator: np.ndarray  # creator per broadcaster row
+    vidx: np.ndarray  # per row: video code
+    is_live: np.ndarray
+    day: np.ndarray  # per row: days since 1970-01-01 (int32)
+    country: np.ndarray  # per row: index into HIGH_BW + LOW_BW
+    minutes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.vidx)
+
+    def frame(self, first: pd.Timestamp | None = None,
+              last: pd.Timestamp | None = None) -> pd.DataFrame:
+        """The rows whose day is in [first, last] (both optional), as a frame."""
+        sel = np.ones(len(self.day), dtype=bool)
+        if first is not None:
+            sel &= self.day >= _epoch_day(first)
+        if last is not None:
+            sel &= self.day <= _epoch_day(last)
+        vidx = self.vidx[sel]
+        b = self.b[vidx]
+
+        def text(values: np.ndarray) -> pd.Series:  # kept as objects: no Arrow copy per row
+            return pd.Series(values, dtype=object)
+
+        return pd.DataFrame({
+            "vid": text(self.uids[vidx]),
+            "li": text(self.li[vidx]),
+            "is_live": self.is_live[sel],
+            "b": b,
+            "day": pd.to_datetime(self.day[sel].astype("datetime64[D]").astype("datetime64[us]"),
+                                  utc=True),
+            "country": text(np.asarray(HIGH_BW + LOW_BW, dtype=object)[self.country[sel]]),
+            "minutes": self.minutes[sel].astype(np.int64),
+            "creator": text(self.creator[b]),
+        })
+
+
+def _views(rng, bc, li, shows, clips, horizon_end) -> Views:
+    """Potential minutes viewed per (video, day, country); deletions are applied later.
+
+    The random numbers are drawn in the same calls and order as one whole-history frame
+    would need (Poisson over live, on-demand then clip rows; multinomials per broadcaster),
+    but the rows are generated and reduced a bounded chunk at a time.
+    """
     arche = bc["archetype"].to_numpy()
     pop = bc["popularity"].to_numpy()
-    # Live: one row per show (recorded or not), on the show's own date.
+    n_shows = len(shows)
     s_b = shows["b"].to_numpy()
+    show_day = _days(shows["start"])
     live_lambda = pop[s_b] * shows["duration"].to_numpy() / 60 * 0.35
     watchable = ~shows["errored"].to_numpy()
-    live = pd.DataFrame({
-        "vid": shows["uid"].to_numpy(),
-        "li": shows["live_input_uid"].to_numpy(),
-        "is_live": True,
-        "b": s_b,
-        "day": shows["start"].dt.floor("D"),
-        "lam": live_lambda,
-    })
     # On demand: a heavy-tailed mix of decay curves (most fade in days, a few sell for months).
-    rec = shows[shows["recorded"] & watchable].reset_index(drop=True)
-    r_b = rec["b"].to_numpy()
-    n = len(rec)
+    rec_rows = np.flatnonzero(shows["recorded"].to_numpy() & watchable)
+    r_b = s_b[rec_rows]
+    n = len(rec_rows)
     long_tail = rng.random(n) < 0.12
     tau = np.where(long_tail, rng.uniform(30, 150, size=n), rng.lognormal(np.log(1.5), 0.4, n))
-    level = pop[r_b] * rec["duration"].to_numpy() / 60 * 0.08 * np.where(long_tail, 0.15, 1.0)
+    level = pop[r_b] * shows["duration"].to_numpy()[rec_rows] / 60 * 0.08 \
+        * np.where(long_tail, 0.15, 1.0)
     level[arche[r_b] == "never_watched"] = 0.0
     lk = arche[r_b] == "watched_lookalike"
     tau[lk] = rng.uniform(60, 150, size=lk.sum())
     level[lk] = rng.uniform(25, 45, size=lk.sum())
-    od = _decay_rows(rec["uid"].to_numpy(), r_b, rec["start"].dt.floor("D"), level, tau,
-                     horizon_end)
-    od["li"] = rec["live_input_uid"].to_numpy()[od.pop("src")]
-    od["is_live"] = False
-    c_b = clips["b"].to_numpy()
-    clip_rows = _decay_rows(clips["uid"].to_numpy(), c_b, clips["ready_at"].dt.floor("D"),
-                            clips["od_level"].to_numpy(), clips["od_tau"].to_numpy(),
-                            horizon_end, first_age=0)
-    clip_rows.pop("src")
-    clip_rows["li"] = ""
-    clip_rows["is_live"] = False
-    pot = pd.concat([live, od, clip_rows], ignore_index=True)
-    pot = pot[pot["day"] <= horizon_end]
+    horizon = np.datetime64(horizon_end.tz_convert(None).date(), "D")
+    # Poisson draws over potential rows, in the order live, on demand, clips.
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def draw_rows(vidx, day, lam, is_live) -> None:
+        ok = day <= horizon
+        vidx, day, lam = vidx[ok], day[ok], lam[ok]
+        total = rng.poisson(lam)
+        keep = total > 0
+        kept.append((vidx[keep].astype(np.int32), day[keep].astype(np.int64).astype(np.int32),
+                     np.full(int(keep.sum()), is_live), total[keep].astype(np.int32)))
+
+    draw_rows(np.arange(n_shows), show_day, live_lambda, True)
+    for src, age, lam in _decay_chunks(show_day[rec_rows], level, tau, horizon, first_age=1):
+        draw_rows(rec_rows[src], show_day[rec_rows][src] + age, lam, False)
+    clip_day = _days(clips["ready_at"])
+    for src, age, lam in _decay_chunks(clip_day, clips["od_level"].to_numpy(),
+                                       clips["od_tau"].to_numpy(), horizon, first_age=0):
+        draw_rows(n_shows + src, clip_day[src] + age, lam, False)
+    vidx = np.concatenate([k[0] for k in kept])
+    day = np.concatenate([k[1] for k in kept])
+    is_live = np.concatenate([k[2] for k in kept])
+    total = np.concatenate([k[3] for k in kept])
+    kept.clear()
     # Total minutes per (video, day), then split over the broadcaster's country mix.
-    total = rng.poisson(pot["lam"].to_numpy())
-    keep = total > 0
-    pot = pot[keep].reset_index(drop=True)
-    total = total[keep]
     mixes = _country_mixes(rng, bc)
-    countries = HIGH_BW + LOW_BW
-    parts = []
-    borderline = countries.index(BORDERLINE_LOW_BW)
-    for b_i, grp in pot.groupby("b", sort=True):
-        idx = grp.index.to_numpy()
-        counts = rng.multinomial(total[idx], mixes[b_i])
-        if arche[b_i] == "overprovisioned":
-            # the planted audience is clearly low-bandwidth: the borderline country takes
-            # the smallest low-bandwidth share (a relabelling: no draw changes)
-            low = np.arange(len(HIGH_BW), len(countries))
-            least = low[np.argmin(mixes[b_i][low])]
-            counts[:, [borderline, least]] = counts[:, [least, borderline]]
-        r, c = np.nonzero(counts)
-        parts.append(pd.DataFrame({
-            "vid": grp["vid"].to_numpy()[r],
-            "li": grp["li"].to_numpy()[r],
-            "is_live": grp["is_live"].to_numpy()[r],
-            "b": b_i,
-            "day": grp["day"].to_numpy()[r],
-            "country": np.asarray(countries, dtype=object)[c],
-            "minutes": counts[r, c].astype(np.int64),
-        }))
-    views = pd.concat(parts, ignore_index=True)
-    views["creator"] = bc["creator"].to_numpy()[views["b"]]
-    views["day"] = pd.to_datetime(views["day"], utc=True)
-    return views
+    video_b = np.concatenate([s_b, clips["b"].to_numpy()]).astype(np.int32)
+    row_b = video_b[vidx]
+    order = np.argsort(row_b, kind="stable")
+    bounds = np.searchsorted(row_b[order], np.arange(len(bc) + 1))
+    rows, cols, counts = [], [], []
+    borderline = (HIGH_BW + LOW_BW).index(BORDERLINE_LOW_BW)
+    low = np.arange(len(HIGH_BW), len(HIGH_BW) + len(LOW_BW))
+    for b_i in range(len(bc)):
+        idx = order[bounds[b_i]:bounds[b_i + 1]]
+        for lo in range(0, len(idx), CHUNK_ROWS // 4):
+            part = idx[lo:lo + CHUNK_ROWS // 4]
+            mat = rng.multinomial(total[part].astype(np.int64), mixes[b_i])
+            if arche[b_i] == "overprovisioned":
+                # the planted audience is clearly low-bandwidth: the borderline country takes
+                # the smallest low-bandwidth share (a relabelling: no draw changes)
+                least = low[np.argmin(mixes[b_i][low])]
+                mat[:, [borderline, least]] = mat[:, [least, borderline]]
+            r, c = np.nonzero(mat)
+            rows.append(part[r].astype(np.int32))
+            cols.append(c.astype(np.int8))
+            counts.append(mat[r, c].astype(np.int32))
+    row = np.concatenate(rows)
+    return Views(
+        uids=np.concatenate([shows["uid"].to_numpy(), clips["uid"].to_numpy()]),
+        li=np.concatenate([shows["live_input_uid"].to_numpy(),
+                           np.full(len(clips), "", dtype=object)]),
+        b=video_b, creator=bc["creator"].to_numpy(),
+        vidx=vidx[row], is_live=is_live[row], day=day[row],
+        country=np.concatenate(cols), minutes=np.concatenate(counts),
+    )
 
 
-def _decay_rows(uids, b, day0, level, tau, horizon_end, first_age=1) -> pd.DataFrame:
+def _epoch_day(ts: pd.Timestamp) -> int:
+    """Days from 1970-01-01 to the UTC day of `ts`."""
+    return int(np.datetime64(ts.tz_convert(None).date(), "D").astype(np.int64))
+
+
+def _days(ts: pd.Series) -> np.ndarray:
+    """The UTC calendar day of each timestamp, as datetime64[D]."""
+    return ts.dt.tz_convert(None).to_numpy().astype("datetime64[D]")
+
+
+def _decay_chunks(day0, level, tau, horizon, first_age=1):
+    """(source, age, expected minutes) for each day a decay curve is above the floor,
+    a bounded number of rows at a time, in source order."""
     floor = 0.03  # stop generating where the expected minutes per day drop below this
     with np.errstate(divide="ignore"):
         max_age = np.where(level > floor, np.ceil(tau * np.log(level / floor)), 0)
-    d0 = day0.to_numpy()
-    span = ((horizon_end - pd.DatetimeIndex(d0)).days).to_numpy()
+    span = (horizon - day0).astype(np.int64)
     max_age = np.minimum(max_age, np.maximum(span, 0)).astype(int)
     counts = np.maximum(max_age - first_age + 1, 0)
-    rep = np.repeat(np.arange(len(uids)), counts)
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    age = np.arange(len(rep)) - starts + first_age
-    return pd.DataFrame({
-        "vid": uids[rep],
-        "src": rep,
-        "b": b[rep],
-        "day": pd.DatetimeIndex(d0[rep]) + pd.to_timedelta(age, unit="D"),
-        "lam": level[rep] * np.exp(-age / tau[rep]),
-    })
+    for lo, hi in _spans(counts, CHUNK_ROWS):
+        c = counts[lo:hi]
+        rep = np.repeat(np.arange(lo, hi), c)
+        starts = np.repeat(np.cumsum(c) - c, c)
+        age = np.arange(len(rep)) - starts + first_age
+        yield rep, age, level[rep] * np.exp(-age / tau[rep])
+
+
+def _spans(counts: np.ndarray, chunk_rows: int):
+    """Consecutive [lo, hi) ranges of sources whose rows add up to about `chunk_rows`."""
+    ends = np.cumsum(counts)
+    lo = 0
+    while lo < len(counts):
+        base = ends[lo - 1] if lo else 0
+        hi = max(int(np.searchsorted(ends, base + chunk_rows, side="right")), lo + 1)
+        yield lo, hi
+        lo = hi
 
 
 def _country_mixes(rng, bc) -> np.ndarray:
@@ -515,18 +594,27 @@ def _object_reads(rng, objects, t0, horizon_end) -> pd.DataFrame:
                       objects["read_until_age"].to_numpy())
     first = first.to_numpy()
     counts = np.maximum(last - first + 1, 0)
-    rep = np.repeat(np.arange(len(objects)), counts)
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    age = np.arange(len(rep)) - starts + first[rep]
-    level = objects["read_level"].to_numpy()[rep]
-    floor = objects["read_floor"].fillna(0.0).to_numpy()[rep]
-    lam = level * np.exp(-age / objects["read_tau"].to_numpy()[rep]) + floor
-    n = rng.poisson(lam)
-    keep = n > 0
+    read_level = objects["read_level"].to_numpy()
+    read_floor = objects["read_floor"].fillna(0.0).to_numpy()
+    read_tau = objects["read_tau"].to_numpy()
+    objs, ages, reqs = [], [], []
+    for lo, hi in _spans(counts, CHUNK_ROWS):
+        c = counts[lo:hi]
+        rep = np.repeat(np.arange(lo, hi), c)
+        starts = np.repeat(np.cumsum(c) - c, c)
+        age = np.arange(len(rep)) - starts + first[rep]
+        lam = read_level[rep] * np.exp(-age / read_tau[rep]) + read_floor[rep]
+        n = rng.poisson(lam)
+        keep = n > 0
+        objs.append(rep[keep])
+        ages.append(age[keep])
+        reqs.append(n[keep].astype(np.int64))
+    rep = np.concatenate(objs) if objs else np.zeros(0, dtype=np.int64)
+    age = np.concatenate(ages) if ages else np.zeros(0, dtype=np.int64)
     return pd.DataFrame({
-        "obj": rep[keep],
-        "day": pd.DatetimeIndex(c_day.to_numpy()[rep[keep]]) + pd.to_timedelta(age[keep], "D"),
-        "requests": n[keep].astype(np.int64),
+        "obj": rep,
+        "day": pd.DatetimeIndex(c_day.to_numpy()[rep]) + pd.to_timedelta(age, "D"),
+        "requests": np.concatenate(reqs) if reqs else np.zeros(0, dtype=np.int64),
     })
 
 
