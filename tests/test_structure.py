@@ -23,8 +23,7 @@ ALLOWLIST: dict[str, set[str]] = {
     "recommend/retention.py": {"function"},
     "recommend/runway.py": {"function"},
     "recommend/selectivity.py": {"function"},
-    "reports/costs_data.py": {"function", "module", "sql"},
-    "reports/data.py": {"function", "module", "sql"},
+    "reports/costs_data.py": {"sql"},
 }
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lc_analytics"
