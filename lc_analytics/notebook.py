@@ -30,6 +30,8 @@ from plotly.io.base_renderers import MimetypeRenderer
 
 from .warehouse import Warehouse
 
+__all__ = ["default_db", "escape_dollars", "md", "setup", "warehouse"]
+
 RENDERER = "lc_analytics"
 TEMPLATE = "plotly_white"
 FIGURE_HEIGHT = 460

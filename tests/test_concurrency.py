@@ -20,10 +20,10 @@ import httpx
 import pandas as pd
 import pytest
 
+from lc_analytics.analyses import data_through
 from lc_analytics.costs.usage import last_synced_day
 from lc_analytics.errors import AuthError, ConfigError, WarehouseError, WarehouseLockedError
 from lc_analytics.recommend._common import resolve
-from lc_analytics.reports.data import data_through
 from lc_analytics.sandbox import Sandbox
 from lc_analytics.sandbox.server import start_server
 from lc_analytics.settings import Secret, Settings

@@ -10,11 +10,12 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from lc_analytics import reports
+from lc_analytics.costs import billing, review
 from lc_analytics.costs.comparison import aws_comparison, aws_comparison_days
 from lc_analytics.costs.engine import Usage, price_month, price_period
 from lc_analytics.costs.pricebook import load_book
 from lc_analytics.costs.usage import warehouse_usage
-from lc_analytics.reports import costs_data
 from lc_analytics.sandbox import Sandbox, SimulatedAccount
 from lc_analytics.sync import sync
 from lc_analytics.warehouse import Warehouse
@@ -79,13 +80,13 @@ def test_price_period_spans_months_with_one_free_tier_and_one_rounding():
 
 def test_a_fresh_warehouse_leads_with_the_last_30_days_not_an_uncovered_month(fresh):
     acct, wh = fresh
-    period = costs_data.resolve_month(wh)
+    period = billing.resolve_month(wh)
     assert (period.month, period.as_of) == (date(2026, 6, 1), FRESH_END)
-    current = costs_data.month_bill(wh, period.month)
+    current = billing.month_bill(wh, period.month)
     assert not current.complete  # R2 holds June 3 onwards: 28 of 30 days
-    lead = costs_data.review_lead(wh, period, current)
+    lead = review.review_lead(wh, period, current)
     assert (lead.first, lead.last, lead.days) == (date(2026, 6, 4), FRESH_END, 30)
-    assert costs_data.first_full_month(wh) == (date(2026, 7, 1), date(2026, 8, 1))
+    assert review.first_full_month(wh) == (date(2026, 7, 1), date(2026, 8, 1))
 
     # the lead's quantities are the simulator's ground truth over those 30 days
     gt = acct.ground_truth()
@@ -100,15 +101,15 @@ def test_a_fresh_warehouse_leads_with_the_last_30_days_not_an_uncovered_month(fr
         assert items[sku].consumed_quantity == Decimal(int(by_class[cls])) / Decimal(10**9) / 30
     assert lead.by_service()["Stream"] + lead.by_service()["R2"] == lead.total
 
-    aws = costs_data.aws_summary(wh, lead.first, lead.last)
-    h = costs_data.review_headline(period, current, costs_data.month_bill(wh, period.previous),
-                                   costs_data.forecast_summary(wh, period.as_of),
-                                   costs_data.runway_summary(wh), [], lead=lead,
-                                   first_full=costs_data.first_full_month(wh), aws=aws)
+    aws = review.aws_summary(wh, lead.first, lead.last)
+    h = review.review_headline(period, current, billing.month_bill(wh, period.previous),
+                                   review.forecast_summary(wh, period.as_of),
+                                   review.runway_summary(wh), [], lead=lead,
+                                   first_full=review.first_full_month(wh), aws=aws)
     assert h["bill_total"] is None and h["bill_by_service"]["R2"] is None  # no figure
     assert h["lead"]["total"] == lead.total and h["lead"]["days"] == 30
     assert h["first_full_month"] == {"month": "2026-07", "priced_from": date(2026, 8, 1)}
-    md = costs_data.headline_markdown(h)
+    md = reports.headline_markdown(h)
     first_row = md.split("|---|---|\n")[1].splitlines()[0]
     assert first_row.startswith("| Last 30 complete days (2026-06-04 to 2026-07-03) | **$")
     assert "July 2026: the first month the warehouse holds whole, so its bill is available " \
@@ -118,8 +119,8 @@ def test_a_fresh_warehouse_leads_with_the_last_30_days_not_an_uncovered_month(fr
 
 def test_a_covered_month_still_leads_the_review(synced):
     wh = Warehouse(synced[1], read_only=True)
-    period = costs_data.resolve_month(wh)
-    assert costs_data.review_lead(wh, period, costs_data.month_bill(wh, period.month)) is None
+    period = billing.resolve_month(wh)
+    assert review.review_lead(wh, period, billing.month_bill(wh, period.month)) is None
 
 
 # -- the AWS comparison -----------------------------------------------------------------------
@@ -140,7 +141,7 @@ def test_the_comparison_states_what_this_account_saves(fresh, synced):
     june = Warehouse(synced[1], read_only=True)
     month = aws_comparison(june, "2026-06")
     assert month.equals(aws_comparison_days(june, date(2026, 6, 1), date(2026, 6, 30)))
-    s = costs_data.aws_summary(wh, date(2026, 6, 4), FRESH_END)
+    s = review.aws_summary(wh, date(2026, 6, 4), FRESH_END)
     table = s["table"].set_index("component")
     assert s["cloudflare_total"] == table.loc["Total", "cloudflare_cost"]
     assert s["aws_total"] == table.loc["Total", "aws_cost"]
@@ -151,7 +152,7 @@ def test_the_comparison_states_what_this_account_saves(fresh, synced):
     assert s["r2_total"] == r2
     assert s["rendition_mix"] == {"1080p": 0.3, "720p": 0.4, "480p": 0.2, "360p": 0.1}
     assert len(s["excluded"]) == 2 and s["claimed_r2_saving_share"] == 0.9
-    text = costs_data.comparison_sentence(s)
+    text = reports.comparison_sentence(s)
     # on this account R2 now saves against S3: the planted archive/ prefix keeps ~1.2 TB in
     # IA at $0.01/GB-month, which S3 Standard prices higher; IA's whole-million operation
     # units no longer outweigh it
@@ -163,7 +164,7 @@ def test_bitrate_savings_on_a_fresh_warehouse_price_the_same_30_days(fresh):
     from lc_analytics.recommend.bitrate import recommend_bitrate
 
     _, wh = fresh
-    lead = costs_data.trailing_bill(wh, FRESH_END)
+    lead = review.trailing_bill(wh, FRESH_END)
     recs = recommend_bitrate(wh, as_of=FRESH_END)
     assert recs
     for r in recs:
@@ -173,3 +174,17 @@ def test_bitrate_savings_on_a_fresh_warehouse_price_the_same_30_days(fresh):
         assert Decimal(str(exports["bill_before"])) == lead.by_service()["R2"]
         assert r.monthly_saving == Decimal(str(exports["bill_before"])) - Decimal(
             str(exports["bill_after"]))
+
+
+def test_the_listing_cost_is_the_engines_class_a_price_before_the_free_allowance():
+    from lc_analytics.costs.listing import listing_cost_usd
+
+    day = date(2026, 6, 30)
+    # by hand: $4.50 per million Class A requests -> 5 calls = $0.0000225; 5 a day for the
+    # 30 days of June = 150 calls = $0.000675
+    assert listing_cost_usd(5, day, day, CF) == Decimal("0.0000225")
+    assert listing_cost_usd(5, date(2026, 6, 1), day, CF) == Decimal("0.000675")
+    assert listing_cost_usd(0, day, day, CF) == 0
+    # the account's own bill of those calls is $0 (inside the free million, rounded up)
+    ops = Usage(r2_operations=[{"date": day, "bucket": "b", "op_class": "A", "requests": 5}])
+    assert price_period(ops, day, day, CF).total == 0

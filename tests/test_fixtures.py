@@ -13,7 +13,7 @@ from .conftest import END, SEED
 # The columns that hold the machine's wall clock (the run's id and times), not synced data.
 RUN_TIME = {"sync_runs": ["run_id", "started_at", "finished_at", "duration_seconds"],
             "r2_listing_calls": ["run_id"], "sync_state": ["updated_at"],
-            "schema_migrations": ["applied_at"]}
+            "schema_migrations": ["applied_at"], "coverage": ["committed_at"]}
 
 
 def _truth_frames(acct: SimulatedAccount) -> dict[str, pd.DataFrame]:

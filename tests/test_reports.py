@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from lc_analytics import analyses
 from lc_analytics.errors import LcAnalyticsError, UsageError
-from lc_analytics.reports import ReportError, data, read_summary, run
+from lc_analytics.reports import ReportError, read_summary, run
 from lc_analytics.reports.html import external_resources
 from lc_analytics.reports.scrub import (
     check_parameters,
@@ -58,18 +59,18 @@ def _june(df: pd.DataFrame) -> pd.DataFrame:
 # -- data functions ----------------------------------------------------------------------------
 
 def test_period_defaults_to_30_days_ending_with_the_last_synced_day(wh):
-    p = data.resolve_period(wh)
+    p = analyses.resolve_period(wh)
     assert (p.start, p.end, p.as_of) == (*JUNE, date(2026, 6, 30))
-    assert data.resolve_period(wh, "2026-05-01", "2026-05-31").as_of == date(2026, 5, 31)
-    assert data.resolve_period(wh, None, "2026-07-31").end == date(2026, 6, 30)  # clipped
+    assert analyses.resolve_period(wh, "2026-05-01", "2026-05-31").as_of == date(2026, 5, 31)
+    assert analyses.resolve_period(wh, None, "2026-07-31").end == date(2026, 6, 30)  # clipped
     with pytest.raises(ReportError, match="starts after it ends"):
-        data.resolve_period(wh, "2026-06-10", "2026-06-01")
+        analyses.resolve_period(wh, "2026-06-10", "2026-06-01")
     with pytest.raises(ReportError, match="not a date"):
-        data.resolve_period(wh, "June")
+        analyses.resolve_period(wh, "June")
 
 
 def test_live_and_on_demand_minutes_equal_the_truth(wh, truth):
-    got = data.minutes_by_day(wh, *JUNE)
+    got = analyses.minutes_by_day(wh, *JUNE)
     assert len(got) == 60  # every day, both modes
     mv = _june(truth.minutes_viewed)
     assert got.loc[got["mode"] == "live", "minutes"].sum() == mv.loc[mv["is_live"],
@@ -80,15 +81,15 @@ def test_live_and_on_demand_minutes_equal_the_truth(wh, truth):
 
 def test_minutes_by_country_broadcaster_and_show(wh, truth):
     mv = _june(truth.minutes_viewed)
-    countries = data.minutes_by_country(wh, *JUNE)
+    countries = analyses.minutes_by_country(wh, *JUNE)
     assert dict(zip(countries["country"], countries["minutes"], strict=True)) == \
         mv.groupby("country")["minutes_viewed"].sum().astype(float).to_dict()
     assert countries["minutes"].is_monotonic_decreasing
     assert countries["share"].sum() == pytest.approx(1.0)
-    creators = data.minutes_by_broadcaster(wh, *JUNE)
+    creators = analyses.minutes_by_broadcaster(wh, *JUNE)
     assert dict(zip(creators["creator"], creators["minutes"], strict=True)) == \
         mv.groupby("creator")["minutes_viewed"].sum().astype(float).to_dict()
-    shows = data.minutes_by_show(wh, *JUNE).set_index("live_input_uid")
+    shows = analyses.minutes_by_show(wh, *JUNE).set_index("live_input_uid")
     planted = {p.kind: p for p in truth.planted if not p.healthy}
     unwatched = shows.loc[planted["unwatched_recordings"].target]
     assert unwatched["live"] > 0 and unwatched["on demand"] == 0
@@ -96,10 +97,10 @@ def test_minutes_by_country_broadcaster_and_show(wh, truth):
 
 
 def test_top_recordings_and_show_summary(wh, truth):
-    top = data.top_recordings(wh, *JUNE, n=5)
+    top = analyses.top_recordings(wh, *JUNE, n=5)
     assert len(top) == 5 and top["minutes"].is_monotonic_decreasing
-    uid = data.latest_recording(wh, date(2026, 6, 30))
-    show = data.show_summary(wh, None, date(2026, 6, 30))
+    uid = analyses.latest_recording(wh, date(2026, 6, 30))
+    show = analyses.show_summary(wh, None, date(2026, 6, 30))
     assert show.headline["uid"] == uid
     mv = truth.minutes_viewed[truth.minutes_viewed["uid"] == uid]
     assert show.headline["live_minutes"] == mv.loc[mv["is_live"], "minutes_viewed"].sum()
@@ -107,49 +108,49 @@ def test_top_recordings_and_show_summary(wh, truth):
         show.headline["live_minutes"] / show.headline["duration_minutes"], rel=1e-3)
     assert len(show.previous) == 10 and "Average live audience" in show._repr_markdown_()
     with pytest.raises(ReportError, match="not a video"):
-        data.show_summary(wh, "nope", date(2026, 6, 30))
+        analyses.show_summary(wh, "nope", date(2026, 6, 30))
 
 
 def test_decay_curve_by_age(wh):
-    curve = data.minutes_by_age(wh, date(2026, 6, 30), max_age=30)
+    curve = analyses.minutes_by_age(wh, date(2026, 6, 30), max_age=30)
     assert list(curve["age_days"]) == list(range(31))
     assert curve["share"].iloc[0] == 1.0
     assert curve["mean"].iloc[0] > 5 * curve["mean"].iloc[1]  # the live day dominates
     assert curve["recordings"].iloc[0] >= curve["recordings"].iloc[-1] > 0
     assert (curve["p90"] >= curve["p50"]).all()
-    pct = data.on_demand_percentiles(curve)
-    within = data.on_demand_within(curve, days=(7, 30))
+    pct = analyses.on_demand_percentiles(curve)
+    within = analyses.on_demand_within(curve, days=(7, 30))
     assert 1 <= pct["p50"] <= pct["p90"] <= 30 and within["within_30d"] == 1.0
 
 
 def test_delivery_gb_uses_the_rendition_mix(wh, truth):
-    mix = data.rendition_mix(minutes=1000)
+    mix = analyses.rendition_mix(minutes=1000)
     assert list(mix["rendition"]) == ["1080p", "720p", "480p", "360p"]
     assert list(mix["share"]) == [0.3, 0.4, 0.2, 0.1]
-    assert data.delivered_mbps() == Decimal("4.9")
+    assert analyses.delivered_mbps() == Decimal("4.9")
     assert mix["gb"].sum() == pytest.approx(1000 * 60 * 4.9 / 8 / 1000)
-    got = data.delivery_by_day(wh, *JUNE)
+    got = analyses.delivery_by_day(wh, *JUNE)
     daily = _june(truth.minutes_viewed_daily)
     assert list(got["minutes"]) == list(daily["minutes_viewed"].astype(float))
     assert got["gb"].sum() == pytest.approx(got["minutes"].sum() * 0.03675)
     with pytest.raises(ReportError, match="add up to 1"):
-        data.delivered_mbps({"1080p": 0.5})
+        analyses.delivered_mbps({"1080p": 0.5})
 
 
 def test_r2_operations_storage_and_listing_cost(wh, truth, synced):
-    ops = data.r2_operations_by_bucket(wh, *JUNE)
+    ops = analyses.r2_operations_by_bucket(wh, *JUNE)
     want = _june(truth.r2_operations_by_class).groupby(["bucket", "op_class"])["requests"].sum()
     got = ops.set_index(["bucket", "op_class"])["requests"]
     assert got.to_dict() == want[want > 0].to_dict()
-    by_class = data.r2_storage_by_class(wh)
+    by_class = analyses.r2_storage_by_class(wh)
     summary = truth.r2_objects_summary
     assert by_class["objects"].sum() == summary["objects"].sum()
     assert by_class["gb"].sum() == pytest.approx(summary["bytes"].sum() / 1e9)
-    storage = data.r2_storage_by_day(wh, *JUNE)
+    storage = analyses.r2_storage_by_day(wh, *JUNE)
     assert len(storage) == 30 * 4
-    calls = data.listing_calls(wh)
+    calls = analyses.listing_calls(wh)
     assert calls["calls"].sum() == synced[2].listing_calls
-    cost = data.listing_cost(wh, date(2026, 6, 30))
+    cost = analyses.listing_cost(wh, date(2026, 6, 30))
     assert cost["price_per_call"] == Decimal("4.50") / 1_000_000
     assert cost["cost_last_run"] == cost["price_per_call"] * synced[2].listing_calls
     assert cost["cost_per_month_daily"] == cost["cost_last_run"] * 30
@@ -243,11 +244,11 @@ def test_runs_publish_notebook_html_and_summary(published):
 
 def test_summary_numbers_equal_the_library(published, wh):
     _, results = published
-    period = data.resolve_period(wh)
-    assert results["viewers"].headline == jsonable(with_display(data.viewers_headline(wh,
+    period = analyses.resolve_period(wh)
+    assert results["viewers"].headline == jsonable(with_display(analyses.viewers_headline(wh,
                                                                                      period)))
     bandwidth = results["bandwidth"].headline
-    assert bandwidth == jsonable(with_display(data.bandwidth_headline(wh, period)))
+    assert bandwidth == jsonable(with_display(analyses.bandwidth_headline(wh, period)))
     assert bandwidth["listing_price_per_call"] == "0.0000045"
     assert bandwidth["listing_price_per_call_display"] == "< $0.01"
     assert bandwidth["delivered_mbps"] == 4.9 and "delivered_mbps_display" not in bandwidth

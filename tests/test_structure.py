@@ -17,8 +17,12 @@ from lc_analytics.warehouse.schema import BOOTSTRAP_SQL, MIGRATIONS
 #: still fail, each with the checks it fails today (paths relative to lc_analytics/).
 #: shrinks to empty as issue 12 lands
 ALLOWLIST: dict[str, set[str]] = {
-    "reports/costs_data.py": {"function", "module", "sql"},
-    "reports/data.py": {"function", "module", "sql"},
+    "recommend/_common.py": {"module", "sql"},
+    "recommend/bitrate.py": {"function", "sql"},
+    "recommend/lifecycle.py": {"function", "module", "sql"},
+    "recommend/retention.py": {"function"},
+    "recommend/runway.py": {"function"},
+    "recommend/selectivity.py": {"function"},
 }
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lc_analytics"

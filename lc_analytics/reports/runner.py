@@ -26,10 +26,10 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
+from ..analyses.periods import data_through, resolve_period
+from ..costs.billing import last_complete_month
 from ..costs.coverage import check_as_of
 from ..warehouse import Warehouse
-from . import data
-from .costs_data import last_complete_month
 from .errors import ReportError
 from .html import external_resources, index_html, notebook_html
 from .scrub import (
@@ -168,9 +168,9 @@ def _parameters(source: Path, params: dict[str, Any], as_of: date | str | None,
 
     db = Path(params.get("db") or default_db()).expanduser().absolute()
     wh = Warehouse(db, read_only=True)  # fails early, naming the file, if it cannot be read
-    check_as_of(wh, params.get("as_of") or data.data_through(wh))  # synced data, not a guess
-    p = data.resolve_period(wh, params.get("period_start"), params.get("period_end"),
-                            params.get("as_of"))
+    check_as_of(wh, params.get("as_of") or data_through(wh))  # synced data, not a guess
+    p = resolve_period(wh, params.get("period_start"), params.get("period_end"),
+                       params.get("as_of"))
     resolved = {"db": str(db), "period_start": p.start.isoformat(),
                 "period_end": p.end.isoformat(), "as_of": p.as_of.isoformat()}
     out = {k: _plain(v) for k, v in params.items()}
