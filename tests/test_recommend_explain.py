@@ -8,6 +8,7 @@ import dataclasses
 
 import pytest
 
+from lc_analytics.costs import review
 from lc_analytics.money import format_usd
 from lc_analytics.recommend import charts, explanation
 from lc_analytics.recommend.evidence import (
@@ -17,7 +18,6 @@ from lc_analytics.recommend.evidence import (
     SelectivityEvidence,
     evidence_of,
 )
-from lc_analytics.reports import costs_data
 from lc_analytics.warehouse import Warehouse
 
 
@@ -50,7 +50,7 @@ def test_the_recommendation_table_keeps_the_library_savings(wh, recs):
 
 
 def test_next_steps_lead_from_the_deadline_to_the_plan_and_manual_steps(wh, recs):
-    runway = costs_data.runway_summary(wh)
+    runway = review.runway_summary(wh)
     steps = explanation.next_steps(recs, runway, explanation.target_names(wh, recs))
     assert steps.startswith("1. **Before 2026-07-22** (21 days)")
     order = [steps.index(s) for s in ("`lc-analytics recommend`", "`lc-analytics apply PLAN`",
