@@ -250,9 +250,14 @@ class _MaskingFilter(logging.Filter):
 
 
 def install_log_masking(secrets: list[str], logger: logging.Logger | None = None) -> None:
-    """Attach a filter that masks `secrets` to `logger` and each of its handlers."""
+    """Mask `secrets` in records through `logger` (root by default) and each of its handlers.
+
+    One masking filter per logger and handler: a later call (another command run in the same
+    process, with other settings) replaces the earlier one instead of piling filters up.
+    """
     target = logger or logging.getLogger()
     flt = _MaskingFilter([s for s in secrets if s])
-    target.addFilter(flt)
-    for handler in target.handlers:
-        handler.addFilter(flt)
+    for owner in (target, *target.handlers):
+        for old in [f for f in owner.filters if isinstance(f, _MaskingFilter)]:
+            owner.removeFilter(old)
+        owner.addFilter(flt)

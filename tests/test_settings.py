@@ -89,3 +89,13 @@ def test_log_lines_are_masked(caplog):
 def test_unknown_require_group_is_a_programming_error():
     with pytest.raises(ValueError, match="unknown settings group"):
         Settings.from_env({}, env_file=None, require=["stram"])
+
+
+def test_log_masking_is_replaced_not_piled_up(caplog):
+    logger = logging.getLogger("lc_analytics.test_masking_replaced")
+    install_log_masking(["x"], logger)          # an earlier command's (odd) secret
+    install_log_masking(["s3cr3t-Tok"], logger)  # this command's settings
+    assert sum(type(f).__name__ == "_MaskingFilter" for f in logger.filters) == 1
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        logger.info("GET /__sandbox/advance with s3cr3t-Tok")
+    assert caplog.messages == [f"GET /__sandbox/advance with {MASK}"]
