@@ -371,8 +371,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    from .settings import log_masking_scope
+
     try:
-        return int(args.func(args) or 0)
+        with log_masking_scope():
+            return int(args.func(args) or 0)
     except LcAnalyticsError as exc:
         print(f"lc-analytics: error: {_masked(str(exc))}", file=sys.stderr)
         return exc.exit_code

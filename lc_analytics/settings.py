@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlparse
@@ -156,6 +157,7 @@ class Settings:
         """Mask every secret value in records that pass through `logger` (root by default)."""
         install_log_masking(self.secrets(), logger)
 
+
 def _environment(environ: Mapping[str, str] | None, env_file: str | Path | None,
                  ) -> dict[str, str]:
     """The .env file's values, overridden by the environment's."""
@@ -236,28 +238,44 @@ def mask_secrets(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+#: The secrets every masking filter hides: those of the settings installed last.
+_MASKED: list[str] = []
+
+
 class _MaskingFilter(logging.Filter):
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = secrets
+    """Masks the secrets of the settings installed last (one shared list, never stale)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = mask_secrets(message, self.secrets)
+        masked = mask_secrets(message, _MASKED)
         if masked != message:
             record.msg, record.args = masked, None
         return True
 
 
+@contextlib.contextmanager
+def log_masking_scope() -> Iterator[None]:
+    """Restore the masked secrets on exit: a command run in-process leaves no mask behind.
+
+    >>> with log_masking_scope():
+    ...     install_log_masking(["s3cr3t"])
+    """
+    before = list(_MASKED)
+    try:
+        yield
+    finally:
+        _MASKED[:] = before
+
+
 def install_log_masking(secrets: list[str], logger: logging.Logger | None = None) -> None:
     """Mask `secrets` in records through `logger` (root by default) and each of its handlers.
 
-    One masking filter per logger and handler: a later call (another command run in the same
-    process, with other settings) replaces the earlier one instead of piling filters up.
+    The secrets replace those of an earlier call (another command run in the same process,
+    with other settings), also in filters attached to handlers before; a logger or handler
+    gets one masking filter, never a pile of them.
     """
+    _MASKED[:] = [s for s in secrets if s]
     target = logger or logging.getLogger()
-    flt = _MaskingFilter([s for s in secrets if s])
     for owner in (target, *target.handlers):
-        for old in [f for f in owner.filters if isinstance(f, _MaskingFilter)]:
-            owner.removeFilter(old)
-        owner.addFilter(flt)
+        if not any(isinstance(f, _MaskingFilter) for f in owner.filters):
+            owner.addFilter(_MaskingFilter())

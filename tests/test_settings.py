@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from lc_analytics import ConfigError, Secret, Settings
-from lc_analytics.settings import MASK, install_log_masking
+from lc_analytics.settings import MASK, install_log_masking, log_masking_scope
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 TOKEN = "cf-token-SUPERSECRET-123"
@@ -93,9 +93,15 @@ def test_unknown_require_group_is_a_programming_error():
 
 def test_log_masking_is_replaced_not_piled_up(caplog):
     logger = logging.getLogger("lc_analytics.test_masking_replaced")
-    install_log_masking(["x"], logger)          # an earlier command's (odd) secret
+    stale = logging.NullHandler()  # a handler that got the earlier command's filter
+    logger.addHandler(stale)
+    with log_masking_scope():
+        install_log_masking(["x"], logger)      # an earlier command's (odd) secret
+    logger.removeHandler(stale)
     install_log_masking(["s3cr3t-Tok"], logger)  # this command's settings
     assert sum(type(f).__name__ == "_MaskingFilter" for f in logger.filters) == 1
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "/__sandbox s3cr3t-Tok", None, None)
+    assert stale.filter(record) and record.getMessage() == f"/__sandbox {MASK}"
     with caplog.at_level(logging.INFO, logger=logger.name):
         logger.info("GET /__sandbox/advance with s3cr3t-Tok")
     assert caplog.messages == [f"GET /__sandbox/advance with {MASK}"]
