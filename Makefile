@@ -19,7 +19,7 @@ demo: $(STAMP)  ## run the main job on the built-in sandbox
 	$(VENV)/bin/lc-analytics demo
 
 test: $(STAMP)  ## run the test suite
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 lint: $(STAMP)  ## ruff on the code (notebooks included), tests and benchmarks; mypy with zero errors
 	$(VENV)/bin/ruff check lc_analytics tests bench

@@ -11,6 +11,7 @@ from datetime import date
 
 from . import __version__
 from .errors import LcAnalyticsError
+from .settings import log_masking_scope, mask_secrets
 
 
 def _date(text: str) -> date:
@@ -371,8 +372,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from .settings import log_masking_scope
-
     try:
         with log_masking_scope():
             return int(args.func(args) or 0)
@@ -394,8 +393,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _masked(text: str) -> str:
     """`text` with every configured secret value masked."""
     from .reports.scrub import configured_secrets
-    from .settings import mask_secrets
-
     return mask_secrets(text, configured_secrets())
 
 
