@@ -27,6 +27,7 @@ Secrets (tokens, stream keys) are served but never logged.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import math
@@ -46,7 +47,8 @@ import pandas as pd
 from .account import RuleViolation, SimulatedAccount
 
 API_PREFIX = "/client/v4"
-FULL_PERMISSIONS = frozenset({"stream:read", "stream:write", "analytics:read"})
+CORE_PERMISSIONS = frozenset({"stream:read", "stream:write", "analytics:read"})
+FULL_PERMISSIONS = CORE_PERMISSIONS | {"notifications:read", "notifications:write"}
 STREAM_ONLY_PERMISSIONS = frozenset({"stream:read", "stream:write"})
 MAX_LIST_LIMIT = 1000
 VIDEO_STATES = ("pendingupload", "downloading", "queued", "inprogress", "ready", "error",
@@ -75,10 +77,11 @@ class EmulatorResponse:
 def sandbox_tokens(seed: int) -> dict[str, set[str]]:
     """The sandbox's default API tokens for `seed`, each with its permissions.
 
-    One full token (Stream read/write + Account Analytics read) and one stream-only token.
+    One full token (Stream read/write, Account Analytics read, Notifications read/write) and
+    one stream-only token.
 
     >>> sorted(sorted(p) for p in sandbox_tokens(7).values())[0]
-    ['analytics:read', 'stream:read', 'stream:write']
+    ['analytics:read', 'notifications:read', 'notifications:write', 'stream:read', 'stream:write']
     """
     return {
         _derive_token(seed, "full"): set(FULL_PERMISSIONS),
@@ -301,17 +304,37 @@ class _Request:
         return payload
 
 
+Handler = Callable[["Emulator", _Request], tuple[int, dict]]
+
+
 @dataclass(frozen=True)
 class _Route:
     pattern: re.Pattern[str]
-    methods: dict[str, tuple[str, str]]  # method -> (handler name, permission needed)
+    # method -> (handler, permission needed); a handler is the name of an Emulator method
+    # (`name` -> `Emulator._name`) or a function `(emulator, request)` of an API module
+    methods: dict[str, tuple[str | Handler, str]]
 
 
-def _route(path: str, **methods: tuple[str, str]) -> _Route:
+def _route(path: str, **methods: tuple[str | Handler, str]) -> _Route:
     return _Route(re.compile(f"^{path}$"), methods)
 
 
-_ACCOUNT = r"/accounts/(?P<account>[^/]+)"
+# Public names for the API modules of `lc_analytics.sandbox.apis`, which add routes with
+# `register(route(...))` instead of growing this module: each product area of the emulated
+# API lives in its own module there, found and imported at the end of this one.
+Request = _Request
+Problem = _Problem
+route = _route
+ACCOUNT = r"/accounts/(?P<account>[^/]+)"
+EXTRA_ROUTES: list[_Route] = []
+
+
+def register(*routes: _Route) -> None:
+    """Add routes served by an API module (see `lc_analytics.sandbox.apis`)."""
+    EXTRA_ROUTES.extend(routes)
+
+
+_ACCOUNT = ACCOUNT
 ROUTES = (
     _route(f"{_ACCOUNT}/stream", GET=("list_videos", "stream:read")),
     _route(f"{_ACCOUNT}/stream/live_inputs", GET=("list_live_inputs", "stream:read")),
@@ -354,7 +377,7 @@ class Emulator:
     (200, True)
 
     `tokens` maps token -> permissions (default: `sandbox_tokens(account.seed)`); `token` and
-    `stream_only_token` are the first tokens of the map with full and with stream-only
+    `stream_only_token` are the first tokens of the map with the core and with stream-only
     permissions (None when the map has none). `lock` serialises every request; share it with
     anything else that touches the account.
     """
@@ -371,7 +394,7 @@ class Emulator:
     ) -> None:
         self.account = account
         self.tokens = {t: set(p) for t, p in (tokens or sandbox_tokens(account.seed)).items()}
-        self.token = _first_token(self.tokens, lambda p: p >= FULL_PERMISSIONS)
+        self.token = _first_token(self.tokens, lambda p: p >= CORE_PERMISSIONS)
         self.stream_only_token = _first_token(
             self.tokens, lambda p: "stream:read" in p and "analytics:read" not in p)
         self.customer_code = customer_code(account.seed)
@@ -379,6 +402,13 @@ class Emulator:
         self.graphql_limiter = SlidingWindowLimiter(graphql_limit, window_seconds, clock)
         self.lock = threading.RLock()
         self._graphql: Any = None
+        self._module_state: dict[str, Any] = {}
+
+    def module_state(self, key: str, factory: Callable[[], Any]) -> Any:
+        """The state an API module keeps for this emulator (created on first use)."""
+        if key not in self._module_state:
+            self._module_state[key] = factory()
+        return self._module_state[key]
 
     # --- entry point --------------------------------------------------------------------
     def handle(self, method: str, path: str, query: Mapping[str, list[str]] | str,
@@ -438,18 +468,20 @@ class Emulator:
             raise _Problem(403, 9109, "Unauthorized to access requested resource")
 
     def _resolve(self, request: _Request) -> Callable[[_Request], tuple[int, dict]]:
-        for route in ROUTES:
-            match = route.pattern.match(request.path)
+        for candidate in (*ROUTES, *EXTRA_ROUTES):
+            match = candidate.pattern.match(request.path)
             if match is None:
                 continue
-            if request.method not in route.methods:
+            if request.method not in candidate.methods:
                 raise _Problem(405, 10000, f"{request.method} method not allowed for the "
                                            "api_token authentication scheme")
-            name, needed = route.methods[request.method]
+            handler, needed = candidate.methods[request.method]
             if not _allows(request.permissions, needed):
                 raise _Problem(403, 10000, "Authentication error")
             request.params = {k: v for k, v in match.groupdict().items() if k != "account"}
-            return getattr(self, f"_{name}")
+            if callable(handler):
+                return functools.partial(handler, self)
+            return getattr(self, f"_{handler}")
         raise _Problem(404, 7003, _no_route(request.path))
 
     def _rate_limited(self, budget: Budget) -> EmulatorResponse:
@@ -730,3 +762,7 @@ __all__ = [
     "sandbox_tokens",
     "video_json",
 ]
+
+
+# The API modules register their routes on import (after everything above exists).
+from . import apis  # noqa: E402, F401
