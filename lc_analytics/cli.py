@@ -7,28 +7,14 @@ import logging
 import re
 import sys
 from collections.abc import Sequence
-from datetime import date
 
-from . import __version__
+from . import __version__, commands
+from .commands._args import add_sandbox_args, parse_date
 from .errors import LcAnalyticsError
 from .settings import log_masking_scope, mask_secrets
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _add_sandbox_args(p: argparse.ArgumentParser) -> None:
-    from .sandbox import PRESETS
-
-    p.add_argument("--preset", choices=sorted(PRESETS), default="small",
-                   help="size of the simulated platform (default: small)")
-    p.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
-    p.add_argument("--end", type=_date, default=None,
-                   help="last complete simulated day, YYYY-MM-DD (default: yesterday, UTC)")
+_date = parse_date  # the shared argument helpers, under their old names
+_add_sandbox_args = add_sandbox_args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_parser(sub)
     _add_sandbox_parser(sub)
     _add_costs_parser(sub)
+    for add_parser in commands.parsers():
+        add_parser(sub)
     return parser
 
 
