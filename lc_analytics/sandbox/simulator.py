@@ -9,7 +9,7 @@ changes only what those settings govern and never re-rolls the dice.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date
 
 import numpy as np
@@ -296,18 +296,46 @@ class Views:
     day: np.ndarray  # per row: days since 1970-01-01 (int32)
     country: np.ndarray  # per row: index into HIGH_BW + LOW_BW
     minutes: np.ndarray
+    _by_day: bool = False  # rows are sorted by day (stable): ranges are slices
+    _rank: np.ndarray | None = field(default=None, repr=False)
+    _rank_li: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.vidx)
 
+    def select(self, first: pd.Timestamp | None = None,
+               last: pd.Timestamp | None = None) -> np.ndarray | slice:
+        """Which rows have a day in [first, last] (both optional): a slice when the rows are
+        in day order (as `_views` leaves them after `sort_by_day`), else a mask."""
+        lo = _epoch_day(first) if first is not None else None
+        hi = _epoch_day(last) if last is not None else None
+        if self._by_day:
+            start = 0 if lo is None else int(np.searchsorted(self.day, lo, side="left"))
+            stop = len(self.day) if hi is None else int(np.searchsorted(self.day, hi,
+                                                                        side="right"))
+            return slice(start, max(start, stop))
+        sel = np.ones(len(self.day), dtype=bool)
+        if lo is not None:
+            sel &= self.day >= lo
+        if hi is not None:
+            sel &= self.day <= hi
+        return sel
+
+    def uid_rank(self, li_uids: np.ndarray) -> np.ndarray:
+        """Sort rank of each video uid (codes 0..n-1) and then each of `li_uids` (codes n..),
+        among all of them: ordering by it orders by the uid text. Cached (the uids are fixed)."""
+        if self._rank is None or self._rank_li is None or \
+                not np.array_equal(self._rank_li, li_uids):
+            text = np.concatenate([self.uids, li_uids]).astype(str)
+            rank = np.empty(len(text), dtype=np.int64)
+            rank[np.argsort(text, kind="stable")] = np.arange(len(text))
+            self._rank, self._rank_li = rank, np.asarray(li_uids)
+        return self._rank
+
     def frame(self, first: pd.Timestamp | None = None,
               last: pd.Timestamp | None = None) -> pd.DataFrame:
         """The rows whose day is in [first, last] (both optional), as a frame."""
-        sel = np.ones(len(self.day), dtype=bool)
-        if first is not None:
-            sel &= self.day >= _epoch_day(first)
-        if last is not None:
-            sel &= self.day <= _epoch_day(last)
+        sel = self.select(first, last)
         vidx = self.vidx[sel]
         b = self.b[vidx]
 
