@@ -61,7 +61,7 @@ def build_warehouse(account: SimulatedAccount, path: str | Path) -> BuildReport:
             with wh.transaction() as tx:
                 for source, table in TABLES.items():
                     frame = frames.get(source, _EMPTY)
-                    rows[table] = rows.get(table, 0) + tx.replace_range(
+                    rows[table] = rows.get(table, 0) + tx.load_range(
                         table, "date", lo, hi, frame)
                     tx.cover(source, lo, min(hi, account.now.date()))
     except BaseException:

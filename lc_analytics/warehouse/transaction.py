@@ -105,6 +105,37 @@ class Transaction:
         )
         return self._write(info, records, self.started_at, batch_size, window=(date_col, lo, hi))
 
+    def load_range(self, table: str, date_col: str, lo: date, hi: date, records: Records, *,
+                   batch_size: int = 1_000_000) -> int:
+        """Bulk-load `records` into days lo <= date_col < hi that hold no rows yet; returns rows.
+
+        A plain INSERT (no upsert, no last-wins deduplication): for filling an empty
+        warehouse, e.g. `lc-analytics sandbox warehouse`. A range that holds rows is refused
+        (use `replace_range`), and so are duplicate keys.
+
+        Example:
+            >>> tx.load_range("minutes_viewed_daily", "date",
+            ...               date(2026, 6, 1), date(2026, 7, 1), frame)  # doctest: +SKIP
+        """
+        info = self._table(table)
+        if info.inventory or date_col not in info.columns:
+            raise WarehouseError(f"load_range on {table}: not an analytics table with a "
+                                 f"{date_col} column", table=table)
+        col, typ = _ident(date_col), info.columns[date_col].type
+        held = self._run(f"SELECT count(*) FROM {_ident(table)} WHERE {col} >= CAST(? AS {typ}) "
+                         f"AND {col} < CAST(? AS {typ})", [lo, hi], f"load_range on {table}")
+        if held and held[0][0]:
+            raise WarehouseError(f"load_range on {table}: {held[0][0]} row(s) already hold "
+                                 f"{lo} <= {date_col} < {hi}; use replace_range", table=table)
+        written = offset = 0
+        for batch in _batches(records, batch_size):
+            arrow = _to_arrow(info, batch, offset)
+            offset += arrow.num_rows
+            if arrow.num_rows:
+                written += self._insert(info, arrow, self.started_at, (date_col, lo, hi),
+                                        plain=True)
+        return written
+
     def mark_missing(
         self,
         table: str,
@@ -263,6 +294,7 @@ class Transaction:
         arrow: pa.Table,
         seen_at: datetime,
         window: tuple[str, Any, Any] | None,
+        plain: bool = False,
     ) -> int:
         con = self._connection()
         staged = arrow.append_column(_ORD, pa.array(range(arrow.num_rows), pa.int64()))
@@ -270,7 +302,7 @@ class Transaction:
         try:
             if window is not None:
                 self._check_window(info, window)
-            sql, params = _upsert_sql(info, arrow.column_names, seen_at)
+            sql, params = _upsert_sql(info, arrow.column_names, seen_at, plain=plain)
             row = con.execute(sql, params).fetchone()
             return int(row[0]) if row else 0
         except (duckdb.ConversionException, duckdb.OutOfRangeException,
@@ -299,7 +331,8 @@ class Transaction:
             )
 
 
-def _upsert_sql(info: _Table, names: list[str], seen_at: datetime) -> tuple[str, list[Any]]:
+def _upsert_sql(info: _Table, names: list[str], seen_at: datetime, plain: bool = False,
+                ) -> tuple[str, list[Any]]:
     exprs: list[str] = []
     for column in info.columns.values():
         if column.name not in info.writable:
@@ -314,6 +347,9 @@ def _upsert_sql(info: _Table, names: list[str], seen_at: datetime) -> tuple[str,
             continue  # unreachable: _check_columns requires it
         exprs.append(f"{expr} AS {_ident(column.name)}")
     columns = [c for c in info.columns if c in info.writable]
+    if plain:  # a bulk load into an empty range (`load_range`): no conflicts to resolve
+        return (f"INSERT INTO {_ident(info.name)} ({', '.join(_ident(c) for c in columns)}) "
+                f"SELECT {', '.join(exprs)} FROM {_BATCH} AS b"), []
     key = ", ".join(_ident(k) for k in info.key)
     updates = [f"{_ident(c)} = EXCLUDED.{_ident(c)}" for c in columns if c not in info.key]
     outer, params = [_ident(c) for c in columns], []
