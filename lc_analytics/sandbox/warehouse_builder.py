@@ -1,10 +1,13 @@
 """Build the warehouse a daily sync would have filled, straight from a simulated account.
 
-Three years of daily syncs are replaced by one real sync of the inventories (live inputs,
-videos, storage usage, R2 objects and lifecycle rules, through the emulated API) plus the
-account's analytics written window by window, a month at a time, through the warehouse's own
-loaders (`Transaction.replace_range` + `cover`, as `sync._sync_analytics` does), for the
-whole simulated history instead of the 90 (Stream) or 31 (R2) days the API still serves.
+Three years of daily syncs are replaced by what the last of them would hold: the inventories
+(live inputs, videos, storage usage, R2 objects and lifecycle rules) as the API serves them
+at `now`, rendered by the emulator's own JSON builders and turned into rows by the sync's own
+sources (no HTTP: listing 300,000 videos or 500,000 objects page by page is what made this
+slow), plus the account's analytics written window by window, a month at a time, through the
+warehouse's bulk loader (`Transaction.load_range` + `cover`, the windows `sync` uses), for
+the whole simulated history instead of the 90 (Stream) or 31 (R2) days the API still serves.
+tests/test_sandbox_warehouse.py proves the result equals a real sync for the served days.
 """
 
 from __future__ import annotations
@@ -76,15 +79,51 @@ _EMPTY = pd.DataFrame()
 
 
 def _sync_inventories(account: SimulatedAccount, path: Path) -> dict[str, int]:
-    """One real sync of the inventory sources (what a daily sync holds of them at `now`)."""
-    from ..sync import sync
-    from .runtime import Sandbox
+    """The inventory tables as one full sync writes them at `now` (`sync._sync_stream` and
+    `_sync_r2_inventory`), from the emulator's JSON and the sources' row functions."""
+    from ..sources.r2 import lifecycle_row
+    from ..sources.stream import live_input_row, video_row
+    from .emulator import customer_code, live_input_json, video_json
+    from .r2 import _lifecycle_rules
+    from .simulator import BUCKETS
 
-    with Sandbox(account) as sb:
-        report = sync(sb.settings(db_path=path), sources=["stream", "r2_inventory"],
-                      transport=sb.transport, now=lambda: account.now.to_pydatetime(),
-                      progress="none")
-    return dict(report.rows)
+    now = account.now.to_pydatetime()
+    code = customer_code(account.seed)
+    videos = account.visible_videos().reset_index(drop=True).sort_values(
+        ["created", "uid"], kind="stable")
+    inputs = account.visible_live_inputs()
+    usage = account.storage_usage()
+    objects = account.visible_objects()
+    wh = Warehouse(path)
+    wh.claim_account(account.account_id, now)
+    run_id = wh.start_run(["stream", "r2_inventory"])
+    with wh.transaction() as tx:
+        rows = {
+            "live_inputs": tx.upsert("live_inputs", [
+                live_input_row(live_input_json(r, code, account.seed))
+                for r in inputs.to_dict("records")], seen_at=now),
+            "videos": tx.upsert("videos", [video_row(video_json(r, code))
+                                           for r in videos.to_dict("records")], seen_at=now),
+            "stream_storage_snapshots": tx.upsert("stream_storage_snapshots", [{
+                "taken_at": now, "creator": usage["creator"] or "",
+                "total_storage_minutes": float(usage["totalStorageMinutes"] or 0),
+                "total_storage_minutes_limit": int(usage["totalStorageMinutesLimit"] or 0),
+                "video_count": int(usage["videoCount"] or 0)}]),
+        }
+        tx.set_watermark("stream", now.date())
+        rows["r2_objects"] = tx.upsert("r2_objects", pd.DataFrame({
+            "bucket": objects["bucket"], "key": objects["key"],
+            "size_bytes": objects["size"].astype("int64"), "etag": objects["etag"],
+            # the emulated R2 serves whole seconds (`r2._virtual_keys`), as S3 does
+            "last_modified": objects["last_modified"].dt.floor("s"),
+            "storage_class": objects["storage_class"]}), seen_at=now)
+        lifecycle = account.lifecycle
+        rows["r2_lifecycle_rules"] = tx.upsert("r2_lifecycle_rules", [
+            lifecycle_row(bucket, rule) for bucket in sorted(BUCKETS.values())
+            for rule in _lifecycle_rules(lifecycle[lifecycle["bucket"] == bucket])],
+            seen_at=now)
+    wh.finish_run(run_id, "ok", rows=rows, requests=0, retries=0, listing_calls=0)
+    return rows
 
 
 def _window_frames(account: SimulatedAccount, first, last) -> dict[str, pd.DataFrame]:
