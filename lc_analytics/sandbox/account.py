@@ -163,8 +163,8 @@ class SimulatedAccount:
             "kind": "recording",
             "live_input": recs["live_input_uid"],
             "creator": creator[recs["b"]],
-            "name": [f"{n} {s:%Y-%m-%d %H:%M}"
-                     for n, s in zip(li_names, recs["start"], strict=True)],
+            "name": (pd.Series(li_names, index=recs.index, dtype=object) + " "
+                     + recs["start"].dt.strftime("%Y-%m-%d %H:%M").astype(object)).astype(str),
             "created": recs["start"],
             "uploaded": recs["end"],
             "live_end": recs["end"],
@@ -234,29 +234,20 @@ class SimulatedAccount:
         vidx = views.vidx[sel]
         day = views.day[sel].astype(np.int64)
         is_live = views.is_live[sel]
-        n_shows = len(shows)
-        # per video code: recorded (clips always), the UTC day it was deleted, its live input
-        rec_code = np.concatenate([shows["recorded"].to_numpy(dtype=bool),
-                                   np.ones(len(views.uids) - n_shows, dtype=bool)])
-        deleted = videos["deleted_at"].dt.floor("D").reindex(views.uids)
-        del_code = _naive(deleted).astype("datetime64[D]").astype(np.int64)
-        del_code[deleted.isna().to_numpy()] = np.iinfo(np.int64).max
-        li_uids, li_code = np.unique(views.li[:n_shows].astype(str), return_inverse=True)
-        li_of = np.concatenate([li_code, np.zeros(len(views.uids) - n_shows, dtype=np.int64)])
-        rec = rec_code[vidx]
-        keep = (rec | is_live) & ~(rec & (day >= del_code[vidx]))
+        codes = _view_codes(views, shows, videos) if self._derived is None \
+            or self._derived.get("videos") is not videos else self._derived["view_codes"]
+        rec = codes.recorded[vidx]
+        keep = (rec | is_live) & ~(rec & (day >= codes.deleted_day[vidx]))
         vidx, day, rec = vidx[keep], day[keep], rec[keep]
         # Recording off: Stream attributes live viewing to the live input itself.
-        ucode = np.where(rec, vidx, len(views.uids) + li_of[vidx])
-        names = np.asarray(HIGH_BW + LOW_BW, dtype=object)
-        c_rank = np.argsort(np.argsort(names.astype(str), kind="stable"), kind="stable")
+        ucode = np.where(rec, vidx, len(views.uids) + codes.live_input[vidx])
         country = views.country[sel][keep].astype(np.int64)
         # Two source rows can map to one key (recording-off attribution can): sum them at
         # the API's grain, ordered by (date, uid, country) as the API sorts; the creator
         # follows from the uid.
-        rank = views.uid_rank(li_uids)
         d0 = int(day.min()) if len(day) else 0
-        key = ((day - d0) * len(rank) + rank[ucode]) * len(names) + c_rank[country]
+        key = ((day - d0) * len(codes.uid_rank) + codes.uid_rank[ucode]) * len(codes.countries) \
+            + codes.country_rank[country]
         order = np.argsort(key, kind="stable")
         key = key[order]
         starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else \
@@ -264,14 +255,13 @@ class SimulatedAccount:
         first_rows = order[starts]
         minutes = views.minutes[sel][keep].astype(np.int64)[order]
         live = is_live[keep][order]
-        text = np.concatenate([views.uids, li_uids.astype(object)])
         b = views.b[vidx[first_rows]]
         return pd.DataFrame({
             "date": pd.to_datetime(day[first_rows].astype("datetime64[D]").astype(
                 "datetime64[us]"), utc=True),
-            "uid": text[ucode[first_rows]],
-            "country": names[country[first_rows]],
-            "creator": views.creator[b],
+            "uid": codes.uids.take(ucode[first_rows]),
+            "country": codes.countries.take(country[first_rows]),
+            "creator": codes.creators.take(b),
             "minutes_viewed": np.add.reduceat(minutes, starts) if len(starts)
             else np.zeros(0, dtype=np.int64),
             "is_live": np.maximum.reduceat(live, starts) if len(starts)
@@ -716,12 +706,47 @@ class _Derived(dict):
     def __missing__(self, key: str) -> pd.DataFrame:
         if key == "views":
             value = self._account._derive_views(self["shows"], self["videos"])
+        elif key == "view_codes":
+            value = _view_codes(self._account.draws.views, self["shows"], self["videos"])
         elif key == "stored":
             value = self._account._stored_daily(self["videos"])
         else:
             raise KeyError(key)
         self[key] = value
         return value
+
+
+@dataclass
+class _ViewCodes:
+    """What deriving minutes viewed needs per video code, built once per derived state."""
+
+    recorded: np.ndarray  # per video code: its recording exists (clips: always)
+    deleted_day: np.ndarray  # per video code: epoch day it was deleted (int64 max: never)
+    live_input: np.ndarray  # per video code: index into the live input uids (shows)
+    uid_rank: np.ndarray  # sort rank of video uids, then live input uids
+    uids: pd.api.extensions.ExtensionArray  # video uids, then live input uids, as text
+    countries: pd.api.extensions.ExtensionArray
+    country_rank: np.ndarray
+    creators: pd.api.extensions.ExtensionArray  # per broadcaster row
+
+
+def _view_codes(views, shows: pd.DataFrame, videos: pd.DataFrame) -> _ViewCodes:
+    n_shows, n_codes = len(shows), len(views.uids)
+    recorded = np.concatenate([shows["recorded"].to_numpy(dtype=bool),
+                               np.ones(n_codes - n_shows, dtype=bool)])
+    deleted = videos["deleted_at"].dt.floor("D").reindex(views.uids)
+    deleted_day = _naive(deleted).astype("datetime64[D]").astype(np.int64)
+    deleted_day[deleted.isna().to_numpy()] = np.iinfo(np.int64).max
+    li_uids, li_code = np.unique(views.li[:n_shows].astype(str), return_inverse=True)
+    names = np.asarray(HIGH_BW + LOW_BW, dtype=object)
+    return _ViewCodes(
+        recorded=recorded, deleted_day=deleted_day,
+        live_input=np.concatenate([li_code, np.zeros(n_codes - n_shows, dtype=np.int64)]),
+        uid_rank=views.uid_rank(li_uids),
+        uids=pd.Series(np.concatenate([views.uids, li_uids.astype(object)])).array,
+        countries=pd.Series(names).array,
+        country_rank=np.argsort(np.argsort(names.astype(str), kind="stable"), kind="stable"),
+        creators=pd.Series(np.asarray(views.creator, dtype=object)).array)
 
 
 def _utc(values: pd.Series) -> pd.Series:
