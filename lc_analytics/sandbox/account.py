@@ -625,36 +625,50 @@ class SimulatedAccount:
         if last is not None:
             reads = reads[reads["day"] <= last]
             bucket_ops = bucket_ops[bucket_ops["day"] <= last]
-        c_day = o["created"].dt.floor("D")
-        multipart = o["size"] > MULTIPART_CHUNK
-        parts = np.ceil(o["size"] / MULTIPART_CHUNK).astype(np.int64)
+        # Only the objects written (or moved) in the range: a month of a large account
+        # never builds the operations of every object it ever held.
+        c_day = _naive(o["created"].dt.floor("D")).astype("datetime64[ns]")
+        tr_day = _naive(o["transition_at"].dt.floor("D")).astype("datetime64[ns]")
+        in_range = np.ones(len(o), dtype=bool)
+        tr = o["transition_at"].notna().to_numpy()
+        tr_in = tr.copy()
+        if first is not None:
+            in_range &= c_day >= _naive_ts(first)
+            tr_in &= tr_day >= _naive_ts(first)
+        if last is not None:
+            in_range &= c_day <= _naive_ts(last)
+            tr_in &= tr_day <= _naive_ts(last)
+        multipart = (o["size"] > MULTIPART_CHUNK).to_numpy()
+        parts = np.ceil(o["size"].to_numpy() / MULTIPART_CHUNK).astype(np.int64)
+        single, multi = in_range & ~multipart, in_range & multipart
         frames = [
-            _ops(c_day[~multipart], o, ~multipart, "PutObject", 1),
-            _ops(c_day[multipart], o, multipart, "CreateMultipartUpload", 1),
-            _ops(c_day[multipart], o, multipart, "UploadPart", parts[multipart]),
-            _ops(c_day[multipart], o, multipart, "CompleteMultipartUpload", 1),
-            _ops(c_day, o, np.ones(len(o), bool), "HeadObject", 1),
+            _ops(c_day[single], o, single, "PutObject", 1),
+            _ops(c_day[multi], o, multi, "CreateMultipartUpload", 1),
+            _ops(c_day[multi], o, multi, "UploadPart", parts[multi]),
+            _ops(c_day[multi], o, multi, "CompleteMultipartUpload", 1),
+            _ops(c_day[in_range], o, in_range, "HeadObject", 1),
+            _ops(tr_day[tr_in], o, tr_in, "LifecycleStorageTierTransition", 1),
         ]
-        tr = o["transition_at"].notna()
-        frames.append(_ops(o.loc[tr, "transition_at"].dt.floor("D"), o, tr,
-                           "LifecycleStorageTierTransition", 1))
-        deleted_day = o["deleted_at"].dt.floor("D").to_numpy()[reads["obj"]]
-        alive = ~(reads["day"].to_numpy() >= deleted_day)
-        r = reads[alive]
+        obj = reads["obj"].to_numpy()
+        deleted_day = _naive(o["deleted_at"].dt.floor("D")).astype("datetime64[ns]")[obj]
+        read_day = _naive(reads["day"]).astype("datetime64[ns]")
+        alive = ~(read_day >= deleted_day)
+        obj = obj[alive]
         frames.append(pd.DataFrame({
-            "date": r["day"].to_numpy(), "bucket": o["bucket"].to_numpy()[r["obj"]],
-            "object_name": o["key"].to_numpy()[r["obj"]], "action_type": "GetObject",
+            "date": read_day[alive], "bucket": o["bucket"].to_numpy()[obj],
+            "object_name": o["key"].to_numpy()[obj], "action_type": "GetObject",
             "action_status": "success", "response_status_code": 200,
-            "requests": r["requests"].to_numpy()}))
+            "requests": reads["requests"].to_numpy()[alive]}))
         b = bucket_ops
         frames.append(pd.DataFrame({
-            "date": b["day"].to_numpy(), "bucket": b["bucket"].to_numpy(), "object_name": "",
+            "date": _naive(b["day"]).astype("datetime64[ns]"), "bucket": b["bucket"].to_numpy(),
+            "object_name": "",
             "action_type": b["action_type"].to_numpy(),
             "action_status": b["action_status"].to_numpy(),
             "response_status_code": b["response_status_code"].to_numpy(),
             "requests": b["requests"].to_numpy()}))
         ops = pd.concat(frames, ignore_index=True)
-        ops["date"] = pd.to_datetime(ops["date"], utc=True)
+        ops["date"] = ops["date"].astype("datetime64[ns]").dt.tz_localize(UTC)
         ops = ops[ops["date"] < self._now.floor("D")]
         if first is not None:
             ops = ops[ops["date"] >= first]
@@ -759,9 +773,14 @@ def _naive(ts: pd.Series) -> np.ndarray:
     return ts.dt.tz_convert(None).to_numpy()
 
 
+def _naive_ts(ts: pd.Timestamp) -> np.datetime64:
+    """A tz-aware timestamp as a naive UTC datetime64[ns]."""
+    return np.datetime64(pd.Timestamp(ts).tz_convert(UTC).tz_localize(None), "ns")
+
+
 def _ops(day, o, mask, action, n) -> pd.DataFrame:
     return pd.DataFrame({
-        "date": day.to_numpy(), "bucket": o.loc[mask, "bucket"].to_numpy(),
+        "date": day, "bucket": o.loc[mask, "bucket"].to_numpy(),
         "object_name": o.loc[mask, "key"].to_numpy(), "action_type": action,
         "action_status": "success", "response_status_code": 200,
         "requests": np.broadcast_to(np.asarray(n), (int(mask.sum()),))
