@@ -9,10 +9,7 @@ import pandas as pd
 import pytest
 
 from lc_analytics.errors import SandboxError
-from lc_analytics.sandbox import SimulatedAccount
 from lc_analytics.sandbox.warehouse_builder import build_warehouse
-
-from .conftest import END, SEED
 
 # Bookkeeping columns that name a run or the moment a row was written, not a fact.
 BOOKKEEPING = {
@@ -33,8 +30,8 @@ SERVED = {  # table -> days back from `now` the API still answers
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    acct = SimulatedAccount.build("small", seed=SEED, end=END)
+def built(shared_account, tmp_path_factory):
+    acct = shared_account  # the builder only reads the account
     path = tmp_path_factory.mktemp("built") / "wh.duckdb"
     return acct, path, build_warehouse(acct, path)
 
@@ -114,10 +111,34 @@ def test_built_history_equals_the_ground_truth(built):
         ["date", "bucket"])["payload_size"].tolist()
 
 
-def test_the_builder_refuses_an_existing_path(tmp_path):
+def test_the_builder_refuses_an_existing_path(shared_account, tmp_path):
     path = tmp_path / "wh.duckdb"
     path.write_bytes(b"")
-    acct = SimulatedAccount.build("small", seed=SEED, end=END)
     with pytest.raises(SandboxError, match="already exists"):
-        build_warehouse(acct, path)
+        build_warehouse(shared_account, path)
     assert path.read_bytes() == b""
+
+
+def test_load_range_fills_an_empty_range_and_refuses_a_held_one(tmp_path):
+    from datetime import date
+
+    from lc_analytics.errors import WarehouseError
+    from lc_analytics.warehouse import Warehouse
+
+    wh = Warehouse(tmp_path / "wh.duckdb")
+    rows = pd.DataFrame({"date": [date(2026, 6, 1), date(2026, 6, 2)], "uid": ["a", "a"],
+                         "country": ["US", "US"], "creator": ["c", "c"],
+                         "minutes_viewed": [1.5, 2.0]})
+    lo, hi = date(2026, 6, 1), date(2026, 7, 1)
+    with wh.transaction() as tx:
+        assert tx.load_range("minutes_viewed_daily", "date", lo, hi, rows) == 2
+    got = wh.query("SELECT date, minutes_viewed FROM minutes_viewed_daily ORDER BY date")
+    assert got["minutes_viewed"].tolist() == [1.5, 2.0]
+    with pytest.raises(WarehouseError, match="2 row.s. already hold"), wh.transaction() as tx:
+        tx.load_range("minutes_viewed_daily", "date", lo, hi, rows)
+    with pytest.raises(WarehouseError, match="outside"), wh.transaction() as tx:
+        tx.load_range("minutes_viewed_daily", "date", date(2026, 7, 1), date(2026, 7, 2), rows)
+    with pytest.raises(WarehouseError, match="not an analytics table"), \
+            wh.transaction() as tx:
+        tx.load_range("r2_objects", "last_modified", lo, hi, [])
+    assert wh.query("SELECT count(*) AS n FROM minutes_viewed_daily")["n"][0] == 2
