@@ -54,8 +54,8 @@ def ensure_warehouse(cache: Path, preset: str) -> tuple[Path, dict[str, Any] | N
     result = _child(["--child-build", preset, str(partial)])
     partial.rename(path)
     print(f"{preset}: built in {result['wall_s']:.1f} s (account {result['account_s']:.1f} s, "
-          f"warehouse {result['warehouse_s']:.1f} s), peak RSS {result['peak_rss_mib']:,.0f} "
-          f"MiB, rows {result['rows']}", flush=True)
+          f"warehouse {result['warehouse_s']:.1f} s; CPU {result['cpu_s']:.1f} s), peak RSS "
+          f"{result['peak_rss_mib']:,.0f} MiB, rows {result['rows']}", flush=True)
     return path, result
 
 
