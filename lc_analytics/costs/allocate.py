@@ -40,7 +40,8 @@ Rows are keyed by (date, sku_id, resource_id); `resource_id` is the video or liv
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -72,12 +73,23 @@ MICRO_EXPONENT = -6  # costs are split in units of 10**-6 dollars (or finer, see
 
 @dataclass
 class Allocation:
-    """A month's bill, the usage it was priced from, and its rows per day and resource."""
+    """A month's bill, the usage it was priced from, and its rows per day and resource.
+
+    The rows are built on first use: a month of a large account has millions of (day, video)
+    rows, and a bill, its totals or a comparison of months never needs them.
+    """
 
     bill: Bill
     usage: MonthUsage
-    rows: pd.DataFrame
+    _rows: pd.DataFrame | Callable[[], pd.DataFrame] = field(repr=False)
     through: date  # the first day not allocated: the next month, or the day after the last synced
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """The bill as daily rows per resource (each SKU's rows add up to its line item)."""
+        if callable(self._rows):
+            self._rows = self._rows()
+        return self._rows
 
 
 def allocate(wh: Warehouse, month: date | str, book: PriceBook | None = None) -> pd.DataFrame:
@@ -110,16 +122,19 @@ def allocate_month(wh: Warehouse, month: date | str, book: PriceBook | None = No
     usage = _clip(mu.usage, end)
     bill = price_month(usage, first, book)
     skus = {s.id: s for s in book.skus(first)}
-    parts = [
-        delivery(wh, first, end, skus),
-        capacity(wh, usage, bill, first, end, skus),
-        r2_storage(mu, usage, first, nxt, book, skus),
-        r2_operations(mu, usage, end, skus),
-        retrieval(mu, usage, end, book, skus),
-    ]
-    rows = _distribute(bill, [p for p in parts if len(p)])
-    rows = rows.assign(month=f"{first:%Y-%m}", book=book.label)[COLUMNS]
-    return Allocation(bill=bill, usage=mu, rows=rows, through=end)
+
+    def rows() -> pd.DataFrame:
+        parts = [
+            delivery(wh, first, end, skus),
+            capacity(wh, usage, bill, first, end, skus),
+            r2_storage(mu, usage, first, nxt, book, skus),
+            r2_operations(mu, usage, end, skus),
+            retrieval(mu, usage, end, book, skus),
+        ]
+        out = _distribute(bill, [p for p in parts if len(p)])
+        return out.assign(month=f"{first:%Y-%m}", book=book.label)[COLUMNS]
+
+    return Allocation(bill=bill, usage=mu, _rows=rows, through=end)
 
 
 # --- splitting ------------------------------------------------------------------------------
