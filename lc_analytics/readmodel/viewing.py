@@ -39,9 +39,10 @@ KINDS = ("live_input", "recording", "upload", "unlisted")
 
 _ROWS = """
 WITH history AS (SELECT min(date) AS first FROM minutes_viewed_daily),
-unlisted AS (
+unlisted AS (  -- only the uids viewed in the window: no grouping of the whole history
     SELECT uid, min(date) AS first FROM minutes_viewed_daily
-    WHERE uid NOT IN (SELECT uid FROM videos) AND uid NOT IN (SELECT uid FROM live_inputs)
+    WHERE uid IN (SELECT uid FROM minutes_viewed_daily WHERE date >= $first AND date <= $last)
+      AND uid NOT IN (SELECT uid FROM videos) AND uid NOT IN (SELECT uid FROM live_inputs)
     GROUP BY uid
 ),
 viewed AS (
