@@ -37,7 +37,7 @@ def plant_cost_anomaly(draws: Draws, seed: int, end: date) -> None:
     extra = int(rng.normal(ANOMALY_READS, ANOMALY_READS * 0.05))
     peaks = draws.bucket_ops
     lists = ((peaks["bucket"] == bucket) & (peaks["action_type"] == "ListObjectsV2")
-             & (peaks["day"].dt.dayofweek == day.dayofweek)).to_numpy()
+             & (peaks["day"].dt.day_of_week == day.day_of_week)).to_numpy()
     sizes = rng.normal(PEAK_LISTS, PEAK_LISTS * 0.03, size=int(lists.sum())).astype(np.int64)
     if on_day.any():
         row = reads.index[on_day][int(np.argmax(reads["requests"].to_numpy()[on_day]))]
