@@ -9,9 +9,12 @@ accepted it; otherwise it stays pending and the next `alerts check` sends it aga
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 from ..errors import ConfigError
 from ..settings import Secret
@@ -19,6 +22,19 @@ from .model import Message
 
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 15
+
+
+def _apprise() -> Any:
+    """apprise, imported quietly: its email plugin (loaded on first use) imports the stdlib
+    `imghdr`, deprecated since Python 3.11; importing it here once, with that warning
+    silenced, leaves the plugin nothing to warn about."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="'imghdr' is deprecated",
+                                category=DeprecationWarning)
+        with contextlib.suppress(ImportError):  # gone in Python 3.13: apprise shims it
+            import imghdr  # noqa: F401
+        import apprise
+    return apprise
 
 
 def split_urls(value: str) -> list[str]:
@@ -38,7 +54,7 @@ class Notifier:
     """
 
     def __init__(self, urls: Secret | Sequence[str]) -> None:
-        import apprise
+        apprise = _apprise()
 
         values = split_urls(urls.reveal()) if isinstance(urls, Secret) else list(urls)
         if not values:
@@ -58,7 +74,7 @@ class Notifier:
 
     def send(self, message: Message) -> tuple[bool, str | None]:
         """Deliver to every URL; (True, None), or (False, why) without any URL in it."""
-        import apprise
+        apprise = _apprise()
 
         kind = (apprise.NotifyType.SUCCESS if message.event == "resolved"
                 else apprise.NotifyType.WARNING if message.level <= 1
