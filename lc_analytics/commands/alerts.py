@@ -35,6 +35,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--min-usd", type=_dollars, default=None,
                        help="smallest dollar effect of a cost anomaly that alerts (default: 1)")
     check.set_defaults(func=_cmd_check)
+    back = asub.add_parser(
+        "backstop", help="plan Cloudflare billing alerts matching the service budgets",
+        description="Write a plan that creates (or corrects) one Notifications policy of type "
+                    "billing_usage_alert per service budget, so Cloudflare alerts even when "
+                    "this host is down. Nothing changes until `lc-analytics apply PLAN --yes`.")
+    back.add_argument("--budgets", default=DEFAULT_BUDGETS,
+                      help=f"budgets file (default: {DEFAULT_BUDGETS})")
+    back.add_argument("--destination", default=None,
+                      help="the webhook destination's name (default: the account's only one)")
+    back.add_argument("--plan", default=None, help="plan file to write "
+                      "(default: data/plans/plan-<id>.json)")
+    back.set_defaults(func=_cmd_backstop)
 
 
 def _dollars(text: str) -> Decimal:
@@ -73,6 +85,22 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if not args.dry_run and result.pending:
         print(f"lc-analytics: {len(result.pending)} message(s) not delivered; they stay "
               "pending and are sent again by the next alerts check", file=sys.stderr)
+    return 0
+
+
+def _cmd_backstop(args: argparse.Namespace) -> int:
+    from ..alerts import load_budgets
+    from ..alerts.backstop import backstop_plan
+    from ..settings import Settings
+
+    settings = Settings.from_env(require=["stream"])
+    settings.install_log_masking()
+    plan = backstop_plan(load_budgets(args.budgets), settings, destination=args.destination)
+    path = plan.write(args.plan or Path("data") / "plans" / f"plan-{plan.id}.json")
+    for rec in plan.recommendations:
+        print(f"  {rec.action}: filters {rec.actions[0].proposed['filters']}")
+    print(f"plan {plan.id}: {len(plan.actions)} action(s) written to {path}")
+    print(f"review it with: lc-analytics apply {path}")
     return 0
 
 
