@@ -27,8 +27,9 @@ def budget_alerts(wh: Warehouse, budgets: list[Budget], day: date, origin: str =
     """Budgets against the month to date (actual) and the forecast to month end.
 
     Service and SKU budgets read `costs.forecast.month_to_date` (forecast with its 80%
-    interval); broadcaster and bucket budgets sum the allocation's rows of the month to date
-    and scale the account's forecast by their share of the month to date (interval alike).
+    interval; no forecast alert once the month is complete); broadcaster and bucket budgets
+    sum the allocation's rows of the month to date and scale the account's forecast by
+    their share of the month to date (interval alike).
     """
     if not budgets:
         return []
@@ -39,12 +40,15 @@ def budget_alerts(wh: Warehouse, budgets: list[Budget], day: date, origin: str =
     if any(b.scope in ("broadcaster", "bucket") for b in budgets):
         rows = month_rows(wh, month_bounds(day)[0], day, book, cache)
     total = mtd[mtd["sku_id"] == "total"].iloc[0]
+    complete = total["days_elapsed"] == total["days_in_month"]
     out: list[Alert] = []
     for b in budgets:
         actual, forecast, low, high = _spend(b, skus, rows, total)
         month = f"{day:%Y-%m}"
         out += _threshold_alert(b, "actual", actual, b.thresholds, month,
                                 f"{format_usd(actual)} spent month to date (through {day})")
+        if complete:  # the forecast is the month to date: one alert says it
+            continue
         out += _threshold_alert(b, "forecast", forecast, b.forecast_thresholds, month,
                                 f"forecast {format_usd(forecast)} by month end (80% interval "
                                 f"{format_usd(low)} to {format_usd(high)}; as of {day})")
