@@ -91,9 +91,9 @@ def test_fires_once_escalates_resolves_and_retries(synced, synced_copy, receiver
     evaluated, allocated = {}, {}
     real, real_allocate = alerts_run.evaluate, anomalies.allocate_month
 
-    def evaluate(wh, budgets, now, params, book=None, origin="budgets"):
+    def evaluate(wh, budgets, now, params, book=None):
         if tuple(budgets) not in evaluated:
-            evaluated[tuple(budgets)] = real(wh, budgets, now, params, book, origin)
+            evaluated[tuple(budgets)] = real(wh, budgets, now, params, book)
         return evaluated[tuple(budgets)]
 
     def allocate_month(wh, month, book=None, through=None):
@@ -183,6 +183,12 @@ def test_delivery_needs_urls_and_refuses_bad_ones(synced_copy):
     with pytest.raises(ConfigError, match="entry 2 of 2 is not a URL apprise can send to") as e:
         check_alerts(wh, urls=Secret("json://127.0.0.1:9/x, nonsense-secret-xyz"))
     assert "nonsense-secret-xyz" not in str(e.value)
+    with pytest.raises(ConfigError, match=r"b\.toml:4: budget 'w': unknown service 'Workers' "
+                                          r"\(known: r2, stream\)"):
+        check_alerts(wh, dry_run=True, budgets=parse_budgets(
+            '[[budget]]\nname = "s"\nservice = "Stream"\nmonthly_usd = 1\n'
+            '[[budget]]\nname = "w"\nservice = "Workers"\nmonthly_usd = 1\n', "b.toml"),
+            )
     assert alert_state(wh).empty  # nothing was written
 
 

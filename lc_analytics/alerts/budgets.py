@@ -43,6 +43,7 @@ class Budget:
     thresholds: tuple[int, ...]
     forecast_thresholds: tuple[int, ...]
     line: int  # of its [[budget]] header, for messages
+    origin: str = "budgets.toml"  # the file it came from, for messages
 
 
 def load_budgets(path: str | Path) -> list[Budget]:
@@ -65,7 +66,8 @@ def parse_budgets(text: str, origin: str = "budgets.toml") -> list[Budget]:
     >>> parse_budgets('[[budget]]\\nname = "r2"\\nservice = "r2"\\nmonthly_usd = "10"\\n')[0]
     ... # doctest: +NORMALIZE_WHITESPACE
     Budget(name='r2', scope='service', value='r2', monthly_usd=Decimal('10'),
-           thresholds=(50, 80, 100), forecast_thresholds=(50, 80, 100), line=1)
+           thresholds=(50, 80, 100), forecast_thresholds=(50, 80, 100), line=1,
+           origin='budgets.toml')
     >>> parse_budgets('[[budget]]\\nname = "x"\\nmonthly_usd = 1.5\\n', "b.toml")
     Traceback (most recent call last):
     ...
@@ -130,7 +132,7 @@ def _budget(raw: dict[str, Any], header: int, text: str, origin: str,
     if len(problems) > before or amount is None:
         return None
     return Budget(str(name), scopes[0], raw[scopes[0]], amount, pct["thresholds"],
-                  pct["forecast_thresholds"], header)
+                  pct["forecast_thresholds"], header, origin)
 
 
 def _amount(value: Any, at: str, problems: list[str]) -> Decimal | None:

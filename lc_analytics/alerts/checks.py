@@ -21,7 +21,7 @@ from .model import Alert, Params
 
 
 # --- budgets ------------------------------------------------------------------------------
-def budget_alerts(wh: Warehouse, budgets: list[Budget], day: date, origin: str = "budgets",
+def budget_alerts(wh: Warehouse, budgets: list[Budget], day: date,
                   book: PriceBook | None = None,
                   cache: dict[date, pd.DataFrame] | None = None) -> list[Alert]:
     """Budgets against the month to date (actual) and the forecast to month end.
@@ -33,9 +33,9 @@ def budget_alerts(wh: Warehouse, budgets: list[Budget], day: date, origin: str =
     """
     if not budgets:
         return []
+    check_scopes(budgets, book or load_book("cloudflare"), day)
     mtd = month_to_date(wh, day, book)
     skus = mtd[mtd["sku_id"] != "total"]
-    _check_scopes(budgets, skus, origin, book or load_book("cloudflare"), day)
     rows = None
     if any(b.scope in ("broadcaster", "bucket") for b in budgets):
         rows = month_rows(wh, month_bounds(day)[0], day, book, cache)
@@ -55,18 +55,19 @@ def budget_alerts(wh: Warehouse, budgets: list[Budget], day: date, origin: str =
     return out
 
 
-def _check_scopes(budgets: list[Budget], skus: pd.DataFrame, origin: str, book: PriceBook,
-                  day: date) -> None:
+def check_scopes(budgets: list[Budget], book: PriceBook, day: date) -> None:
+    """ConfigError naming file:line of each service or SKU the price book does not know."""
     known = book.skus(day)
     services = {s.service.lower() for s in known}
     known_skus = {s.id for s in known}
     problems = []
     for b in budgets:
         if b.scope == "service" and b.value.lower() not in services:
-            problems.append(f"{origin}:{b.line}: budget {b.name!r}: unknown service "
+            problems.append(f"{b.origin}:{b.line}: budget {b.name!r}: unknown service "
                             f"{b.value!r} (known: {', '.join(sorted(services))})")
         if b.scope == "sku" and b.value not in known_skus:
-            problems.append(f"{origin}:{b.line}: budget {b.name!r}: unknown sku {b.value!r}")
+            problems.append(f"{b.origin}:{b.line}: budget {b.name!r}: unknown sku "
+                            f"{b.value!r}")
     if problems:
         raise ConfigError(problems)
 

@@ -57,8 +57,7 @@ def check_alerts(wh: Warehouse, *, budgets: str | Path | list[Budget] | None = N
                                "more apprise URLs to deliver to (or --dry-run to print them)"])
         notifier = Notifier(urls)
     parsed = load_budgets(budgets) if isinstance(budgets, (str, Path)) else (budgets or [])
-    origin = str(budgets) if isinstance(budgets, (str, Path)) else "budgets"
-    alerts = evaluate(wh, parsed, now, params, book, origin)
+    alerts = evaluate(wh, parsed, now, params, book)
     state = alert_state(wh)
     messages = due_messages(alerts, state)
     result = CheckResult(alerts, messages, notes=live_input_notes(wh), dry_run=dry_run)
@@ -75,14 +74,14 @@ def check_alerts(wh: Warehouse, *, budgets: str | Path | list[Budget] | None = N
 
 
 def evaluate(wh: Warehouse, budgets: list[Budget], now: datetime, params: Params,
-             book: PriceBook | None = None, origin: str = "budgets") -> list[Alert]:
+             book: PriceBook | None = None) -> list[Alert]:
     """Every alert that holds now: budgets, anomalies, runway, syncs (in that order).
 
     >>> evaluate(Warehouse("data/demo.duckdb", read_only=True), [], now, Params())  # doctest: +SKIP
     """
     day = latest_synced_day(wh)
     cache: dict = {}  # each month allocated once
-    return [*budget_alerts(wh, budgets, day, origin, book, cache),
+    return [*budget_alerts(wh, budgets, day, book, cache),
             *anomaly_alerts(wh, day, params, book, cache),
             *runway_alerts(wh, params),
             *sync_alerts(wh, now, params)]
