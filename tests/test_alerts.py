@@ -77,7 +77,7 @@ def _budgets(stream_usd: Decimal) -> list:
 
 
 def test_fires_once_escalates_resolves_and_retries(synced, synced_copy, receiver, stream_mtd,
-                                                   monkeypatch):
+                                                   monkeypatch, capsys, tmp_path):
     acct = synced[0].account
     anomaly, = [p for p in acct.planted if p.kind == "cost_anomaly" and not p.healthy]
     lookalike, = [p for p in acct.planted if p.kind == "cost_anomaly" and p.healthy]
@@ -104,6 +104,7 @@ def test_fires_once_escalates_resolves_and_retries(synced, synced_copy, receiver
     monkeypatch.setattr(alerts_run, "evaluate", evaluate)
     monkeypatch.setattr(anomalies, "allocate_month", allocate_month)
     minutes = iter(timedelta(minutes=k) for k in range(10))  # each run a little later
+    _cli_dry_run(synced_copy, capsys, monkeypatch, tmp_path)
 
     first = check_alerts(wh, budgets=_budgets(budget), urls=urls, now=now + next(minutes))
     assert receiver.titles() == [
@@ -155,16 +156,15 @@ def _usd(alert) -> str:
     return format_usd(Decimal(alert.facts["effect_usd"]))
 
 
-def test_the_anomaly_resolves_when_the_next_day_is_usual(synced, synced_copy, receiver):
+def test_the_anomaly_resolves_when_the_next_day_is_usual(account, synced_copy):
     """Sandbox.advance one day and sync the analytics on: the spike is no longer the latest
     day, so the anomaly resolves (and the look-alike's next peak is a week away)."""
     from lc_analytics.alerts.checks import anomaly_alerts
     from lc_analytics.readmodel import synced_through
-    from lc_analytics.sandbox import Sandbox, SimulatedAccount
+    from lc_analytics.sandbox import Sandbox
     from lc_analytics.sync import sync
 
-    acct0 = synced[0].account
-    acct = SimulatedAccount.build("small", seed=acct0.seed, end=acct0.end)
+    acct, end = account, account.end  # the account the warehouse was synced from
     wh = Warehouse(synced_copy)
     with Sandbox(acct, r2=False) as sb:
         sb.advance(1)
@@ -172,7 +172,7 @@ def test_the_anomaly_resolves_when_the_next_day_is_usual(synced, synced_copy, re
              sources=["minutes_viewed", "r2_storage", "r2_operations", "r2_object_reads"],
              now=lambda: acct.now.to_pydatetime(), progress="none")
     day = synced_through(wh)
-    assert day == acct0.end + timedelta(days=1)
+    assert day == end + timedelta(days=1)
     assert anomaly_alerts(wh, day, Params()) == []
 
 
@@ -183,7 +183,7 @@ def test_delivery_needs_urls_and_refuses_bad_ones(synced_copy):
     with pytest.raises(ConfigError, match="entry 2 of 2 is not a URL apprise can send to") as e:
         check_alerts(wh, urls=Secret("json://127.0.0.1:9/x, nonsense-secret-xyz"))
     assert "nonsense-secret-xyz" not in str(e.value)
-    with pytest.raises(ConfigError, match=r"b\.toml:4: budget 'w': unknown service 'Workers' "
+    with pytest.raises(ConfigError, match=r"b\.toml:5: budget 'w': unknown service 'Workers' "
                                           r"\(known: r2, stream\)"):
         check_alerts(wh, dry_run=True, budgets=parse_budgets(
             '[[budget]]\nname = "s"\nservice = "Stream"\nmonthly_usd = 1\n'
@@ -192,19 +192,20 @@ def test_delivery_needs_urls_and_refuses_bad_ones(synced_copy):
     assert alert_state(wh).empty  # nothing was written
 
 
-def test_cli_dry_run_prints_and_writes_nothing(synced, synced_copy, capsys, monkeypatch,
-                                                tmp_path):
+def _cli_dry_run(db, capsys, monkeypatch, tmp_path) -> None:
+    """`alerts check --dry-run` prints what it would send and writes nothing."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LC_ANALYTICS_ALERT_URLS", "json://127.0.0.1:9/secret-hook-123")
     (tmp_path / "budgets.toml").write_text('[[budget]]\nname = "r2"\nservice = "R2"\n'
                                            'monthly_usd = "1.5"\n')
-    assert cli.main(["alerts", "check", "--dry-run", "--db", str(synced_copy),
+    assert cli.main(["alerts", "check", "--dry-run", "--db", str(db),
                      "--budgets", "nope.toml"]) == 2
     assert "--budgets: no such file: nope.toml" in capsys.readouterr().err
-    assert cli.main(["alerts", "check", "--dry-run", "--db", str(synced_copy)]) == 0
+    assert cli.main(["alerts", "check", "--dry-run", "--db", str(db)]) == 0
     out = capsys.readouterr().out
     assert "[ALERT] Budget r2 (service R2): month to date at" in out
     assert "[ALERT] Cost anomaly in cf-r2-standard-class-b on 2026-06-30" in out
     assert "note: live-input error spikes: skipped (no live_input_events table" in out
+    assert "2 alert(s) hold; would send 2 message(s)" in out
     assert "secret-hook-123" not in out
-    assert alert_state(Warehouse(synced_copy, read_only=True)).empty
+    assert alert_state(Warehouse(db, read_only=True)).empty
