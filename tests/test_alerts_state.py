@@ -67,3 +67,21 @@ def test_a_failed_delivery_is_retried_and_never_marked_sent():
     sent, st = _run([], st, True, T0 + timedelta(hours=4))
     assert sent == [("sync/stale", "resolved", 0)]  # the failed resolution is sent again
     assert st.loc[0, "resolved_at"] == T0 + timedelta(hours=3)  # when it cleared
+
+
+def test_alert_urls_are_a_secret_masked_one_by_one(caplog):
+    import logging
+
+    from lc_analytics.settings import Settings, log_masking_scope
+
+    urls = "json://hooks.example/x-token-1, mailto://ops:pa55word@mail.example"
+    s = Settings.from_env({"LC_ANALYTICS_ALERT_URLS": urls}, env_file=None)
+    assert "x-token-1" not in repr(s) and s.alert_urls is not None
+    assert s.alert_urls.reveal() == urls
+    assert {"json://hooks.example/x-token-1", "mailto://ops:pa55word@mail.example",
+            urls} <= set(s.secrets())
+    with log_masking_scope(), caplog.at_level(logging.WARNING):
+        s.install_log_masking()
+        logging.getLogger("apprise").warning("could not reach %s",
+                                             "mailto://ops:pa55word@mail.example")
+    assert "pa55word" not in caplog.text and "could not reach ********" in caplog.text
