@@ -18,7 +18,7 @@ from lc_analytics.alerts import run as alerts_run
 from lc_analytics.costs.forecast import month_to_date
 from lc_analytics.errors import ConfigError
 from lc_analytics.money import format_usd
-from lc_analytics.readmodel.alerts import alert_events, alert_state
+from lc_analytics.readmodel.alerts import alert_events, alert_state, sync_health
 from lc_analytics.settings import Secret
 from lc_analytics.warehouse import Warehouse
 
@@ -209,3 +209,28 @@ def _cli_dry_run(db, capsys, monkeypatch, tmp_path) -> None:
     assert "2 alert(s) hold; would send 2 message(s)" in out
     assert "secret-hook-123" not in out
     assert alert_state(Warehouse(db, read_only=True)).empty
+
+
+def test_runway_and_sync_health(synced):
+    from lc_analytics.alerts.checks import runway_alert, runway_alerts, sync_alerts
+    from lc_analytics.costs.runway import storage_runway
+
+    wh = Warehouse(synced[1], read_only=True)
+    acct = synced[0].account
+    assert runway_alerts(wh, Params()) == []  # small runs out 21 days after its clock
+    row = storage_runway(wh).iloc[0]
+    alert, = runway_alert(row, Params(runway_days=30))
+    truth_days = (acct.exhaustion_date() - acct.now.date()).days
+    assert alert.key == "runway/stream-storage" and alert.level == 1
+    assert abs(int(alert.facts["days"]) - truth_days) <= 2, (alert.facts, truth_days)
+    days = int(alert.facts["days"])
+    assert runway_alert(row, Params(runway_days=2 * days))[0].level == 1
+    assert runway_alert(row, Params(runway_days=2 * days + 1))[0].level == 2  # under half
+    out = row.copy()
+    out["days_until_exhaustion"] = 0
+    assert runway_alert(out, Params())[0].level == 3  # out of capacity
+    last_ok = sync_health(wh)["last_ok_at"]
+    assert isinstance(last_ok, datetime)
+    assert sync_alerts(wh, last_ok + timedelta(hours=35), Params()) == []
+    stale, = sync_alerts(wh, last_ok + timedelta(hours=36), Params())
+    assert stale.key == "sync/stale" and "last successful sync 36 hours ago" in stale.title

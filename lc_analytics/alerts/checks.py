@@ -130,9 +130,14 @@ def _anomaly_alert(a: Anomaly, params: Params) -> Alert:
 def runway_alerts(wh: Warehouse, params: Params) -> list[Alert]:
     """Stream storage runway below `params.runway_days` (level 2 below half, 3 when out)."""
     try:
-        r = storage_runway(wh).iloc[0]
+        summary = storage_runway(wh).iloc[0]
     except NotSyncedError:
         return []
+    return runway_alert(summary, params)
+
+
+def runway_alert(r: pd.Series, params: Params) -> list[Alert]:
+    """`runway_alerts` on a `costs.runway.storage_runway` row."""
     days = r["days_until_exhaustion"]
     if days is None or pd.isna(days) or days >= params.runway_days:
         return []
