@@ -3,6 +3,7 @@ fire once, escalate, resolve (Sandbox.advance + sync), a failing receiver, the C
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from lc_analytics import cli
-from lc_analytics.alerts import Params, anomalies, check_alerts, parse_budgets
+from lc_analytics.alerts import Params, anomalies, check_alerts, checks, parse_budgets
 from lc_analytics.alerts import run as alerts_run
 from lc_analytics.costs.forecast import month_to_date
 from lc_analytics.errors import ConfigError
@@ -97,12 +98,14 @@ def test_fires_once_escalates_resolves_and_retries(synced, synced_copy, receiver
         return evaluated[tuple(budgets)]
 
     def allocate_month(wh, month, book=None, through=None):
-        if (month, through) not in allocated:
-            allocated[month, through] = real_allocate(wh, month, book, through)
-        return allocated[month, through]
+        if (str(wh.path), month, through) not in allocated:
+            allocated[str(wh.path), month, through] = real_allocate(wh, month, book, through)
+        return allocated[str(wh.path), month, through]
 
     monkeypatch.setattr(alerts_run, "evaluate", evaluate)
     monkeypatch.setattr(anomalies, "allocate_month", allocate_month)
+    for name in ("month_to_date", "storage_runway"):  # likewise: once each
+        monkeypatch.setattr(checks, name, _once_per_file(getattr(checks, name)))
     minutes = iter(timedelta(minutes=k) for k in range(10))  # each run a little later
     _cli_dry_run(synced_copy, capsys, monkeypatch, tmp_path)
 
@@ -150,6 +153,20 @@ def test_fires_once_escalates_resolves_and_retries(synced, synced_copy, receiver
     assert [(m.key, m.event) for m in stale.messages] == [
         ("budget/stream/actual/2026-06", "resolved"), ("sync/stale", "fired")]
     assert len(receiver.posts) == 5
+
+
+def _once_per_file(func):
+    """`func(wh, *args)` computed once per warehouse file and arguments."""
+    results = {}
+
+    @functools.wraps(func)
+    def once(wh, *args):
+        key = (str(wh.path), *args)
+        if key not in results:
+            results[key] = func(wh, *args)
+        return results[key]
+
+    return once
 
 
 def _usd(alert) -> str:
