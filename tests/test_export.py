@@ -39,6 +39,7 @@ def assert_reads_back(lake: Path, db: Path, table: str) -> None:
     diff = con.execute(f"SELECT count(*) FROM ((SELECT * FROM x EXCEPT ALL SELECT * FROM "
                        f"w.{table}) UNION ALL (SELECT * FROM w.{table} EXCEPT ALL "
                        "SELECT * FROM x))").fetchall()[0][0]
+    con.close()
     assert diff == 0, f"{table}: {diff} rows differ"
 
 
@@ -55,6 +56,7 @@ def changed_partitions(before: Path, after: Path, tables: dict) -> set[str]:
                f"(SELECT * FROM b.{name} EXCEPT ALL SELECT * FROM a.{name})"
         for (key,) in con.execute(f"SELECT DISTINCT {part} FROM ({diff})").fetchall():
             out.add(f"{name}/{key}".rstrip("/"))
+    con.close()
     return out
 
 
@@ -200,3 +202,60 @@ def test_a_foreign_manifest_is_refused(synced_copy, tmp_path, bad):
     with pytest.raises(UsageError, match="_manifest.json"):
         export_parquet(Warehouse(synced_copy), str(lake))
     assert sorted(p.name for p in lake.iterdir()) == ["_manifest.json"]
+
+
+def test_a_migrations_new_column_carries_over_with_the_new_schema_version(
+        synced_copy, tmp_path, monkeypatch):
+    from lc_analytics.warehouse import Migration, migrations
+
+    lake = tmp_path / "lake"
+    first = export_parquet(Warehouse(synced_copy), str(lake))
+    newer = Migration(99, "live input region",
+                      "ALTER TABLE live_inputs ADD COLUMN region VARCHAR DEFAULT 'weur';")
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, newer])
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 99)
+    wh = Warehouse(synced_copy)  # migrates to 99
+    assert wh.applied_migrations == [99]
+    second = export_parquet(wh, str(lake))
+    manifest = load_manifest(Destination.open(str(lake)))
+    assert first.schema_version == SCHEMA_VERSION and manifest["schema_version"] == 99
+    assert second.written == ["live_inputs"]  # the only table whose columns changed
+    assert manifest["tables"]["live_inputs"]["columns"][-1] == ["region", "VARCHAR"]
+    assert_reads_back(lake, synced_copy, "live_inputs")
+    con = duckdb.connect()
+    assert con.execute("SELECT DISTINCT region FROM read_parquet($f)", {
+        "f": snapshot_files(str(lake), "live_inputs")}).fetchall() == [("weur",)]
+
+
+def test_export_to_r2(synced_copy, shared_account, tmp_path):
+    import pyarrow.parquet as pq
+
+    from lc_analytics.sandbox import Sandbox
+
+    with Sandbox(shared_account) as sb:
+        settings = sb.settings(db_path=synced_copy)
+        sb.r2.client().create_bucket(Bucket="lake")
+        first = export_parquet(Warehouse(synced_copy), "s3://lake/lc", settings=settings)
+        dest = Destination.open("s3://lake/lc", settings)
+        manifest = load_manifest(dest)
+        assert manifest["snapshot_id"] == first.snapshot_id
+        assert first.rows["r2_storage_daily"] > 100
+        for table in ("r2_storage_daily", "videos"):
+            paths = [p["path"] for p in manifest["tables"][table]["partitions"].values()]
+            got = pa_concat([pq.read_table(dest.path(p), filesystem=dest.fs) for p in paths])
+            con = duckdb.connect()
+            con.execute(f"ATTACH '{synced_copy}' AS w (READ_ONLY)")
+            con.register("got", got)
+            assert con.execute(f"SELECT count(*) FROM ((SELECT * FROM got EXCEPT ALL SELECT * "
+                               f"FROM w.{table}) UNION ALL (SELECT * FROM w.{table} EXCEPT ALL "
+                               "SELECT * FROM got))").fetchall() == [(0,)]
+            con.close()
+            assert len(got) == first.rows[table]
+        again = export_parquet(Warehouse(synced_copy), "s3://lake/lc", settings=settings)
+        assert again.snapshot_id is None and again.written == []
+    assert settings.r2_secret_access_key.reveal() not in json.dumps(manifest)
+
+
+def pa_concat(tables):
+    import pyarrow as pa
+    return pa.concat_tables(tables)

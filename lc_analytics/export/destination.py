@@ -27,7 +27,7 @@ MANIFEST = "_manifest.json"
 class Destination:
     """An export target: a pyarrow filesystem and the root path inside it."""
 
-    url: str
+    url: str  # normalized: an absolute folder, or s3://bucket/prefix
     fs: pafs.FileSystem
     root: str
     local: bool
@@ -44,7 +44,7 @@ class Destination:
         if root.exists() and not root.is_dir():
             raise UsageError(f"--to {url}: exists and is not a folder")
         root.mkdir(parents=True, exist_ok=True)
-        return cls(url, pafs.LocalFileSystem(), root.as_posix(), True)
+        return cls(root.as_posix(), pafs.LocalFileSystem(), root.as_posix(), True)
 
     @classmethod
     def _s3(cls, url: str, settings: Settings | None) -> Destination:
@@ -65,7 +65,7 @@ class Destination:
             region="us-east-1",  # R2 takes it as an alias of `auto`
             connect_timeout=s.request_timeout, request_timeout=s.request_timeout)
         root = (parsed.netloc + "/" + parsed.path.strip("/")).rstrip("/")
-        return cls(url, fs, root, False)
+        return cls(f"s3://{root}", fs, root, False)
 
     def path(self, relative: str) -> str:
         """The full filesystem path of `relative` (a '/'-separated path under the root)."""

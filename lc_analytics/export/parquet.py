@@ -28,9 +28,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import UsageError
-from ..readmodel.partitions import Partition, TableShape, export_tables, partition_rows, partitions
+from ..readmodel.partitions import (
+    Partition,
+    TableShape,
+    export_tables,
+    partition_rows,
+    partitions,
+    schema_version,
+)
 from ..settings import Settings
-from ..warehouse import SCHEMA_VERSION, Warehouse
+from ..warehouse import Warehouse
 from ..warehouse.export_state import exported_partitions, record_export
 from .destination import Destination
 from .manifest import FORMAT, FORMAT_VERSION, load_manifest, manifest_paths
@@ -76,9 +83,9 @@ def export_parquet(wh: Warehouse, to: str, tables: list[str] | None = None,
     old_files = manifest_paths(old) if old else set()
     now = datetime.now(UTC)
     snapshot_id = f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
-    result = ExportResult(dest.url, snapshot_id, SCHEMA_VERSION)
     new_tables: dict[str, Any] = dict(old["tables"]) if old and tables else {}
     with wh.connect(read_only=True) as con:
+        result = ExportResult(dest.url, snapshot_id, schema_version(con))
         for shape in _chosen(export_tables(con), tables):
             entry = _table_entry(shape)
             for part in partitions(con, shape):
@@ -95,11 +102,11 @@ def export_parquet(wh: Warehouse, to: str, tables: list[str] | None = None,
             new_tables[shape.name] = entry
     result.rows = {name: t["rows"] for name, t in sorted(new_tables.items())}
     if old and not result.written and set(new_tables) == set(old["tables"]) \
-            and old.get("schema_version") == SCHEMA_VERSION \
+            and old.get("schema_version") == result.schema_version \
             and manifest_paths({"tables": new_tables}) == old_files:
         result.snapshot_id = None
     else:
-        _swap_in(wh, dest, old, new_tables, snapshot_id, now)
+        _swap_in(wh, dest, old, new_tables, result, now)
     result.deleted = _collect_garbage(dest, new_tables, old)
     result.seconds = time.monotonic() - started
     return result
@@ -141,13 +148,14 @@ def _write_partition(dest: Destination, shape: TableShape, part: Partition, rows
 
 
 def _swap_in(wh: Warehouse, dest: Destination, old: dict[str, Any] | None,
-             tables: dict[str, Any], snapshot_id: str, now: datetime) -> None:
+             tables: dict[str, Any], result: ExportResult, now: datetime) -> None:
     """Make the new snapshot current (one atomic manifest write), then record it."""
+    snapshot_id, version = str(result.snapshot_id), result.schema_version
     dest.replace_json("_manifest.json", {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "schema_version": SCHEMA_VERSION,
+        "format": FORMAT, "format_version": FORMAT_VERSION, "schema_version": version,
         "snapshot_id": snapshot_id, "previous_snapshot_id": old["snapshot_id"] if old else None,
         "exported_at": now.isoformat(), "tables": tables})
-    record_export(wh, dest.url, snapshot_id, SCHEMA_VERSION, now, [
+    record_export(wh, dest.url, snapshot_id, version, now, [
         {"table_name": name, "partition_key": key, "rows": p["rows"],
          "fingerprint": p["fingerprint"], "path": p["path"]}
         for name, t in tables.items() for key, p in t["partitions"].items()])

@@ -59,6 +59,11 @@ class Partition:
         return "" if self.year is None else f"year={self.year}/month={self.month}"
 
 
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The warehouse's schema version: the last migration applied to it."""
+    return int(con.execute("SELECT max(version) FROM schema_migrations").fetchall()[0][0])
+
+
 def export_tables(con: duckdb.DuckDBPyConnection) -> list[TableShape]:
     """Every exportable table of the warehouse, by name."""
     shapes = []
