@@ -82,6 +82,10 @@ class Settings:
     db_path: Path = Path(DEFAULT_DB)
     sync_wait_seconds: float = DEFAULT_SYNC_WAIT
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # connect and read, API and R2 alike
+    # an Iceberg REST catalog (R2 Data Catalog) for `warehouse export --format iceberg`
+    iceberg_catalog_uri: str | None = None
+    iceberg_warehouse: str | None = None
+    iceberg_token: Secret | None = None
 
     # --- construction -------------------------------------------------------------------
     @classmethod
@@ -114,6 +118,9 @@ class Settings:
                            DEFAULT_REQUEST_TIMEOUT, problems, positive=True)
         secret_key = get("R2_SECRET_ACCESS_KEY")
         access_key = get("R2_ACCESS_KEY_ID")
+        catalog_uri, catalog_token = get("ICEBERG_CATALOG_URI"), get("ICEBERG_TOKEN")
+        if catalog_uri is not None:
+            _check_url("ICEBERG_CATALOG_URI", catalog_uri, problems)
         problems += _missing(set(require), {
             "CLOUDFLARE_ACCOUNT_ID is not set": ("stream", account_id is None),
             "CLOUDFLARE_STREAM_API_TOKEN (or CLOUDFLARE_API_TOKEN) is not set":
@@ -124,7 +131,7 @@ class Settings:
                 ("r2", endpoint is None and account_id is None),
         })
         if problems:
-            secrets = [s for s in (token, secret_key) if s]
+            secrets = [s for s in (token, secret_key, catalog_token) if s]
             raise ConfigError([mask_secrets(p, secrets) for p in problems])
         return cls(
             account_id=account_id,
@@ -138,6 +145,9 @@ class Settings:
             db_path=Path(get("LC_ANALYTICS_DB") or DEFAULT_DB),
             sync_wait_seconds=sync_wait,
             request_timeout=timeout,
+            iceberg_catalog_uri=catalog_uri,
+            iceberg_warehouse=get("ICEBERG_WAREHOUSE"),
+            iceberg_token=Secret(catalog_token) if catalog_token else None,
         )
 
     def secrets(self) -> list[str]:

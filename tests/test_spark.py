@@ -29,15 +29,27 @@ BOOK = load_book("cloudflare")
 
 
 @pytest.fixture(scope="module")
-def engines(synced, tmp_path_factory):
+def spark_starting():
+    """The module's Spark session, starting in the background (its JVM start-up overlaps the
+    synced warehouse's build when this module runs first)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lc_analytics.export.spark import local_spark
+
+    with ThreadPoolExecutor(1) as pool:
+        yield pool.submit(local_spark, "lc-analytics-tests")
+
+
+@pytest.fixture(scope="module")
+def engines(spark_starting, synced, tmp_path_factory):
     """(the DuckDB warehouse, the same warehouse exported and read on Spark, the truth)."""
-    from lc_analytics.export.spark import SparkWarehouse, local_spark
+    from lc_analytics.export.spark import SparkWarehouse
 
     sb, db, _ = synced
     folder = tmp_path_factory.mktemp("spark")
     copy = copy_warehouse(db, folder / "wh")
     export_parquet(Warehouse(copy), str(folder / "lake"))
-    spark = local_spark("lc-analytics-tests")
+    spark = spark_starting.result()
     try:
         yield (Warehouse(db, read_only=True), SparkWarehouse(spark, str(folder / "lake")),
                sb.account.ground_truth())

@@ -104,8 +104,7 @@ class SparkWarehouse(Warehouse):
         """Run one read-model query (DuckDB SQL) on Spark; pandas as `Warehouse.query` gives.
 
         >>> sw = SparkWarehouse(spark, "/tmp/lake")                    # doctest: +SKIP
-        >>> sw.query("SELECT count(*) AS n FROM videos WHERE created >= ?",
-        ...          [date(2026, 6, 1)])                               # doctest: +SKIP
+        >>> sw.query("SELECT ? AS day", [date(2026, 6, 1)])          # doctest: +SKIP
         """
         spark_sql = to_dialect(sql, params, "spark", columns=self._columns.__getitem__)
         if spark_sql not in self._results:  # a snapshot never changes: each query runs once

@@ -16,26 +16,37 @@ if TYPE_CHECKING:
 Held = dict[tuple[str, str], dict[str, Any]]
 
 
-def exported_partitions(wh: Warehouse, destination: str, snapshot_id: str | None) -> Held:
-    """(table, partition_key) -> {rows, fingerprint, path} of the export to `destination`
-    that wrote `snapshot_id` (the destination's current manifest); empty when the warehouse
-    did not record that snapshot (first export, another warehouse's, or a lost state)."""
-    if snapshot_id is None:
+def exported_partitions(wh: Warehouse, destination: str, snapshot_id: str | None,
+                        *, any_snapshot: bool = False) -> Held:
+    """(table, partition_key) -> {rows, fingerprint, path, snapshot_id} of the export to
+    `destination` that wrote `snapshot_id` (the destination's current manifest); empty when
+    the warehouse did not record that snapshot (first export, another warehouse's, or a lost
+    state). `any_snapshot`: every partition recorded, whatever its snapshot (Iceberg: one
+    snapshot per table, checked by the caller)."""
+    if snapshot_id is None and not any_snapshot:
         return {}
-    df = wh.query("SELECT table_name, partition_key, rows, fingerprint, path FROM export_state "
-                  "WHERE destination = ? AND snapshot_id = ?", [destination, snapshot_id])
+    df = wh.query("SELECT table_name, partition_key, rows, fingerprint, path, snapshot_id "
+                  "FROM export_state WHERE destination = ? AND (? OR snapshot_id = ?)",
+                  [destination, any_snapshot, snapshot_id or ""])
     return {(r.table_name, r.partition_key): {"rows": int(r.rows), "fingerprint": r.fingerprint,
-                                              "path": r.path}
+                                              "path": r.path, "snapshot_id": r.snapshot_id}
             for r in df.itertuples()}
 
 
 def record_export(wh: Warehouse, destination: str, snapshot_id: str, schema_version: int,
-                  exported_at: datetime, partitions: Iterable[Mapping[str, Any]]) -> None:
-    """Replace what `destination` holds with `partitions` (dicts with table_name,
-    partition_key, rows, fingerprint, path), in one transaction."""
-    rows = [dict(p, destination=destination, snapshot_id=snapshot_id,
-                 schema_version=schema_version, exported_at=exported_at) for p in partitions]
+                  exported_at: datetime, partitions: Iterable[Mapping[str, Any]],
+                  tables: Iterable[str] | None = None) -> None:
+    """Replace what `destination` holds (of `tables`, default all) with `partitions` (dicts
+    with table_name, partition_key, rows, fingerprint, path, and optionally their own
+    snapshot_id), in one transaction."""
+    rows = [{"destination": destination, "snapshot_id": snapshot_id,
+             "schema_version": schema_version, "exported_at": exported_at, **p}
+            for p in partitions]
     with wh.transaction() as tx:
-        tx.execute("DELETE FROM export_state WHERE destination = ?", [destination])
+        if tables is None:
+            tx.execute("DELETE FROM export_state WHERE destination = ?", [destination])
+        else:
+            tx.execute("DELETE FROM export_state WHERE destination = ? AND "
+                       "list_contains(?, table_name)", [destination, sorted(tables)])
         if rows:
             tx.upsert("export_state", rows)
