@@ -175,11 +175,16 @@ def test_a_killed_export_leaves_the_last_snapshot_readable(synced_copy, tmp_path
 
 def test_cli_export_and_bad_tables(synced_copy, tmp_path, capsys):
     from lc_analytics.cli import main
+    from lc_analytics.errors import UsageError
 
     lake = tmp_path / "lake"
     code = main(["warehouse", "export", "--to", str(lake), "--db", str(synced_copy),
                  "--tables", "videos", "nonesuch"])
-    assert code == 2 and not (lake / "_manifest.json").exists()
+    assert code == 2 and not lake.exists()  # refused before anything is created
+    assert "no table 'nonesuch'" in capsys.readouterr().err
+    code = main(["warehouse", "export", "--to", str(lake), "--db", str(synced_copy),
+                 "--format", "iceberg", "--tables", "nonesuch"])
+    assert code == 2 and not lake.exists()
     assert "no table 'nonesuch'" in capsys.readouterr().err
     assert main(["warehouse", "export", "--to", str(lake), "--db", str(synced_copy),
                  "--tables", "videos", "r2_storage_daily"]) == 0
@@ -188,6 +193,11 @@ def test_cli_export_and_bad_tables(synced_copy, tmp_path, capsys):
                                                                          "r2_storage_daily"}
     code = main(["warehouse", "export", "--to", "ftp://x/y", "--db", str(synced_copy)])
     assert code == 2 and "s3://bucket/prefix" in capsys.readouterr().err
+    code = main(["warehouse", "export", "--to", str(lake), "--db", str(tmp_path / "none.db")])
+    assert code == 8 and "no warehouse at" in capsys.readouterr().err
+    assert not (tmp_path / "none.db").exists()
+    with pytest.raises(UsageError, match="read-write"):
+        export_parquet(Warehouse(synced_copy, read_only=True), str(tmp_path / "other"))
 
 
 @pytest.mark.parametrize("bad", ["format", "newer"])

@@ -35,7 +35,7 @@ class Destination:
     @classmethod
     def open(cls, url: str, settings: Settings | None = None) -> Destination:
         """The destination `url` names: `s3://bucket/prefix` (R2, with `settings`'s R2
-        endpoint and keys) or a local folder (created)."""
+        endpoint and keys) or a local folder (created by the first write)."""
         if url.startswith("s3://"):
             return cls._s3(url, settings)
         if "://" in url:
@@ -43,7 +43,6 @@ class Destination:
         root = Path(url).expanduser().absolute()
         if root.exists() and not root.is_dir():
             raise UsageError(f"--to {url}: exists and is not a folder")
-        root.mkdir(parents=True, exist_ok=True)
         return cls(root.as_posix(), pafs.LocalFileSystem(), root.as_posix(), True)
 
     @classmethod
@@ -99,6 +98,7 @@ class Destination:
             self.write(relative, data)
             return
         final = Path(self.path(relative))
+        final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp")
         with open(tmp, "wb") as f:
             f.write(data)

@@ -90,6 +90,11 @@ def export_iceberg(wh: Warehouse, to: str, tables: list[str] | None = None,
     >>> export_iceberg(wh, "rest://lc").summary()                     # doctest: +SKIP
     """
     started = time.monotonic()
+    if wh.read_only:
+        raise UsageError(f"the export records what it wrote in the warehouse: open {wh.path} "
+                         "read-write")
+    with wh.connect(read_only=True) as con:
+        shapes = _chosen(export_tables(con), tables)  # bad --tables: refused before anything
     catalog, namespace, destination = open_catalog(to, settings)
     held = exported_partitions(wh, destination, None, any_snapshot=True)
     result = ExportResult(destination, None, 0)

@@ -77,6 +77,9 @@ def export_parquet(wh: Warehouse, to: str, tables: list[str] | None = None,
     's3://lake/lc: snapshot 20261129T050000Z-1a2b3c4d, 58 partitions written ...'
     """
     started = time.monotonic()
+    if wh.read_only:
+        raise UsageError(f"the export records what it wrote in the warehouse: open {wh.path} "
+                         "read-write")
     dest = Destination.open(to, settings)
     old = load_manifest(dest)
     held = exported_partitions(wh, dest.url, old["snapshot_id"] if old else None)
