@@ -21,7 +21,18 @@ from sqlglot import exp
 
 from ..errors import UsageError
 
-__all__ = ["to_dialect"]
+__all__ = ["tables_read", "to_dialect"]
+
+
+def tables_read(sql: str) -> set[str]:
+    """The tables `sql` (DuckDB) reads (CTE names left out).
+
+    >>> sorted(tables_read("WITH a AS (SELECT * FROM x) SELECT * FROM a JOIN y USING (k)"))
+    ['x', 'y']
+    """
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    ctes = {c.alias for c in tree.find_all(exp.CTE)}
+    return {t.name for t in tree.find_all(exp.Table)} - ctes
 
 
 def to_dialect(sql: str, params: Iterable[Any] | Mapping[str, Any] | None, dialect: str,

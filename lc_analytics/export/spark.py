@@ -31,7 +31,7 @@ import pyarrow as pa
 from ..errors import UsageError, WarehouseError
 from ..warehouse import Warehouse
 from .destination import Destination
-from .dialect import to_dialect
+from .dialect import tables_read, to_dialect
 from .manifest import load_manifest, snapshot_files
 
 #: Spark settings for a small local session (tests, one machine): no UI, few shuffles, UTC
@@ -84,14 +84,22 @@ class SparkWarehouse(Warehouse):
         self._results: dict[str, pa.Table] = {}
         self._columns = {name: [c for c, _ in t["columns"]]
                          for name, t in manifest["tables"].items()}
-        for name, table in manifest["tables"].items():
-            self._register(to, name, table)
+        self._to = to
+        self._views: set[str] = set()  # registered on first use: each costs a file listing
 
     def __repr__(self) -> str:
         return f"SparkWarehouse({str(self.path)!r}, snapshot {self.manifest['snapshot_id']})"
 
-    def _register(self, to: str, name: str, table: dict[str, Any]) -> None:
-        files = snapshot_files(to, name)
+    def _register(self, sql: str) -> None:
+        """Register the snapshot's tables `sql` reads as Spark views, once each."""
+        for name in tables_read(sql):
+            if name in self._views or name not in self.manifest["tables"]:
+                continue
+            self._view(name, self.manifest["tables"][name])
+            self._views.add(name)
+
+    def _view(self, name: str, table: dict[str, Any]) -> None:
+        files = snapshot_files(self._to, name)
         ddl = ", ".join(f"`{c}` {_SPARK_TYPES.get(t, t)}" for c, t in table["columns"])
         if files:  # the schema from the manifest: no job to infer it from the files
             df = self.spark.read.schema(ddl).parquet(*files)
@@ -108,6 +116,7 @@ class SparkWarehouse(Warehouse):
         """
         spark_sql = to_dialect(sql, params, "spark", columns=self._columns.__getitem__)
         if spark_sql not in self._results:  # a snapshot never changes: each query runs once
+            self._register(sql)
             self._results[spark_sql] = self.spark.sql(spark_sql).toArrow()
         arrow = self._results[spark_sql]
         con = duckdb.connect()
