@@ -173,7 +173,7 @@ def test_a_killed_export_leaves_the_last_snapshot_readable(synced_copy, tmp_path
     assert_reads_back(lake, synced_copy, "r2_storage_daily")
 
 
-def test_cli_export_and_bad_tables(synced_copy, tmp_path, capsys):
+def test_cli_export_and_bad_tables(synced_copy, tmp_path, capsys, monkeypatch):
     from lc_analytics.cli import main
     from lc_analytics.errors import UsageError
 
@@ -191,6 +191,13 @@ def test_cli_export_and_bad_tables(synced_copy, tmp_path, capsys):
     assert "2 tables" in capsys.readouterr().out
     assert set(load_manifest(Destination.open(str(lake)))["tables"]) == {"videos",
                                                                          "r2_storage_daily"}
+    for name in ("R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "R2_ENDPOINT_URL",
+                 "CLOUDFLARE_ACCOUNT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env
+    code = main(["warehouse", "export", "--to", "s3://lake/lc", "--db", str(synced_copy)])
+    err = capsys.readouterr().err
+    assert code == 2 and "R2_ACCESS_KEY_ID is not set (needed by --to s3://lake/lc)" in err
     code = main(["warehouse", "export", "--to", "ftp://x/y", "--db", str(synced_copy)])
     assert code == 2 and "s3://bucket/prefix" in capsys.readouterr().err
     code = main(["warehouse", "export", "--to", str(lake), "--db", str(tmp_path / "none.db")])
