@@ -54,7 +54,7 @@ class ExportResult:
     kept: int = 0                                       # partitions left as they were
     deleted: list[str] = field(default_factory=list)   # files no snapshot refers to any more
     rows: dict[str, int] = field(default_factory=dict)  # rows per table in the snapshot
-    bytes_written: int = 0
+    bytes_written: int = 0  # Parquet: bytes of the files; Iceberg: Arrow bytes of the rows
     seconds: float = 0.0
 
     def summary(self) -> str:
