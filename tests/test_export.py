@@ -22,25 +22,29 @@ from lc_analytics.warehouse import SCHEMA_VERSION, Warehouse
 from .conftest import copy_warehouse
 
 
-def assert_reads_back(lake: Path, db: Path, table: str) -> None:
-    """DuckDB's reading of the export's current snapshot of `table` (hive columns dropped)
-    holds exactly the rows of `table` in the warehouse file `db`, duplicates included."""
-    files = snapshot_files(str(lake), table)
-    hive = load_manifest(Destination.open(str(lake)))["tables"][table]["partitioned_by"]
-    drop = f"EXCLUDE ({', '.join(hive)})" if hive else ""
+def assert_reads_back(lake: Path, db: Path, *tables: str) -> None:
+    """DuckDB's reading of the export's current snapshot of each of `tables` (hive columns
+    dropped) holds exactly the rows of the table in the warehouse file `db`, duplicates
+    included."""
+    manifest = load_manifest(Destination.open(str(lake)))
     con = duckdb.connect()
-    con.execute(f"ATTACH '{db}' AS w (READ_ONLY)")
-    listed = ", ".join(f"'{f}'" for f in files)
-    con.execute(f"CREATE TEMP VIEW x AS SELECT * {drop} FROM read_parquet([{listed}], "
-                "hive_partitioning = true)")
-    n_x, n_w = (con.execute(f"SELECT count(*) FROM {v}").fetchall()[0][0]
-                for v in ("x", f"w.{table}"))
-    assert n_x == n_w, table
-    diff = con.execute(f"SELECT count(*) FROM ((SELECT * FROM x EXCEPT ALL SELECT * FROM "
-                       f"w.{table}) UNION ALL (SELECT * FROM w.{table} EXCEPT ALL "
-                       "SELECT * FROM x))").fetchall()[0][0]
-    con.close()
-    assert diff == 0, f"{table}: {diff} rows differ"
+    try:
+        con.execute(f"ATTACH '{db}' AS w (READ_ONLY)")
+        for table in tables:
+            listed = ", ".join(f"'{f}'" for f in snapshot_files(str(lake), table))
+            hive = manifest["tables"][table]["partitioned_by"]
+            drop = f"EXCLUDE ({', '.join(hive)})" if hive else ""
+            con.execute(f"CREATE OR REPLACE TEMP VIEW x AS SELECT * {drop} FROM read_parquet("
+                        f"[{listed}], hive_partitioning = true)")
+            n_x, n_w = (con.execute(f"SELECT count(*) FROM {v}").fetchall()[0][0]
+                        for v in ("x", f"w.{table}"))
+            assert n_x == n_w, table
+            diff = con.execute(f"SELECT count(*) FROM ((SELECT * FROM x EXCEPT ALL SELECT * "
+                               f"FROM w.{table}) UNION ALL (SELECT * FROM w.{table} EXCEPT ALL "
+                               "SELECT * FROM x))").fetchall()[0][0]
+            assert diff == 0, f"{table}: {diff} rows differ"
+    finally:
+        con.close()
 
 
 def changed_partitions(before: Path, after: Path, tables: dict) -> set[str]:
@@ -75,8 +79,8 @@ def test_export_reads_back_equal_and_an_unchanged_warehouse_writes_nothing(synce
     del counts["export_state"]
     assert first.rows == counts and set(manifest["tables"]) == set(counts)
     assert counts["minutes_viewed_daily"] > 1000 and counts["r2_objects"] > 100
+    assert_reads_back(lake, synced_copy, *manifest["tables"])
     for table, t in manifest["tables"].items():
-        assert_reads_back(lake, synced_copy, table)
         for key, p in t["partitions"].items():
             data = (lake / p["path"]).read_bytes()
             assert hashlib.sha256(data).hexdigest() == p["sha256"] and len(data) == p["bytes"]
@@ -122,8 +126,8 @@ def test_incremental_export_after_a_one_day_sync_rewrites_only_what_changed(
     assert sorted(second.deleted) == sorted(
         f for f in old_files if f.split("/part-")[0] in set(second.written))
     assert all(f"part-{first.snapshot_id}" in f for f in second.deleted)
-    for table in ("minutes_viewed_daily", "videos", "sync_runs", "coverage"):
-        assert_reads_back(lake, synced_copy, table)
+    assert_reads_back(lake, synced_copy, "minutes_viewed_daily", "videos", "sync_runs",
+                      "coverage")
 
 
 KILLER = """

@@ -13,7 +13,7 @@ from lc_analytics.warehouse import Warehouse
 
 from .conftest import copy_warehouse
 
-TABLES = ["live_inputs", "minutes_viewed_daily", "r2_storage_daily", "videos"]
+TABLES = ["live_inputs", "minutes_viewed_daily", "r2_storage_daily"]
 
 
 def assert_scan_equals(arrow, db, table: str) -> None:
