@@ -44,7 +44,11 @@ def ensure_warehouse(cache: Path, preset: str) -> tuple[Path, dict[str, Any] | N
     """The cached warehouse of `preset`, built (in a child, measured) when missing."""
     path = warehouse_path(cache, preset)
     if path.exists():
-        print(f"{preset}: reusing the warehouse cached at {path}", flush=True)
+        from lc_analytics.warehouse import Warehouse
+
+        applied = Warehouse(path).applied_migrations  # a newer lc-analytics migrates it
+        print(f"{preset}: reusing the warehouse cached at {path}"
+              + (f" (migrated: {applied})" if applied else ""), flush=True)
         return path, None
     cache.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
