@@ -17,6 +17,8 @@ class SyncReport:
     rows: dict[str, int] = field(default_factory=dict)
     windows: dict[str, list[tuple[date, date]]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # one summary line per source
+    #: what the run did not fetch, and why: {source, subject, skipped, reason} (`sync_skips`)
+    skips: list[dict] = field(default_factory=list)
     requests: int = 0
     graphql_requests: int = 0
     retries: int = 0

@@ -225,6 +225,21 @@ COMMENT ON TABLE r2_operations_daily IS
     'synced before codes were kept. 401/403 are not billed.';
 """
 
+V8_SQL = """
+-- sync_skips: what one sync run chose not to fetch, and why; key (run_id, source, subject).
+CREATE TABLE sync_skips (
+    run_id  VARCHAR NOT NULL,
+    source  VARCHAR NOT NULL,   -- the sync source, e.g. 'stream', 'r2_inventory'
+    subject VARCHAR NOT NULL,   -- what was skipped: 'live_inputs', 'videos', a bucket name
+    skipped BIGINT NOT NULL,    -- how many items (inputs, videos, buckets) were not fetched
+    reason  VARCHAR NOT NULL,
+    PRIMARY KEY (run_id, source, subject)
+);
+COMMENT ON TABLE sync_skips IS
+    'What one sync run did not fetch (unchanged live inputs, videos outside the incremental '
+    'listing, R2 buckets whose metrics did not move) and why; key (run_id, source, subject).';
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: Stream and R2 inventory, analytics, sync bookkeeping", V1_SQL),
     Migration(2, "R2 reads per object per day", V2_SQL),
@@ -233,6 +248,7 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "the account a warehouse holds", V5_SQL),
     Migration(6, "coverage: the days of each daily source committed whole", V6_SQL),
     Migration(7, "R2 operations split by HTTP response code", V7_SQL),
+    Migration(8, "sync_skips: what incremental inventories did not fetch", V8_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

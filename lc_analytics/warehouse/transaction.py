@@ -141,6 +141,47 @@ class Transaction:
         )
         return int(result[0][0]) if result else 0
 
+    def touch(self, table: str, key: str, values: list[Any], seen_at: datetime) -> int:
+        """Mark rows whose `key` is in `values` as seen at `seen_at` (listed, unchanged).
+
+        For a listing that skips re-reading what it already holds: `mark_missing` with the
+        same `seen_at` then spares them. Returns how many rows were touched.
+
+        Example:
+            >>> tx.touch("live_inputs", "uid", ["a1", "b2"], listing_started)  # doctest: +SKIP
+            2
+        """
+        info = self._table(table)
+        if not info.inventory or key not in info.writable:
+            raise WarehouseError(f"{table}: cannot touch by {key!r}", table=table)
+        if not values:
+            return 0
+        result = self._run(
+            f"UPDATE {_ident(table)} SET last_seen = GREATEST(last_seen, ?), "
+            f"missing_since = NULL WHERE {_ident(key)} IN (SELECT unnest(?))",
+            [self._seen(seen_at), list(values)], f"touch on {table}")
+        return int(result[0][0]) if result else 0
+
+    def mark_gone_at(self, table: str, column: str, now: datetime) -> int:
+        """Set missing_since = `column` on listed rows whose `column` time has passed by `now`.
+
+        For videos: one whose scheduledDeletion passed is deleted from that moment, without
+        waiting for a listing that no longer has it. Returns how many rows were marked.
+
+        Example:
+            >>> tx.mark_gone_at("videos", "scheduled_deletion", now)   # doctest: +SKIP
+            1
+        """
+        info = self._table(table)
+        if not info.inventory or column not in info.writable:
+            raise WarehouseError(f"{table}: cannot mark gone by {column!r}", table=table)
+        col = _ident(column)
+        result = self._run(
+            f"UPDATE {_ident(table)} SET missing_since = {col} WHERE missing_since IS NULL "
+            f"AND {col} IS NOT NULL AND {col} <= ?", [self._seen(now)],
+            f"mark_gone_at on {table}")
+        return int(result[0][0]) if result else 0
+
     # -- state and raw SQL ---------------------------------------------------------------
 
     def set_watermark(
