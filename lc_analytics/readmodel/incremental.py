@@ -60,17 +60,14 @@ def bucket_metrics_moved(wh: Warehouse, bucket: str, since: date, objects: int,
 def lifecycle_due(wh: Warehouse, bucket: str, rules: list[dict], after: datetime,
                   until: datetime) -> int:
     """Listed objects of `bucket` an enabled rule transitions or expires in (after, until]."""
-    n = 0
-    for rule in rules:
-        if not rule.get("enabled"):
-            continue
-        for days in (rule.get("transition_days"), rule.get("expire_days")):
-            if days is None:
-                continue
-            df = wh.query(
-                "SELECT count(*) AS n FROM r2_objects WHERE bucket = ? AND missing_since IS "
-                "NULL AND starts_with(key, ?) AND last_modified + to_days(CAST(? AS INTEGER)) "
-                "> ? AND last_modified + to_days(CAST(? AS INTEGER)) <= ?",
-                [bucket, rule.get("prefix") or "", days, after, days, until])
-            n += int(df["n"].iloc[0])
-    return n
+    ages = [(r.get("prefix") or "", int(days)) for r in rules if r.get("enabled")
+            for days in (r.get("transition_days"), r.get("expire_days")) if days is not None]
+    if not ages:
+        return 0
+    df = wh.query(
+        "SELECT count(*) AS n FROM r2_objects AS o, "
+        "(SELECT unnest(?::VARCHAR[]) AS prefix, unnest(?::INTEGER[]) AS days) AS r "
+        "WHERE o.bucket = ? AND o.missing_since IS NULL AND starts_with(o.key, r.prefix) "
+        "AND o.last_modified + to_days(r.days) > ? AND o.last_modified + to_days(r.days) <= ?",
+        [[p for p, _ in ages], [d for _, d in ages], bucket, after, until])
+    return int(df["n"].iloc[0])
