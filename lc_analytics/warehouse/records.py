@@ -51,11 +51,33 @@ def _to_arrow(info: _Table, batch: pd.DataFrame | pa.Table | list[Any], offset: 
         arrays = [_arrow_column(batch.column(i).to_pylist()) if pa.types.is_nested(t)
                   else batch.column(i) for i, t in enumerate(batch.schema.types)]
     else:
+        fast = _from_dicts(info, batch, offset)
+        if fast is not None:
+            _check_not_null(info, fast, offset)
+            return fast
         names = _record_columns(info, batch, offset)
         arrays = [_arrow_column([r.get(n) for r in batch]) for n in names]
     table = pa.table(arrays, names=names)
     _check_not_null(info, table, offset)
     return table
+
+
+def _from_dicts(info: _Table, batch: list[Any], offset: int) -> pa.Table | None:
+    """Plain dicts whose values Arrow types together, converted in C++ (no per-row Python);
+    None to take the general path (other mappings, mixed types, nested values)."""
+    if not batch or set(map(type, batch)) != {dict}:
+        return None
+    required = set(info.required)
+    for keys in set(map(tuple, batch)):
+        if not required <= set(keys) <= info.writable:
+            return None  # the general path names the first offending record
+    try:
+        table = pa.Table.from_struct_array(pa.array(batch, from_pandas=True))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        return None
+    if any(pa.types.is_nested(t) for t in table.schema.types):
+        return None
+    return table.select([c for c in info.columns if c in table.column_names])
 
 
 def _record_columns(info: _Table, batch: list[Any], offset: int) -> list[str]:
