@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
 
 from .client.http import Clock, CloudflareClient
+from .client.pipeline import prefetch
 from .errors import ConfigError, LcAnalyticsError, UsageError
 from .settings import Settings
 from .sources.analytics import (
@@ -22,7 +25,8 @@ from .sources.analytics import (
     R2_STORAGE,
     Dataset,
     build_query,
-    iter_window,
+    iter_window_pages,
+    page_table,
     windows,
 )
 from .sources.r2 import R2Inventory
@@ -48,6 +52,7 @@ ANALYTICS: dict[str, tuple[Dataset, str]] = {
     "r2_object_reads": (R2_OBJECT_READS, "r2_object_reads_daily"),
 }
 LAG_DAYS = 3  # recent analytics are restated: re-fetch the last 3 days on every run
+PREFETCH_PAGES = 3  # GraphQL pages fetched ahead of the writer (10,000 rows each at most)
 
 
 @dataclass
@@ -248,28 +253,55 @@ def _analytics_range(ctx: _Context, source: str, ds: Dataset) -> tuple[date, dat
 
 
 def _sync_analytics(ctx: _Context, source: str) -> None:
-    """One GraphQL dataset, window by window, each committed with its watermark."""
+    """One GraphQL dataset, window by window, each committed with its watermark.
+
+    Pipelined: one background thread fetches pages (the next window's too) while this one
+    converts each page to Arrow and writes it; a window's pages stream into its transaction,
+    so memory holds a few pages, not a window.
+    """
     assert ctx.client is not None
     ds, table = ANALYTICS[source]
     start, end = _analytics_range(ctx, source, ds)
     wins = list(windows(start, end))
     ctx.report.windows[source] = wins
     ctx.progress.start(source, len(wins), "window")
+    synced_at = ctx.now if table == "minutes_viewed_daily" else None
     total = 0
-    for lo, hi in wins:
-        rows = list(iter_window(ctx.client, ds, lo, hi))
-        if table == "minutes_viewed_daily":
-            for r in rows:
-                r["synced_at"] = ctx.now
-        with ctx.warehouse.transaction() as tx:
-            total += tx.replace_range(table, "date", lo, hi, rows)
-            # covered: the window's days that are over (today is still filling up); the
-            # watermark follows the last covered day, so a re-fetch never moves it back
-            tx.cover(source, lo, min(hi, ctx.now.date()))
-        ctx.progress.advance()
+    with closing(prefetch(_window_pages(ctx.client, ds, wins), PREFETCH_PAGES)) as pages:
+        for lo, hi in wins:
+            tables = _window_tables(pages, ds, synced_at)
+            with ctx.warehouse.transaction() as tx:
+                total += tx.replace_range(table, "date", lo, hi, tables)
+                for _ in tables:  # the window's end marker, if no page was read
+                    pass
+                # covered: the window's days that are over (today is still filling up); the
+                # watermark follows the last covered day, so a re-fetch never moves it back
+                tx.cover(source, lo, min(hi, ctx.now.date()))
+            ctx.progress.advance()
     _count(ctx, **{table: total})
     _done(ctx, source, f"{total:,} rows in {len(wins)} window(s), {start} to "
                        f"{end - timedelta(days=1)}")
+
+
+def _window_pages(client: CloudflareClient, ds: Dataset, wins: list[tuple[date, date]],
+                  ) -> Iterator[list[dict] | None]:
+    """Every page of every window in order, None after each window (the producer's side)."""
+    for lo, hi in wins:
+        yield from iter_window_pages(client, ds, lo, hi)
+        yield None
+
+
+def _window_tables(pages: Iterator[list[dict] | None], ds: Dataset,
+                   synced_at: datetime | None) -> Iterator[pa.Table]:
+    """One window's pages as Arrow tables, up to its end marker."""
+    for page in pages:
+        if page is None:
+            return
+        table = page_table(page, ds)
+        if synced_at is not None:
+            table = table.append_column("synced_at", pa.repeat(pa.scalar(synced_at),
+                                                               table.num_rows))
+        yield table
 
 
 _STEPS: dict[str, Callable[[_Context, str], None]] = {

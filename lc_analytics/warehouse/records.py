@@ -19,7 +19,9 @@ from ..errors import WarehouseError
 from .catalog import _ident, _names, _Table
 from .connections import _translate
 
-Records: TypeAlias = Iterable[Mapping[str, Any]] | pd.DataFrame | pa.Table
+#: dicts, a DataFrame, an Arrow table, or an iterable of Arrow tables / record batches
+Records: TypeAlias = (Iterable[Mapping[str, Any]] | pd.DataFrame | pa.Table
+                      | Iterable[pa.Table] | Iterable[pa.RecordBatch])
 
 
 def _batches(records: Records, size: int) -> Iterator[pd.DataFrame | pa.Table | list[Any]]:
@@ -36,6 +38,15 @@ def _batches(records: Records, size: int) -> Iterator[pd.DataFrame | pa.Table | 
         )
     else:
         iterator = iter(records)
+        first = next(iterator, None)
+        if isinstance(first, pa.Table | pa.RecordBatch):
+            # a stream of Arrow tables (a page each): written as they come, never gathered
+            for item in itertools.chain([first], iterator):
+                table = item if isinstance(item, pa.Table) else pa.Table.from_batches([item])
+                for start in range(0, table.num_rows, size):
+                    yield table.slice(start, size)
+            return
+        iterator = itertools.chain([] if first is None else [first], iterator)
         while chunk := list(itertools.islice(iterator, size)):
             yield chunk
 
