@@ -27,6 +27,8 @@ class SyncReport:
 
     def summary_lines(self) -> list[str]:
         lines = [f"{source}: {note}" for source, note in self.notes.items()]
+        lines += [f"skipped {s['source']} {s['subject']} ({s['skipped']:,}): {s['reason']}"
+                  for s in self.skips]
         lines.append("rows: " + ", ".join(f"{t} {n:,}" for t, n in sorted(self.rows.items())))
         lines.append(f"requests {self.requests} (GraphQL {self.graphql_requests}), retries "
                      f"{self.retries}, R2 listing calls {self.listing_calls}, "

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from lc_analytics.errors import ConfigError
+from lc_analytics.readmodel import sync_skips
 from lc_analytics.sandbox.runtime import Sandbox
 from lc_analytics.settings import Settings
 from lc_analytics.sync import sync
@@ -57,6 +58,10 @@ def test_incremental_listings_equal_a_full_resync_and_the_truth(sandbox, synced,
                         [again.run_id])
     assert sorted(zip(recorded["source"], recorded["subject"], recorded["skipped"],
                       strict=True)) == [("r2_inventory", b, 1) for b in sorted(skips)]
+    logged = sync_skips(wh)
+    assert logged[logged["run_id"] == again.run_id]["subject"].tolist() == sorted(skips)
+    assert any(line.startswith("skipped r2_inventory lc-thumbnails (1): ")
+               for line in again.summary_lines())
     calls = wh.query("SELECT bucket FROM r2_listing_calls WHERE run_id = ?", [again.run_id])
     buckets = set(acct.ground_truth().r2_objects["bucket"])
     assert len(buckets) == 4 and set(calls["bucket"]) == buckets - set(skips)

@@ -16,7 +16,7 @@ data through these functions and holds no SQL on the warehouse's tables::
       r2.py         R2 per day: storage per bucket and class, requests per billing class
                     (401/403 not billed), per-object reads, IA retrieval and removals
       inventory.py  videos, live inputs, R2 objects, lifecycle rules (listed, or history)
-      sync_log.py   the R2 listing calls each sync run made
+      sync_log.py   the R2 listing calls each sync run made, and what it skipped
       incremental.py  what the sync's incremental inventories decide from (versions, metrics)
         │
         ▼
@@ -66,7 +66,7 @@ from .stored import (
     stored_videos,
     upload_reservations,
 )
-from .sync_log import listing_calls
+from .sync_log import listing_calls, sync_skips
 from .viewing import KINDS, LIVE, ON_DEMAND, minutes_viewed_daily, viewing
 
 __all__ = [
@@ -83,7 +83,7 @@ __all__ = [
     "inventory_objects", "objects_daily_bytes", "r2_ia_removals", "r2_ia_retrieval",
     "r2_object_reads", "r2_operations", "r2_requests", "r2_storage", "r2_storage_totals",
     # sync log
-    "listing_calls",
+    "listing_calls", "sync_skips",
     # inventories
     "lifecycle_rules", "live_inputs", "r2_buckets", "r2_objects", "resource_names", "videos",
 ]
