@@ -40,15 +40,31 @@ def _batches(records: Records, size: int) -> Iterator[pd.DataFrame | pa.Table | 
         iterator = iter(records)
         first = next(iterator, None)
         if isinstance(first, pa.Table | pa.RecordBatch):
-            # a stream of Arrow tables (a page each): written as they come, never gathered
-            for item in itertools.chain([first], iterator):
-                table = item if isinstance(item, pa.Table) else pa.Table.from_batches([item])
-                for start in range(0, table.num_rows, size):
-                    yield table.slice(start, size)
+            yield from _arrow_batches(itertools.chain([first], iterator), size)
             return
         iterator = itertools.chain([] if first is None else [first], iterator)
         while chunk := list(itertools.islice(iterator, size)):
             yield chunk
+
+
+def _arrow_batches(tables: Iterator[Any], size: int) -> Iterator[pa.Table]:
+    """A stream of Arrow tables (a page each) regrouped into batches of `size` rows: written
+    as they come, never a whole window at once, and few enough statements to be cheap."""
+    held: list[pa.Table] = []
+    rows = 0
+    for item in tables:
+        table = item if isinstance(item, pa.Table) else pa.Table.from_batches([item])
+        held.append(table)
+        rows += table.num_rows
+        if rows >= size:
+            whole = pa.concat_tables(held, promote_options="permissive")
+            full = whole.num_rows - whole.num_rows % size
+            for start in range(0, full, size):
+                yield whole.slice(start, size)
+            held, rows = ([whole.slice(full)], whole.num_rows - full) if full < whole.num_rows \
+                else ([], 0)
+    if rows:
+        yield pa.concat_tables(held, promote_options="permissive")
 
 
 def _to_arrow(info: _Table, batch: pd.DataFrame | pa.Table | list[Any], offset: int) -> pa.Table:
