@@ -84,6 +84,7 @@ class Settings:
     sync_wait_seconds: float = DEFAULT_SYNC_WAIT
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # connect and read, API and R2 alike
     full_listing_days: int = DEFAULT_FULL_LISTING_DAYS  # 0: every sync lists everything
+    alert_urls: Secret | None = None  # LC_ANALYTICS_ALERT_URLS: apprise URLs (credentials)
 
     # --- construction -------------------------------------------------------------------
     @classmethod
@@ -127,8 +128,9 @@ class Settings:
             "R2_ENDPOINT_URL is not set (nor CLOUDFLARE_ACCOUNT_ID)":
                 ("r2", endpoint is None and account_id is None),
         })
+        alert_urls = get("LC_ANALYTICS_ALERT_URLS")
         if problems:
-            secrets = [s for s in (token, secret_key) if s]
+            secrets = [s for s in (token, secret_key, alert_urls) if s]
             raise ConfigError([mask_secrets(p, secrets) for p in problems])
         return cls(
             account_id=account_id,
@@ -143,6 +145,7 @@ class Settings:
             sync_wait_seconds=sync_wait,
             request_timeout=timeout,
             full_listing_days=full_days,
+            alert_urls=Secret(alert_urls) if alert_urls else None,
         )
 
     def secrets(self) -> list[str]:
@@ -156,7 +159,10 @@ class Settings:
             for f in fields(self)
             if isinstance(getattr(self, f.name), Secret) and getattr(self, f.name)
         ]
-        return values + ([self.r2_access_key_id] if self.r2_access_key_id else [])
+        # each alert URL alone too: a library may log one URL of several
+        urls = re.split(r"[,\s]+", self.alert_urls.reveal()) if self.alert_urls else []
+        return values + [u for u in urls if u] + (
+            [self.r2_access_key_id] if self.r2_access_key_id else [])
 
     def install_log_masking(self, logger: logging.Logger | None = None) -> None:
         """Mask every secret value in records that pass through `logger` (root by default)."""
