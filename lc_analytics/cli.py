@@ -67,6 +67,8 @@ def _add_sync_parser(sub: argparse._SubParsersAction) -> None:
     sy.add_argument("--db", default=None, help="warehouse path (default: $LC_ANALYTICS_DB)")
     sy.add_argument("--quiet", action="store_true",
                     help="no progress bars; one summary line per source (for cron)")
+    sy.add_argument("--full", action="store_true",
+                    help="list every inventory whole now (videos, R2 buckets), due or not")
     sy.set_defaults(func=_cmd_sync)
 
 
@@ -207,7 +209,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     settings.install_log_masking()
     if args.db:
         settings = dataclasses.replace(settings, db_path=Path(args.db))
-    report = sync(settings, sources=sources, since=args.since,
+    report = sync(settings, sources=sources, since=args.since, full=args.full,
                   progress="lines" if args.quiet else "auto")
     if not args.quiet:
         print("\n".join(report.summary_lines()))

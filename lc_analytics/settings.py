@@ -19,6 +19,7 @@ from .errors import ConfigError, UsageError
 DEFAULT_API_BASE_URL = "https://api.cloudflare.com/client/v4"
 DEFAULT_DB = "data/lc_analytics.duckdb"
 DEFAULT_SYNC_WAIT = 600.0  # seconds a sync waits for readers holding the warehouse open
+DEFAULT_FULL_LISTING_DAYS = 7  # days between full inventory listings (README: incremental)
 DEFAULT_REQUEST_TIMEOUT = 30.0  # seconds; botocore's own default (60 s) hangs a sync too long
 _ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
@@ -87,6 +88,7 @@ class Settings:
     iceberg_catalog_uri: str | None = None
     iceberg_warehouse: str | None = None
     iceberg_token: Secret | None = None
+    full_listing_days: int = DEFAULT_FULL_LISTING_DAYS  # 0: every sync lists everything
     alert_urls: Secret | None = None  # LC_ANALYTICS_ALERT_URLS: apprise URLs (credentials)
 
     # --- construction -------------------------------------------------------------------
@@ -118,6 +120,8 @@ class Settings:
                              DEFAULT_SYNC_WAIT, problems)
         timeout = _seconds("LC_ANALYTICS_REQUEST_TIMEOUT", get("LC_ANALYTICS_REQUEST_TIMEOUT"),
                            DEFAULT_REQUEST_TIMEOUT, problems, positive=True)
+        full_days = _days("LC_ANALYTICS_FULL_LISTING_DAYS", get("LC_ANALYTICS_FULL_LISTING_DAYS"),
+                          DEFAULT_FULL_LISTING_DAYS, problems)
         secret_key = get("R2_SECRET_ACCESS_KEY")
         access_key = get("R2_ACCESS_KEY_ID")
         catalog = _iceberg_catalog(get, problems)
@@ -147,6 +151,7 @@ class Settings:
             sync_wait_seconds=sync_wait,
             request_timeout=timeout,
             **catalog,
+            full_listing_days=full_days,
             alert_urls=Secret(alert_urls) if alert_urls else None,
         )
 
@@ -241,6 +246,16 @@ def _seconds(name: str, value: str | None, default: float, problems: list[str], 
         problems.append(f"{name} must be {bound} (got {value!r})")
         return default
     return seconds
+
+
+def _days(name: str, value: str | None, default: int, problems: list[str]) -> int:
+    """A whole number of days from the environment, 0 to 366."""
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) > 366:
+        problems.append(f"{name} must be a whole number of days from 0 to 366 (got {value!r})")
+        return default
+    return int(value)
 
 
 def _check_url(name: str, value: str, problems: list[str]) -> None:

@@ -26,7 +26,7 @@ from typing import Any, Generic, TypeVar
 from ..errors import ApiError, QueryError, R2Error
 
 __all__ = ["ContinuationTokenPaginator", "KeysetPaginator", "Paginator",
-           "TimeCursorPaginator", "paginate"]
+           "TimeCursorPaginator", "paginate", "paginate_pages"]
 
 P = TypeVar("P")  # a page as the client returns it
 T = TypeVar("T")  # one item of a page
@@ -50,9 +50,20 @@ class Paginator(ABC, Generic[T]):
 def paginate(fetch: Callable[[dict[str, Any]], P], request: dict[str, Any],
              paginator: Paginator[T], items: Callable[[P], list[T]]) -> Iterator[T]:
     """Every item of every page: send `request`, yield what the paginator keeps, follow it."""
+    for page in paginate_pages(fetch, request, paginator, items):
+        yield from page
+
+
+def paginate_pages(fetch: Callable[[dict[str, Any]], P], request: dict[str, Any],
+                   paginator: Paginator[T], items: Callable[[P], list[T]],
+                   ) -> Iterator[list[T]]:
+    """The same loop, a page at a time (the items the paginator keeps; empty pages skipped),
+    for callers that convert whole pages (to Arrow)."""
     while True:
         page = fetch(request)
-        yield from paginator.update_state(page, items(page))
+        kept = paginator.update_state(page, items(page))
+        if kept:
+            yield kept
         if not paginator.has_next_page:
             return
         paginator.update_request(request)

@@ -18,6 +18,8 @@ data through these functions and holds no SQL on the warehouse's tables::
       inventory.py  videos, live inputs, R2 objects, lifecycle rules (listed, or history)
       sync_log.py   the R2 listing calls each sync run made
       partitions.py the tables cut into export partitions (year/month), fingerprinted
+      sync_log.py   the R2 listing calls each sync run made, and what it skipped
+      incremental.py  what the sync's incremental inventories decide from (versions, metrics)
         │
         ▼
     costs/ (pricing), recommend/, reports/, notebooks
@@ -66,7 +68,7 @@ from .stored import (
     stored_videos,
     upload_reservations,
 )
-from .sync_log import listing_calls
+from .sync_log import listing_calls, sync_skips
 from .viewing import KINDS, LIVE, ON_DEMAND, minutes_viewed_daily, viewing
 
 __all__ = [
@@ -83,7 +85,7 @@ __all__ = [
     "inventory_objects", "objects_daily_bytes", "r2_ia_removals", "r2_ia_retrieval",
     "r2_object_reads", "r2_operations", "r2_requests", "r2_storage", "r2_storage_totals",
     # sync log
-    "listing_calls",
+    "listing_calls", "sync_skips",
     # inventories
     "lifecycle_rules", "live_inputs", "r2_buckets", "r2_objects", "resource_names", "videos",
 ]

@@ -1,4 +1,5 @@
-"""What the syncs themselves did: the R2 listing calls (Class A requests) each run made."""
+"""What the syncs themselves did: the R2 listing calls (Class A requests) each run made, and
+what each run's incremental inventories did not fetch."""
 
 from __future__ import annotations
 
@@ -28,3 +29,15 @@ def listing_calls(wh: Warehouse) -> pd.DataFrame:
         if len(per_bucket) or len(other) else per_bucket
     df["calls"] = df["calls"].astype("int64")
     return df.sort_values(["started_at", "run_id", "bucket"], ignore_index=True)
+
+
+def sync_skips(wh: Warehouse) -> pd.DataFrame:
+    """What each sync run did not fetch, and why: run_id, started_at, source, subject,
+    skipped (how many inputs, videos or buckets), reason. Oldest run first.
+
+    >>> sync_skips(Warehouse("data/demo.duckdb", read_only=True))   # doctest: +SKIP
+    """
+    return wh.query("""
+        SELECT s.run_id, r.started_at, s.source, s.subject, s.skipped, s.reason
+        FROM sync_skips s LEFT JOIN sync_runs r USING (run_id)
+        ORDER BY r.started_at, s.run_id, s.source, s.subject""")
