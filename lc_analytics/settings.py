@@ -116,12 +116,7 @@ class Settings:
         _check_url("CLOUDFLARE_API_BASE_URL", base_url, problems)
         endpoint, bucket = _r2_location(get("R2_ENDPOINT_URL"), get("R2_BUCKET_NAME"),
                                         account_id, problems)
-        sync_wait = _seconds("LC_ANALYTICS_SYNC_WAIT", get("LC_ANALYTICS_SYNC_WAIT"),
-                             DEFAULT_SYNC_WAIT, problems)
-        timeout = _seconds("LC_ANALYTICS_REQUEST_TIMEOUT", get("LC_ANALYTICS_REQUEST_TIMEOUT"),
-                           DEFAULT_REQUEST_TIMEOUT, problems, positive=True)
-        full_days = _days("LC_ANALYTICS_FULL_LISTING_DAYS", get("LC_ANALYTICS_FULL_LISTING_DAYS"),
-                          DEFAULT_FULL_LISTING_DAYS, problems)
+        tuning = _tuning(get, problems)
         secret_key = get("R2_SECRET_ACCESS_KEY")
         access_key = get("R2_ACCESS_KEY_ID")
         catalog = _iceberg_catalog(get, problems)
@@ -148,10 +143,8 @@ class Settings:
             r2_endpoint_url=endpoint,
             r2_bucket_name=bucket,
             db_path=Path(get("LC_ANALYTICS_DB") or DEFAULT_DB),
-            sync_wait_seconds=sync_wait,
-            request_timeout=timeout,
+            **tuning,
             **catalog,
-            full_listing_days=full_days,
             alert_urls=Secret(alert_urls) if alert_urls else None,
         )
 
@@ -195,6 +188,20 @@ def _check_account(account_id: str | None, token_name: str, token: str | None,
         )
     if token is not None and re.search(r"\s", token):
         problems.append(f"{token_name} contains whitespace (a pasted newline?)")
+
+
+def _tuning(get: Callable[[str], str | None], problems: list[str]) -> dict[str, Any]:
+    """The sync's waits, timeouts and listing cadence, each checked and named when bad."""
+    return {
+        "sync_wait_seconds": _seconds("LC_ANALYTICS_SYNC_WAIT", get("LC_ANALYTICS_SYNC_WAIT"),
+                                      DEFAULT_SYNC_WAIT, problems),
+        "request_timeout": _seconds("LC_ANALYTICS_REQUEST_TIMEOUT",
+                                    get("LC_ANALYTICS_REQUEST_TIMEOUT"),
+                                    DEFAULT_REQUEST_TIMEOUT, problems, positive=True),
+        "full_listing_days": _days("LC_ANALYTICS_FULL_LISTING_DAYS",
+                                   get("LC_ANALYTICS_FULL_LISTING_DAYS"),
+                                   DEFAULT_FULL_LISTING_DAYS, problems),
+    }
 
 
 def _iceberg_catalog(get: Callable[[str], str | None], problems: list[str]) -> dict[str, Any]:
