@@ -71,6 +71,7 @@ from graphql import (
 from graphql.execution.values import get_directive_values
 from graphql.validation.rules.variables_in_allowed_position import allowed_variable_usage
 
+from . import graphql_zone
 from .account import SimulatedAccount
 
 __all__ = ["ANALYTICS_READ", "DATASETS", "MAX_PAGE_SIZE", "Dataset", "GraphQLEndpoint"]
@@ -286,6 +287,7 @@ def schema() -> GraphQLSchema:
         name: ds.settings() for name, ds in DATASETS.items()}
     for name, ds in DATASETS.items():
         acct.fields[name].resolve = _dataset_resolver(ds)
+    graphql_zone.bind(built)
     return built
 
 
@@ -341,6 +343,8 @@ _RULES = tuple(r if r is not VariablesInAllowedPositionRule else _VariablesInAll
 def _resolve_accounts(_viewer: Any, info: Any, filter: dict) -> list[object]:
     """`accounts(filter: {accountTag})`: exactly the one simulated account."""
     endpoint: GraphQLEndpoint = info.context
+    if ANALYTICS_READ not in endpoint.permissions:
+        raise _QueryFailure("not authorized for that account", "authz", status=403)
     tag = filter.get("accountTag")
     if not tag:
         raise _QueryFailure("accounts filter must set accountTag (one account per query)",
@@ -687,11 +691,14 @@ class GraphQLEndpoint:
         self.account = account
         self.columnar = columnar  # False: graphql-core's standard completion, field by field
         self._frames: dict[str, tuple[object, pd.Timestamp, pd.DataFrame]] = {}
+        self.zone_frames: dict[str, tuple[Any, pd.DataFrame]] = {}  # graphql_zone's cache
+        self.permissions: set[str] = set()  # the current request's
 
     def execute(self, payload: dict, permissions: set[str]) -> tuple[int, dict]:
         """Answer one decoded JSON body with (HTTP status, JSON response)."""
-        if ANALYTICS_READ not in permissions:
+        if not permissions & {ANALYTICS_READ, graphql_zone.ZONE_ANALYTICS_READ}:
             return self._fail(403, "not authorized for that account", "authz")
+        self.permissions = permissions
         query, variables = payload.get("query"), payload.get("variables")
         if not isinstance(query, str) or not isinstance(variables, dict | None):
             return self._fail(400, "error parsing args: the body needs a string query and "
