@@ -648,6 +648,9 @@ class _ColumnarExecutor(Executor):
         of leaf values or, for an object type, a dict of its fields' columns."""
         if is_non_null_type(type_):
             type_ = type_.of_type
+        if isinstance(type_, GraphQLList) and isinstance(column, list) \
+                and all(isinstance(v, list) for v in column):
+            return self._complete_nested(type_.of_type, field_details_list, column)
         if is_leaf_type(type_):
             if not isinstance(column, list) or None in column:
                 raise _Unusual(f"no column of non-null {type_} values")
@@ -670,6 +673,23 @@ class _ColumnarExecutor(Executor):
             else:
                 raise _Unusual(f"{type_}.{name} has no column")
         return _zip_rows(columns, length)
+
+    def _complete_nested(self, item_type: Any, field_details_list: Any,
+                         column: list[list]) -> list:
+        """A list field per row (e.g. a `countryMap`): its items completed as one column
+        across all rows, then split back per row."""
+        flat = [item for items in column for item in items]
+        if flat and all(isinstance(item, dict) for item in flat):
+            keys = set().union(*flat)
+            inner: Any = {k: [item.get(k) for item in flat] for k in keys}
+        else:
+            inner = flat
+        done = self._complete_column(item_type, field_details_list, inner, len(flat))
+        out, at = [], 0
+        for items in column:
+            out.append(done[at:at + len(items)])
+            at += len(items)
+        return out
 
 
 # --- the endpoint ----------------------------------------------------------------------

@@ -107,10 +107,11 @@ def _interval(n: np.ndarray) -> np.ndarray:
     return np.where(n < 200, 1, np.where(n < 1_000, 5, 20))
 
 
-def adaptive_frame(zone: SimulatedZone, now: pd.Timestamp) -> pd.DataFrame:
-    """The sampled rows the dataset serves (what its plan still keeps)."""
-    older = pd.Timedelta(seconds=zone.settings()[ADAPTIVE]["notOlderThan"])
-    truth = zone.hourly(now, (now - older).floor("h"))
+def adaptive_frame(zone: SimulatedZone, now: pd.Timestamp, lo: pd.Timestamp,
+                   hi: pd.Timestamp) -> pd.DataFrame:
+    """The sampled rows the dataset serves for the hours in [lo, hi) (each hour's sample is
+    drawn from its own seed, so any window shows the same numbers for it)."""
+    truth = zone.hourly(now, lo.floor("h"), hi)
     n = truth["requests"].to_numpy()
     k = _interval(n)
     sampled = np.zeros(len(truth), dtype=np.int64)
@@ -133,12 +134,14 @@ def adaptive_frame(zone: SimulatedZone, now: pd.Timestamp) -> pd.DataFrame:
     return frame[frame["count"] > 0].reset_index(drop=True)
 
 
-def _frame(endpoint: GraphQLEndpoint, zone: SimulatedZone) -> pd.DataFrame:
-    key = (endpoint.account.now, zone.rules_history[-1][1]["version"], zone.plan)
+def _frame(endpoint: GraphQLEndpoint, zone: SimulatedZone, lo: pd.Timestamp,
+           hi: pd.Timestamp) -> pd.DataFrame:
+    """The window's sampled rows (the last window asked is kept: pages re-ask it)."""
+    key = (endpoint.account.now, len(zone.rules_history), zone.plan, lo, hi)
     cached = endpoint.zone_frames.get(zone.zone_id)
     if cached is None or cached[0] != key:
         cached = endpoint.zone_frames[zone.zone_id] = (
-            key, adaptive_frame(zone, endpoint.account.now))
+            key, adaptive_frame(zone, endpoint.account.now, lo, hi))
     return cached[1]
 
 
@@ -149,8 +152,7 @@ def _adaptive(zone: SimulatedZone, info: Any, limit: int, filter: dict | None = 
     endpoint: GraphQLEndpoint = info.context
     flt = filter or {}
     lo, hi = _check(zone, ADAPTIVE, flt, limit, endpoint.account.now)
-    frame = _frame(endpoint, zone)
-    rows = frame[((frame["_ts"] >= lo) & (frame["_ts"] < hi)).to_numpy()]
+    rows = _frame(endpoint, zone, lo, hi)
     rows = rows[_mask(rows.assign(datetimeHour=rows["_ts"]), flt)] if flt else rows
     requested = _requested(info)
     dims = [d for d in _DIMENSIONS if d in requested.get("dimensions", ())]
@@ -193,29 +195,29 @@ def _values(frame: pd.DataFrame, dimension: str) -> list:
 
 # --- daily rollup ----------------------------------------------------------------------
 def _daily(zone: SimulatedZone, info: Any, limit: int, filter: dict | None = None,
-           orderBy: list[str] | None = None) -> list[dict]:
+           orderBy: list[str] | None = None) -> Any:
+    from .graphql_api import _Rows
+
     endpoint: GraphQLEndpoint = info.context
     now = endpoint.account.now
     lo, hi = _check(zone, DAILY, filter or {}, limit, now)
     days = zone.daily(now)
     stamps = pd.to_datetime(days["date"]).dt.tz_localize("UTC")
     days = days[((stamps >= lo) & (stamps < hi)).to_numpy()]
-    countries = zone.daily_countries(now)
-    by_day = {d: g for d, g in countries[countries["date"].isin(set(days["date"]))]
-              .groupby("date")}
     if orderBy and orderBy[0] == "date_DESC":
         days = days.iloc[::-1]
-    out = []
-    for row in days.head(limit).itertuples(index=False):
-        cmap = by_day.get(row.date)
-        out.append({
-            "dimensions": {"date": row.date.isoformat()},
-            "sum": {"requests": row.requests, "cachedRequests": row.cached_requests,
-                    "bytes": row.bytes, "cachedBytes": row.cached_bytes,
-                    "pageViews": row.page_views, "threats": row.threats,
-                    "countryMap": [] if cmap is None else [
-                        {"clientCountryName": c, "requests": r, "bytes": b}
-                        for c, r, b in zip(cmap["country"], cmap["requests"], cmap["bytes"],
-                                           strict=True)]},
-            "uniq": {"uniques": row.uniques}})
-    return out
+    days = days.head(limit)
+    countries = zone.daily_countries(now)
+    countries = countries[countries["date"].isin(set(days["date"]))]
+    by_day = {d: [{"clientCountryName": c, "requests": r, "bytes": b} for c, r, b in zip(
+        g["country"], g["requests"].tolist(), g["bytes"].tolist(), strict=True)]
+        for d, g in countries.groupby("date")}
+    columns = {
+        "dimensions": {"date": [d.isoformat() for d in days["date"]]},
+        "sum": {"requests": days["requests"].tolist(),
+                "cachedRequests": days["cached_requests"].tolist(),
+                "bytes": days["bytes"].tolist(), "cachedBytes": days["cached_bytes"].tolist(),
+                "pageViews": days["page_views"].tolist(), "threats": days["threats"].tolist(),
+                "countryMap": [by_day.get(d, []) for d in days["date"]]},
+        "uniq": {"uniques": days["uniques"].tolist()}}
+    return _Rows(columns, len(days))

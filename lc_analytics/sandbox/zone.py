@@ -85,7 +85,7 @@ PLANS: dict[str, dict[str, dict[str, int]]] = {
     "free": {"httpRequestsAdaptiveGroups": {"notOlderThan": 3 * DAY_SECONDS,
                                             "maxDuration": DAY_SECONDS, "maxPageSize": 1_000},
              "httpRequests1dGroups": {"notOlderThan": 365 * DAY_SECONDS,
-                                      "maxDuration": 31 * DAY_SECONDS, "maxPageSize": 1_000}},
+                                      "maxDuration": 92 * DAY_SECONDS, "maxPageSize": 1_000}},
     "enterprise": {"httpRequestsAdaptiveGroups": {"notOlderThan": 90 * DAY_SECONDS,
                                                   "maxDuration": 7 * DAY_SECONDS,
                                                   "maxPageSize": 10_000},
@@ -179,7 +179,7 @@ class SimulatedZone:
         hod = self.hours.hour.to_numpy()
         diurnal = 0.35 + 0.65 * np.exp(-((hod - 19) ** 2) / 18.0) \
             + 0.25 * np.exp(-((hod - 12) ** 2) / 8.0)
-        weekly = np.where(self.hours.dayofweek.to_numpy() >= 5, 1.25, 1.0)
+        weekly = np.where(self.hours.day_of_week.to_numpy() >= 5, 1.25, 1.0)
         growth = np.linspace(0.8, 1.2, len(self.hours))
         scale = diurnal * weekly * growth  # (H,)
         rates = np.array([p.rate for p in self.paths])
@@ -190,10 +190,12 @@ class SimulatedZone:
             self.outcomes[variant] = outs
             arr = np.zeros((*totals.shape, len(outs)), dtype=np.int64)
             for i, p in enumerate(self.paths):
-                probs = np.zeros(len(outs))
-                for o, w in getattr(p, variant):
-                    probs[outs.index(o)] = w
-                arr[:, i, :, :] = rng.multinomial(totals[:, i, :], probs / probs.sum())
+                left, rest = totals[:, i, :], 1.0  # a multinomial as chained binomials
+                for o, w in getattr(p, variant)[:-1]:
+                    drawn = rng.binomial(left, min(1.0, w / rest))
+                    arr[:, i, :, outs.index(o)] = drawn
+                    left, rest = left - drawn, rest - w
+                arr[:, i, :, outs.index(getattr(p, variant)[-1][0])] = left
             self.counts[variant] = arr
         days = pd.date_range(pd.Timestamp(self.start), pd.Timestamp(self.horizon_end), freq="D")
         per_day = totals.sum(axis=(1, 2)).reshape(len(days), 24).sum(axis=1)
@@ -229,27 +231,33 @@ class SimulatedZone:
         return mask
 
     # --- ground truth ------------------------------------------------------------------
-    def _window(self, since: pd.Timestamp | None, now: pd.Timestamp) -> tuple[int, int]:
+    def _window(self, since: pd.Timestamp | None, now: pd.Timestamp,
+                until: pd.Timestamp | None) -> tuple[int, int]:
         lo = 0 if since is None else int(np.searchsorted(self.hours, since))
-        return lo, max(lo, int(np.searchsorted(self.hours, now)))
+        end = now if until is None else min(now, until)
+        return lo, max(lo, int(np.searchsorted(self.hours, end)))
 
     def _cells(self, since: pd.Timestamp | None, now: pd.Timestamp,
+               until: pd.Timestamp | None = None,
                ) -> list[tuple[int, np.ndarray, list[tuple[str, int]]]]:
         """(first hour index, counts (h, P, C, O) in force, outcomes) per variant."""
-        key = ("cells", since, now)
+        key = ("cells", since, now, until)
         if key not in self._cache:
-            lo, hi = self._window(since, now)
+            if len(self._cache) > 64:
+                self._cache.clear()
+            lo, hi = self._window(since, now, until)
             covered = self._covered(now)[lo:hi]
             self._cache[key] = [
                 (lo, self.counts[v][lo:hi] * pick[:, :, None, None], self.outcomes[v])
                 for v, pick in (("norule", ~covered), ("rule", covered))]
         return self._cache[key]
 
-    def hourly(self, now: pd.Timestamp, since: pd.Timestamp | None = None) -> pd.DataFrame:
-        """Exact traffic of every complete hour in [since, now) (within the drawn year):
-        hour, host, path, cache_status, status, country, requests, bytes."""
+    def hourly(self, now: pd.Timestamp, since: pd.Timestamp | None = None,
+               until: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Exact traffic of every complete hour in [since, min(until, now)) (within the drawn
+        year): hour, host, path, cache_status, status, country, requests, bytes."""
         parts = []
-        for lo, arr, outs in self._cells(since, now):
+        for lo, arr, outs in self._cells(since, now, until):
             h, p, c, o = np.nonzero(arr)
             parts.append(pd.DataFrame({
                 "h": h + lo, "p": p, "country": np.asarray(COUNTRIES, dtype=object)[c],
@@ -269,6 +277,12 @@ class SimulatedZone:
     def _daily_sums(self, now: pd.Timestamp) -> dict[str, np.ndarray]:
         """Per-day (and per-day x country) sums of every complete day before `now`."""
         end = now.floor("D")
+        key = ("daily", end, len(self.rules_history))
+        if key not in self._cache:
+            self._cache[key] = self._sum_days(end)
+        return self._cache[key]
+
+    def _sum_days(self, end: pd.Timestamp) -> dict[str, np.ndarray]:
         n_days = max(0, (end - self.hours[0]).days)
         sizes = np.array([pt.size for pt in self.paths])
         page = np.array([pt.path == "/" for pt in self.paths])
