@@ -31,7 +31,7 @@ def _sync(sb: Sandbox, db, **overrides):
 @pytest.fixture(scope="module")
 def zone_synced(tmp_path_factory):
     """One zone-only sync of a fresh small account (Enterprise-like plan), hourly capped."""
-    sb = Sandbox(SimulatedAccount.build("small", seed=SEED, end=END), r2=False)
+    sb = Sandbox(SimulatedAccount.build("small", seed=SEED, end=END, days=31), r2=False)
     db = tmp_path_factory.mktemp("zone") / "wh.duckdb"
     report = _sync(sb, db, zone_hourly_days=HOURLY_DAYS)
     return sb, db, report
@@ -104,7 +104,7 @@ def test_cache_rules_inventory_holds_the_seeds_static_rule(zone_synced):
 
 
 def test_a_free_like_plan_syncs_what_it_allows_and_says_what_it_could_not(tmp_path):
-    acct = SimulatedAccount.build("small", seed=SEED + 4, end=END - timedelta(days=9))
+    acct = SimulatedAccount.build("small", seed=SEED + 4, end=END - timedelta(days=9), days=31)
     acct.zone.plan = "free"
     with Sandbox(acct, r2=False) as sb:
         db = tmp_path / "wh.duckdb"

@@ -181,9 +181,9 @@ def _rfc3339(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def cache_rules(client: CloudflareClient, zone_id: str) -> tuple[str, list[dict]]:
-    """The entrypoint's version and its rules as `zone_cache_rules` records (a zone with
-    no entrypoint yet answers 404: no rules)."""
+def cache_rules_raw(client: CloudflareClient, zone_id: str) -> tuple[str, list[dict]]:
+    """The entrypoint's version and rules as the API answers them (a zone with no
+    entrypoint yet answers 404: no rules)."""
     from ..errors import ApiError
 
     try:
@@ -194,8 +194,23 @@ def cache_rules(client: CloudflareClient, zone_id: str) -> tuple[str, list[dict]
             return "", []
         raise
     ruleset = page.result or {}
+    return str(ruleset.get("version", "")), list(ruleset.get("rules") or ())
+
+
+def cache_rules(client: CloudflareClient, zone_id: str) -> tuple[str, list[dict]]:
+    """The entrypoint's version and its rules as `zone_cache_rules` records."""
+    version, rules = cache_rules_raw(client, zone_id)
+    return version, [rule_record(zone_id, version, r) for r in rules]
+
+
+def put_cache_rules(client: CloudflareClient, zone_id: str, rules: list[dict]) -> list[dict]:
+    """Replace the entrypoint's rules (needs Zone > Cache Rules > Edit); returns the rules
+    the zone now holds as `zone_cache_rules` records."""
+    page = client.put(f"/zones/{zone_id}/rulesets/phases/{PHASE}/entrypoint",
+                      {"rules": rules}, permission="zone_cache_rules")
+    ruleset = page.result or {}
     version = str(ruleset.get("version", ""))
-    return version, [rule_record(zone_id, version, r) for r in ruleset.get("rules") or ()]
+    return [rule_record(zone_id, version, r) for r in ruleset.get("rules") or ()]
 
 
 def rule_record(zone_id: str, version: str, rule: dict) -> dict:
@@ -233,3 +248,26 @@ def hour_windows(lo: datetime, hi: datetime, seconds: int,
         end = min(hi, lo + step, midnight) if step < timedelta(days=1) else min(hi, lo + step)
         yield lo, end
         lo = end
+
+
+def rule_body(rule: dict) -> dict:
+    """A cache rule as the Rulesets API takes it back (what a plan compares and PUTs): id,
+    description, expression, action, enabled, action_parameters; not version or times."""
+    keep = ("id", "description", "expression", "action", "enabled", "action_parameters")
+    return {k: rule[k] for k in keep if k in rule and rule[k] is not None}
+
+
+def rule_from_record(row: dict) -> dict:
+    """A `zone_cache_rules` row back as a Rulesets rule (`rule_body` form)."""
+    params: dict[str, Any] = {"cache": bool(row["cache"])} if row.get("cache") is not None \
+        else {}
+    for ttl in ("edge_ttl", "browser_ttl"):
+        mode = row.get(f"{ttl}_mode")
+        if isinstance(mode, str):
+            seconds = row.get(f"{ttl}_seconds")
+            params[ttl] = {"mode": mode, **({"default": int(seconds)}
+                                            if seconds is not None and seconds == seconds
+                                            else {})}
+    return rule_body({"id": row["rule_id"], "description": row["description"],
+                      "expression": row["expression"], "action": row["action"],
+                      "enabled": bool(row["enabled"]), "action_parameters": params})
