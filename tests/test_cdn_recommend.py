@@ -130,7 +130,8 @@ def test_the_rule_applies_and_a_resync_after_advance_shows_the_hit_ratio_change(
         again = apply_plan(plan, settings, transport=sb.transport)
         assert [r.status for r in again.reviews] == ["done"]  # applying twice changes nothing
         sb.advance(2)
-        _sync(sb, db)
+        again = _sync(sb, db)  # from the watermarks: the daily lag (3 days) + 2 new days
+        assert again.rows["zone_traffic_daily"] == 5 and again.rows["zone_cache_rules"] == 2
         after = analyses.rule_status(Warehouse(db), "/assets/", www, first=acct.end)
         assert after["rule_in_force"] and after["working"]
         ratio = analyses.cache_hit_ratio(Warehouse(db), ["host", "path_prefix"], "D")
