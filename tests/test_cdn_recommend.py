@@ -13,7 +13,7 @@ import pytest
 
 from lc_analytics import analyses
 from lc_analytics.actions import apply_plan
-from lc_analytics.errors import PlanError
+from lc_analytics.errors import AuthError, PlanError
 from lc_analytics.recommend.cache_rules import KIND, recommend_cache_rules
 from lc_analytics.recommend.model import Plan
 from lc_analytics.sandbox import Sandbox, SimulatedAccount
@@ -125,6 +125,11 @@ def test_the_rule_applies_and_a_resync_after_advance_shows_the_hit_ratio_change(
         dry = apply_plan(plan, settings, transport=sb.transport)
         assert [r.status for r in dry.reviews] == ["pending"]
         assert len(acct.zone.rules_history) == 1  # a dry run changes nothing
+        sb.emulator.tokens[sb.token] -= {"zone:cache_rules:edit"}
+        with pytest.raises(AuthError, match="Zone > Cache Rules > Edit"):
+            apply_plan(plan, settings, yes=True, transport=sb.transport)
+        assert len(acct.zone.rules_history) == 1
+        sb.emulator.tokens[sb.token] |= {"zone:cache_rules:edit"}
         done = apply_plan(plan, settings, yes=True, transport=sb.transport, warehouse=wh)
         assert done.applied == [rec.actions[0].id] and len(acct.zone.rules_history) == 2
         again = apply_plan(plan, settings, transport=sb.transport)

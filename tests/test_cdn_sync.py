@@ -136,12 +136,17 @@ def test_without_a_zone_id_the_step_is_skipped_and_says_so(shared_account, tmp_p
 
 
 def test_a_token_without_zone_analytics_is_named_and_creates_nothing(shared_account, tmp_path):
+    real, other = shared_account.zone.zone_id, "f" * 32
     with Sandbox(shared_account, r2=False) as sb:
-        sb.emulator.tokens[sb.token] -= {"zone:analytics:read"}
         db = tmp_path / "wh.duckdb"
+        several = sb.settings(db_path=db, zone_ids=(real, other))
+        with pytest.raises(AuthError, match=f"zone\\(s\\) {other} ") as err:
+            sync(several, sources=["zone"], transport=sb.transport, progress="none",
+                 now=lambda: shared_account.now.to_pydatetime())
+        sb.emulator.tokens[sb.token] -= {"zone:analytics:read"}
         with pytest.raises(AuthError, match="Zone > Analytics > Read") as err:
             _sync(sb, db)
-    assert shared_account.zone.zone_id in str(err.value) and sb.token not in str(err.value)
+    assert real in str(err.value) and sb.token not in str(err.value)
     assert err.value.exit_code == 4 and not db.exists()
 
 

@@ -56,8 +56,7 @@ class Sandbox:
             r2_secret_access_key=Secret(r2.secret_access_key) if r2 is not None else None,
             r2_endpoint_url=r2.endpoint_url if r2 is not None else None,
             db_path=Path(db_path),
-            zone_ids=(self.account.zone.zone_id,) if zone else (),
-            **overrides,
+            **{"zone_ids": (self.account.zone.zone_id,) if zone else (), **overrides},
         )
 
     def advance(self, days: int = 1) -> None:
