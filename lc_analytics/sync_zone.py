@@ -43,6 +43,7 @@ def sync_zones(ctx: Any, source: str) -> None:
     lines = []
     for zone_id in zones:
         limits = dataset_limits(ctx.client, zone_id)
+        _record_limits(ctx, zone_id, limits)
         days = _daily(ctx, source, zone_id, limits[DAILY])
         hours = _hourly(ctx, source, zone_id, limits[HOURLY])
         rules = _rules(ctx, zone_id)
@@ -73,14 +74,14 @@ def _usable(ctx: Any, zone_id: str, limits: DatasetLimits, needs: tuple[str, ...
     return True
 
 
-def _record_limits(ctx: Any, zone_id: str, limits: DatasetLimits, oldest: datetime) -> None:
+def _record_limits(ctx: Any, zone_id: str, limits: dict[str, DatasetLimits]) -> None:
+    steps = {DAILY: timedelta(days=1), HOURLY: timedelta(hours=1)}
     with ctx.warehouse.transaction() as tx:
         tx.upsert("zone_dataset_limits", [{
-            "zone_id": zone_id, "dataset": limits.dataset, "enabled": limits.enabled,
-            "max_duration_s": limits.max_duration_s,
-            "not_older_than_s": limits.not_older_than_s,
-            "max_page_size": limits.max_page_size, "checked_at": ctx.now,
-            "oldest_allowed": oldest}])
+            "zone_id": zone_id, "dataset": lim.dataset, "enabled": lim.enabled,
+            "max_duration_s": lim.max_duration_s, "not_older_than_s": lim.not_older_than_s,
+            "max_page_size": lim.max_page_size, "checked_at": ctx.now,
+            "oldest_allowed": _oldest(ctx, lim, steps[name])} for name, lim in limits.items()])
 
 
 def _daily(ctx: Any, source: str, zone_id: str, limits: DatasetLimits) -> int:
@@ -88,7 +89,6 @@ def _daily(ctx: Any, source: str, zone_id: str, limits: DatasetLimits) -> int:
     if not _usable(ctx, zone_id, limits, NEEDS[DAILY]):
         return 0
     oldest = _oldest(ctx, limits, timedelta(days=1))
-    _record_limits(ctx, zone_id, limits, oldest)
     countries = COUNTRY_FIELD in limits.available_fields
     if not countries:
         _not_synced(ctx, source, f"{DAILY} of zone {zone_id}: the plan does not offer "
@@ -124,7 +124,6 @@ def _hourly(ctx: Any, source: str, zone_id: str, limits: DatasetLimits) -> int:
         return 0
     hour = timedelta(hours=1)
     oldest = _oldest(ctx, limits, hour)
-    _record_limits(ctx, zone_id, limits, oldest)
     end = ctx.now.replace(minute=0, second=0, microsecond=0)
     _not_synced(ctx, source, f"{HOURLY} of zone {zone_id}: the plan keeps "
                              f"{_days(limits.not_older_than_s)} of hourly data; hours before "

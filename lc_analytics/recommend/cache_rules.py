@@ -148,9 +148,10 @@ def find(wh: Warehouse, params: CacheRuleParams,
     h = h.assign(static=h["extension"].isin(STATIC_EXTENSIONS),
                  ok=h["status_class"].isin(["2xx", "3xx"]))
     found = []
+    all_rules = zone_cache_rules(wh)
     for (zone, host, prefix), g in h.groupby(["zone_id", "host", "path_prefix"]):
         stats = _stats(g)
-        rules = zone_cache_rules(wh, zone)
+        rules = all_rules[all_rules["zone_id"] == zone]
         if (stats["requests"] < params.min_requests
                 or stats["static_share"] < params.min_static_share
                 or stats["ok_share"] < params.min_static_share
