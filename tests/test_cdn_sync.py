@@ -166,3 +166,22 @@ def test_zone_settings_are_checked_and_each_bad_one_named():
     for name in ("CLOUDFLARE_ZONE_ID", "LC_ANALYTICS_ORIGIN_EGRESS_USD_PER_GB",
                  "LC_ANALYTICS_ZONE_HOURLY_DAYS"):
         assert name in text
+
+
+def test_a_zone_window_is_replaced_without_touching_another_zones_rows(tmp_path):
+    wh = Warehouse(tmp_path / "wh.duckdb")
+    day = {"requests": 1, "cached_requests": 0, "bytes": 2, "cached_bytes": 0,
+           "page_views": 0, "threats": 0, "uniques": 1}
+    rows = [{"zone_id": z, "date": END - timedelta(days=i), **day}
+            for z in ("a" * 32, "b" * 32) for i in range(3)]
+    with wh.transaction() as tx:
+        tx.upsert("zone_traffic_daily", rows)
+        n = tx.replace_range("zone_traffic_daily", "date", END - timedelta(days=2), END,
+                             [{**rows[2], "requests": 9}], scope={"zone_id": "a" * 32})
+    assert n == 1
+    got = _table(tmp_path / "wh.duckdb", "SELECT zone_id, date, requests FROM "
+                                         "zone_traffic_daily ORDER BY zone_id, date")
+    assert got.values.tolist() == [
+        ["a" * 32, END - timedelta(days=2), 9], ["a" * 32, END, 1],
+        ["b" * 32, END - timedelta(days=2), 1], ["b" * 32, END - timedelta(days=1), 1],
+        ["b" * 32, END, 1]]
