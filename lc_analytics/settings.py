@@ -88,6 +88,7 @@ class Settings:
     zone_hourly_days: int | None = None  # LC_ANALYTICS_ZONE_HOURLY_DAYS: hourly backfill cap
     # LC_ANALYTICS_ORIGIN_EGRESS_USD_PER_GB: what the origin pays per GB it serves (optional)
     origin_egress_usd_per_gb: Decimal | None = None
+    alert_urls: Secret | None = None  # LC_ANALYTICS_ALERT_URLS: apprise URLs (credentials)
 
     # --- construction -------------------------------------------------------------------
     @classmethod
@@ -130,8 +131,9 @@ class Settings:
             "R2_ENDPOINT_URL is not set (nor CLOUDFLARE_ACCOUNT_ID)":
                 ("r2", endpoint is None and account_id is None),
         })
+        alert_urls = get("LC_ANALYTICS_ALERT_URLS")
         if problems:
-            secrets = [s for s in (token, secret_key) if s]
+            secrets = [s for s in (token, secret_key, alert_urls) if s]
             raise ConfigError([mask_secrets(p, secrets) for p in problems])
         return cls(
             account_id=account_id,
@@ -146,6 +148,7 @@ class Settings:
             sync_wait_seconds=sync_wait,
             request_timeout=timeout,
             **zone,
+            alert_urls=Secret(alert_urls) if alert_urls else None,
         )
 
     def secrets(self) -> list[str]:
@@ -159,7 +162,10 @@ class Settings:
             for f in fields(self)
             if isinstance(getattr(self, f.name), Secret) and getattr(self, f.name)
         ]
-        return values + ([self.r2_access_key_id] if self.r2_access_key_id else [])
+        # each alert URL alone too: a library may log one URL of several
+        urls = re.split(r"[,\s]+", self.alert_urls.reveal()) if self.alert_urls else []
+        return values + [u for u in urls if u] + (
+            [self.r2_access_key_id] if self.r2_access_key_id else [])
 
     def install_log_masking(self, logger: logging.Logger | None = None) -> None:
         """Mask every secret value in records that pass through `logger` (root by default)."""

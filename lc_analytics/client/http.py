@@ -40,6 +40,8 @@ PERMISSIONS = {
     "analytics": "Account > Account Analytics > Read",
     "zone_analytics": "Zone > Analytics > Read",
     "zone_cache_rules": "Zone > Cache Rules > Edit",
+    "notifications": "Account > Notifications > Read",
+    "notifications_write": "Account > Notifications > Edit",
 }
 
 
