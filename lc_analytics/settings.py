@@ -88,6 +88,10 @@ class Settings:
     zone_hourly_days: int | None = None  # LC_ANALYTICS_ZONE_HOURLY_DAYS: hourly backfill cap
     # LC_ANALYTICS_ORIGIN_EGRESS_USD_PER_GB: what the origin pays per GB it serves (optional)
     origin_egress_usd_per_gb: Decimal | None = None
+    # an Iceberg REST catalog (R2 Data Catalog) for `warehouse export --format iceberg`
+    iceberg_catalog_uri: str | None = None
+    iceberg_warehouse: str | None = None
+    iceberg_token: Secret | None = None
     alert_urls: Secret | None = None  # LC_ANALYTICS_ALERT_URLS: apprise URLs (credentials)
 
     # --- construction -------------------------------------------------------------------
@@ -121,7 +125,7 @@ class Settings:
                            DEFAULT_REQUEST_TIMEOUT, problems, positive=True)
         secret_key = get("R2_SECRET_ACCESS_KEY")
         access_key = get("R2_ACCESS_KEY_ID")
-        zone = zone_settings(get, problems)
+        extra = {**zone_settings(get, problems), **_iceberg_catalog(get, problems)}
         problems += _missing(set(require), {
             "CLOUDFLARE_ACCOUNT_ID is not set": ("stream", account_id is None),
             "CLOUDFLARE_STREAM_API_TOKEN (or CLOUDFLARE_API_TOKEN) is not set":
@@ -133,7 +137,7 @@ class Settings:
         })
         alert_urls = get("LC_ANALYTICS_ALERT_URLS")
         if problems:
-            secrets = [s for s in (token, secret_key, alert_urls) if s]
+            secrets = [s for s in (token, secret_key, get("ICEBERG_TOKEN"), alert_urls) if s]
             raise ConfigError([mask_secrets(p, secrets) for p in problems])
         return cls(
             account_id=account_id,
@@ -147,7 +151,7 @@ class Settings:
             db_path=Path(get("LC_ANALYTICS_DB") or DEFAULT_DB),
             sync_wait_seconds=sync_wait,
             request_timeout=timeout,
-            **zone,
+            **extra,
             alert_urls=Secret(alert_urls) if alert_urls else None,
         )
 
@@ -228,6 +232,15 @@ def _check_account(account_id: str | None, token_name: str, token: str | None,
         )
     if token is not None and re.search(r"\s", token):
         problems.append(f"{token_name} contains whitespace (a pasted newline?)")
+
+
+def _iceberg_catalog(get: Callable[[str], str | None], problems: list[str]) -> dict[str, Any]:
+    """The Iceberg REST catalog settings (R2 Data Catalog), the URI checked."""
+    uri, token = get("ICEBERG_CATALOG_URI"), get("ICEBERG_TOKEN")
+    if uri is not None:
+        _check_url("ICEBERG_CATALOG_URI", uri, problems)
+    return {"iceberg_catalog_uri": uri, "iceberg_warehouse": get("ICEBERG_WAREHOUSE"),
+            "iceberg_token": Secret(token) if token else None}
 
 
 def _r2_location(endpoint: str | None, bucket: str | None, account_id: str | None,
