@@ -224,9 +224,13 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     from .settings import Settings
     from .warehouse import Warehouse
 
-    db = Path(args.db) if args.db else Settings.from_env().db_path
+    settings = Settings.from_env()
+    db = Path(args.db) if args.db else settings.db_path
     Warehouse(db, read_only=True)  # a missing warehouse is refused, never created empty
-    params = {} if args.max_lost_share is None else {"max_lost_share": args.max_lost_share}
+    # a cache rule's origin egress is priced only when the origin's price is set
+    params: dict = {"origin_egress_usd_per_gb": settings.origin_egress_usd_per_gb}
+    if args.max_lost_share is not None:
+        params["max_lost_share"] = args.max_lost_share
     plan = make_plan(Warehouse(db), book=load_book("cloudflare", overlay=args.prices),
                      as_of=args.as_of, **params)
     path = plan.write(args.plan or Path("data") / "plans" / f"plan-{plan.id}.json")

@@ -59,7 +59,9 @@ def run_demo(preset: str = "small", seed: int = 7, end: date | None = None,
         stale.unlink(missing_ok=True)
     account = SimulatedAccount.build(preset, seed=seed, end=end)
     with Sandbox(account) as sb:
-        synced = sync(sb.settings(db_path=db_path), transport=sb.transport,
+        # the sandbox's zone too (CDN section); 14 days of its hourly groups keep it quick
+        settings = sb.settings(db_path=db_path, zone=True, zone_hourly_days=14)
+        synced = sync(settings, transport=sb.transport,
                       now=lambda: account.now.to_pydatetime(), progress=progress)
     plan = make_plan(Warehouse(db_path))
     plan_path = plan.write(db_path.parent / "plans" / f"plan-{plan.id}.json")

@@ -8,6 +8,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -84,6 +85,10 @@ class Settings:
     db_path: Path = Path(DEFAULT_DB)
     sync_wait_seconds: float = DEFAULT_SYNC_WAIT
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # connect and read, API and R2 alike
+    zone_ids: tuple[str, ...] = ()  # CLOUDFLARE_ZONE_ID: zones whose CDN traffic is synced
+    zone_hourly_days: int | None = None  # LC_ANALYTICS_ZONE_HOURLY_DAYS: hourly backfill cap
+    # LC_ANALYTICS_ORIGIN_EGRESS_USD_PER_GB: what the origin pays per GB it serves (optional)
+    origin_egress_usd_per_gb: Decimal | None = None
     # an Iceberg REST catalog (R2 Data Catalog) for `warehouse export --format iceberg`
     iceberg_catalog_uri: str | None = None
     iceberg_warehouse: str | None = None
@@ -119,7 +124,7 @@ class Settings:
         tuning = _tuning(get, problems)
         secret_key = get("R2_SECRET_ACCESS_KEY")
         access_key = get("R2_ACCESS_KEY_ID")
-        catalog = _iceberg_catalog(get, problems)
+        extra = {**zone_settings(get, problems), **_iceberg_catalog(get, problems)}
         problems += _missing(set(require), {
             "CLOUDFLARE_ACCOUNT_ID is not set": ("stream", account_id is None),
             "CLOUDFLARE_STREAM_API_TOKEN (or CLOUDFLARE_API_TOKEN) is not set":
@@ -144,7 +149,7 @@ class Settings:
             r2_bucket_name=bucket,
             db_path=Path(get("LC_ANALYTICS_DB") or DEFAULT_DB),
             **tuning,
-            **catalog,
+            **extra,
             alert_urls=Secret(alert_urls) if alert_urls else None,
         )
 
@@ -167,6 +172,43 @@ class Settings:
     def install_log_masking(self, logger: logging.Logger | None = None) -> None:
         """Mask every secret value in records that pass through `logger` (root by default)."""
         install_log_masking(self.secrets(), logger)
+
+
+def zone_settings(get: Callable[[str], str | None], problems: list[str]) -> dict[str, Any]:
+    """The zone (CDN) settings: CLOUDFLARE_ZONE_ID (one or several, comma-separated, each a
+    32-character hex zone id), LC_ANALYTICS_ZONE_HOURLY_DAYS (a positive whole number of
+    days) and LC_ANALYTICS_ORIGIN_EGRESS_USD_PER_GB (dollars >= 0), each problem named.
+
+    >>> zone_settings({"CLOUDFLARE_ZONE_ID": "a" * 32 + ", " + "b" * 32}.get, [])["zone_ids"]
+    ('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb')
+    """
+    out: dict[str, Any] = {}
+    raw = get("CLOUDFLARE_ZONE_ID")
+    ids = tuple(dict.fromkeys(z.strip() for z in (raw or "").split(",") if z.strip()))
+    bad = [z for z in ids if not _ACCOUNT_ID.match(z)]
+    if raw is not None and (bad or not ids):
+        problems.append("CLOUDFLARE_ZONE_ID must be one or more 32-character lowercase hex "
+                        f"zone ids, comma-separated (got {len(bad) or 'no'} bad one(s))")
+    out["zone_ids"] = ids
+    days = get("LC_ANALYTICS_ZONE_HOURLY_DAYS")
+    if days is not None:
+        if not days.isdigit() or int(days) < 1:
+            problems.append("LC_ANALYTICS_ZONE_HOURLY_DAYS must be a whole number of days >= 1 "
+                            f"(got {days!r})")
+        else:
+            out["zone_hourly_days"] = int(days)
+    price = get("LC_ANALYTICS_ORIGIN_EGRESS_USD_PER_GB")
+    if price is not None:
+        try:
+            value = Decimal(price)
+        except InvalidOperation:
+            value = Decimal(-1)
+        if not value.is_finite() or value < 0:
+            problems.append("LC_ANALYTICS_ORIGIN_EGRESS_USD_PER_GB must be a price in dollars "
+                            f">= 0, e.g. 0.09 (got {price!r})")
+        else:
+            out["origin_egress_usd_per_gb"] = value
+    return out
 
 
 def _environment(environ: Mapping[str, str] | None, env_file: str | Path | None,

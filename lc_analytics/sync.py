@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from .client.http import Clock, CloudflareClient
 from .client.pipeline import prefetch
+from .client.zones import check_zone_access
 from .errors import ConfigError, LcAnalyticsError, UsageError
 from .settings import Settings
 from .sources.analytics import (
@@ -32,6 +33,7 @@ from .sources.analytics import (
 from .sources.r2 import R2Inventory
 from .sync_inventory import _count, _done, r2_inventory, sync_r2_inventory, sync_stream
 from .sync_report import Progress, SyncReport
+from .sync_zone import sync_zones
 from .warehouse import Warehouse, sync_lock
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ SOURCES: dict[str, str] = {
     "r2_operations": "stream",  # GraphQL r2OperationsAdaptiveGroups
     "r2_object_reads": "stream",  # the same, per object: successful GetObject + HeadObject
     "r2_inventory": "r2",  # S3 ListObjectsV2 + lifecycle rules
+    "zone": "stream",  # CDN: zone traffic + cache rules (skipped without CLOUDFLARE_ZONE_ID)
 }
 ANALYTICS: dict[str, tuple[Dataset, str]] = {
     "minutes_viewed": (MINUTES_VIEWED, "minutes_viewed_daily"),
@@ -212,6 +215,8 @@ def _preflight(ctx: _Context, chosen: list[str], now: Callable[[], datetime] | N
             flt = {"date_geq": (day - timedelta(days=1)).isoformat(), "date_lt": day.isoformat()}
             ctx.client.graphql(build_query(MINUTES_VIEWED, flt, 1),
                                {"accountTag": ctx.client.account_id})
+        if "zone" in chosen and ctx.settings.zone_ids:
+            check_zone_access(ctx.client, ctx.settings.zone_ids)
         if now is None and ctx.client.server_date is not None:
             ctx.now = ctx.client.server_date
     if "r2_inventory" in chosen:
@@ -311,4 +316,5 @@ _STEPS: dict[str, Callable[[_Context, str], None]] = {
     "r2_operations": _sync_analytics,
     "r2_object_reads": _sync_analytics,
     "r2_inventory": sync_r2_inventory,
+    "zone": sync_zones,
 }

@@ -30,6 +30,8 @@ ALL_TABLES = {
     "accounts",
     "focus_cost_rows", "coverage", "alerts", "alert_events", "sync_skips",
     "export_state",
+    "zone_traffic_daily", "zone_traffic_daily_countries", "zone_traffic_hourly",
+    "zone_cache_rules", "zone_dataset_limits",
 }
 
 

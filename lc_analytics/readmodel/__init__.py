@@ -16,10 +16,11 @@ data through these functions and holds no SQL on the warehouse's tables::
       r2.py         R2 per day: storage per bucket and class, requests per billing class
                     (401/403 not billed), per-object reads, IA retrieval and removals
       inventory.py  videos, live inputs, R2 objects, lifecycle rules (listed, or history)
-      sync_log.py   the R2 listing calls each sync run made
       partitions.py the tables cut into export partitions (year/month), fingerprinted
       sync_log.py   the R2 listing calls each sync run made, and what it skipped
       incremental.py  what the sync's incremental inventories decide from (versions, metrics)
+      zone.py       zone (CDN) traffic: the exact daily rollup and its countries, the sampled
+                    hourly groups with their variance, cache rules, plan limits
         │
         ▼
     costs/ (pricing), recommend/, reports/, notebooks
@@ -70,6 +71,14 @@ from .stored import (
 )
 from .sync_log import listing_calls, sync_skips
 from .viewing import KINDS, LIVE, ON_DEMAND, minutes_viewed_daily, viewing
+from .zone import (
+    zone_cache_rules,
+    zone_daily,
+    zone_daily_countries,
+    zone_hourly,
+    zone_ids,
+    zone_limits,
+)
 
 __all__ = [
     "BILLED_SOURCES", "IA", "KINDS", "LIVE", "ON_DEMAND", "STANDARD",
@@ -88,4 +97,7 @@ __all__ = [
     "listing_calls", "sync_skips",
     # inventories
     "lifecycle_rules", "live_inputs", "r2_buckets", "r2_objects", "resource_names", "videos",
+    # zones (CDN)
+    "zone_cache_rules", "zone_daily", "zone_daily_countries", "zone_hourly", "zone_ids",
+    "zone_limits",
 ]

@@ -20,6 +20,7 @@ from .cost_anomaly import plant_cost_anomaly
 from .op_classes import operation_class
 from .presets import Preset, get_preset
 from .simulator import MULTIPART_CHUNK, UTC, Draws, Planted, draw
+from .zone import SimulatedZone
 
 UNSET: object = object()
 #: HTTP responses R2 does not bill (the sandbox's own copy of the rule, reference section 6)
@@ -115,6 +116,17 @@ class SimulatedAccount:
         """Build an account; `end` is its last complete day (default: yesterday, UTC)."""
         end = end or (datetime.now(UTC).date() - timedelta(days=1))
         return cls(get_preset(preset), seed, end, days)
+
+    # --- the zone (CDN) ----------------------------------------------------------------
+    @property
+    def zone(self) -> SimulatedZone:
+        """The account's zone (drawn on first use from its own RNG: the account's draws and
+        ground truth do not change); `zone.planted()` holds its planted situation."""
+        zone = self.__dict__.get("_zone")
+        if zone is None:
+            zone = self._zone = SimulatedZone.build(self.seed, self.start + timedelta(
+                days=self.days - 1), self.horizon_end)
+        return zone
 
     # --- clock ---------------------------------------------------------------------------
     @property

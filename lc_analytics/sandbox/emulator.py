@@ -48,7 +48,8 @@ from .account import RuleViolation, SimulatedAccount
 
 API_PREFIX = "/client/v4"
 CORE_PERMISSIONS = frozenset({"stream:read", "stream:write", "analytics:read"})
-FULL_PERMISSIONS = CORE_PERMISSIONS | {"notifications:read", "notifications:write"}
+FULL_PERMISSIONS = CORE_PERMISSIONS | {"notifications:read", "notifications:write",
+                                        "zone:analytics:read", "zone:cache_rules:edit"}
 STREAM_ONLY_PERMISSIONS = frozenset({"stream:read", "stream:write"})
 MAX_LIST_LIMIT = 1000
 VIDEO_STATES = ("pendingupload", "downloading", "queued", "inprogress", "ready", "error",
@@ -77,10 +78,10 @@ class EmulatorResponse:
 def sandbox_tokens(seed: int) -> dict[str, set[str]]:
     """The sandbox's default API tokens for `seed`, each with its permissions.
 
-    One full token (Stream read/write, Account Analytics read, Notifications read/write) and
-    one stream-only token.
+    One full token (Stream read/write, Account Analytics read, Notifications read/write,
+    Zone Analytics read, Zone Cache Rules edit) and one stream-only token.
 
-    >>> sorted(sorted(p) for p in sandbox_tokens(7).values())[0]
+    >>> sorted(sorted(p) for p in sandbox_tokens(7).values())[0][:5]
     ['analytics:read', 'notifications:read', 'notifications:write', 'stream:read', 'stream:write']
     """
     return {
@@ -589,7 +590,7 @@ class Emulator:
         if token not in self.tokens:
             return _json_response(401, graphql_error("Unauthorized", stamp), {})
         permissions = self.tokens[token]
-        if "analytics:read" not in permissions:
+        if not permissions & {"analytics:read", "zone:analytics:read"}:
             return _json_response(
                 403, graphql_error("not authorized for that account", stamp, "authz"), {})
         if not self.graphql_limiter.hit(token).allowed:

@@ -67,8 +67,11 @@ class Transaction:
         records: Records,
         *,
         batch_size: int = 50_000,
+        scope: Mapping[str, Any] | None = None,
     ) -> int:
         """Delete rows with lo <= date_col < hi, then insert `records`; returns rows inserted.
+
+        `scope` limits the delete to rows with those column values (e.g. {"zone_id": z}).
 
         For analytics windows the API restates. Every record must fall inside the window,
         and inventory tables are refused (their rows are never deleted).
@@ -94,10 +97,11 @@ class Transaction:
                             f"replace_range on {table}")
         if not ordered or not ordered[0][0]:
             raise WarehouseError(f"replace_range on {table}: need lo < hi, got {lo} .. {hi}")
+        where = "".join(f" AND {_ident(k)} = ?" for k in scope or {})
         self._run(
             f"DELETE FROM {_ident(table)} WHERE {col} >= CAST(? AS {typ}) "
-            f"AND {col} < CAST(? AS {typ})",
-            [lo, hi],
+            f"AND {col} < CAST(? AS {typ}){where}",
+            [lo, hi, *(scope or {}).values()],
             f"replace_range on {table}",
         )
         return self._write(info, records, self.started_at, batch_size, window=(date_col, lo, hi))
