@@ -40,6 +40,7 @@ SOURCES: dict[str, str] = {
     "r2_operations": "stream",  # GraphQL r2OperationsAdaptiveGroups
     "r2_object_reads": "stream",  # the same, per object: successful GetObject + HeadObject
     "r2_inventory": "r2",  # S3 ListObjectsV2 + lifecycle rules
+    "live_events": "stream",  # the live-events spool + GET alerting/v3/history (issue 14)
 }
 ANALYTICS: dict[str, tuple[Dataset, str]] = {
     "minutes_viewed": (MINUTES_VIEWED, "minutes_viewed_daily"),
@@ -347,4 +348,11 @@ _STEPS: dict[str, Callable[[_Context, str], None]] = {
     "r2_operations": _sync_analytics,
     "r2_object_reads": _sync_analytics,
     "r2_inventory": _sync_r2_inventory,
+    "live_events": lambda ctx, source: _live_step()(ctx, source),
 }
+
+
+def _live_step() -> Callable[[_Context, str], None]:
+    from .live.ingest import sync_live  # the live package imports sources/ and the client
+
+    return sync_live

@@ -65,21 +65,35 @@ class Spool:
     def append(self, kind: str, body: Any, **extra: Any) -> tuple[str, bool]:
         """Store `body` durably as a `kind` record; (id, True) if new, (id, False) if the same
         content was already stored (nothing is written then)."""
-        ident = content_id(kind, body)
+        return self.append_many(kind, [body], **extra)[0]
+
+    def append_many(self, kind: str, bodies: list[Any], **extra: Any) -> list[tuple[str, bool]]:
+        """Store several records with one write and one fsync (the poller's round)."""
+        out, lines = [], []
         with self._lock:
-            if ident in self._seen[kind]:
-                return ident, False
-            line = json.dumps({"id": ident, "kind": kind, **extra, "body": body},
-                              sort_keys=True, separators=(",", ":")) + "\n"
-            fd = os.open(self.folder / FILES[kind], os.O_WRONLY | os.O_APPEND | os.O_CREAT,
-                         0o600)
-            try:
-                os.write(fd, line.encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self._seen[kind].add(ident)
-        return ident, True
+            for body in bodies:
+                ident = content_id(kind, body)
+                new = ident not in self._seen[kind]
+                if new:
+                    self._seen[kind].add(ident)
+                    lines.append(json.dumps({"id": ident, "kind": kind, **extra, "body": body},
+                                            sort_keys=True, separators=(",", ":")) + "\n")
+                out.append((ident, new))
+            if lines:
+                try:
+                    self._write("".join(lines).encode(), kind)
+                except BaseException:
+                    self._seen[kind].difference_update(i for i, n in out if n)
+                    raise
+        return out
+
+    def _write(self, data: bytes, kind: str) -> None:
+        fd = os.open(self.folder / FILES[kind], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def count(self, kind: str) -> int:
         """How many distinct records of `kind` the spool holds."""

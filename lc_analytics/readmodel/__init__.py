@@ -17,6 +17,8 @@ data through these functions and holds no SQL on the warehouse's tables::
                     (401/403 not billed), per-object reads, IA retrieval and removals
       inventory.py  videos, live inputs, R2 objects, lifecycle rules (listed, or history)
       sync_log.py   the R2 listing calls each sync run made
+      live.py       live sessions (connect .. disconnect, reconnects, errors, recording)
+                    from the live-input events, with the polled concurrent viewers
         │
         ▼
     costs/ (pricing), recommend/, reports/, notebooks
@@ -43,6 +45,7 @@ from .coverage import (
     synced_through,
 )
 from .inventory import lifecycle_rules, live_inputs, r2_buckets, r2_objects, resource_names, videos
+from .live import live_events, live_sessions, viewer_samples
 from .r2 import (
     IA,
     STANDARD,
@@ -85,4 +88,6 @@ __all__ = [
     "listing_calls",
     # inventories
     "lifecycle_rules", "live_inputs", "r2_buckets", "r2_objects", "resource_names", "videos",
+    # live shows
+    "live_events", "live_sessions", "viewer_samples",
 ]

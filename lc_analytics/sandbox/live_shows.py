@@ -17,15 +17,15 @@ and reconnects several times in every show (look-alike: one that reconnects once
 shows); `quota_failure`, the first show that starts once the planted storage exhaustion has
 arrived fails with ERR_STORAGE_QUOTA_EXHAUSTED seconds after connecting and records nothing
 (look-alike: a show that reports ERR_GOP_OUT_OF_RANGE once and goes on to its end).
-The base simulation still lists that show's recording and views (it must stay bit-identical);
-the live truth here says what the live input reported.
+The base simulation still lists that show's recording and views (it must stay bit-identical),
+so the live truth names that recording too; its curve is empty (nobody watched 8 seconds).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -57,6 +57,14 @@ class Roles:
     gop_show: int  # look-alike: one ERR_GOP_OUT_OF_RANGE, then the show goes on
 
 
+def _cached(account: SimulatedAccount, key: str, build: Any) -> Any:
+    """`build()` once per derived state of the account (an edit or a clock move renews it)."""
+    state = account._state()
+    if key not in state:
+        state[key] = build()
+    return state[key]
+
+
 def roles(account: SimulatedAccount) -> Roles:
     """The planted parts: the first two ordinary broadcasters and the look-alike show.
 
@@ -66,6 +74,10 @@ def roles(account: SimulatedAccount) -> Roles:
     >>> r.flaky != r.steady
     True
     """
+    return _cached(account, "live_roles", lambda: _roles(account))
+
+
+def _roles(account: SimulatedAccount) -> Roles:
     bc = account.draws.broadcasters
     normal = bc.index[bc["archetype"] == "normal"].tolist()
     flaky, steady = (normal + [0, 1])[:2] if len(normal) < 2 else normal[:2]
@@ -81,6 +93,10 @@ def roles(account: SimulatedAccount) -> Roles:
 def quota_show(account: SimulatedAccount) -> int | None:
     """The row of the show that fails for storage quota: the first to start after the day
     stored minutes reach the prepaid capacity (None if that never happens in the horizon)."""
+    return _cached(account, "live_quota_show", lambda: _quota_show(account))
+
+
+def _quota_show(account: SimulatedAccount) -> int | None:
     ex = account.exhaustion_date()
     if ex is None:
         return None
@@ -120,6 +136,10 @@ def _rng(account: SimulatedAccount, row: int, part: int) -> np.random.Generator:
 
 def live_minutes(account: SimulatedAccount) -> np.ndarray:
     """Live minutes viewed per show (row order of the draws), from the drawn views."""
+    return _cached(account, "live_minutes", lambda: _live_minutes(account))
+
+
+def _live_minutes(account: SimulatedAccount) -> np.ndarray:
     v = account.draws.views
     n = len(account.draws.shows)
     live = v.is_live & (v.vidx < n)
@@ -250,7 +270,7 @@ def truth(account: SimulatedAccount) -> dict[str, pd.DataFrame]:
             "end": ev[-1][0] if failed or end <= now else pd.NaT,
             "reconnects": sum(e[1] == "live_input.connected" for e in ev) - 1,
             "errors": ",".join(codes),
-            "recording_uid": uid if bool(show["recorded"]) and not failed else None,
+            "recording_uid": uid if bool(show["recorded"]) else None,
             "live_minutes": int(viewers[:seen].sum()),
             "peak_viewers": int(viewers[:seen].max()) if seen else 0,
         })
@@ -273,17 +293,30 @@ def _curve_frame(curves: list[tuple]) -> pd.DataFrame:
     })
 
 
+def _show(account: SimulatedAccount, row: int) -> tuple[list[tuple], pd.Timestamp, np.ndarray]:
+    """Show `row`'s events, first minute and curve, built once per derived state."""
+    def build() -> tuple[list[tuple], pd.Timestamp, np.ndarray]:
+        show = account.draws.shows.iloc[row]
+        quota = quota_show(account)
+        ev = _events(account, row, int(show["b"]), show["start"], show["end"], roles(account),
+                     quota)
+        first = show["start"].floor("min")
+        n = max(int(np.ceil((show["end"] - first) / MINUTE)), 1)
+        total = 0 if row == quota else int(live_minutes(account)[row])
+        return ev, first, _viewers(account, row, n, total)
+    return _cached(account, f"live_show_{row}", build)
+
+
 def _live_row(account: SimulatedAccount, live_input_uid: str, at: pd.Timestamp) -> int | None:
     """The show of `live_input_uid` whose encoder is connected at `at`, if any."""
     shows = account.draws.shows
-    on = shows.index[(shows["live_input_uid"] == live_input_uid) & (shows["start"] <= at)
-                     & (at < shows["end"])]
+    on = np.flatnonzero((shows["live_input_uid"].to_numpy() == live_input_uid)
+                        & (shows["start"] <= at).to_numpy() & (at < shows["end"]).to_numpy())
     if not len(on):
         return None
     row = int(on[0])
-    ev = show_events(account, row)
-    before = ev[ev["at"] <= at]
-    if before.empty or before["event_type"].iloc[-1] != "live_input.connected":
+    before = [e for e in _show(account, row)[0] if e[0] <= at]
+    if not before or before[-1][1] != "live_input.connected":
         return None
     return row
 
@@ -292,11 +325,11 @@ def viewers_at(account: SimulatedAccount, live_input_uid: str, at: pd.Timestamp)
     """What `/views` answers for a live input at `at`: the current minute's concurrent viewers
     while its encoder is connected (0 when it is not, or during a drop)."""
     row = _live_row(account, live_input_uid, at)
-    if row is None or row == quota_show(account):
+    if row is None:
         return 0
-    cv = curve(account, row)
-    hit = cv.index[cv["minute"] == at.floor("min")]
-    return int(cv["viewers"].iloc[hit[0]]) if len(hit) else 0
+    _, first, viewers = _show(account, row)
+    k = int((at.floor("min") - first) // MINUTE)
+    return int(viewers[k]) if 0 <= k < len(viewers) else 0
 
 
 def connected_inputs(account: SimulatedAccount, at: pd.Timestamp) -> set[str]:

@@ -225,6 +225,36 @@ COMMENT ON TABLE r2_operations_daily IS
     'synced before codes were kept. 401/403 are not billed.';
 """
 
+V8_SQL = """
+-- Live shows (issue 14): what the receiver and the poller spooled, and the alerting history.
+CREATE TABLE live_input_events (
+    live_input_uid VARCHAR NOT NULL,
+    event_at       TIMESTAMPTZ NOT NULL,     -- data.updated_at (readyToStreamAt for videos)
+    event_type     VARCHAR NOT NULL,         -- live_input.connected / .disconnected /
+                                             -- .errored; video.ready / video.error
+    error_code     VARCHAR,                  -- live_input_errored.error.code
+    error_message  VARCHAR,
+    video_uid      VARCHAR,                  -- the recording, for video.* events
+    source         VARCHAR NOT NULL,         -- notification, stream_webhook or history
+    received_at    TIMESTAMPTZ,
+    PRIMARY KEY (live_input_uid, event_at, event_type)
+);
+COMMENT ON TABLE live_input_events IS
+    'One live-input event (Cloudflare Notifications) or recording webhook (Stream); key '
+    '(live_input_uid, event_at, event_type): a duplicate delivery or a history backfill of a '
+    'received event is the same row.';
+CREATE TABLE live_viewer_samples (
+    live_input_uid VARCHAR NOT NULL,
+    sampled_at     TIMESTAMPTZ NOT NULL,     -- when /views was polled
+    viewers        INTEGER,                  -- liveViewers; NULL for a gap
+    status         VARCHAR NOT NULL,         -- ok, gap (no answer) or hidden (count off)
+    PRIMARY KEY (live_input_uid, sampled_at)
+);
+COMMENT ON TABLE live_viewer_samples IS
+    'One poll of a live input''s /views while it was live; key (live_input_uid, sampled_at). A gap '
+    'is a failed poll (viewers NULL), never a zero.';
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: Stream and R2 inventory, analytics, sync bookkeeping", V1_SQL),
     Migration(2, "R2 reads per object per day", V2_SQL),
@@ -233,6 +263,7 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "the account a warehouse holds", V5_SQL),
     Migration(6, "coverage: the days of each daily source committed whole", V6_SQL),
     Migration(7, "R2 operations split by HTTP response code", V7_SQL),
+    Migration(8, "live shows: live-input events and viewer samples", V8_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

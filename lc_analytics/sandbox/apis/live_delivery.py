@@ -89,7 +89,10 @@ def pending(emulator: Emulator, since: pd.Timestamp, until: pd.Timestamp) -> lis
         for e in ev[(ev["at"] > since) & (ev["at"] <= until)].itertuples():
             out.extend(_notifications(emulator, show["live_input_uid"], e))
     hook = stream_webhook.state(emulator)
-    if hook.url is not None and hook.secret is not None:
+    derived = account._state()["videos"]
+    due = (derived["kind"] == "recording") & (derived["ready_at"] > since) \
+        & (derived["ready_at"] <= until)
+    if hook.url is not None and hook.secret is not None and due.any():
         videos = account.visible_videos()
         ready = videos[(videos["kind"] == "recording") & (videos["ready_at"] > since)
                        & (videos["ready_at"] <= until)]
