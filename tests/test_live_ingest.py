@@ -69,8 +69,8 @@ def week(tmp_path_factory, _pristine_account):
         polled = _poll_a_show(sb, spool, since)
         sb.advance(WEEK)
         report = sync(sb.settings(db_path=db), transport=sb.transport,
-                      sources=["stream", "live_events"], progress="none",
-                      now=lambda: account.now.to_pydatetime())
+                      sources=["stream", "minutes_viewed", "live_events"], progress="none",
+                      since=since.date(), now=lambda: account.now.to_pydatetime())
     return account, db, since, report, polled, down, sb
 
 
@@ -172,3 +172,43 @@ def test_the_sync_of_the_spool_is_idempotent(week, tmp_path):
     for t in tables:
         pd.testing.assert_frame_equal(after.query(f"SELECT * FROM {t} ORDER BY ALL"), first[t])
     assert again.rows["live_viewer_samples"] == len(spool_rows(spool)[1]) > 30
+
+
+def test_the_post_show_report_shows_drops_quota_failure_viewers_and_cost(week):
+    from decimal import Decimal
+
+    from lc_analytics.costs.allocate import allocate_month
+    from lc_analytics.live import report as live_report
+
+    account, db, since, report, show, *_ = week
+    wh = Warehouse(db, read_only=True)
+    polled = live_report.show_report(wh, show["live_input_uid"], show["start"].date())
+    curve = L.truth(account)["curve"]
+    curve = curve[curve["show_uid"] == show["uid"]]
+    h = polled.headline
+    assert h["peak_viewers"] == curve["viewers"].max() and h["recording_uid"] == show["uid"]
+    assert h["time_to_peak_minutes"] == pytest.approx(
+        ((curve.loc[curve["viewers"].idxmax(), "minute"] + pd.Timedelta(seconds=30)
+          - show["start"]).total_seconds()) / 60, abs=0.06)
+    gt = account.minutes_viewed_between(show["start"].date(), account.end)
+    mine = gt[gt["uid"] == show["uid"]]
+    day = pd.Timestamp(show["start"].date(), tz="UTC")
+    assert h["live_minutes"] == mine.loc[mine["date"] == day, "minutes_viewed"].sum()
+    assert h["on_demand_minutes"] == mine.loc[mine["date"] > day, "minutes_viewed"].sum()
+    month = allocate_month(wh, show["start"].date(), through=account.end + timedelta(days=1))
+    rows = month.rows[month.rows["resource_id"] == show["uid"]]
+    assert Decimal(h["cost"]) == sum(rows["cost"], Decimal(0)) > 0
+    assert Decimal(h["cost_per_viewer_minute"]) == Decimal(h["cost"]) / Decimal(
+        str(h["live_minutes"] + h["on_demand_minutes"]))
+    (quota,) = [p.target for p in account.planted if p.kind == "quota_failure" and not p.healthy]
+    q = account.draws.shows.set_index("uid").loc[quota]
+    failed = live_report.show_report(wh, q["live_input_uid"], q["start"].date(), priced=False)
+    assert failed.timeline["error_code"].dropna().tolist() == [L.QUOTA_CODE]
+    (flaky,) = [p.target for p in account.planted if p.kind == "encoder_drops" and not p.healthy]
+    day = live_report.sessions_overview(wh, account.end - timedelta(days=WEEK), account.end)
+    drops = day[day["live_input_uid"] == flaky]
+    one = live_report.show_report(wh, flaky, drops["start"].iloc[0].date(), priced=False)
+    kinds = one.timeline["event_type"].tolist()
+    assert kinds.count("live_input.disconnected") == drops["drops"].iloc[0] + 1 >= 4
+    codes = live_report.errors_by_code(wh, account.end - timedelta(days=WEEK), account.end)
+    assert codes.set_index("error_code")["errors"].to_dict() == {L.QUOTA_CODE: 1}

@@ -21,6 +21,46 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--db", default=None, help="warehouse path; the spool goes beside it "
                                               "(default: $LC_ANALYTICS_DB)")
     w.set_defaults(func=_cmd_watch)
+    _extend_report(sub)
+
+
+def _extend_report(sub: argparse._SubParsersAction) -> None:
+    """`report show --live-input UID --date DATE`: the post-show report's own parameters on
+    the existing `report` command (cli.py stays as it is)."""
+    from ._args import parse_date
+
+    report = sub.choices.get("report")
+    if report is None:
+        return
+    report.add_argument("--live-input", default=None, metavar="UID",
+                        help="report show: the live input (default: the busiest broadcast)")
+    report.add_argument("--date", type=parse_date, default=None, metavar="DATE",
+                        help="report show: the show's UTC day (default: --as-of)")
+    plain = report.get_default("func")
+
+    def run(args: argparse.Namespace) -> int:
+        if args.name != "show":
+            if args.live_input or args.date:
+                from ..errors import UsageError
+
+                raise UsageError("--live-input and --date are parameters of `report show` "
+                                 f"only (not of {args.name})")
+            return int(plain(args))
+        return _cmd_report_show(args)
+
+    report.set_defaults(func=run)
+
+
+def _cmd_report_show(args: argparse.Namespace) -> int:
+    from ..reports import run
+
+    params = {"live_input": args.live_input, "date": args.date.isoformat() if args.date else None}
+    if args.db:
+        params["db"] = args.db
+    res = run("show", params={k: v for k, v in params.items() if v is not None},
+              as_of=args.as_of, period=args.period)
+    print(f"{res.name} as of {res.date}: {res.html}")
+    return 0
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
