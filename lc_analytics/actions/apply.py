@@ -37,10 +37,13 @@ from ..settings import Settings
 from ..sources.r2 import lifecycle_row
 from ..sources.stream import live_input_row, parse_time, video_row
 from ..warehouse import Transaction, Warehouse
+from . import events
 
 MIN_SCHEDULED_DELETION_DAYS = facts.MIN_SCHEDULED_DELETION_DAYS
 RETENTION_RANGE = facts.RETENTION_DAYS_RANGE
-ORDER = {"video.schedule_deletion": 0, "live_input.update": 1, "r2.lifecycle": 2, "manual": 3}
+ORDER = {"video.schedule_deletion": 0, "live_input.update": 1, "r2.lifecycle": 2,
+         "notifications.destination": 3, "notifications.policy": 4, "stream.webhook": 5,
+         "manual": 6}
 
 
 @dataclass
@@ -85,6 +88,8 @@ class _Account:
         return self._r2
 
     def read(self, action: Action) -> dict[str, Any]:
+        if action.kind in events.KINDS:  # `setup events` plans
+            return events.read(self.client, action)
         if action.kind == "live_input.update":
             live = self.client.get(
                 self.client.account_path(f"stream/live_inputs/{action.resource}")).result
@@ -99,6 +104,8 @@ class _Account:
 
     def write(self, action: Action) -> tuple[str, list[dict[str, Any]]]:
         """Send the change; return the warehouse table and rows the resource now has."""
+        if action.kind in events.KINDS:
+            return events.write(self.client, action)
         if action.kind == "live_input.update":
             page = self.client.put(
                 self.client.account_path(f"stream/live_inputs/{action.resource}"),
@@ -216,7 +223,8 @@ def _apply(account: _Account, plan: Plan, report: ApplyReport, warehouse: Wareho
             with warehouse.transaction() as tx:
                 tx.upsert("apply_audit", audit)
                 for action, table, rows in changed:
-                    _record(tx, action, table, rows, now)
+                    if table:  # setup actions change nothing the warehouse holds
+                        _record(tx, action, table, rows, now)
 
 
 def _record(tx: Transaction, action: Action, table: str, rows: list[dict[str, Any]],
