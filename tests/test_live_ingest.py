@@ -212,3 +212,42 @@ def test_the_post_show_report_shows_drops_quota_failure_viewers_and_cost(week):
     assert kinds.count("live_input.disconnected") == drops["drops"].iloc[0] + 1 >= 4
     codes = live_report.errors_by_code(wh, account.end - timedelta(days=WEEK), account.end)
     assert codes.set_index("error_code")["errors"].to_dict() == {L.QUOTA_CODE: 1}
+
+
+def test_metrics_for_the_ops_dashboard(week):
+    import json
+
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from lc_analytics.costs.forecast import month_to_date
+    from lc_analytics.live.metrics import LiveMetrics
+    from lc_analytics.readmodel import last_successful_sync
+
+    account, db, since, report, show, down, _ = week
+    wh = Warehouse(db, read_only=True)
+    last = last_successful_sync(wh)
+    registry = CollectorRegistry()
+    registry.register(LiveMetrics(Spool(spool_dir(db)), db, clock=lambda: last.timestamp() + 42))
+    text = generate_latest(registry).decode()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(text) for s in f.samples}
+    events = L.truth(account)["events"]
+    events = events[events["at"] > since]
+    def kind_code(data):
+        code = ((data.get("live_input_errored") or {}).get("error") or {}).get("code") or ""
+        return data["event_type"], code
+
+    lost = pd.Series([kind_code(json.loads(b)["data"]) for b in down]).value_counts()
+    want = events.assign(code=events["code"].fillna("")).groupby(["event_type", "code"]).size()
+    got = {labels: v for (name, labels), v in samples.items()
+           if name == "lc_live_input_events_total"}
+    expect = {(("error_code", code), ("event_type", kind)): n - lost.get((kind, code), 0)
+              for (kind, code), n in want.items()}
+    assert got == {k: v for k, v in expect.items() if v} and len(got) >= 2
+    assert samples[("lc_sync_last_success_age_seconds", ())] == 42
+    assert samples[("lc_warehouse_readable", ())] == 1
+    mtd = month_to_date(wh)
+    total = mtd.loc[mtd["sku_id"] == "total", "mtd_cost"].iloc[0]
+    services = [v for (name, _), v in samples.items() if name == "lc_cost_month_to_date_usd"]
+    assert sum(services) == pytest.approx(float(total)) and float(total) > 0

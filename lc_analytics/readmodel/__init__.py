@@ -68,7 +68,7 @@ from .stored import (
     stored_videos,
     upload_reservations,
 )
-from .sync_log import listing_calls
+from .sync_log import last_successful_sync, listing_calls
 from .viewing import KINDS, LIVE, ON_DEMAND, minutes_viewed_daily, viewing
 
 __all__ = [
@@ -85,7 +85,7 @@ __all__ = [
     "inventory_objects", "objects_daily_bytes", "r2_ia_removals", "r2_ia_retrieval",
     "r2_object_reads", "r2_operations", "r2_requests", "r2_storage", "r2_storage_totals",
     # sync log
-    "listing_calls",
+    "last_successful_sync", "listing_calls",
     # inventories
     "lifecycle_rules", "live_inputs", "r2_buckets", "r2_objects", "resource_names", "videos",
     # live shows

@@ -28,3 +28,13 @@ def listing_calls(wh: Warehouse) -> pd.DataFrame:
         if len(per_bucket) or len(other) else per_bucket
     df["calls"] = df["calls"].astype("int64")
     return df.sort_values(["started_at", "run_id", "bucket"], ignore_index=True)
+
+
+def last_successful_sync(wh: Warehouse) -> pd.Timestamp | None:
+    """When the last sync run that ended `ok` finished (UTC), or None.
+
+    >>> last_successful_sync(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
+    """
+    df = wh.query("SELECT max(finished_at) AS at FROM sync_runs WHERE status = 'ok'")
+    at = df["at"].iloc[0] if len(df) else None
+    return None if at is None or pd.isna(at) else pd.Timestamp(at).tz_convert("UTC")

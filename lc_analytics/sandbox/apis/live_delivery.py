@@ -106,9 +106,10 @@ def pending(emulator: Emulator, since: pd.Timestamp, until: pd.Timestamp) -> lis
 def _notifications(emulator: Emulator, li: str, e: Any) -> list[dict]:
     data: dict[str, Any] = {"notification_name": "Stream Live Input", "input_id": li,
                             "event_type": e.event_type, "updated_at": rfc3339(e.at)}
-    if e.code:
+    code = e.code if isinstance(e.code, str) else None  # a frame holds None as NaN
+    if code:
         data["live_input_errored"] = {
-            "error": {"code": e.code, "message": live_shows.ERROR_MESSAGES.get(e.code, e.code)},
+            "error": {"code": code, "message": live_shows.ERROR_MESSAGES.get(code, code)},
             "video_codec": "h264", "audio_codec": "aac"}
     out = []
     for policy, dest in notifications.matching_destinations(
