@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from .alerts import CheckResult, check_alerts, parse_budgets
 from .live.report import busiest_show
 from .live.spool import spool_dir
 from .money import format_usd
@@ -20,6 +21,18 @@ from .sync import SyncReport, sync
 from .warehouse import Warehouse
 
 DEMO_DB = Path("data/demo.duckdb")
+#: The demo's budgets (budgets.example.toml has more kinds): the alerts it would send.
+DEMO_BUDGETS = """
+[[budget]]
+name = "stream"
+service = "Stream"
+monthly_usd = "500"
+
+[[budget]]
+name = "r2"
+service = "R2"
+monthly_usd = "100"
+"""
 
 
 @dataclass
@@ -31,6 +44,7 @@ class DemoResult:
     plan: Plan
     plan_path: Path
     report: ReportResult | None
+    alerts: CheckResult | None = None
     show_report: ReportResult | None = None  # the post-show report of the busiest show
 
 
@@ -58,10 +72,12 @@ def run_demo(preset: str = "small", seed: int = 7, end: date | None = None,
     plan = make_plan(Warehouse(db_path))
     plan_path = plan.write(db_path.parent / "plans" / f"plan-{plan.id}.json")
     result = run("cost_review", params={"db": str(db_path.resolve())}) if report else None
+    alerts = check_alerts(Warehouse(db_path, read_only=True),
+                          budgets=parse_budgets(DEMO_BUDGETS, "demo budgets"), dry_run=True)
     busiest = busiest_show(Warehouse(db_path, read_only=True), account.end) if report else None
     show = run("show", params={"db": str(db_path.resolve()), "live_input": busiest[0],
                                "date": busiest[1].isoformat()}) if busiest else None
-    return DemoResult(account, synced, plan, plan_path, result, show)
+    return DemoResult(account, synced, plan, plan_path, result, alerts, show)
 
 
 def summary(result: DemoResult) -> str:
@@ -73,6 +89,10 @@ def summary(result: DemoResult) -> str:
                   f"{result.plan_path}):"]
     lines += [f"  {i}. {format_usd(r.monthly_saving)}/month  {r.kind}: {r.action}"
               for i, r in enumerate(top, 1)]
+    if result.alerts is not None:
+        lines += ["", f"Alerts it would send (alerts check --dry-run, "
+                      f"{len(result.alerts.messages)} message(s)):"]
+        lines += [f"  {line}" for m in result.alerts.messages for line in m.text().splitlines()]
     if result.report is not None:
         lines += ["", f"Cost review: {result.report.html}"]
     if result.show_report is not None:

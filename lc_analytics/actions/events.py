@@ -23,7 +23,7 @@ from ..recommend.model import Action, Plan, Recommendation
 DESTINATION = "lc-analytics live events"
 POLICY = "lc-analytics live shows"
 ALERT = "stream_live_notifications"
-KINDS = ("notifications.destination", "notifications.policy", "stream.webhook")
+KINDS = ("events.destination", "events.policy", "stream.webhook")
 REC_ID = "live_events_setup:account"
 
 
@@ -38,10 +38,10 @@ def _check_url(url: str) -> str:
 
 def read(client: CloudflareClient, action: Action) -> dict[str, Any]:
     """What the account holds now for one setup action (compared with the plan's values)."""
-    if action.kind == "notifications.destination":
+    if action.kind == "events.destination":
         found = _destination(client)
         return {"name": DESTINATION, "url": found["url"] if found else None}
-    if action.kind == "notifications.policy":
+    if action.kind == "events.policy":
         found = _policy(client)
         dest = _destination(client)
         hooks = [h.get("id") for h in (found or {}).get("mechanisms", {}).get("webhooks", [])]
@@ -61,7 +61,7 @@ def read(client: CloudflareClient, action: Action) -> dict[str, Any]:
 
 def write(client: CloudflareClient, action: Action) -> tuple[str, list[dict[str, Any]]]:
     """Create or update the resource; nothing to record in the warehouse."""
-    if action.kind == "notifications.destination":
+    if action.kind == "events.destination":
         from ..live.config import NOTIFICATION_SECRET
         from ..settings import _environment
 
@@ -76,7 +76,7 @@ def write(client: CloudflareClient, action: Action) -> tuple[str, list[dict[str,
             client.put(f"{path}/{found['id']}", body, permission="notifications_write")
         else:
             client.post(path, body, permission="notifications_write")
-    elif action.kind == "notifications.policy":
+    elif action.kind == "events.policy":
         dest = _destination(client)
         if dest is None:
             raise PlanError(f"the webhook destination {DESTINATION!r} is missing: apply the "
@@ -116,9 +116,9 @@ def setup_plan(client: CloudflareClient, url: str, *, yes: bool = False,
     receiver at `url`. A different URL already set is kept unless `yes` (nothing is written
     to the account here: the plan is applied by `lc-analytics apply`)."""
     base = _check_url(url)
-    targets: dict[str, dict[str, Any]] = {"notifications.destination": {"name": DESTINATION,
+    targets: dict[str, dict[str, Any]] = {"events.destination": {"name": DESTINATION,
                                              "url": f"{base}/notifications"},
-               "notifications.policy": {"name": POLICY, "alert_type": ALERT, "enabled": True,
+               "events.policy": {"name": POLICY, "alert_type": ALERT, "enabled": True,
                                         "sends_to": DESTINATION},
                "stream.webhook": {"notificationUrl": f"{base}/stream-webhook"}}
     actions, clashes = [], []
@@ -146,9 +146,9 @@ def setup_plan(client: CloudflareClient, url: str, *, yes: bool = False,
 
 
 _WHY = {
-    "notifications.destination": "Cloudflare Notifications delivers live-input events to "
+    "events.destination": "Cloudflare Notifications delivers live-input events to "
                                  "this webhook, with the secret in cf-webhook-auth",
-    "notifications.policy": "connected / disconnected / errored events of every live input "
+    "events.policy": "connected / disconnected / errored events of every live input "
                             "go to the destination",
     "stream.webhook": "Stream posts each video (recordings included) when it is ready or "
                       "fails, signed with Webhook-Signature",

@@ -226,6 +226,41 @@ COMMENT ON TABLE r2_operations_daily IS
 """
 
 V8_SQL = """
+-- alerts: the state of one alert of `lc-analytics alerts check`; key (key).
+CREATE TABLE alerts (
+    key            VARCHAR PRIMARY KEY,   -- stable: kind/what[/month]
+    kind           VARCHAR NOT NULL,
+    level          INTEGER NOT NULL,      -- as last evaluated; 0 = clear
+    sent_level     INTEGER NOT NULL,      -- the level last delivered; 0 = none or resolved sent
+    title          VARCHAR NOT NULL,
+    body           VARCHAR NOT NULL,
+    first_fired_at TIMESTAMPTZ NOT NULL,
+    evaluated_at   TIMESTAMPTZ NOT NULL,
+    sent_at        TIMESTAMPTZ,
+    resolved_at    TIMESTAMPTZ
+);
+COMMENT ON TABLE alerts IS
+    'One alert of lc-analytics alerts check: the level last evaluated and the level last '
+    'delivered (a message is due while they differ); key (key).';
+
+-- alert_events: one message of one alert, sent or not; key (key, occurred_at, event).
+CREATE TABLE alert_events (
+    key        VARCHAR NOT NULL,
+    occurred_at TIMESTAMPTZ NOT NULL,
+    event      VARCHAR NOT NULL CHECK (event IN ('fired', 'escalated', 'resolved')),
+    level      INTEGER NOT NULL,
+    title      VARCHAR NOT NULL,
+    body       VARCHAR NOT NULL,
+    delivered  BOOLEAN NOT NULL,
+    error      VARCHAR,             -- why the delivery failed (no URL or secret in it)
+    PRIMARY KEY (key, occurred_at, event)
+);
+COMMENT ON TABLE alert_events IS
+    'One message of one alert (fired, escalated, resolved) and whether it was delivered; '
+    'key (key, occurred_at, event). Append-only: the history of alerts check.';
+"""
+
+V9_SQL = """
 -- Live shows (issue 14): what the receiver and the poller spooled, and the alerting history.
 CREATE TABLE live_input_events (
     live_input_uid VARCHAR NOT NULL,
@@ -251,8 +286,8 @@ CREATE TABLE live_viewer_samples (
     PRIMARY KEY (live_input_uid, sampled_at)
 );
 COMMENT ON TABLE live_viewer_samples IS
-    'One poll of a live input''s /views while it was live; key (live_input_uid, sampled_at). A gap '
-    'is a failed poll (viewers NULL), never a zero.';
+    'One poll of a live input''s /views while it was live; key (live_input_uid, '
+    'sampled_at). A gap is a failed poll (viewers NULL), never a zero.';
 """
 
 MIGRATIONS: list[Migration] = [
@@ -263,7 +298,8 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "the account a warehouse holds", V5_SQL),
     Migration(6, "coverage: the days of each daily source committed whole", V6_SQL),
     Migration(7, "R2 operations split by HTTP response code", V7_SQL),
-    Migration(8, "live shows: live-input events and viewer samples", V8_SQL),
+    Migration(8, "alerts: state and history of alerts check", V8_SQL),
+    Migration(9, "live shows: live-input events and viewer samples", V9_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
