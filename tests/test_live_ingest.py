@@ -99,7 +99,7 @@ def _poll_a_show(sb, spool, since):
     return show
 
 
-def test_every_show_of_the_week_is_one_session_with_its_start_end_and_recording(week):
+def _every_show_of_the_week_is_one_session_with_its_start_end_and_recording(week):
     account, db, since, report, _, down, _ = week
     truth = L.truth(account)["sessions"]
     truth = truth[truth["start"] > since].set_index("show_uid")
@@ -121,7 +121,7 @@ def test_every_show_of_the_week_is_one_session_with_its_start_end_and_recording(
     assert report.rows["live_input_events"] == (events["at"] > since).sum() + len(ready)
 
 
-def test_planted_drops_and_the_quota_failure_are_found(week):
+def _planted_drops_and_the_quota_failure_are_found(week):
     account, db, since, *_ = week
     wh = Warehouse(db, read_only=True)
     s = live_sessions(wh)
@@ -138,7 +138,7 @@ def test_planted_drops_and_the_quota_failure_are_found(week):
     assert failed["duration_seconds"].tolist() == [L.QUOTA_FAIL_AFTER_SECONDS]
 
 
-def test_peak_viewers_equal_the_truth_at_the_sampling_resolution(week):
+def _peak_viewers_equal_the_truth_at_the_sampling_resolution(week):
     account, db, since, report, show, *_ = week
     wh = Warehouse(db, read_only=True)
     s = live_sessions(wh)
@@ -153,7 +153,7 @@ def test_peak_viewers_equal_the_truth_at_the_sampling_resolution(week):
     assert mine["samples"].tolist() == [len(inside)]
 
 
-def test_the_sync_of_the_spool_is_idempotent(week, tmp_path):
+def _the_sync_of_the_spool_is_idempotent(week, tmp_path):
     account, db, since, report, _, _, sb = week
     from .conftest import copy_warehouse
 
@@ -174,10 +174,9 @@ def test_the_sync_of_the_spool_is_idempotent(week, tmp_path):
     assert again.rows["live_viewer_samples"] == len(spool_rows(spool)[1]) > 30
 
 
-def test_the_post_show_report_shows_drops_quota_failure_viewers_and_cost(week):
+def _the_post_show_report_shows_drops_quota_failure_viewers_and_cost(week, month):
     from decimal import Decimal
 
-    from lc_analytics.costs.allocate import allocate_month
     from lc_analytics.live import report as live_report
 
     account, db, since, report, show, *_ = week
@@ -195,7 +194,6 @@ def test_the_post_show_report_shows_drops_quota_failure_viewers_and_cost(week):
     day = pd.Timestamp(show["start"].date(), tz="UTC")
     assert h["live_minutes"] == mine.loc[mine["date"] == day, "minutes_viewed"].sum()
     assert h["on_demand_minutes"] == mine.loc[mine["date"] > day, "minutes_viewed"].sum()
-    month = allocate_month(wh, show["start"].date(), through=account.end + timedelta(days=1))
     rows = month.rows[month.rows["resource_id"] == show["uid"]]
     assert Decimal(h["cost"]) == sum(rows["cost"], Decimal(0)) > 0
     assert Decimal(h["cost_per_viewer_minute"]) == Decimal(h["cost"]) / Decimal(
@@ -214,13 +212,12 @@ def test_the_post_show_report_shows_drops_quota_failure_viewers_and_cost(week):
     assert codes.set_index("error_code")["errors"].to_dict() == {L.QUOTA_CODE: 1}
 
 
-def test_metrics_for_the_ops_dashboard(week):
+def _metrics_for_the_ops_dashboard(week, month):
     import json
 
     from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.parser import text_string_to_metric_families
 
-    from lc_analytics.costs.forecast import month_to_date
     from lc_analytics.live.metrics import LiveMetrics
     from lc_analytics.readmodel import last_successful_sync
 
@@ -234,6 +231,7 @@ def test_metrics_for_the_ops_dashboard(week):
                for f in text_string_to_metric_families(text) for s in f.samples}
     events = L.truth(account)["events"]
     events = events[events["at"] > since]
+
     def kind_code(data):
         code = ((data.get("live_input_errored") or {}).get("error") or {}).get("code") or ""
         return data["event_type"], code
@@ -247,7 +245,25 @@ def test_metrics_for_the_ops_dashboard(week):
     assert got == {k: v for k, v in expect.items() if v} and len(got) >= 2
     assert samples[("lc_sync_last_success_age_seconds", ())] == 42
     assert samples[("lc_warehouse_readable", ())] == 1
-    mtd = month_to_date(wh)
-    total = mtd.loc[mtd["sku_id"] == "total", "mtd_cost"].iloc[0]
-    services = [v for (name, _), v in samples.items() if name == "lc_cost_month_to_date_usd"]
-    assert sum(services) == pytest.approx(float(total)) and float(total) > 0
+    # the month to date is the engine's bill of the month through the last synced day: the
+    # allocation's rows add up to it, per service
+    by_service = month.rows.groupby("service")["cost"].agg(lambda c: float(sum(c)))
+    got_mtd = {dict(labels)["service"]: v for (name, labels), v in samples.items()
+               if name == "lc_cost_month_to_date_usd"}
+    assert got_mtd == pytest.approx(by_service[by_service > 0].to_dict())
+    assert sum(got_mtd.values()) > 0
+
+
+def test_a_week_of_live_shows_end_to_end(week, tmp_path):
+    """One test over the week (its fixture is costly: built once, not once per xdist worker)."""
+    from lc_analytics.costs.allocate import allocate_month
+
+    account, db, *_ = week
+    month = allocate_month(Warehouse(db, read_only=True), account.end,
+                           through=account.end + timedelta(days=1))
+    _every_show_of_the_week_is_one_session_with_its_start_end_and_recording(week)
+    _planted_drops_and_the_quota_failure_are_found(week)
+    _peak_viewers_equal_the_truth_at_the_sampling_resolution(week)
+    _the_post_show_report_shows_drops_quota_failure_viewers_and_cost(week, month)
+    _metrics_for_the_ops_dashboard(week, month)
+    _the_sync_of_the_spool_is_idempotent(week, tmp_path)
