@@ -19,6 +19,7 @@ data through these functions and holds no SQL on the warehouse's tables::
       sync_log.py   the R2 listing calls each sync run made
       live.py       live sessions (connect .. disconnect, reconnects, errors, recording)
                     from the live-input events, with the polled concurrent viewers
+      partitions.py the tables cut into export partitions (year/month), fingerprinted
         │
         ▼
     costs/ (pricing), recommend/, reports/, notebooks
