@@ -22,7 +22,11 @@ def serve(db_path: Path, host: str, port: int, secrets: list[str] | None = None)
     install_log_masking(list(secrets or []) + [
         s.reveal() for s in (config.notification_secret, config.webhook_secret) if s])
     logging.getLogger("lc_analytics.events").setLevel(logging.INFO)
-    spool = Spool(spool_dir(db_path))
+    try:
+        spool = Spool(spool_dir(db_path))
+    except OSError as exc:
+        raise UsageError(f"cannot write the spool {spool_dir(db_path)} beside the warehouse "
+                         f"(LC_ANALYTICS_DB or --db): {exc.strerror}") from exc
     logging.getLogger("lc_analytics.events").info("spooling to %s", spool.folder)
     uvicorn.run(create_app(spool, config), host=host, port=port, log_level="warning",
                 access_log=False)
