@@ -47,6 +47,7 @@ SOURCES: dict[str, str] = {
     "r2_object_reads": "stream",  # the same, per object: successful GetObject + HeadObject
     "r2_inventory": "r2",  # S3 ListObjectsV2 + lifecycle rules
     "zone": "stream",  # CDN: zone traffic + cache rules (skipped without CLOUDFLARE_ZONE_ID)
+    "live_events": "stream",  # the live-events spool + GET alerting/v3/history (issue 14)
 }
 ANALYTICS: dict[str, tuple[Dataset, str]] = {
     "minutes_viewed": (MINUTES_VIEWED, "minutes_viewed_daily"),
@@ -317,4 +318,11 @@ _STEPS: dict[str, Callable[[_Context, str], None]] = {
     "r2_object_reads": _sync_analytics,
     "r2_inventory": sync_r2_inventory,
     "zone": sync_zones,
+    "live_events": lambda ctx, source: _live_step()(ctx, source),
 }
+
+
+def _live_step() -> Callable[[_Context, str], None]:
+    from .live.ingest import sync_live  # the live package imports sources/ and the client
+
+    return sync_live

@@ -39,11 +39,13 @@ from ..sources.r2 import lifecycle_row
 from ..sources.stream import live_input_row, parse_time, video_row
 from ..sources.zone import cache_rules_raw, put_cache_rules, rule_body
 from ..warehouse import Transaction, Warehouse
+from . import events
 
 MIN_SCHEDULED_DELETION_DAYS = facts.MIN_SCHEDULED_DELETION_DAYS
 RETENTION_RANGE = facts.RETENTION_DAYS_RANGE
 ORDER = {"video.schedule_deletion": 0, "live_input.update": 1, "r2.lifecycle": 2,
-         "notifications.policy": 3, "zone.cache_rules": 4, "manual": 5}
+         "notifications.policy": 3, "zone.cache_rules": 4, "events.destination": 5,
+         "events.policy": 6, "stream.webhook": 7, "manual": 8}
 _POLICIES = "alerting/v3/policies"
 
 
@@ -89,6 +91,8 @@ class _Account:
         return self._r2
 
     def read(self, action: Action) -> dict[str, Any]:
+        if action.kind in events.KINDS:  # `setup events` plans
+            return events.read(self.client, action)
         if action.kind == "live_input.update":
             live = self.client.get(
                 self.client.account_path(f"stream/live_inputs/{action.resource}")).result
@@ -108,6 +112,8 @@ class _Account:
 
     def write(self, action: Action) -> tuple[str, list[dict[str, Any]]]:
         """Send the change; return the warehouse table and rows the resource now has."""
+        if action.kind in events.KINDS:
+            return events.write(self.client, action)
         if action.kind == "live_input.update":
             page = self.client.put(
                 self.client.account_path(f"stream/live_inputs/{action.resource}"),

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 from ..errors import ApiError, QueryError, R2Error
 
-__all__ = ["ContinuationTokenPaginator", "KeysetPaginator", "Paginator",
+__all__ = ["ContinuationTokenPaginator", "KeysetPaginator", "PageNumberPaginator", "Paginator",
            "TimeCursorPaginator", "paginate", "paginate_pages"]
 
 P = TypeVar("P")  # a page as the client returns it
@@ -164,3 +164,24 @@ class ContinuationTokenPaginator(Paginator[T]):
             raise R2Error(f"ListObjectsV2 on {self.bucket} was truncated without a "
                           "NextContinuationToken", bucket=self.bucket)
         request["ContinuationToken"] = self.token
+
+
+class PageNumberPaginator(Paginator[T]):
+    """Cloudflare's page-numbered listings (`page` + `per_page`, `result_info.total_count`),
+    e.g. the alerting history: the next page while fewer items than the total were seen."""
+
+    def __init__(self, per_page: int) -> None:
+        super().__init__()
+        self.per_page = per_page
+        self.page = 1
+        self.seen = 0
+
+    def update_state(self, page: Any, items: list[T]) -> list[T]:
+        self.seen += len(items)
+        total = (page.result_info or {}).get("total_count", 0)
+        self.has_next_page = bool(items) and self.seen < total
+        return items
+
+    def update_request(self, request: dict[str, Any]) -> None:
+        self.page += 1
+        request["page"] = self.page

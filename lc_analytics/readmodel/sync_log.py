@@ -41,3 +41,11 @@ def sync_skips(wh: Warehouse) -> pd.DataFrame:
         SELECT s.run_id, r.started_at, s.source, s.subject, s.skipped, s.reason
         FROM sync_skips s LEFT JOIN sync_runs r USING (run_id)
         ORDER BY r.started_at, s.run_id, s.source, s.subject""")
+def last_successful_sync(wh: Warehouse) -> pd.Timestamp | None:
+    """When the last sync run that ended `ok` finished (UTC), or None.
+
+    >>> last_successful_sync(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
+    """
+    df = wh.query("SELECT max(finished_at) AS at FROM sync_runs WHERE status = 'ok'")
+    at = df["at"].iloc[0] if len(df) else None
+    return None if at is None or pd.isna(at) else pd.Timestamp(at).tz_convert("UTC")

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SandboxError
+from . import live_shows
 from .cost_anomaly import plant_cost_anomaly
 from .op_classes import operation_class
 from .presets import Preset, get_preset
@@ -108,7 +109,8 @@ class SimulatedAccount:
         self._derived: dict | None = None
         d = self._state()
         self.capacity_minutes = _capacity(d["stored"], self._now, preset.runway_days)
-        self.planted = list(self.draws.planted) + self._planted_stream(d)
+        self.planted = list(self.draws.planted) + self._planted_stream(d) \
+            + live_shows.planted(self)
 
     @classmethod
     def build(cls, preset: str = "small", seed: int = 7, end: date | None = None,

@@ -335,6 +335,16 @@ def register(*routes: _Route) -> None:
     EXTRA_ROUTES.extend(routes)
 
 
+#: Paths served outside /client/v4 without a token (e.g. a customer-code host's `/views`):
+#: pattern -> function `(emulator, match, query) -> (status, JSON payload)`.
+PUBLIC_ROUTES: list[tuple[re.Pattern[str], Callable[..., tuple[int, Any]]]] = []
+
+
+def register_public(path: str, handler: Callable[..., tuple[int, Any]]) -> None:
+    """Serve `path` (a regex, anchored) outside the API, without authentication."""
+    PUBLIC_ROUTES.append((re.compile(f"^{path}$"), handler))
+
+
 _ACCOUNT = ACCOUNT
 ROUTES = (
     _route(f"{_ACCOUNT}/stream", GET=("list_videos", "stream:read")),
@@ -420,7 +430,12 @@ class Emulator:
         headers = {k.lower(): v for k, v in headers.items()}
         method = method.upper()
         with self.lock:
-            if path.rstrip("/") == f"{API_PREFIX}/graphql":
+            public = [(m, h) for p, h in PUBLIC_ROUTES if (m := p.match(path))] \
+                if not path.startswith(API_PREFIX) else []
+            if public and method == "GET":
+                status, payload = public[0][1](self, public[0][0], _parse_query(query))
+                answer = _json_response(status, payload, {})
+            elif path.rstrip("/") == f"{API_PREFIX}/graphql":
                 answer = self._handle_graphql(method, headers, body)
             else:
                 answer = self._handle_rest(method, path, _parse_query(query), headers, body)

@@ -63,9 +63,13 @@ class Sandbox:
         """Move the account's clock `days` forward, with R2 following (as `sandbox advance`).
 
         Lifecycle rules written through R2 are read into the simulation first; R2 then lists
-        the new day's objects, expirations and storage classes.
+        the new day's objects, expirations and storage classes. Live-input events and
+        recording webhooks of the new days go to the configured destinations.
         """
         advance_sandbox(self.account, self.r2, days)
+        from .apis.live_delivery import deliver_until  # live-input events of the new days
+
+        deliver_until(self.emulator, self.account.now)
 
     def close(self) -> None:
         """Stop the R2 server, if one was started; safe to call twice."""

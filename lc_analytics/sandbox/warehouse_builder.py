@@ -81,7 +81,8 @@ def _sync_inventories(account: SimulatedAccount, path: Path) -> dict[str, int]:
     from .runtime import Sandbox
 
     with Sandbox(account) as sb:
-        report = sync(sb.settings(db_path=path), sources=["stream", "r2_inventory"],
+        report = sync(sb.settings(db_path=path),
+                      sources=["stream", "r2_inventory", "live_events"],  # nothing spooled
                       transport=sb.transport, now=lambda: account.now.to_pydatetime(),
                       progress="none")
     return dict(report.rows)
