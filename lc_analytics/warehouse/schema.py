@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .schema_v1 import V1_SQL
 from .schema_live import V12_SQL
+from .schema_v1 import V1_SQL
 from .schema_zone import V11_SQL
 
 
