@@ -67,6 +67,8 @@ def _add_sync_parser(sub: argparse._SubParsersAction) -> None:
     sy.add_argument("--db", default=None, help="warehouse path (default: $LC_ANALYTICS_DB)")
     sy.add_argument("--quiet", action="store_true",
                     help="no progress bars; one summary line per source (for cron)")
+    sy.add_argument("--full", action="store_true",
+                    help="list every inventory whole now (videos, R2 buckets), due or not")
     sy.set_defaults(func=_cmd_sync)
 
 
@@ -207,7 +209,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     settings.install_log_masking()
     if args.db:
         settings = dataclasses.replace(settings, db_path=Path(args.db))
-    report = sync(settings, sources=sources, since=args.since,
+    report = sync(settings, sources=sources, since=args.since, full=args.full,
                   progress="lines" if args.quiet else "auto")
     if not args.quiet:
         print("\n".join(report.summary_lines()))
@@ -222,9 +224,13 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     from .settings import Settings
     from .warehouse import Warehouse
 
-    db = Path(args.db) if args.db else Settings.from_env().db_path
+    settings = Settings.from_env()
+    db = Path(args.db) if args.db else settings.db_path
     Warehouse(db, read_only=True)  # a missing warehouse is refused, never created empty
-    params = {} if args.max_lost_share is None else {"max_lost_share": args.max_lost_share}
+    # a cache rule's origin egress is priced only when the origin's price is set
+    params: dict = {"origin_egress_usd_per_gb": settings.origin_egress_usd_per_gb}
+    if args.max_lost_share is not None:
+        params["max_lost_share"] = args.max_lost_share
     plan = make_plan(Warehouse(db), book=load_book("cloudflare", overlay=args.prices),
                      as_of=args.as_of, **params)
     path = plan.write(args.plan or Path("data") / "plans" / f"plan-{plan.id}.json")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from .alerts import CheckResult, check_alerts, parse_budgets
+from .live.report import busiest_show
+from .live.spool import spool_dir
 from .money import format_usd
 from .recommend import Plan, make_plan
 from .reports import ReportResult, run
 from .sandbox import SimulatedAccount
+from .sandbox.live_replay import replay_last_day
 from .sandbox.runtime import Sandbox
 from .sandbox.summary import describe
 from .sync import SyncReport, sync
@@ -41,12 +45,14 @@ class DemoResult:
     plan_path: Path
     report: ReportResult | None
     alerts: CheckResult | None = None
+    show_report: ReportResult | None = None  # the post-show report of the busiest show
 
 
 def run_demo(preset: str = "small", seed: int = 7, end: date | None = None,
              db_path: str | Path = DEMO_DB, progress: str = "auto",
              report: bool = True) -> DemoResult:
-    """Sandbox → sync → recommendations → the cost_review report, into a fresh warehouse.
+    """Sandbox → the last day's live shows through the receiver and poller → sync →
+    recommendations → the cost_review and post-show reports, into a fresh warehouse.
 
     The demo warehouse belongs to the sandbox and is recreated on every run (a real
     warehouse is never deleted by anything in lc_analytics).
@@ -57,16 +63,23 @@ def run_demo(preset: str = "small", seed: int = 7, end: date | None = None,
     db_path = Path(db_path)
     for stale in (db_path, db_path.with_name(db_path.name + ".wal")):
         stale.unlink(missing_ok=True)
+    shutil.rmtree(spool_dir(db_path), ignore_errors=True)
     account = SimulatedAccount.build(preset, seed=seed, end=end)
     with Sandbox(account) as sb:
-        synced = sync(sb.settings(db_path=db_path), transport=sb.transport,
+        replay_last_day(sb, db_path)  # events and viewer counts into the spool
+        # the sandbox's zone too (CDN section); 14 days of its hourly groups keep it quick
+        settings = sb.settings(db_path=db_path, zone=True, zone_hourly_days=14)
+        synced = sync(settings, transport=sb.transport,
                       now=lambda: account.now.to_pydatetime(), progress=progress)
     plan = make_plan(Warehouse(db_path))
     plan_path = plan.write(db_path.parent / "plans" / f"plan-{plan.id}.json")
     result = run("cost_review", params={"db": str(db_path.resolve())}) if report else None
     alerts = check_alerts(Warehouse(db_path, read_only=True),
                           budgets=parse_budgets(DEMO_BUDGETS, "demo budgets"), dry_run=True)
-    return DemoResult(account, synced, plan, plan_path, result, alerts)
+    busiest = busiest_show(Warehouse(db_path, read_only=True), account.end) if report else None
+    show = run("show", params={"db": str(db_path.resolve()), "live_input": busiest[0],
+                               "date": busiest[1].isoformat()}) if busiest else None
+    return DemoResult(account, synced, plan, plan_path, result, alerts, show)
 
 
 def summary(result: DemoResult) -> str:
@@ -84,4 +97,6 @@ def summary(result: DemoResult) -> str:
         lines += [f"  {line}" for m in result.alerts.messages for line in m.text().splitlines()]
     if result.report is not None:
         lines += ["", f"Cost review: {result.report.html}"]
+    if result.show_report is not None:
+        lines += [f"Post-show report (busiest show of the last day): {result.show_report.html}"]
     return "\n".join(lines)

@@ -83,6 +83,24 @@ LOW_BANDWIDTH_TARGET = "720p"
 #: Runway: how far ahead prepaid capacity is projected.
 HORIZON_DAYS = 90
 
+# --- Zones (CDN), reference 8.1 ------------------------------------------------------------
+#: Cache statuses that count as served from cache (exporters' reading, [3P]); `miss`,
+#: `expired`, `bypass`, `dynamic`, `ignored` do not. Unknown statuses count as misses.
+CACHE_HIT_STATUSES = frozenset({"hit", "stale", "updating", "revalidated"})
+#: The daily rollup (httpRequests1dGroups) is kept 365 days on every plan (§8.1).
+ZONE_DAILY_RETENTION_DAYS = 365
+#: The Rulesets phase that holds a zone's cache rules (§8.1).
+CACHE_RULES_PHASE = "http_request_cache_settings"
+
+
+def is_cache_hit(status: str) -> bool:
+    """Whether a `cacheStatus` counts as served from cache (§8.1), variants included.
+
+    >>> is_cache_hit("hit"), is_cache_hit("revalidated"), is_cache_hit("miss")
+    (True, True, False)
+    """
+    return status in CACHE_HIT_STATUSES or status.split("_")[0] in CACHE_HIT_STATUSES
+
 
 def r2_op_class(action_type: str) -> Literal["A", "B", "free"]:
     """'A', 'B' or 'free' for an R2 action (§3.2).
@@ -99,6 +117,7 @@ def r2_op_class(action_type: str) -> Literal["A", "B", "free"]:
 
 
 __all__ = [
+    "CACHE_HIT_STATUSES", "CACHE_RULES_PHASE", "ZONE_DAILY_RETENTION_DAYS", "is_cache_hit",
     "DEFAULT_ABORT_MULTIPART_DAYS", "GRAPHQL_QUERIES_PER_WINDOW", "HORIZON_DAYS",
     "IA_MINIMUM_STORAGE_DAYS", "LIST_VIDEOS_PAGE_SIZE", "LOOKBACK_DAYS", "LOW_BANDWIDTH_MBPS",
     "LOW_BANDWIDTH_TARGET", "MAX_OD_SHARE", "MAX_QUERY_WINDOW_DAYS",

@@ -8,6 +8,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -19,6 +20,7 @@ from .errors import ConfigError, UsageError
 DEFAULT_API_BASE_URL = "https://api.cloudflare.com/client/v4"
 DEFAULT_DB = "data/lc_analytics.duckdb"
 DEFAULT_SYNC_WAIT = 600.0  # seconds a sync waits for readers holding the warehouse open
+DEFAULT_FULL_LISTING_DAYS = 7  # days between full inventory listings (README: incremental)
 DEFAULT_REQUEST_TIMEOUT = 30.0  # seconds; botocore's own default (60 s) hangs a sync too long
 _ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
@@ -83,10 +85,15 @@ class Settings:
     db_path: Path = Path(DEFAULT_DB)
     sync_wait_seconds: float = DEFAULT_SYNC_WAIT
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # connect and read, API and R2 alike
+    zone_ids: tuple[str, ...] = ()  # CLOUDFLARE_ZONE_ID: zones whose CDN traffic is synced
+    zone_hourly_days: int | None = None  # LC_ANALYTICS_ZONE_HOURLY_DAYS: hourly backfill cap
+    # LC_ANALYTICS_ORIGIN_EGRESS_USD_PER_GB: what the origin pays per GB it serves (optional)
+    origin_egress_usd_per_gb: Decimal | None = None
     # an Iceberg REST catalog (R2 Data Catalog) for `warehouse export --format iceberg`
     iceberg_catalog_uri: str | None = None
     iceberg_warehouse: str | None = None
     iceberg_token: Secret | None = None
+    full_listing_days: int = DEFAULT_FULL_LISTING_DAYS  # 0: every sync lists everything
     alert_urls: Secret | None = None  # LC_ANALYTICS_ALERT_URLS: apprise URLs (credentials)
 
     # --- construction -------------------------------------------------------------------
@@ -114,13 +121,10 @@ class Settings:
         _check_url("CLOUDFLARE_API_BASE_URL", base_url, problems)
         endpoint, bucket = _r2_location(get("R2_ENDPOINT_URL"), get("R2_BUCKET_NAME"),
                                         account_id, problems)
-        sync_wait = _seconds("LC_ANALYTICS_SYNC_WAIT", get("LC_ANALYTICS_SYNC_WAIT"),
-                             DEFAULT_SYNC_WAIT, problems)
-        timeout = _seconds("LC_ANALYTICS_REQUEST_TIMEOUT", get("LC_ANALYTICS_REQUEST_TIMEOUT"),
-                           DEFAULT_REQUEST_TIMEOUT, problems, positive=True)
+        tuning = _tuning(get, problems)
         secret_key = get("R2_SECRET_ACCESS_KEY")
         access_key = get("R2_ACCESS_KEY_ID")
-        catalog = _iceberg_catalog(get, problems)
+        extra = {**zone_settings(get, problems), **_iceberg_catalog(get, problems)}
         problems += _missing(set(require), {
             "CLOUDFLARE_ACCOUNT_ID is not set": ("stream", account_id is None),
             "CLOUDFLARE_STREAM_API_TOKEN (or CLOUDFLARE_API_TOKEN) is not set":
@@ -144,9 +148,8 @@ class Settings:
             r2_endpoint_url=endpoint,
             r2_bucket_name=bucket,
             db_path=Path(get("LC_ANALYTICS_DB") or DEFAULT_DB),
-            sync_wait_seconds=sync_wait,
-            request_timeout=timeout,
-            **catalog,
+            **tuning,
+            **extra,
             alert_urls=Secret(alert_urls) if alert_urls else None,
         )
 
@@ -171,6 +174,43 @@ class Settings:
         install_log_masking(self.secrets(), logger)
 
 
+def zone_settings(get: Callable[[str], str | None], problems: list[str]) -> dict[str, Any]:
+    """The zone (CDN) settings: CLOUDFLARE_ZONE_ID (one or several, comma-separated, each a
+    32-character hex zone id), LC_ANALYTICS_ZONE_HOURLY_DAYS (a positive whole number of
+    days) and LC_ANALYTICS_ORIGIN_EGRESS_USD_PER_GB (dollars >= 0), each problem named.
+
+    >>> zone_settings({"CLOUDFLARE_ZONE_ID": "a" * 32 + ", " + "b" * 32}.get, [])["zone_ids"]
+    ('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb')
+    """
+    out: dict[str, Any] = {}
+    raw = get("CLOUDFLARE_ZONE_ID")
+    ids = tuple(dict.fromkeys(z.strip() for z in (raw or "").split(",") if z.strip()))
+    bad = [z for z in ids if not _ACCOUNT_ID.match(z)]
+    if raw is not None and (bad or not ids):
+        problems.append("CLOUDFLARE_ZONE_ID must be one or more 32-character lowercase hex "
+                        f"zone ids, comma-separated (got {len(bad) or 'no'} bad one(s))")
+    out["zone_ids"] = ids
+    days = get("LC_ANALYTICS_ZONE_HOURLY_DAYS")
+    if days is not None:
+        if not days.isdigit() or int(days) < 1:
+            problems.append("LC_ANALYTICS_ZONE_HOURLY_DAYS must be a whole number of days >= 1 "
+                            f"(got {days!r})")
+        else:
+            out["zone_hourly_days"] = int(days)
+    price = get("LC_ANALYTICS_ORIGIN_EGRESS_USD_PER_GB")
+    if price is not None:
+        try:
+            value = Decimal(price)
+        except InvalidOperation:
+            value = Decimal(-1)
+        if not value.is_finite() or value < 0:
+            problems.append("LC_ANALYTICS_ORIGIN_EGRESS_USD_PER_GB must be a price in dollars "
+                            f">= 0, e.g. 0.09 (got {price!r})")
+        else:
+            out["origin_egress_usd_per_gb"] = value
+    return out
+
+
 def _environment(environ: Mapping[str, str] | None, env_file: str | Path | None,
                  ) -> dict[str, str]:
     """The .env file's values, overridden by the environment's."""
@@ -190,6 +230,20 @@ def _check_account(account_id: str | None, token_name: str, token: str | None,
         )
     if token is not None and re.search(r"\s", token):
         problems.append(f"{token_name} contains whitespace (a pasted newline?)")
+
+
+def _tuning(get: Callable[[str], str | None], problems: list[str]) -> dict[str, Any]:
+    """The sync's waits, timeouts and listing cadence, each checked and named when bad."""
+    return {
+        "sync_wait_seconds": _seconds("LC_ANALYTICS_SYNC_WAIT", get("LC_ANALYTICS_SYNC_WAIT"),
+                                      DEFAULT_SYNC_WAIT, problems),
+        "request_timeout": _seconds("LC_ANALYTICS_REQUEST_TIMEOUT",
+                                    get("LC_ANALYTICS_REQUEST_TIMEOUT"),
+                                    DEFAULT_REQUEST_TIMEOUT, problems, positive=True),
+        "full_listing_days": _days("LC_ANALYTICS_FULL_LISTING_DAYS",
+                                   get("LC_ANALYTICS_FULL_LISTING_DAYS"),
+                                   DEFAULT_FULL_LISTING_DAYS, problems),
+    }
 
 
 def _iceberg_catalog(get: Callable[[str], str | None], problems: list[str]) -> dict[str, Any]:
@@ -241,6 +295,16 @@ def _seconds(name: str, value: str | None, default: float, problems: list[str], 
         problems.append(f"{name} must be {bound} (got {value!r})")
         return default
     return seconds
+
+
+def _days(name: str, value: str | None, default: int, problems: list[str]) -> int:
+    """A whole number of days from the environment, 0 to 366."""
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) > 366:
+        problems.append(f"{name} must be a whole number of days from 0 to 366 (got {value!r})")
+        return default
+    return int(value)
 
 
 def _check_url(name: str, value: str, problems: list[str]) -> None:

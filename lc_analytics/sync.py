@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
 
 from .client.http import Clock, CloudflareClient
+from .client.pipeline import prefetch
+from .client.zones import check_zone_access
 from .errors import ConfigError, LcAnalyticsError, UsageError
 from .settings import Settings
 from .sources.analytics import (
@@ -22,12 +26,14 @@ from .sources.analytics import (
     R2_STORAGE,
     Dataset,
     build_query,
-    iter_window,
+    iter_window_pages,
+    page_table,
     windows,
 )
 from .sources.r2 import R2Inventory
-from .sources.stream import iter_live_inputs, iter_videos, storage_usage
+from .sync_inventory import _count, _done, r2_inventory, sync_r2_inventory, sync_stream
 from .sync_report import Progress, SyncReport
+from .sync_zone import sync_zones
 from .warehouse import Warehouse, sync_lock
 
 log = logging.getLogger(__name__)
@@ -40,6 +46,8 @@ SOURCES: dict[str, str] = {
     "r2_operations": "stream",  # GraphQL r2OperationsAdaptiveGroups
     "r2_object_reads": "stream",  # the same, per object: successful GetObject + HeadObject
     "r2_inventory": "r2",  # S3 ListObjectsV2 + lifecycle rules
+    "zone": "stream",  # CDN: zone traffic + cache rules (skipped without CLOUDFLARE_ZONE_ID)
+    "live_events": "stream",  # the live-events spool + GET alerting/v3/history (issue 14)
 }
 ANALYTICS: dict[str, tuple[Dataset, str]] = {
     "minutes_viewed": (MINUTES_VIEWED, "minutes_viewed_daily"),
@@ -48,6 +56,7 @@ ANALYTICS: dict[str, tuple[Dataset, str]] = {
     "r2_object_reads": (R2_OBJECT_READS, "r2_object_reads_daily"),
 }
 LAG_DAYS = 3  # recent analytics are restated: re-fetch the last 3 days on every run
+PREFETCH_PAGES = 3  # GraphQL pages fetched ahead of the writer (10,000 rows each at most)
 
 
 @dataclass
@@ -59,6 +68,7 @@ class _Context:
     client: CloudflareClient | None = None
     since: date | None = None
     proven: bool = False  # the preflight has passed
+    full: bool = False  # list every inventory whole, due or not (`sync --full`)
     opened: Warehouse | None = None  # set under the sync lock, once the preflight allows
 
     @property
@@ -81,10 +91,12 @@ def sync(
     now: Callable[[], datetime] | None = None,
     client_options: dict | None = None,
     lock_timeout: float = 5.0,
+    full: bool = False,
 ) -> SyncReport:
     """Pull every source into the warehouse; idempotent, resumable, one window at a time.
 
     `transport`, `clock` and `now` let the sandbox stand in for Cloudflare (same code path).
+    `full` lists every inventory whole even if its full listing is not due.
 
     >>> report = sync(Settings.from_env(require=["stream", "r2"]))    # doctest: +SKIP
     >>> report.rows["videos"]                                         # doctest: +SKIP
@@ -98,7 +110,7 @@ def sync(
     _check_settings(settings, chosen)
     started = time.monotonic()
     ctx = _Context(settings, _utcnow(), SyncReport(""), Progress(progress), since=since,
-                   clock=clock)
+                   clock=clock, full=full)
     if any(SOURCES[s] == "stream" for s in chosen):
         ctx.client = CloudflareClient(settings, transport=transport, clock=clock,
                                       **(client_options or {}))
@@ -204,10 +216,12 @@ def _preflight(ctx: _Context, chosen: list[str], now: Callable[[], datetime] | N
             flt = {"date_geq": (day - timedelta(days=1)).isoformat(), "date_lt": day.isoformat()}
             ctx.client.graphql(build_query(MINUTES_VIEWED, flt, 1),
                                {"accountTag": ctx.client.account_id})
+        if "zone" in chosen and ctx.settings.zone_ids:
+            check_zone_access(ctx.client, ctx.settings.zone_ids)
         if now is None and ctx.client.server_date is not None:
             ctx.now = ctx.client.server_date
     if "r2_inventory" in chosen:
-        _r2_inventory(ctx).buckets()
+        r2_inventory(ctx).buckets()
     ctx.proven = True
 
 
@@ -229,34 +243,6 @@ def _claim_account(ctx: _Context) -> None:
     ctx.warehouse.claim_account(account, ctx.now)
 
 
-def _sync_stream(ctx: _Context, source: str) -> None:
-    """Live inputs and every video (full listings), plus a storage-usage snapshot."""
-    assert ctx.client is not None
-    ctx.progress.start(source, None, "items")
-    live_inputs = []
-    for row in iter_live_inputs(ctx.client):
-        live_inputs.append(row)
-        ctx.progress.advance()
-    videos = []
-    for row in iter_videos(ctx.client):
-        videos.append(row)
-        ctx.progress.advance()
-    snapshot = storage_usage(ctx.client, ctx.now)
-    with ctx.warehouse.transaction() as tx:
-        n_li = tx.upsert("live_inputs", live_inputs, seen_at=ctx.now)
-        n_v = tx.upsert("videos", videos, seen_at=ctx.now)
-        gone_li = tx.mark_missing("live_inputs", ctx.now)
-        gone_v = tx.mark_missing("videos", ctx.now)
-        tx.upsert("stream_storage_snapshots", [snapshot])
-        tx.set_watermark(source, ctx.now.date())
-    _count(ctx, live_inputs=n_li, videos=n_v, stream_storage_snapshots=1)
-    ctx.report.windows.setdefault(source, [])
-    _done(ctx, source, f"{n_li} live inputs, {n_v} videos ({gone_v} no longer listed, "
-                              f"{gone_li} live inputs gone), storage "
-                              f"{snapshot['total_storage_minutes']:,.0f} of "
-                              f"{snapshot['total_storage_minutes_limit']:,} minutes")
-
-
 def _analytics_range(ctx: _Context, source: str, ds: Dataset) -> tuple[date, date]:
     """[start, end) to fetch: from the watermark minus the lag, never older than retention."""
     end = ctx.now.date() + timedelta(days=1)
@@ -273,78 +259,70 @@ def _analytics_range(ctx: _Context, source: str, ds: Dataset) -> tuple[date, dat
 
 
 def _sync_analytics(ctx: _Context, source: str) -> None:
-    """One GraphQL dataset, window by window, each committed with its watermark."""
+    """One GraphQL dataset, window by window, each committed with its watermark.
+
+    Pipelined: one background thread fetches pages (the next window's too) while this one
+    converts each page to Arrow and writes it; a window's pages stream into its transaction,
+    so memory holds a few pages, not a window.
+    """
     assert ctx.client is not None
     ds, table = ANALYTICS[source]
     start, end = _analytics_range(ctx, source, ds)
     wins = list(windows(start, end))
     ctx.report.windows[source] = wins
     ctx.progress.start(source, len(wins), "window")
+    synced_at = ctx.now if table == "minutes_viewed_daily" else None
     total = 0
-    for lo, hi in wins:
-        rows = list(iter_window(ctx.client, ds, lo, hi))
-        if table == "minutes_viewed_daily":
-            for r in rows:
-                r["synced_at"] = ctx.now
-        with ctx.warehouse.transaction() as tx:
-            total += tx.replace_range(table, "date", lo, hi, rows)
-            # covered: the window's days that are over (today is still filling up); the
-            # watermark follows the last covered day, so a re-fetch never moves it back
-            tx.cover(source, lo, min(hi, ctx.now.date()))
-        ctx.progress.advance()
+    with closing(prefetch(_window_pages(ctx.client, ds, wins), PREFETCH_PAGES)) as pages:
+        for lo, hi in wins:
+            tables = _window_tables(pages, ds, synced_at)
+            with ctx.warehouse.transaction() as tx:
+                total += tx.replace_range(table, "date", lo, hi, tables)
+                for _ in tables:  # the window's end marker, if no page was read
+                    pass
+                # covered: the window's days that are over (today is still filling up); the
+                # watermark follows the last covered day, so a re-fetch never moves it back
+                tx.cover(source, lo, min(hi, ctx.now.date()))
+            ctx.progress.advance()
     _count(ctx, **{table: total})
     _done(ctx, source, f"{total:,} rows in {len(wins)} window(s), {start} to "
                        f"{end - timedelta(days=1)}")
 
 
-def _sync_r2_inventory(ctx: _Context, source: str) -> None:
-    """Every object and lifecycle rule of each bucket; one transaction per bucket."""
-    inv = _r2_inventory(ctx)
-    buckets = inv.buckets()
-    ctx.progress.start(source, len(buckets), "bucket")
-    n_obj = n_rules = 0
-    for bucket in buckets:
-        objects = list(inv.iter_objects(bucket))
-        rules = inv.lifecycle_rules(bucket)
-        with ctx.warehouse.transaction() as tx:
-            n_obj += tx.upsert("r2_objects", objects, seen_at=ctx.now)
-            tx.mark_missing("r2_objects", ctx.now, scope={"bucket": bucket})
-            n_rules += tx.upsert("r2_lifecycle_rules", rules, seen_at=ctx.now)
-            tx.mark_missing("r2_lifecycle_rules", ctx.now, scope={"bucket": bucket})
-            tx.upsert("r2_listing_calls", [{"run_id": ctx.report.run_id, "bucket": bucket,
-                                            "calls": inv.listing_calls[bucket]}])
-        ctx.progress.advance()
-    calls = sum(inv.listing_calls.values())
-    ctx.report.listing_calls += calls
-    ctx.report.requests += calls
-    ctx.report.windows.setdefault(source, [])
-    _count(ctx, r2_objects=n_obj, r2_lifecycle_rules=n_rules)
-    _done(ctx, source, f"{n_obj:,} objects and {n_rules} lifecycle rules in "
-                              f"{len(buckets)} bucket(s), {calls} listing calls (Class A)")
+def _window_pages(client: CloudflareClient, ds: Dataset, wins: list[tuple[date, date]],
+                  ) -> Iterator[list[dict] | None]:
+    """Every page of every window in order, None after each window (the producer's side)."""
+    for lo, hi in wins:
+        yield from iter_window_pages(client, ds, lo, hi)
+        yield None
 
 
-def _r2_inventory(ctx: _Context) -> R2Inventory:
-    """An R2 client retrying through the sync's clock, its retries added to the report."""
-    inv = R2Inventory(ctx.settings, clock=ctx.clock)
-    ctx.r2_clients.append(inv)
-    return inv
-
-
-def _done(ctx: _Context, source: str, line: str) -> None:
-    ctx.report.notes[source] = line
-    ctx.progress.done(source, line)
-
-
-def _count(ctx: _Context, **rows: int) -> None:
-    for table, n in rows.items():
-        ctx.report.rows[table] = ctx.report.rows.get(table, 0) + n
+def _window_tables(pages: Iterator[list[dict] | None], ds: Dataset,
+                   synced_at: datetime | None) -> Iterator[pa.Table]:
+    """One window's pages as Arrow tables, up to its end marker."""
+    for page in pages:
+        if page is None:
+            return
+        table = page_table(page, ds)
+        if synced_at is not None:
+            table = table.append_column("synced_at", pa.repeat(pa.scalar(synced_at),
+                                                               table.num_rows))
+        yield table
 
 
 _STEPS: dict[str, Callable[[_Context, str], None]] = {
-    "stream": _sync_stream,
+    "stream": sync_stream,
     "minutes_viewed": _sync_analytics,
     "r2_storage": _sync_analytics,
     "r2_operations": _sync_analytics,
     "r2_object_reads": _sync_analytics,
-    "r2_inventory": _sync_r2_inventory,
+    "r2_inventory": sync_r2_inventory,
+    "zone": sync_zones,
+    "live_events": lambda ctx, source: _live_step()(ctx, source),
 }
+
+
+def _live_step() -> Callable[[_Context, str], None]:
+    from .live.ingest import sync_live  # the live package imports sources/ and the client
+
+    return sync_live

@@ -17,6 +17,10 @@ class SyncReport:
     rows: dict[str, int] = field(default_factory=dict)
     windows: dict[str, list[tuple[date, date]]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # one summary line per source
+    #: what the run did not fetch, and why: {source, subject, skipped, reason} (`sync_skips`)
+    skips: list[dict] = field(default_factory=list)
+    # what a source could not sync and why (a plan's limits, a setting not set)
+    not_synced: dict[str, list[str]] = field(default_factory=dict)
     requests: int = 0
     graphql_requests: int = 0
     retries: int = 0
@@ -25,6 +29,10 @@ class SyncReport:
 
     def summary_lines(self) -> list[str]:
         lines = [f"{source}: {note}" for source, note in self.notes.items()]
+        lines += [f"skipped {s['source']} {s['subject']} ({s['skipped']:,}): {s['reason']}"
+                  for s in self.skips]
+        lines += [f"{source}: not synced: {why}" for source, whys in self.not_synced.items()
+                  for why in whys]
         lines.append("rows: " + ", ".join(f"{t} {n:,}" for t, n in sorted(self.rows.items())))
         lines.append(f"requests {self.requests} (GraphQL {self.graphql_requests}), retries "
                      f"{self.retries}, R2 listing calls {self.listing_calls}, "

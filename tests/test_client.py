@@ -127,3 +127,40 @@ def test_the_sandbox_classes_operations_with_its_own_table_that_agrees_with_the_
             operation_class("DeleteObject")) == ("A", "B", "free")
     with pytest.raises(SandboxError, match="does not list"):
         operation_class("PutMystery")
+
+
+def test_the_fast_list_parser_equals_botocores():
+    """ListObjectsV2 pages parse to exactly what botocore's own parser gives, odd keys too;
+    an entry with a field it does not know goes to botocore's parser whole."""
+    import botocore.session
+    from botocore.parsers import ResponseParserError, RestXMLParser
+
+    from lc_analytics.client.s3_parse import FastListParserFactory
+
+    shape = botocore.session.get_session().create_client(
+        "s3", region_name="auto", aws_access_key_id="k", aws_secret_access_key="s"
+    ).meta.service_model.operation_model("ListObjectsV2").output_shape
+    entries = "".join(
+        f"<Contents><Key>{key}</Key><LastModified>2026-06-0{i + 1}T10:11:12.{i}00Z"
+        f"</LastModified><ETag>&quot;e{i}&quot;</ETag><Size>{i * 1000}</Size>"
+        f"<StorageClass>{cls}</StorageClass></Contents>"
+        for i, (key, cls) in enumerate([("a b/ü.mp4", "STANDARD"), ("x&amp;y&lt;", "STANDARD_IA"),
+                                        ("shows/z.jpg", "STANDARD")]))
+    page = ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazon'
+            'aws.com/doc/2006-03-01/"><Name>lc-a</Name><Prefix></Prefix><KeyCount>3</KeyCount>'
+            f'<MaxKeys>3</MaxKeys><IsTruncated>true</IsTruncated>{entries}'
+            '<NextContinuationToken>tok+/=</NextContinuationToken></ListBucketResult>')
+    fast = FastListParserFactory().create_parser("rest-xml")
+    for body in (page, page.replace("<Size>2000</Size>", "<Size>2000</Size><Owner><ID>o</ID>"
+                                    "</Owner>")):
+        response = {"status_code": 200, "headers": {"x-amz-request-id": "r1"},
+                    "body": body.encode()}
+        want = RestXMLParser().parse(dict(response), shape)
+        got = fast.parse(dict(response), shape)
+        assert got == want
+        assert len(got["Contents"]) == 3 and got["NextContinuationToken"] == "tok+/="
+    assert want["Contents"][2]["Owner"] == {"ID": "o"}  # the second body went to botocore
+    assert want["Contents"][1]["Key"] == "x&y<" and want["Contents"][0]["Size"] == 0
+    cut = {"status_code": 200, "headers": {}, "body": page.encode()[:-40]}  # a cut body
+    with pytest.raises(ResponseParserError):
+        fast.parse(cut, shape)  # botocore's own error, which the client retries

@@ -32,6 +32,9 @@ def assert_reads_back(lake: Path, db: Path, *tables: str) -> None:
         con.execute(f"ATTACH '{db}' AS w (READ_ONLY)")
         for table in tables:
             listed = ", ".join(f"'{f}'" for f in snapshot_files(str(lake), table))
+            if not listed:  # an empty month-partitioned table has no partition to write
+                assert con.execute(f"SELECT count(*) FROM w.{table}").fetchall()[0][0] == 0
+                continue
             hive = manifest["tables"][table]["partitioned_by"]
             drop = f"EXCLUDE ({', '.join(hive)})" if hive else ""
             con.execute(f"CREATE OR REPLACE TEMP VIEW x AS SELECT * {drop} FROM read_parquet("

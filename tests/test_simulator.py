@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import date, timedelta
 
@@ -301,14 +302,23 @@ def test_presets_and_bad_input():
 SMALL_TRUTH_DIGEST = "26a96e9be2d5298be86d54f8cfc9ee8d788a7fb829f4a5a743d017594728c70e"
 
 
+def _without_live_plants(truth):
+    """The truth less the live-show plants (issue 14), which were added after the pin."""
+    from lc_analytics.sandbox.live_shows import PLANTED_KINDS
+
+    return dataclasses.replace(truth, planted=[p for p in truth.planted
+                                               if p.kind not in PLANTED_KINDS])
+
+
 def test_small_truth_is_bit_identical_to_the_whole_history_simulator(shared_account):
-    assert truth_digest(shared_account.ground_truth()) == SMALL_TRUTH_DIGEST
+    assert truth_digest(_without_live_plants(shared_account.ground_truth())) \
+        == SMALL_TRUTH_DIGEST
 
 
 def test_chunk_size_never_changes_the_account(monkeypatch):
     monkeypatch.setattr(simulator, "CHUNK_ROWS", 997)  # many ragged chunks
     tiny = SimulatedAccount.build("small", seed=SEED, end=END)
-    assert truth_digest(tiny.ground_truth()) == SMALL_TRUTH_DIGEST
+    assert truth_digest(_without_live_plants(tiny.ground_truth())) == SMALL_TRUTH_DIGEST
 
 
 def test_truth_of_one_month_or_day_equals_the_whole_truth_there(shared_account):

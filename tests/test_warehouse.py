@@ -28,8 +28,11 @@ ALL_TABLES = {
     "r2_lifecycle_rules", "r2_storage_daily", "r2_operations_daily", "r2_listing_calls",
     "sync_runs", "sync_state", "r2_object_reads_daily", "recommendations", "apply_audit",
     "accounts",
-    "focus_cost_rows", "coverage", "alerts", "alert_events",
+    "focus_cost_rows", "coverage", "alerts", "alert_events", "sync_skips",
     "export_state",
+    "zone_traffic_daily", "zone_traffic_daily_countries", "zone_traffic_hourly",
+    "zone_cache_rules", "zone_dataset_limits",
+    "live_input_events", "live_viewer_samples",
 }
 
 

@@ -37,12 +37,15 @@ from ..recommend.model import Action, Plan
 from ..settings import Settings
 from ..sources.r2 import lifecycle_row
 from ..sources.stream import live_input_row, parse_time, video_row
+from ..sources.zone import cache_rules_raw, put_cache_rules, rule_body
 from ..warehouse import Transaction, Warehouse
+from . import events
 
 MIN_SCHEDULED_DELETION_DAYS = facts.MIN_SCHEDULED_DELETION_DAYS
 RETENTION_RANGE = facts.RETENTION_DAYS_RANGE
 ORDER = {"video.schedule_deletion": 0, "live_input.update": 1, "r2.lifecycle": 2,
-         "notifications.policy": 3, "manual": 4}
+         "notifications.policy": 3, "zone.cache_rules": 4, "events.destination": 5,
+         "events.policy": 6, "stream.webhook": 7, "manual": 8}
 _POLICIES = "alerting/v3/policies"
 
 
@@ -88,6 +91,8 @@ class _Account:
         return self._r2
 
     def read(self, action: Action) -> dict[str, Any]:
+        if action.kind in events.KINDS:  # `setup events` plans
+            return events.read(self.client, action)
         if action.kind == "live_input.update":
             live = self.client.get(
                 self.client.account_path(f"stream/live_inputs/{action.resource}")).result
@@ -98,12 +103,17 @@ class _Account:
                     "_uploaded": video.get("uploaded") or video.get("created")}
         if action.kind == "r2.lifecycle":
             return {"Rules": self.r2.raw_lifecycle(action.resource)}
+        if action.kind == "zone.cache_rules":
+            return {"rules": [rule_body(r) for r in cache_rules_raw(self.client,
+                                                                   action.resource)[1]]}
         if action.kind == "notifications.policy":
             return policy_fields(self._policy(action.resource))
         raise PlanError(f"action {action.id}: unknown kind {action.kind!r}")
 
     def write(self, action: Action) -> tuple[str, list[dict[str, Any]]]:
         """Send the change; return the warehouse table and rows the resource now has."""
+        if action.kind in events.KINDS:
+            return events.write(self.client, action)
         if action.kind == "live_input.update":
             page = self.client.put(
                 self.client.account_path(f"stream/live_inputs/{action.resource}"),
@@ -117,6 +127,9 @@ class _Account:
             self.r2.put_lifecycle(action.resource, _rules(action.proposed))
             return "r2_lifecycle_rules", [lifecycle_row(action.resource, rule)
                                           for rule in self.r2.raw_lifecycle(action.resource)]
+        if action.kind == "zone.cache_rules":
+            return "zone_cache_rules", put_cache_rules(self.client, action.resource,
+                                                       action.proposed["rules"])
         if action.kind == "notifications.policy":  # the warehouse keeps no policies
             policy, path = self._policy(action.resource), self.client.account_path(_POLICIES)
             if policy is None:
@@ -244,6 +257,8 @@ def _record(tx: Transaction, action: Action, table: str, rows: list[dict[str, An
     if not table:
         return
     tx.upsert(table, rows, seen_at=now)
+    if table == "zone_cache_rules":
+        tx.mark_missing(table, now, scope={"zone_id": action.resource})
     if table == "r2_lifecycle_rules":  # rules the change removed, as a listing marks them
         tx.execute("UPDATE r2_lifecycle_rules SET missing_since = ? WHERE bucket = ? AND "
                    "missing_since IS NULL AND NOT list_contains(?::VARCHAR[], rule_id)",
@@ -308,6 +323,10 @@ def _rules(value: Any) -> list[dict[str, Any]]:
 def _canonical(value: Any, kind: str) -> str:
     if kind == "r2.lifecycle":
         rules = sorted(_rules(value), key=lambda r: str(r.get("ID", "")))
+        return json.dumps(rules, sort_keys=True, default=str)
+    if kind == "zone.cache_rules":  # the API names new rules: compare them without ids
+        rules = [{k: v for k, v in r.items() if k != "id"}
+                 for r in (value or {}).get("rules", [])]
         return json.dumps(rules, sort_keys=True, default=str)
     if kind == "video.schedule_deletion":
         when = parse_time((value or {}).get("scheduledDeletion"))

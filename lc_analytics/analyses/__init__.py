@@ -20,6 +20,15 @@ from .bandwidth import (
     r2_storage_by_day,
     rendition_mix,
 )
+from .cdn import (
+    cache_hit_ratio,
+    error_rates,
+    origin_offload,
+    rule_status,
+    traffic_by,
+    traffic_by_country,
+    zone_headline,
+)
 from .periods import DEFAULT_DAYS, Period, data_through, resolve_period, to_date
 from .shows import ShowSummary, latest_recording, show_summary
 from .viewers import (
@@ -45,4 +54,7 @@ __all__ = [
     "on_demand_within", "r2_operations", "r2_operations_by_action", "r2_operations_by_bucket",
     "r2_operations_by_day", "r2_storage_by_class", "r2_storage_by_day", "rendition_mix",
     "resolve_period", "show_summary", "to_date", "top_recordings", "viewers_headline",
+    # CDN (zones)
+    "cache_hit_ratio", "error_rates", "origin_offload", "rule_status", "traffic_by",
+    "traffic_by_country", "zone_headline",
 ]

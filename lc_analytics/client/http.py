@@ -38,6 +38,8 @@ PERMISSIONS = {
     "stream": "Account > Stream > Read",
     "stream_write": "Account > Stream > Edit",
     "analytics": "Account > Account Analytics > Read",
+    "zone_analytics": "Zone > Analytics > Read",
+    "zone_cache_rules": "Zone > Cache Rules > Edit",
     "notifications": "Account > Notifications > Read",
     "notifications_write": "Account > Notifications > Edit",
 }
@@ -154,7 +156,8 @@ class CloudflareClient:
     def put(self, path: str, body: dict, *, permission: str = "stream_write") -> Page:
         return self._rest("PUT", path, json_body=body, permission=permission)
 
-    def graphql(self, query: str, variables: dict | None = None) -> dict:
+    def graphql(self, query: str, variables: dict | None = None, *,
+                permission: str = "analytics") -> dict:
         """POST a GraphQL query; returns `data`. Checks both the HTTP status and `errors`.
 
         An answer with `errors` is never used, not even its partial `data`: transient errors
@@ -162,7 +165,7 @@ class CloudflareClient:
         """
         payload = {"query": query, "variables": variables or {}}
         _, body = self._call("POST", "/graphql", json_body=payload, graphql=True,
-                             permission="analytics")
+                             permission=permission)
         return body["data"]
 
     # --- internals -------------------------------------------------------------------
@@ -289,9 +292,11 @@ class CloudflareClient:
     def _auth_error(self, where: str, status: int, codes: list[int], messages: str,
                     graphql: bool, permission: str) -> AuthError:
         if graphql:
+            scope = "the zone" if permission.startswith("zone") else \
+                f"account {self.account_id}"
             return AuthError(
                 f"GraphQL refused the query ({self._mask(messages)}). The API token needs "
-                f"the '{PERMISSIONS['analytics']}' permission for account {self.account_id}.",
+                f"the '{PERMISSIONS[permission]}' permission for {scope}.",
                 status=status, codes=codes, method="POST", url="/graphql")
         return AuthError(
             f"{where}: the API token was refused (HTTP {status}: {self._mask(messages)}). "

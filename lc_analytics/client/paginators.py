@@ -25,8 +25,8 @@ from typing import Any, Generic, TypeVar
 
 from ..errors import ApiError, QueryError, R2Error
 
-__all__ = ["ContinuationTokenPaginator", "KeysetPaginator", "Paginator",
-           "TimeCursorPaginator", "paginate"]
+__all__ = ["ContinuationTokenPaginator", "KeysetPaginator", "PageNumberPaginator", "Paginator",
+           "TimeCursorPaginator", "paginate", "paginate_pages"]
 
 P = TypeVar("P")  # a page as the client returns it
 T = TypeVar("T")  # one item of a page
@@ -50,9 +50,20 @@ class Paginator(ABC, Generic[T]):
 def paginate(fetch: Callable[[dict[str, Any]], P], request: dict[str, Any],
              paginator: Paginator[T], items: Callable[[P], list[T]]) -> Iterator[T]:
     """Every item of every page: send `request`, yield what the paginator keeps, follow it."""
+    for page in paginate_pages(fetch, request, paginator, items):
+        yield from page
+
+
+def paginate_pages(fetch: Callable[[dict[str, Any]], P], request: dict[str, Any],
+                   paginator: Paginator[T], items: Callable[[P], list[T]],
+                   ) -> Iterator[list[T]]:
+    """The same loop, a page at a time (the items the paginator keeps; empty pages skipped),
+    for callers that convert whole pages (to Arrow)."""
     while True:
         page = fetch(request)
-        yield from paginator.update_state(page, items(page))
+        kept = paginator.update_state(page, items(page))
+        if kept:
+            yield kept
         if not paginator.has_next_page:
             return
         paginator.update_request(request)
@@ -153,3 +164,24 @@ class ContinuationTokenPaginator(Paginator[T]):
             raise R2Error(f"ListObjectsV2 on {self.bucket} was truncated without a "
                           "NextContinuationToken", bucket=self.bucket)
         request["ContinuationToken"] = self.token
+
+
+class PageNumberPaginator(Paginator[T]):
+    """Cloudflare's page-numbered listings (`page` + `per_page`, `result_info.total_count`),
+    e.g. the alerting history: the next page while fewer items than the total were seen."""
+
+    def __init__(self, per_page: int) -> None:
+        super().__init__()
+        self.per_page = per_page
+        self.page = 1
+        self.seen = 0
+
+    def update_state(self, page: Any, items: list[T]) -> list[T]:
+        self.seen += len(items)
+        total = (page.result_info or {}).get("total_count", 0)
+        self.has_next_page = bool(items) and self.seen < total
+        return items
+
+    def update_request(self, request: dict[str, Any]) -> None:
+        self.page += 1
+        request["page"] = self.page

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -33,6 +34,7 @@ from .retry import (
     RetryPolicy,
     retry_after,
 )
+from .s3_parse import FastListParserFactory
 
 _CREDENTIAL_FIXES = {  # S3 error code -> which credential to fix
     "InvalidAccessKeyId": "R2 does not know the access key id: check R2_ACCESS_KEY_ID (the R2 "
@@ -76,7 +78,9 @@ class R2Client:
         self._retrier = Retrier(retry or RetryPolicy(), clock or Clock(),
                                 rng or random.Random(), self.stats)
         self._secrets = settings.secrets()
-        self._s3 = boto3.session.Session().client(
+        core = botocore.session.get_session()
+        core.register_component("response_parser_factory", FastListParserFactory())
+        self._s3 = boto3.session.Session(botocore_session=core).client(
             "s3",
             region_name="auto",
             endpoint_url=settings.r2_endpoint_url,

@@ -16,8 +16,13 @@ data through these functions and holds no SQL on the warehouse's tables::
       r2.py         R2 per day: storage per bucket and class, requests per billing class
                     (401/403 not billed), per-object reads, IA retrieval and removals
       inventory.py  videos, live inputs, R2 objects, lifecycle rules (listed, or history)
-      sync_log.py   the R2 listing calls each sync run made
+      live.py       live sessions (connect .. disconnect, reconnects, errors, recording)
+                    from the live-input events, with the polled concurrent viewers
       partitions.py the tables cut into export partitions (year/month), fingerprinted
+      sync_log.py   the R2 listing calls each sync run made, and what it skipped
+      incremental.py  what the sync's incremental inventories decide from (versions, metrics)
+      zone.py       zone (CDN) traffic: the exact daily rollup and its countries, the sampled
+                    hourly groups with their variance, cache rules, plan limits
         │
         ▼
     costs/ (pricing), recommend/, reports/, notebooks
@@ -44,6 +49,7 @@ from .coverage import (
     synced_through,
 )
 from .inventory import lifecycle_rules, live_inputs, r2_buckets, r2_objects, resource_names, videos
+from .live import live_events, live_sessions, viewer_samples
 from .r2 import (
     IA,
     STANDARD,
@@ -66,8 +72,16 @@ from .stored import (
     stored_videos,
     upload_reservations,
 )
-from .sync_log import listing_calls
+from .sync_log import last_successful_sync, listing_calls, sync_skips
 from .viewing import KINDS, LIVE, ON_DEMAND, minutes_viewed_daily, viewing
+from .zone import (
+    zone_cache_rules,
+    zone_daily,
+    zone_daily_countries,
+    zone_hourly,
+    zone_ids,
+    zone_limits,
+)
 
 __all__ = [
     "BILLED_SOURCES", "IA", "KINDS", "LIVE", "ON_DEMAND", "STANDARD",
@@ -83,7 +97,12 @@ __all__ = [
     "inventory_objects", "objects_daily_bytes", "r2_ia_removals", "r2_ia_retrieval",
     "r2_object_reads", "r2_operations", "r2_requests", "r2_storage", "r2_storage_totals",
     # sync log
-    "listing_calls",
+    "last_successful_sync", "listing_calls", "sync_skips",
     # inventories
     "lifecycle_rules", "live_inputs", "r2_buckets", "r2_objects", "resource_names", "videos",
+    # zones (CDN)
+    "zone_cache_rules", "zone_daily", "zone_daily_countries", "zone_hourly", "zone_ids",
+    "zone_limits",
+    # live shows
+    "live_events", "live_sessions", "viewer_samples",
 ]

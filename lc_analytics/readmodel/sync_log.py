@@ -1,4 +1,5 @@
-"""What the syncs themselves did: the R2 listing calls (Class A requests) each run made."""
+"""What the syncs themselves did: the R2 listing calls (Class A requests) each run made, and
+what each run's incremental inventories did not fetch."""
 
 from __future__ import annotations
 
@@ -28,3 +29,23 @@ def listing_calls(wh: Warehouse) -> pd.DataFrame:
         if len(per_bucket) or len(other) else per_bucket
     df["calls"] = df["calls"].astype("int64")
     return df.sort_values(["started_at", "run_id", "bucket"], ignore_index=True)
+
+
+def sync_skips(wh: Warehouse) -> pd.DataFrame:
+    """What each sync run did not fetch, and why: run_id, started_at, source, subject,
+    skipped (how many inputs, videos or buckets), reason. Oldest run first.
+
+    >>> sync_skips(Warehouse("data/demo.duckdb", read_only=True))   # doctest: +SKIP
+    """
+    return wh.query("""
+        SELECT s.run_id, r.started_at, s.source, s.subject, s.skipped, s.reason
+        FROM sync_skips s LEFT JOIN sync_runs r USING (run_id)
+        ORDER BY r.started_at, s.run_id, s.source, s.subject""")
+def last_successful_sync(wh: Warehouse) -> pd.Timestamp | None:
+    """When the last sync run that ended `ok` finished (UTC), or None.
+
+    >>> last_successful_sync(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
+    """
+    df = wh.query("SELECT max(finished_at) AS at FROM sync_runs WHERE status = 'ok'")
+    at = df["at"].iloc[0] if len(df) else None
+    return None if at is None or pd.isna(at) else pd.Timestamp(at).tz_convert("UTC")

@@ -15,9 +15,9 @@ from ..errors import PlanFileError
 PLAN_VERSION = 1
 
 Kind = Literal["recording_retention", "recording_selectivity", "storage_runway",
-               "r2_lifecycle", "bitrate_ingest", "billing_alert_backstop"]
+               "r2_lifecycle", "bitrate_ingest", "billing_alert_backstop", "cache_rule"]
 ActionKind = Literal["live_input.update", "video.schedule_deletion", "r2.lifecycle",
-                     "notifications.policy", "manual"]
+                     "notifications.policy", "zone.cache_rules", "manual"]
 
 
 @dataclass(frozen=True)

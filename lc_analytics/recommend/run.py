@@ -7,7 +7,8 @@ The recipe (`recommend_all`):
 3. runway: if prepaid capacity runs out within the horizon, the cheapest mix of steps 1-2
    and capacity purchase;
 4. R2 lifecycle rules per bucket and prefix;
-5. bitrate and ingest per live input.
+5. bitrate and ingest per live input;
+6. CDN cache rules per zone path prefix (`cache_rules`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from ..warehouse import Warehouse
 from . import bitrate, lifecycle, retention, runway, selectivity
 from ._common import clock, resolve
 from .bitrate import recommend_bitrate
+from .cache_rules import recommend_cache_rules
 from .lifecycle import recommend_lifecycle
 from .model import Plan, Recommendation
 from .retention import recommend_retention
@@ -37,7 +40,7 @@ from .selectivity import recommend_selectivity, selected_minutes
 
 RECOMMENDERS: tuple[Callable[..., list[Recommendation]], ...] = (
     recommend_selectivity, recommend_retention, recommend_runway, recommend_lifecycle,
-    recommend_bitrate)
+    recommend_bitrate, recommend_cache_rules)
 _INTERNAL = {"wh", "book", "as_of", "skip_live_inputs", "freed_before", "freeing"}
 
 
@@ -66,6 +69,7 @@ class RecommendParams:
     tolerance: float = bitrate.TOLERANCE
     low_bandwidth_target: str = bitrate.LOW_BANDWIDTH_TARGET
     min_ingest_recordings: int = bitrate.MIN_INGEST_RECORDINGS
+    origin_egress_usd_per_gb: Decimal | None = None  # prices a cache rule's origin bytes
 
     def replace(self, **overrides: Any) -> RecommendParams:
         """These parameters with some replaced by name; an unknown name is a UsageError.
@@ -110,7 +114,8 @@ def recommend_all(wh: Warehouse, *, book: PriceBook | str | None = None,
                               min_low_bandwidth_share=p.min_low_bandwidth_share,
                               tolerance=p.tolerance, low_bandwidth_target=p.low_bandwidth_target,
                               min_ingest_recordings=p.min_ingest_recordings)
-    return sel + ret + way + rules + rates
+    cdn = recommend_cache_rules(wh, origin_egress_usd_per_gb=p.origin_egress_usd_per_gb)
+    return sel + ret + way + rules + rates + cdn
 
 
 def to_frame(recs: Iterable[Recommendation]) -> pd.DataFrame:

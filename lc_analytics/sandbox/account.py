@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SandboxError
+from . import live_shows
 from .cost_anomaly import plant_cost_anomaly
 from .op_classes import operation_class
 from .presets import Preset, get_preset
 from .simulator import HIGH_BW, LOW_BW, MULTIPART_CHUNK, UTC, Draws, Planted, draw
+from .zone import SimulatedZone
 
 UNSET: object = object()
 #: HTTP responses R2 does not bill (the sandbox's own copy of the rule, reference section 6)
@@ -107,7 +109,8 @@ class SimulatedAccount:
         self._derived: dict | None = None
         d = self._state()
         self.capacity_minutes = _capacity(d["stored"], self._now, preset.runway_days)
-        self.planted = list(self.draws.planted) + self._planted_stream(d)
+        self.planted = list(self.draws.planted) + self._planted_stream(d) \
+            + live_shows.planted(self)
 
     @classmethod
     def build(cls, preset: str = "small", seed: int = 7, end: date | None = None,
@@ -115,6 +118,17 @@ class SimulatedAccount:
         """Build an account; `end` is its last complete day (default: yesterday, UTC)."""
         end = end or (datetime.now(UTC).date() - timedelta(days=1))
         return cls(get_preset(preset), seed, end, days)
+
+    # --- the zone (CDN) ----------------------------------------------------------------
+    @property
+    def zone(self) -> SimulatedZone:
+        """The account's zone (drawn on first use from its own RNG: the account's draws and
+        ground truth do not change); `zone.planted()` holds its planted situation."""
+        zone = self.__dict__.get("_zone")
+        if zone is None:
+            zone = self._zone = SimulatedZone.build(self.seed, self.start + timedelta(
+                days=self.days - 1), self.horizon_end)
+        return zone
 
     # --- clock ---------------------------------------------------------------------------
     @property

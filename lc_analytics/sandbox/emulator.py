@@ -48,7 +48,8 @@ from .account import RuleViolation, SimulatedAccount
 
 API_PREFIX = "/client/v4"
 CORE_PERMISSIONS = frozenset({"stream:read", "stream:write", "analytics:read"})
-FULL_PERMISSIONS = CORE_PERMISSIONS | {"notifications:read", "notifications:write"}
+FULL_PERMISSIONS = CORE_PERMISSIONS | {"notifications:read", "notifications:write",
+                                        "zone:analytics:read", "zone:cache_rules:edit"}
 STREAM_ONLY_PERMISSIONS = frozenset({"stream:read", "stream:write"})
 MAX_LIST_LIMIT = 1000
 VIDEO_STATES = ("pendingupload", "downloading", "queued", "inprogress", "ready", "error",
@@ -77,10 +78,10 @@ class EmulatorResponse:
 def sandbox_tokens(seed: int) -> dict[str, set[str]]:
     """The sandbox's default API tokens for `seed`, each with its permissions.
 
-    One full token (Stream read/write, Account Analytics read, Notifications read/write) and
-    one stream-only token.
+    One full token (Stream read/write, Account Analytics read, Notifications read/write,
+    Zone Analytics read, Zone Cache Rules edit) and one stream-only token.
 
-    >>> sorted(sorted(p) for p in sandbox_tokens(7).values())[0]
+    >>> sorted(sorted(p) for p in sandbox_tokens(7).values())[0][:5]
     ['analytics:read', 'notifications:read', 'notifications:write', 'stream:read', 'stream:write']
     """
     return {
@@ -334,6 +335,16 @@ def register(*routes: _Route) -> None:
     EXTRA_ROUTES.extend(routes)
 
 
+#: Paths served outside /client/v4 without a token (e.g. a customer-code host's `/views`):
+#: pattern -> function `(emulator, match, query) -> (status, JSON payload)`.
+PUBLIC_ROUTES: list[tuple[re.Pattern[str], Callable[..., tuple[int, Any]]]] = []
+
+
+def register_public(path: str, handler: Callable[..., tuple[int, Any]]) -> None:
+    """Serve `path` (a regex, anchored) outside the API, without authentication."""
+    PUBLIC_ROUTES.append((re.compile(f"^{path}$"), handler))
+
+
 _ACCOUNT = ACCOUNT
 ROUTES = (
     _route(f"{_ACCOUNT}/stream", GET=("list_videos", "stream:read")),
@@ -419,7 +430,12 @@ class Emulator:
         headers = {k.lower(): v for k, v in headers.items()}
         method = method.upper()
         with self.lock:
-            if path.rstrip("/") == f"{API_PREFIX}/graphql":
+            public = [(m, h) for p, h in PUBLIC_ROUTES if (m := p.match(path))] \
+                if not path.startswith(API_PREFIX) else []
+            if public and method == "GET":
+                status, payload = public[0][1](self, public[0][0], _parse_query(query))
+                answer = _json_response(status, payload, {})
+            elif path.rstrip("/") == f"{API_PREFIX}/graphql":
                 answer = self._handle_graphql(method, headers, body)
             else:
                 answer = self._handle_rest(method, path, _parse_query(query), headers, body)
@@ -589,7 +605,7 @@ class Emulator:
         if token not in self.tokens:
             return _json_response(401, graphql_error("Unauthorized", stamp), {})
         permissions = self.tokens[token]
-        if "analytics:read" not in permissions:
+        if not permissions & {"analytics:read", "zone:analytics:read"}:
             return _json_response(
                 403, graphql_error("not authorized for that account", stamp, "authz"), {})
         if not self.graphql_limiter.hit(token).allowed:

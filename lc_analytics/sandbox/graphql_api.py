@@ -71,6 +71,7 @@ from graphql import (
 from graphql.execution.values import get_directive_values
 from graphql.validation.rules.variables_in_allowed_position import allowed_variable_usage
 
+from . import graphql_zone
 from .account import SimulatedAccount
 
 __all__ = ["ANALYTICS_READ", "DATASETS", "MAX_PAGE_SIZE", "Dataset", "GraphQLEndpoint"]
@@ -286,6 +287,7 @@ def schema() -> GraphQLSchema:
         name: ds.settings() for name, ds in DATASETS.items()}
     for name, ds in DATASETS.items():
         acct.fields[name].resolve = _dataset_resolver(ds)
+    graphql_zone.bind(built)
     return built
 
 
@@ -341,6 +343,8 @@ _RULES = tuple(r if r is not VariablesInAllowedPositionRule else _VariablesInAll
 def _resolve_accounts(_viewer: Any, info: Any, filter: dict) -> list[object]:
     """`accounts(filter: {accountTag})`: exactly the one simulated account."""
     endpoint: GraphQLEndpoint = info.context
+    if ANALYTICS_READ not in endpoint.permissions:
+        raise _QueryFailure("not authorized for that account", "authz", status=403)
     tag = filter.get("accountTag")
     if not tag:
         raise _QueryFailure("accounts filter must set accountTag (one account per query)",
@@ -644,6 +648,9 @@ class _ColumnarExecutor(Executor):
         of leaf values or, for an object type, a dict of its fields' columns."""
         if is_non_null_type(type_):
             type_ = type_.of_type
+        if isinstance(type_, GraphQLList) and isinstance(column, list) \
+                and all(isinstance(v, list) for v in column):
+            return self._complete_nested(type_.of_type, field_details_list, column)
         if is_leaf_type(type_):
             if not isinstance(column, list) or None in column:
                 raise _Unusual(f"no column of non-null {type_} values")
@@ -667,6 +674,23 @@ class _ColumnarExecutor(Executor):
                 raise _Unusual(f"{type_}.{name} has no column")
         return _zip_rows(columns, length)
 
+    def _complete_nested(self, item_type: Any, field_details_list: Any,
+                         column: list[list]) -> list:
+        """A list field per row (e.g. a `countryMap`): its items completed as one column
+        across all rows, then split back per row."""
+        flat = [item for items in column for item in items]
+        if flat and all(isinstance(item, dict) for item in flat):
+            keys = set().union(*flat)
+            inner: Any = {k: [item.get(k) for item in flat] for k in keys}
+        else:
+            inner = flat
+        done = self._complete_column(item_type, field_details_list, inner, len(flat))
+        out, at = [], 0
+        for items in column:
+            out.append(done[at:at + len(items)])
+            at += len(items)
+        return out
+
 
 # --- the endpoint ----------------------------------------------------------------------
 class GraphQLEndpoint:
@@ -687,11 +711,14 @@ class GraphQLEndpoint:
         self.account = account
         self.columnar = columnar  # False: graphql-core's standard completion, field by field
         self._frames: dict[str, tuple[object, pd.Timestamp, pd.DataFrame]] = {}
+        self.zone_frames: dict[str, tuple[Any, pd.DataFrame]] = {}  # graphql_zone's cache
+        self.permissions: set[str] = set()  # the current request's
 
     def execute(self, payload: dict, permissions: set[str]) -> tuple[int, dict]:
         """Answer one decoded JSON body with (HTTP status, JSON response)."""
-        if ANALYTICS_READ not in permissions:
+        if not permissions & {ANALYTICS_READ, graphql_zone.ZONE_ANALYTICS_READ}:
             return self._fail(403, "not authorized for that account", "authz")
+        self.permissions = permissions
         query, variables = payload.get("query"), payload.get("variables")
         if not isinstance(query, str) or not isinstance(variables, dict | None):
             return self._fail(400, "error parsing args: the body needs a string query and "

@@ -42,8 +42,10 @@ class Sandbox:
         """Build a fresh account (`end` = its last complete day, default yesterday UTC)."""
         return cls(SimulatedAccount.build(preset, seed=seed, end=end), **kwargs)
 
-    def settings(self, db_path: str | Path = DEFAULT_DB) -> Settings:
-        """Settings that point the library at this sandbox (API token and R2 secret masked)."""
+    def settings(self, db_path: str | Path = DEFAULT_DB, *, zone: bool = False,
+                 **overrides: Any) -> Settings:
+        """Settings that point the library at this sandbox (API token and R2 secret masked);
+        `zone=True` adds the simulated zone's id (CLOUDFLARE_ZONE_ID: the CDN steps run)."""
         r2 = self.r2
         return Settings(
             account_id=self.account.account_id,
@@ -54,15 +56,20 @@ class Sandbox:
             r2_secret_access_key=Secret(r2.secret_access_key) if r2 is not None else None,
             r2_endpoint_url=r2.endpoint_url if r2 is not None else None,
             db_path=Path(db_path),
+            **{"zone_ids": (self.account.zone.zone_id,) if zone else (), **overrides},
         )
 
     def advance(self, days: int = 1) -> None:
         """Move the account's clock `days` forward, with R2 following (as `sandbox advance`).
 
         Lifecycle rules written through R2 are read into the simulation first; R2 then lists
-        the new day's objects, expirations and storage classes.
+        the new day's objects, expirations and storage classes. Live-input events and
+        recording webhooks of the new days go to the configured destinations.
         """
         advance_sandbox(self.account, self.r2, days)
+        from .apis.live_delivery import deliver_until  # live-input events of the new days
+
+        deliver_until(self.emulator, self.account.now)
 
     def close(self) -> None:
         """Stop the R2 server, if one was started; safe to call twice."""

@@ -7,9 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from .. import facts
 from ..client.http import CloudflareClient
-from ..client.paginators import KeysetPaginator, paginate
+from ..client.paginators import KeysetPaginator, paginate, paginate_pages
 from ..errors import QueryError, UsageError
 
 MAX_WINDOW_DAYS = facts.MAX_QUERY_WINDOW_DAYS  # one analytics query spans at most 31 days
@@ -142,6 +145,44 @@ def iter_window(client: CloudflareClient, ds: Dataset, lo: date, hi: date, *,
 
     for row in paginate(fetch, request, paginator, lambda data: _rows(data, ds)):
         yield _record(row, ds)
+
+
+def iter_window_pages(client: CloudflareClient, ds: Dataset, lo: date, hi: date, *,
+                      limit: int = PAGE_LIMIT) -> Iterator[list[dict]]:
+    """The rows of `ds` in [lo, hi) a page at a time, as the API sends them (whole keys only).
+
+    Same paging as `iter_window`; `page_table` turns each page into an Arrow table.
+    """
+    if (hi - lo).days > MAX_WINDOW_DAYS:
+        raise UsageError(f"window {lo}..{hi} is longer than {MAX_WINDOW_DAYS} days")
+    request: dict = {"date_geq": lo.isoformat(), "date_lt": hi.isoformat(), **ds.fixed_filter}
+    paginator = KeysetPaginator(ds.dimensions[0], limit, f"{ds.name} in {lo}..{hi}")
+
+    def fetch(flt: dict) -> dict:
+        return client.graphql(build_query(ds, flt, limit), {"accountTag": client.account_id})
+
+    yield from paginate_pages(fetch, request, paginator, lambda data: _rows(data, ds))
+
+
+def page_table(rows: list[dict], ds: Dataset) -> pa.Table:
+    """One page of GraphQL rows as an Arrow table of record columns, converted in C++ (no
+    dict per row); the same values as `_record` gives row by row.
+
+    >>> page_table([{"sum": {"requests": 3}, "dimensions": {"bucketName": "b",
+    ...   "date": "2026-06-01", "actionType": "GetObject", "actionStatus": "success",
+    ...   "responseStatusCode": 200}}], DATASETS["r2_operations"]).to_pylist()[0]["date"]
+    datetime.date(2026, 6, 1)
+    """
+    flat = pa.Table.from_struct_array(pa.array(rows)).flatten()
+    names = [ds.columns[name.split(".", 1)[1]] for name in flat.column_names]
+    table = flat.rename_columns(names)
+    day = pc.cast(pc.utf8_slice_codeunits(pc.cast(table["date"], pa.string()), 0, 10),
+                  pa.date32())
+    table = table.set_column(names.index("date"), "date", day)
+    if "creator" in names:
+        creator = pc.fill_null(pc.cast(table["creator"], pa.string()), "")
+        table = table.set_column(names.index("creator"), "creator", creator)
+    return table
 
 
 def _rows(data: dict, ds: Dataset) -> list[dict]:

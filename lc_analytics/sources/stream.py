@@ -99,18 +99,27 @@ def live_input_row(li: dict) -> dict:
     }
 
 
-def iter_live_inputs(client: CloudflareClient) -> Iterator[dict]:
-    """Every live input: the list gives abbreviated items, so GET each one in full."""
+def live_input_items(client: CloudflareClient) -> list[dict]:
+    """The live-input list: abbreviated items (uid, created, modified, meta, enabled)."""
     page = client.get(client.account_path("stream/live_inputs"), {"include_counts": "true"})
     result = page.result or {}
-    items = result.get("liveInputs", []) if isinstance(result, dict) else result
-    for item in items:
-        full = client.get(client.account_path(f"stream/live_inputs/{item['uid']}")).result
-        yield live_input_row(full)
+    return list(result.get("liveInputs", []) if isinstance(result, dict) else result)
 
 
-def iter_videos(client: CloudflareClient, *, page_size: int = PAGE_SIZE) -> Iterator[dict]:
-    """Every video, oldest first, each exactly once.
+def live_input(client: CloudflareClient, uid: str) -> dict:
+    """One live input in full (GET single) as a `live_inputs` row."""
+    return live_input_row(client.get(client.account_path(f"stream/live_inputs/{uid}")).result)
+
+
+def iter_live_inputs(client: CloudflareClient) -> Iterator[dict]:
+    """Every live input: the list gives abbreviated items, so GET each one in full."""
+    for item in live_input_items(client):
+        yield live_input(client, item["uid"])
+
+
+def iter_videos(client: CloudflareClient, *, page_size: int = PAGE_SIZE,
+                start: datetime | None = None) -> Iterator[dict]:
+    """Every video (created at or after `start`, if given), oldest first, each exactly once.
 
     Stream does not paginate: it returns up to `limit` videos filtered by creation time;
     `TimeCursorPaginator` rewinds the cursor so that videos sharing a timestamp are never
@@ -118,10 +127,18 @@ def iter_videos(client: CloudflareClient, *, page_size: int = PAGE_SIZE) -> Iter
     """
     where = client.account_path("stream")
     request = {"asc": "true", "limit": str(page_size), "include_counts": "true"}
+    if start is not None:
+        request["after"] = start.isoformat().replace("+00:00", "Z")
     paginator = TimeCursorPaginator(page_size, where, parse_time)
     for v in paginate(lambda params: client.get(where, params), request, paginator,
                       lambda page: page.result or []):
         yield video_row(v)
+
+
+def video_total(client: CloudflareClient) -> int | None:
+    """How many videos the account lists now (one request of one item, with counts)."""
+    page = client.get(client.account_path("stream"), {"limit": "1", "include_counts": "true"})
+    return None if page.total is None else int(page.total)
 
 
 def storage_usage(client: CloudflareClient, taken_at: datetime) -> dict:

@@ -19,7 +19,9 @@ from ..errors import WarehouseError
 from .catalog import _ident, _names, _Table
 from .connections import _translate
 
-Records: TypeAlias = Iterable[Mapping[str, Any]] | pd.DataFrame | pa.Table
+#: dicts, a DataFrame, an Arrow table, or an iterable of Arrow tables / record batches
+Records: TypeAlias = (Iterable[Mapping[str, Any]] | pd.DataFrame | pa.Table
+                      | Iterable[pa.Table] | Iterable[pa.RecordBatch])
 
 
 def _batches(records: Records, size: int) -> Iterator[pd.DataFrame | pa.Table | list[Any]]:
@@ -36,8 +38,33 @@ def _batches(records: Records, size: int) -> Iterator[pd.DataFrame | pa.Table | 
         )
     else:
         iterator = iter(records)
+        first = next(iterator, None)
+        if isinstance(first, pa.Table | pa.RecordBatch):
+            yield from _arrow_batches(itertools.chain([first], iterator), size)
+            return
+        iterator = itertools.chain([] if first is None else [first], iterator)
         while chunk := list(itertools.islice(iterator, size)):
             yield chunk
+
+
+def _arrow_batches(tables: Iterator[Any], size: int) -> Iterator[pa.Table]:
+    """A stream of Arrow tables (a page each) regrouped into batches of `size` rows: written
+    as they come, never a whole window at once, and few enough statements to be cheap."""
+    held: list[pa.Table] = []
+    rows = 0
+    for item in tables:
+        table = item if isinstance(item, pa.Table) else pa.Table.from_batches([item])
+        held.append(table)
+        rows += table.num_rows
+        if rows >= size:
+            whole = pa.concat_tables(held, promote_options="permissive")
+            full = whole.num_rows - whole.num_rows % size
+            for start in range(0, full, size):
+                yield whole.slice(start, size)
+            held, rows = ([whole.slice(full)], whole.num_rows - full) if full < whole.num_rows \
+                else ([], 0)
+    if rows:
+        yield pa.concat_tables(held, promote_options="permissive")
 
 
 def _to_arrow(info: _Table, batch: pd.DataFrame | pa.Table | list[Any], offset: int) -> pa.Table:
@@ -51,11 +78,33 @@ def _to_arrow(info: _Table, batch: pd.DataFrame | pa.Table | list[Any], offset: 
         arrays = [_arrow_column(batch.column(i).to_pylist()) if pa.types.is_nested(t)
                   else batch.column(i) for i, t in enumerate(batch.schema.types)]
     else:
+        fast = _from_dicts(info, batch, offset)
+        if fast is not None:
+            _check_not_null(info, fast, offset)
+            return fast
         names = _record_columns(info, batch, offset)
         arrays = [_arrow_column([r.get(n) for r in batch]) for n in names]
     table = pa.table(arrays, names=names)
     _check_not_null(info, table, offset)
     return table
+
+
+def _from_dicts(info: _Table, batch: list[Any], offset: int) -> pa.Table | None:
+    """Plain dicts whose values Arrow types together, converted in C++ (no per-row Python);
+    None to take the general path (other mappings, mixed types, nested values)."""
+    if not batch or set(map(type, batch)) != {dict}:
+        return None
+    required = set(info.required)
+    for keys in set(map(tuple, batch)):
+        if not required <= set(keys) <= info.writable:
+            return None  # the general path names the first offending record
+    try:
+        table = pa.Table.from_struct_array(pa.array(batch, from_pandas=True))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        return None
+    if any(pa.types.is_nested(t) for t in table.schema.types):
+        return None
+    return table.select([c for c in info.columns if c in table.column_names])
 
 
 def _record_columns(info: _Table, batch: list[Any], offset: int) -> list[str]:

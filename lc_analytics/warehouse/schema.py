@@ -26,7 +26,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from .schema_live import V12_SQL
 from .schema_v1 import V1_SQL
+from .schema_zone import V11_SQL
 
 
 class Migration(NamedTuple):
@@ -280,6 +282,21 @@ COMMENT ON TABLE export_state IS
     'partitions whose fingerprint changed.';
 """
 
+V10_SQL = """
+-- sync_skips: what one sync run chose not to fetch, and why; key (run_id, source, subject).
+CREATE TABLE sync_skips (
+    run_id  VARCHAR NOT NULL,
+    source  VARCHAR NOT NULL,   -- the sync source, e.g. 'stream', 'r2_inventory'
+    subject VARCHAR NOT NULL,   -- what was skipped: 'live_inputs', 'videos', a bucket name
+    skipped BIGINT NOT NULL,    -- how many items (inputs, videos, buckets) were not fetched
+    reason  VARCHAR NOT NULL,
+    PRIMARY KEY (run_id, source, subject)
+);
+COMMENT ON TABLE sync_skips IS
+    'What one sync run did not fetch (unchanged live inputs, videos outside the incremental '
+    'listing, R2 buckets whose metrics did not move) and why; key (run_id, source, subject).';
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: Stream and R2 inventory, analytics, sync bookkeeping", V1_SQL),
     Migration(2, "R2 reads per object per day", V2_SQL),
@@ -290,6 +307,9 @@ MIGRATIONS: list[Migration] = [
     Migration(7, "R2 operations split by HTTP response code", V7_SQL),
     Migration(8, "alerts: state and history of alerts check", V8_SQL),
     Migration(9, "export state: the partitions each export destination holds", V9_SQL),
+    Migration(10, "sync_skips: what incremental inventories did not fetch", V10_SQL),
+    Migration(11, "zone (CDN) traffic, cache rules and dataset limits", V11_SQL),
+    Migration(12, "live shows: live-input events and viewer samples", V12_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

@@ -16,13 +16,10 @@ from ..errors import WarehouseError
 from .catalog import _as_utc, _ident, _introspect, _now, _params, _Table
 from .connections import _translate
 from .records import Records, _batches, _conversion_error, _to_arrow
-from .schema import SEEN_COLUMNS
+from .upsert_sql import _BATCH, _ORD, _select_exprs, _upsert_sql
 
 if TYPE_CHECKING:
     from .store import Warehouse
-
-_BATCH = "__lc_batch"
-_ORD = "__lc_ord"
 
 
 class Transaction:
@@ -70,8 +67,11 @@ class Transaction:
         records: Records,
         *,
         batch_size: int = 50_000,
+        scope: Mapping[str, Any] | None = None,
     ) -> int:
         """Delete rows with lo <= date_col < hi, then insert `records`; returns rows inserted.
+
+        `scope` limits the delete to rows with those column values (e.g. {"zone_id": z}).
 
         For analytics windows the API restates. Every record must fall inside the window,
         and inventory tables are refused (their rows are never deleted).
@@ -97,25 +97,23 @@ class Transaction:
                             f"replace_range on {table}")
         if not ordered or not ordered[0][0]:
             raise WarehouseError(f"replace_range on {table}: need lo < hi, got {lo} .. {hi}")
+        where = "".join(f" AND {_ident(k)} = ?" for k in scope or {})
         self._run(
             f"DELETE FROM {_ident(table)} WHERE {col} >= CAST(? AS {typ}) "
-            f"AND {col} < CAST(? AS {typ})",
-            [lo, hi],
+            f"AND {col} < CAST(? AS {typ}){where}",
+            [lo, hi, *(scope or {}).values()],
             f"replace_range on {table}",
         )
         return self._write(info, records, self.started_at, batch_size, window=(date_col, lo, hi))
 
-    def load_range(self, table: str, date_col: str, lo: date, hi: date, records: Records, *,
-                   batch_size: int = 1_000_000) -> int:
-        """Bulk-load `records` into days lo <= date_col < hi that hold no rows yet; returns rows.
-
-        A plain INSERT (no upsert, no last-wins deduplication): for filling an empty
-        warehouse, e.g. `lc-analytics sandbox warehouse`. A range that holds rows is refused
-        (use `replace_range`), and so are duplicate keys.
+    def load_range(self, table: str, date_col: str, lo: date, hi: date,
+                   records: Records) -> int:
+        """Bulk-load `records` into days lo <= date_col < hi that hold no rows yet: a plain
+        INSERT (no upsert), for filling an empty warehouse (`sandbox warehouse`). A range that
+        holds rows, and duplicate keys, are refused. Returns rows written.
 
         Example:
-            >>> tx.load_range("minutes_viewed_daily", "date",
-            ...               date(2026, 6, 1), date(2026, 7, 1), frame)  # doctest: +SKIP
+            >>> tx.load_range("minutes_viewed_daily", "date", lo, hi, frame)  # doctest: +SKIP
         """
         info = self._table(table)
         if info.inventory or date_col not in info.columns:
@@ -127,14 +125,10 @@ class Transaction:
         if held and held[0][0]:
             raise WarehouseError(f"load_range on {table}: {held[0][0]} row(s) already hold "
                                  f"{lo} <= {date_col} < {hi}; use replace_range", table=table)
-        written = offset = 0
-        for batch in _batches(records, batch_size):
-            arrow = _to_arrow(info, batch, offset)
-            offset += arrow.num_rows
-            if arrow.num_rows:
-                written += self._insert(info, arrow, self.started_at, (date_col, lo, hi),
-                                        plain=True)
-        return written
+        batch = records if isinstance(records, pd.DataFrame | pa.Table) else list(records)
+        arrow = _to_arrow(info, batch, 0)
+        return self._insert(info, arrow, self.started_at, (date_col, lo, hi), plain=True) \
+            if arrow.num_rows else 0
 
     def mark_missing(
         self,
@@ -170,6 +164,47 @@ class Transaction:
             params,
             f"mark_missing on {table}",
         )
+        return int(result[0][0]) if result else 0
+
+    def touch(self, table: str, key: str, values: list[Any], seen_at: datetime) -> int:
+        """Mark rows whose `key` is in `values` as seen at `seen_at` (listed, unchanged).
+
+        For a listing that skips re-reading what it already holds: `mark_missing` with the
+        same `seen_at` then spares them. Returns how many rows were touched.
+
+        Example:
+            >>> tx.touch("live_inputs", "uid", ["a1", "b2"], listing_started)  # doctest: +SKIP
+            2
+        """
+        info = self._table(table)
+        if not info.inventory or key not in info.writable:
+            raise WarehouseError(f"{table}: cannot touch by {key!r}", table=table)
+        if not values:
+            return 0
+        result = self._run(
+            f"UPDATE {_ident(table)} SET last_seen = GREATEST(last_seen, ?), "
+            f"missing_since = NULL WHERE {_ident(key)} IN (SELECT unnest(?))",
+            [self._seen(seen_at), list(values)], f"touch on {table}")
+        return int(result[0][0]) if result else 0
+
+    def mark_gone_at(self, table: str, column: str, now: datetime) -> int:
+        """Set missing_since = `column` on listed rows whose `column` time has passed by `now`.
+
+        For videos: one whose scheduledDeletion passed is deleted from that moment, without
+        waiting for a listing that no longer has it. Returns how many rows were marked.
+
+        Example:
+            >>> tx.mark_gone_at("videos", "scheduled_deletion", now)   # doctest: +SKIP
+            1
+        """
+        info = self._table(table)
+        if not info.inventory or column not in info.writable:
+            raise WarehouseError(f"{table}: cannot mark gone by {column!r}", table=table)
+        col = _ident(column)
+        result = self._run(
+            f"UPDATE {_ident(table)} SET missing_since = {col} WHERE missing_since IS NULL "
+            f"AND {col} IS NOT NULL AND {col} <= ?", [self._seen(now)],
+            f"mark_gone_at on {table}")
         return int(result[0][0]) if result else 0
 
     # -- state and raw SQL ---------------------------------------------------------------
@@ -302,9 +337,17 @@ class Transaction:
         try:
             if window is not None:
                 self._check_window(info, window)
-            sql, params = _upsert_sql(info, arrow.column_names, seen_at, plain=plain)
-            row = con.execute(sql, params).fetchone()
-            return int(row[0]) if row else 0
+            if plain:  # load_range: an empty range, nothing to replace
+                cols = ", ".join(_ident(c) for c in info.columns if c in info.writable)
+                row = con.execute(f"INSERT INTO {_ident(info.name)} ({cols}) SELECT "
+                                  f"{', '.join(_select_exprs(info, arrow.column_names))} "
+                                  f"FROM {_BATCH} AS b").fetchone()
+                return int(row[0]) if row else 0
+            if info.inventory:
+                sql, params = _upsert_sql(info, arrow.column_names, seen_at)
+                row = con.execute(sql, params).fetchone()
+                return int(row[0]) if row else 0
+            return self._replace_keys(info, arrow.column_names)
         except (duckdb.ConversionException, duckdb.OutOfRangeException,
                 duckdb.InvalidInputException) as exc:
             raise _conversion_error(info, arrow, exc) from exc
@@ -313,6 +356,29 @@ class Transaction:
         finally:
             with suppress(duckdb.Error):
                 con.unregister(_BATCH)
+
+    def _replace_keys(self, info: _Table, names: list[str]) -> int:
+        """A table without history: delete the batch's keys, insert the batch (last wins).
+
+        Cheaper than INSERT ... ON CONFLICT: the duplicate-key pass (a window over the
+        batch) runs only when the batch repeats a key.
+        """
+        con = self._connection()
+        key = ", ".join(_ident(k) for k in info.key)
+        on = " AND ".join(f"t.{_ident(k)} = b.{_ident(k)}" for k in info.key)
+        exprs = _select_exprs(info, names)
+        columns = ", ".join(_ident(c) for c in info.columns if c in info.writable)
+        repeated = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {_BATCH} AS b GROUP BY "
+                               f"{', '.join('b.' + _ident(k) for k in info.key)} HAVING "
+                               "count(*) > 1)").fetchone()
+        con.execute(f"DELETE FROM {_ident(info.name)} AS t USING {_BATCH} AS b WHERE {on}")
+        source = f"SELECT {', '.join(exprs)} FROM {_BATCH} AS b"
+        if repeated and repeated[0]:
+            source = (f"SELECT {columns} FROM (SELECT {', '.join(exprs)}, b.{_ORD} FROM "
+                      f"{_BATCH} AS b) QUALIFY row_number() OVER (PARTITION BY {key} "
+                      f"ORDER BY {_ORD} DESC) = 1")
+        row = con.execute(f"INSERT INTO {_ident(info.name)} ({columns}) {source}").fetchone()
+        return int(row[0]) if row else 0
 
     def _check_window(self, info: _Table, window: tuple[str, Any, Any]) -> None:
         name, lo, hi = window
@@ -329,46 +395,3 @@ class Transaction:
                 f"{lo} <= {name} < {hi} (from {row[1]} to {row[2]})",
                 table=info.name,
             )
-
-
-def _upsert_sql(info: _Table, names: list[str], seen_at: datetime, plain: bool = False,
-                ) -> tuple[str, list[Any]]:
-    exprs: list[str] = []
-    for column in info.columns.values():
-        if column.name not in info.writable:
-            continue
-        if column.name in names:
-            expr = f"CAST(b.{_ident(column.name)} AS {column.type})"
-            if column.default is not None:
-                expr = f"COALESCE({expr}, {column.default})"
-        elif column.default is not None:
-            expr = column.default
-        else:
-            continue  # unreachable: _check_columns requires it
-        exprs.append(f"{expr} AS {_ident(column.name)}")
-    columns = [c for c in info.columns if c in info.writable]
-    if plain:  # a bulk load into an empty range (`load_range`): no conflicts to resolve
-        return (f"INSERT INTO {_ident(info.name)} ({', '.join(_ident(c) for c in columns)}) "
-                f"SELECT {', '.join(exprs)} FROM {_BATCH} AS b"), []
-    key = ", ".join(_ident(k) for k in info.key)
-    updates = [f"{_ident(c)} = EXCLUDED.{_ident(c)}" for c in columns if c not in info.key]
-    outer, params = [_ident(c) for c in columns], []
-    if info.inventory:
-        outer += ["?::TIMESTAMPTZ", "?::TIMESTAMPTZ", "NULL::TIMESTAMPTZ"]
-        params = [seen_at, seen_at]
-        columns += list(SEEN_COLUMNS)
-        updates += [
-            "last_seen = GREATEST(t.last_seen, EXCLUDED.last_seen)",
-            "missing_since = CASE WHEN t.missing_since > EXCLUDED.last_seen "
-            "THEN t.missing_since ELSE NULL END",
-        ]
-    action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
-    sql = (
-        f"INSERT INTO {_ident(info.name)} AS t ({', '.join(_ident(c) for c in columns)}) "
-        f"SELECT {', '.join(outer)} FROM "
-        f"(SELECT {', '.join(exprs)}, b.{_ORD} FROM {_BATCH} AS b) "
-        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {_ORD} DESC) = 1 "
-        f"ON CONFLICT ({key}) {action}"
-    )
-    return sql, params
-
