@@ -71,6 +71,7 @@ def build_warehouse(account: SimulatedAccount, path: str | Path) -> BuildReport:
         wh.finish_run(run_id, "failed", rows=rows, requests=0, retries=0, listing_calls=0,
                       error="the warehouse build stopped")
         raise
+    _r2_listing_state(wh, account.now.to_pydatetime())
     wh.finish_run(run_id, "ok", rows=rows, requests=0, retries=0, listing_calls=0)
     return BuildReport(path, rows, account.start, account.end)
 
@@ -110,7 +111,8 @@ def _sync_inventories(account: SimulatedAccount, path: Path) -> dict[str, int]:
                 "total_storage_minutes_limit": int(usage["totalStorageMinutesLimit"] or 0),
                 "video_count": int(usage["videoCount"] or 0)}]),
         }
-        tx.set_watermark("stream", now.date())
+        tx.set_watermark("stream", now.date(), {"full_listing_at": now.isoformat()})
+        tx.set_watermark("live_events", now.date())  # nothing spooled
         rows["r2_objects"] = tx.upsert("r2_objects", pd.DataFrame({
             "bucket": objects["bucket"], "key": objects["key"],
             "size_bytes": objects["size"].astype("int64"), "etag": objects["etag"],
@@ -124,6 +126,19 @@ def _sync_inventories(account: SimulatedAccount, path: Path) -> dict[str, int]:
             seen_at=now)
     wh.finish_run(run_id, "ok", rows=rows, requests=0, retries=0, listing_calls=0)
     return rows
+
+
+def _r2_listing_state(wh: Warehouse, now) -> None:
+    """The R2 inventory's watermark as a full listing leaves it (`sync_inventory`): every
+    bucket listed at `now`, with the storage metrics it was listed against."""
+    from ..readmodel import incremental
+
+    when = now.isoformat()
+    buckets = {b: {"listed_at": when, "day": m[0].isoformat(), "objects": m[1], "bytes": m[2]}
+               for b, m in incremental.latest_bucket_metrics(wh).items()}
+    with wh.transaction() as tx:
+        tx.set_watermark("r2_inventory", now.date(), {"buckets": buckets,
+                                                      "full_listing_at": when})
 
 
 def _window_frames(account: SimulatedAccount, first, last) -> dict[str, pd.DataFrame]:
