@@ -273,13 +273,13 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _first_day(db: Path) -> date:
-    from lc_analytics.costs.coverage import first_days
+    from lc_analytics.readmodel import first_days
 
     return min(first_days(Warehouse(db, read_only=True)))
 
 
 def _first_covered_day(db: Path) -> date:
-    from lc_analytics.costs.coverage import covered_days
+    from lc_analytics.readmodel import covered_days
 
     return covered_days(Warehouse(db, read_only=True))[0]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,12 +20,21 @@ from ..costs.engine import (
     price_period,
 )
 from ..costs.pricebook import PriceBook
-from ._lifecycle_context import DEFAULT_ABORT_RULE, _Context, _covering, _removals
+from ._lifecycle_context import (
+    DEFAULT_ABORT_RULE,
+    Candidate,
+    LifecycleRule,
+    _Context,
+    _covering,
+    _removals,
+)
 
 # --- candidates ------------------------------------------------------------------------------
 
 def _prefix_candidates(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
-                       days: tuple[int, ...], min_exposed: int):
+                       rule: LifecycleRule) -> Iterator[Candidate]:
+    """Every new rule evaluated for the prefix (transition N, expiry M, or both)."""
+    days, min_exposed = rule.candidate_days, rule.min_exposed_object_days
     has_t, has_e = _covering(ctx.rules, bucket, prefix)
     reads = ctx.reads[(ctx.reads["bucket"] == bucket) & ctx.reads["key"].str.startswith(prefix)]
     exposure = _exposure(objs, ctx.read_days)
@@ -81,7 +91,7 @@ def _with_rule(objs: pd.DataFrame, n: int | None, m: int | None) -> pd.DataFrame
 
 def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
               reads: pd.DataFrame, n: int | None, m: int | None, has_t: int | None,
-              has_e: int | None, exposure) -> tuple[dict, dict]:
+              has_e: int | None, exposure) -> Candidate:
     first, nxt, book = ctx.first, ctx.nxt, ctx.book
     before = objs
     after = _with_rule(objs, n, m)
@@ -125,9 +135,9 @@ def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
         "saving": saving, "marginal_saving": marginal, "proposable": proposable,
         "reason": reason, "rule": rule_text,
     }
-    extra = {"rule": _new_rule(prefix, n, m), "rule_text": rule_text, "sku_delta": sku_delta,
-             "bill_before": ctx.bill.total, "bill_after": bill_after.total}
-    return row, extra
+    return Candidate(figures=row, rule_text=rule_text, sku_delta=sku_delta,
+                     bill_before=ctx.bill.total, bill_after=bill_after.total,
+                     new_rule=_new_rule(prefix, n, m))
 
 
 def _price_change(ctx: _Context, bucket: str, before: pd.DataFrame, after: pd.DataFrame,
