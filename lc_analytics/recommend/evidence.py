@@ -15,57 +15,21 @@ True
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, TypeVar, Union
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..errors import PlanError
-from ._common import as_json
+from ._evidence_base import (
+    EVIDENCE_TYPES,
+    EvidenceBase,
+    EvidenceError,
+    NoteEvidence,
+    evidence_for,
+    evidence_from_json,
+)
 
 if TYPE_CHECKING:
     from .model import Recommendation
-
-
-class EvidenceError(PlanError):
-    """A recommendation's evidence lacks a value its kind always records."""
-
-
-class EvidenceBase:
-    """What every kind's evidence offers: its report sentence and its JSON form."""
-
-    confidence_reason: str
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            if isinstance(value, np.generic):  # a numpy scalar from a DataFrame: plain Python
-                object.__setattr__(self, f.name, value.item())
-
-    def summary(self) -> str:
-        raise NotImplementedError
-
-    def as_json(self) -> dict[str, Any]:
-        """The fields as plain JSON (Decimal as text, tuples as lists)."""
-        return dict(as_json(dataclasses.asdict(self)))  # type: ignore[call-overload]
-
-
-E = TypeVar("E", bound=type[EvidenceBase])
-#: recommendation kind -> the evidence classes it records (a kind may have several shapes)
-EVIDENCE_TYPES: dict[str, tuple[type[EvidenceBase], ...]] = {}
-
-
-def evidence_for(kind: str) -> Callable[[E], E]:
-    """Register an evidence dataclass as (one of) the shape(s) of `kind`'s evidence."""
-    def register(cls: E) -> E:
-        EVIDENCE_TYPES[kind] = (*EVIDENCE_TYPES.get(kind, ()), cls)
-        return cls
-    return register
 
 
 # --- the Stream recording changes (selectivity, retention) ----------------------------------
@@ -268,7 +232,11 @@ class AbortRuleEvidence(EvidenceBase):
     confidence_reason: str
 
     def summary(self) -> str:
-        return "None: only uploads abandoned for a week are removed."
+        pending = ("unknown" if self.pending_multipart_uploads is None
+                   else f"{self.pending_multipart_uploads:,}")
+        return (f"bucket {self.bucket} has no rule aborting incomplete multipart uploads "
+                f"({len(self.existing_rules)} other rule(s)); {pending} upload(s) pending on "
+                "the latest synced day")
 
 
 # --- bitrate ---------------------------------------------------------------------------------
@@ -311,7 +279,7 @@ class BitrateEvidence(EvidenceBase):
 
 
 Evidence = (SelectivityEvidence | RetentionEvidence | RunwayEvidence | LifecycleEvidence
-            | RuleChangeEvidence | AbortRuleEvidence | BitrateEvidence)
+            | RuleChangeEvidence | AbortRuleEvidence | BitrateEvidence | NoteEvidence)
 
 
 def evidence_of(rec: Recommendation) -> EvidenceBase:
@@ -323,67 +291,8 @@ def evidence_of(rec: Recommendation) -> EvidenceBase:
     return rec.evidence
 
 
-def evidence_from_json(kind: str, data: Mapping[str, Any], rec_id: str) -> EvidenceBase:
-    """The typed evidence of a recommendation `rec_id` of `kind` from its JSON form (a plan
-    file); a missing value or one of the wrong type is an `EvidenceError` naming both."""
-    shapes = EVIDENCE_TYPES.get(kind)
-    if not shapes:
-        raise EvidenceError(f"recommendation {rec_id} has an unknown kind {kind!r}")
-    # of a kind's shapes, the one whose fields the JSON holds most of
-    cls = max(shapes, key=lambda c: sum(f.name in data for f in dataclasses.fields(c)))
-    try:
-        return _build(cls, data)
-    except KeyError as exc:
-        raise EvidenceError(f"recommendation {rec_id} ({kind}) has no evidence value "
-                            f"{exc.args[0]!r}; run `lc-analytics recommend` again") from exc
-    except (TypeError, ValueError, InvalidOperation) as exc:
-        raise EvidenceError(f"recommendation {rec_id} ({kind}) has evidence of the wrong "
-                            f"type: {exc}") from exc
-
-
-def _build(cls: type, data: Mapping[str, Any]) -> Any:
-    if not isinstance(data, Mapping):
-        raise TypeError(f"{cls.__name__} needs an object, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    values = {f.name: _value(hints[f.name], data[f.name], f.name)
-              for f in dataclasses.fields(cls)
-              if f.name in data or f.default is dataclasses.MISSING}
-    return cls(**values)
-
-
-def _value(tp: Any, value: Any, name: str) -> Any:
-    """`value` (plain JSON) as the annotated type `tp`."""
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if tp is Any:
-        return value
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        return _value(next(a for a in args if a is not type(None)), value, name)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value)  # type: ignore[arg-type]
-    if origin is tuple:
-        items = list(value) if isinstance(value, list | tuple) else _bad(name, value)
-        kinds = [args[0]] * len(items) if args[-1:] == (...,) else list(args)
-        if len(kinds) != len(items):
-            raise ValueError(f"{name} has {len(items)} values, not {len(kinds)}")
-        return tuple(_value(k, v, name) for k, v in zip(kinds, items, strict=True))
-    if origin is dict:
-        return dict(value) if isinstance(value, Mapping) else _bad(name, value)
-    if tp is bool or tp is str:
-        return value if isinstance(value, tp) else _bad(name, value)
-    if tp is Decimal:
-        return Decimal(str(value))
-    if isinstance(value, bool | str) and tp in (int, float):
-        return _bad(name, value)  # "ninety" is not a number of days
-    return tp(value)
-
-
-def _bad(name: str, value: Any) -> Any:
-    raise TypeError(f"{name} = {value!r}")
-
-
 __all__ = ["EVIDENCE_TYPES", "AbortRuleEvidence", "BitrateEvidence", "Evidence",
-           "EvidenceBase", "EvidenceError", "LifecycleEvidence", "RetentionEvidence",
-           "RuleChangeEvidence", "RunwayEvidence", "RunwayOption", "SelectivityEvidence",
+           "EvidenceBase", "EvidenceError", "LifecycleEvidence", "NoteEvidence",
+           "RetentionEvidence", "RuleChangeEvidence", "RunwayEvidence", "RunwayOption",
+           "SelectivityEvidence",
            "StreamChangeEvidence", "evidence_for", "evidence_from_json", "evidence_of"]
