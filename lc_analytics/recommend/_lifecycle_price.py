@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -96,9 +97,9 @@ def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
     before = objs
     after = _with_rule(objs, n, m)
     ch = _price_change(ctx, bucket, before, after, reads)
-    dframe, moved_to_ia, transitions = ch["dframe"], ch["moved_to_ia"], ch["transitions"]
-    retr_a, retr_b, bill_after = ch["retr_a"], ch["retr_b"], ch["bill_after"]
-    saving, marginal, sku_delta = ch["saving"], ch["marginal"], ch["sku_delta"]
+    dframe, moved_to_ia, transitions = ch.dframe, ch.moved_to_ia, ch.transitions
+    retr_a, retr_b, bill_after = ch.retr_a, ch.retr_b, ch.bill_after
+    saving, marginal, sku_delta = ch.saving, ch.marginal, ch.sku_delta
 
     n_days = (nxt - first).days
     gbm = Decimal(book.rule("bytes_per_gb")) * n_days
@@ -140,8 +141,23 @@ def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
                      new_rule=_new_rule(prefix, n, m))
 
 
+@dataclass(frozen=True)
+class PriceChange:
+    """The priced period re-priced with a bucket's objects under other rules."""
+
+    dframe: pd.DataFrame  # storage bytes after - before, per synced day and class
+    moved_to_ia: int  # reads now billed at IA Class B
+    transitions: int  # IA Class A transitions a month, after - before
+    retr_a: int  # IA retrieval bytes after
+    retr_b: int  # ... and before
+    bill_after: Bill
+    saving: Decimal  # the engine's bill before - after
+    marginal: Decimal  # the same from quantities x unit prices (no rounding, no free tier)
+    sku_delta: dict[str, str]
+
+
 def _price_change(ctx: _Context, bucket: str, before: pd.DataFrame, after: pd.DataFrame,
-                  reads: pd.DataFrame) -> dict[str, Any]:
+                  reads: pd.DataFrame) -> PriceChange:
     """The priced period re-priced account-wide with `before` (objects of one bucket, as they
     are) replaced by `after` (the same objects under other rules): storage on the synced days,
     reads' class and retrieval, transitions and the IA minimum."""
@@ -196,9 +212,8 @@ def _price_change(ctx: _Context, bucket: str, before: pd.DataFrame, after: pd.Da
     saving = ctx.bill.total - bill_after.total
     marginal = _marginal(ctx.bill, book) - _marginal(bill_after, book)
     sku_delta = _sku_delta(ctx.bill, bill_after)
-    return {"dframe": dframe, "moved_to_ia": moved_to_ia, "transitions": transitions,
-            "retr_a": retr_a, "retr_b": retr_b, "bill_after": bill_after, "saving": saving,
-            "marginal": marginal, "sku_delta": sku_delta}
+    return PriceChange(dframe, moved_to_ia, transitions, retr_a, retr_b, bill_after, saving,
+                       marginal, sku_delta)
 
 
 def _daily(objs: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:

@@ -22,11 +22,10 @@ from ..warehouse import Warehouse
 from ._common import money, resolve
 from ._lifecycle_context import (
     ABORT_MULTIPART_DAYS,
-    CANDIDATE_DAYS,
     HIGH_CONFIDENCE_READ_DAYS,
     KIND,
-    MIN_EXPOSED_OBJECT_DAYS,
     Candidate,
+    LifecycleRule,
     _Context,
     _context,
     _current_rules,
@@ -90,7 +89,7 @@ def _best_reviews(ctx: _Context, days: tuple[int, ...]) -> list[Candidate]:
 
 def existing_rule_reviews(wh: Warehouse, *, book: PriceBook | str | None = None,
                           as_of: date | str | None = None,
-                          candidate_days: tuple[int, ...] = CANDIDATE_DAYS) -> pd.DataFrame:
+                          rule: LifecycleRule | None = None) -> pd.DataFrame:
     """Every change evaluated for every existing transition rule, with its priced effect.
 
     Columns: bucket, prefix, rule_id, transition_days, new_transition_days (None: the
@@ -100,8 +99,8 @@ def existing_rule_reviews(wh: Warehouse, *, book: PriceBook | str | None = None,
     """
     book, day = resolve(wh, book, as_of)
     ctx = _context(wh, book, day)
-    return pd.DataFrame([c.figures for cands in _rule_reviews(ctx, candidate_days).values()
-                         for c in cands])
+    days = (rule or LifecycleRule()).candidate_days
+    return pd.DataFrame([c.figures for cands in _rule_reviews(ctx, days).values() for c in cands])
 
 
 def _rule_reviews(ctx: _Context, days: tuple[int, ...]) -> dict[str, list[Candidate]]:
@@ -142,11 +141,11 @@ def _review(ctx: _Context, rule: Any, objs: pd.DataFrame, reads: pd.DataFrame, n
     after["storage_class"] = np.where(after["ia_from"].notna(), IA, STANDARD)
     ch = _price_change(ctx, rule.bucket, objs, after, reads)
     gbm = Decimal(ctx.book.rule("bytes_per_gb")) * (ctx.nxt - ctx.first).days
-    by_cls = ch["dframe"].groupby("storage_class")["bytes"].sum() if len(ch["dframe"]) \
+    by_cls = ch.dframe.groupby("storage_class")["bytes"].sum() if len(ch.dframe) \
         else pd.Series(dtype="int64")
-    saving, marginal = ch["saving"], ch["marginal"]
+    saving, marginal = ch.saving, ch.marginal
     meters = {sku.id: sku.meter for sku in ctx.book.skus(ctx.first)}
-    blocks = -sum((Decimal(v) for k, v in ch["sku_delta"].items()
+    blocks = -sum((Decimal(v) for k, v in ch.sku_delta.items()
                    if meters.get(k) == "operations"), Decimal(0))
     # the bill decides: a positive marginal saving, or whole operation blocks (a million
     # requests each, no free tier in IA) that only this rule's traffic keeps billed
@@ -161,10 +160,10 @@ def _review(ctx: _Context, rule: Any, objs: pd.DataFrame, reads: pd.DataFrame, n
         "objects": len(objs), "ia_objects": int(ia.sum()),
         "ia_bytes": int(objs.loc[ia, "size_bytes"].sum()),
         "transitions_in_period": int(moved.sum()),
-        "transitions_per_month_delta": ch["transitions"],
+        "transitions_per_month_delta": ch.transitions,
         "standard_gb_month_delta": float(Decimal(int(by_cls.get(STANDARD, 0))) / gbm),
         "ia_gb_month_delta": float(Decimal(int(by_cls.get(IA, 0))) / gbm),
-        "retrieval_gb_delta": float(Decimal(ch["retr_a"] - ch["retr_b"])
+        "retrieval_gb_delta": float(Decimal(ch.retr_a - ch.retr_b)
                                     / Decimal(ctx.book.rule("bytes_per_gb"))),
         "saving": saving, "marginal_saving": marginal, "proposable": proposable,
         "operations_blocks_saving": blocks,
@@ -173,8 +172,8 @@ def _review(ctx: _Context, rule: Any, objs: pd.DataFrame, reads: pd.DataFrame, n
                    f"marginal {marginal:.6f})"),
         "rule": text,
     }
-    return Candidate(figures=row, rule_text=text, sku_delta=ch["sku_delta"],
-                     bill_before=ctx.bill.total, bill_after=ch["bill_after"].total,
+    return Candidate(figures=row, rule_text=text, sku_delta=ch.sku_delta,
+                     bill_before=ctx.bill.total, bill_after=ch.bill_after.total,
                      change={"ID": rule.rule_id, "transition_days": new})
 
 
@@ -300,8 +299,8 @@ def _computation(ctx: _Context, c: Candidate) -> str:
     return computation
 
 
-def _recommendation(ctx: _Context, c: Candidate, rid: str,
-                    actions: tuple[Action, ...], action_id: str) -> Recommendation:
+def _recommendation(ctx: _Context, c: Candidate, rid: str, actions: tuple[Action, ...],
+                    action_id: str, rule: LifecycleRule) -> Recommendation:
     row, prefix = c.figures, c.prefix
     n, m = row["transition_days"], row["expire_days"]
     read_span = ((ctx.read_days[1] - ctx.read_days[0]).days + 1) if ctx.read_days else 0
@@ -342,8 +341,8 @@ def _recommendation(ctx: _Context, c: Candidate, rid: str,
         id=rid, kind=KIND, target_type="bucket_prefix", target=f"{c.bucket}/{prefix}",
         action=text, evidence=evidence,
         rule=("per bucket/prefix, transition after N and/or expire after M days (N, M in "
-              f"{list(CANDIDATE_DAYS)}), expiry only with no read at ages >= M and >= "
-              f"{MIN_EXPOSED_OBJECT_DAYS} object-days observed there; proposed only if the "
+              f"{list(rule.candidate_days)}), expiry only with no read at ages >= M and >= "
+              f"{rule.min_exposed_object_days} object-days observed there; proposed only if the "
               "engine-priced month and the marginal saving are both positive"),
         monthly_saving=c.saving, saving_computation=_computation(ctx, c), viewer_impact=impact,
         confidence=confidence, actions=actions)

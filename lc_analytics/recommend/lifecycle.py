@@ -99,7 +99,7 @@ def lifecycle_candidates(wh: Warehouse, *, book: PriceBook | str | None = None,
     ctx = _context(wh, book, day)
     rule = rule or LifecycleRule()
     return pd.DataFrame([c.figures for (bucket, prefix), objs in _groups(ctx.objects)
-                         for c in _prefix_candidates(ctx, bucket, prefix, objs, rule)])
+                         for c in price(ctx, bucket, prefix, objs, rule)])
 
 
 def recommend_lifecycle(wh: Warehouse, *, book: PriceBook | str | None = None,
@@ -112,33 +112,42 @@ def recommend_lifecycle(wh: Warehouse, *, book: PriceBook | str | None = None,
     """
     book, day = resolve(wh, book, as_of)
     ctx = _context(wh, book, day)
-    best = find(ctx, rule or LifecycleRule())
+    rule = rule or LifecycleRule()
+    best = find(ctx, rule)
     by_bucket: dict[str, list[Candidate]] = {}
     for c in sorted(best, key=lambda c: -c.saving):
         by_bucket.setdefault(c.bucket, []).append(c)
-    out = [rec for bucket, items in by_bucket.items() for rec in explain_bucket(ctx, bucket, items)]
+    out = [rec for bucket, items in by_bucket.items()
+           for rec in explain_bucket(ctx, bucket, items, rule)]
     for bucket in _buckets_without_abort(wh, ctx.rules):
         if bucket not in by_bucket:
             out.append(_abort_recommendation(wh, ctx, bucket))
     return out
 
 
+def price(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
+          rule: LifecycleRule) -> list[Candidate]:
+    """Every new rule for the prefix (transition N, expiry M, both) priced by the engine."""
+    return list(_prefix_candidates(ctx, bucket, prefix, objs, rule))
+
+
 def find(ctx: _Context, rule: LifecycleRule) -> list[Candidate]:
     """The rule: per existing transition rule its best proposable change; per other prefix its
-    best proposable new rule (each priced by the engine, `_lifecycle_price`)."""
+    best proposable new rule. Here the rule is a price test (proposable = the engine's and the
+    marginal saving positive), so `find` chooses among what `price` priced."""
     best = _best_reviews(ctx, rule.candidate_days)
     reviewed = {(c.bucket, c.prefix) for c in best}
     for (bucket, prefix), objs in _groups(ctx.objects):
         if (bucket, prefix) in reviewed:
             continue  # its existing rule is changed: no second rule on the same prefix
-        cands = [c for c in _prefix_candidates(ctx, bucket, prefix, objs, rule)
-                 if c.proposable]
+        cands = [c for c in price(ctx, bucket, prefix, objs, rule) if c.proposable]
         if cands:
             best.append(max(cands, key=lambda c: c.rank))
     return best
 
 
-def explain_bucket(ctx: _Context, bucket: str, items: list[Candidate]) -> list[Recommendation]:
+def explain_bucket(ctx: _Context, bucket: str, items: list[Candidate],
+                   rule: LifecycleRule) -> list[Recommendation]:
     """One recommendation per candidate of the bucket; the first carries the bucket's one
     `r2.lifecycle` action (every change and new rule together)."""
     current = _current_rules(ctx.rules, bucket)
@@ -155,11 +164,13 @@ def explain_bucket(ctx: _Context, bucket: str, items: list[Candidate]) -> list[R
                 current={"Rules": current}, proposed={"Rules": proposed},
                 why="; ".join(f"{x.prefix or '(whole bucket)'}: {x.rule_text}" for x in items),
                 recommendation_id=rid),)
-        make = _review_recommendation if c.change is not None else _recommendation
-        out.append(make(ctx, c, rid, actions, action_id))
+        if c.change is not None:
+            out.append(_review_recommendation(ctx, c, rid, actions, action_id))
+        else:
+            out.append(_recommendation(ctx, c, rid, actions, action_id, rule))
     return out
 
 
 __all__ = ["AGE_BANDS", "CANDIDATE_DAYS", "KIND", "MIN_EXPOSED_OBJECT_DAYS", "LifecycleRule",
            "age_band", "existing_rule_reviews", "explain_bucket", "find",
-           "lifecycle_candidates", "recommend_lifecycle"]
+           "lifecycle_candidates", "price", "recommend_lifecycle"]
