@@ -224,7 +224,9 @@ def _record(tx: Transaction, action: Action, table: str, rows: list[dict[str, An
     """Store what the account holds after `action` as a sync would store it."""
     tx.upsert(table, rows, seen_at=now)
     if table == "r2_lifecycle_rules":  # rules the change removed, as a listing marks them
-        tx.mark_missing(table, now, {"bucket": action.resource})
+        tx.execute("UPDATE r2_lifecycle_rules SET missing_since = ? WHERE bucket = ? AND "
+                   "missing_since IS NULL AND NOT list_contains(?::VARCHAR[], rule_id)",
+                   [now, action.resource, [row["rule_id"] for row in rows]])
 
 
 def _audit_row(apply_id: str, plan: Plan, r: Review, status: str, error: str | None,
