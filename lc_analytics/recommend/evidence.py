@@ -278,8 +278,29 @@ class BitrateEvidence(EvidenceBase):
                 f"{self.minutes_viewed:,.0f} minutes come from low-bandwidth countries")
 
 
+# --- billing alerts (lc_analytics.alerts.backstop) -------------------------------------------
+
+@evidence_for("billing_alert_backstop")
+@dataclass(frozen=True, kw_only=True)
+class BackstopEvidence(EvidenceBase):
+    """A service budget mirrored as Cloudflare's own billing_usage_alert policy."""
+
+    budget: str
+    service: str
+    monthly_usd: Decimal
+    destination: str | None  # the webhook destination's name
+    policy_exists: bool
+    confidence_reason: str = "mirrors a service budget of the budgets file"
+
+    def summary(self) -> str:
+        state = "exists and is corrected" if self.policy_exists else "is created"
+        return (f"{self.service} budget {self.budget} (${self.monthly_usd}/month): its "
+                f"Cloudflare billing alert policy {state}, delivered to {self.destination}")
+
+
 Evidence = (SelectivityEvidence | RetentionEvidence | RunwayEvidence | LifecycleEvidence
-            | RuleChangeEvidence | AbortRuleEvidence | BitrateEvidence | NoteEvidence)
+            | RuleChangeEvidence | AbortRuleEvidence | BitrateEvidence | BackstopEvidence
+            | NoteEvidence)
 
 
 def evidence_of(rec: Recommendation) -> EvidenceBase:
@@ -291,7 +312,7 @@ def evidence_of(rec: Recommendation) -> EvidenceBase:
     return rec.evidence
 
 
-__all__ = ["EVIDENCE_TYPES", "AbortRuleEvidence", "BitrateEvidence", "Evidence",
+__all__ = ["EVIDENCE_TYPES", "AbortRuleEvidence", "BackstopEvidence", "BitrateEvidence", "Evidence",
            "EvidenceBase", "EvidenceError", "LifecycleEvidence", "NoteEvidence",
            "RetentionEvidence", "RuleChangeEvidence", "RunwayEvidence", "RunwayOption",
            "SelectivityEvidence",

@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 PLAN_VERSION = 1
 
 Kind = Literal["recording_retention", "recording_selectivity", "storage_runway",
-               "r2_lifecycle", "bitrate_ingest"]
+               "r2_lifecycle", "bitrate_ingest", "billing_alert_backstop"]
 ActionKind = Literal["live_input.update", "video.schedule_deletion", "r2.lifecycle",
-                     "manual"]
+                     "notifications.policy", "manual"]
 
 
 @dataclass(frozen=True)

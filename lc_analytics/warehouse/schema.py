@@ -225,6 +225,61 @@ COMMENT ON TABLE r2_operations_daily IS
     'synced before codes were kept. 401/403 are not billed.';
 """
 
+V8_SQL = """
+-- alerts: the state of one alert of `lc-analytics alerts check`; key (key).
+CREATE TABLE alerts (
+    key            VARCHAR PRIMARY KEY,   -- stable: kind/what[/month]
+    kind           VARCHAR NOT NULL,
+    level          INTEGER NOT NULL,      -- as last evaluated; 0 = clear
+    sent_level     INTEGER NOT NULL,      -- the level last delivered; 0 = none or resolved sent
+    title          VARCHAR NOT NULL,
+    body           VARCHAR NOT NULL,
+    first_fired_at TIMESTAMPTZ NOT NULL,
+    evaluated_at   TIMESTAMPTZ NOT NULL,
+    sent_at        TIMESTAMPTZ,
+    resolved_at    TIMESTAMPTZ
+);
+COMMENT ON TABLE alerts IS
+    'One alert of lc-analytics alerts check: the level last evaluated and the level last '
+    'delivered (a message is due while they differ); key (key).';
+
+-- alert_events: one message of one alert, sent or not; key (key, occurred_at, event).
+CREATE TABLE alert_events (
+    key        VARCHAR NOT NULL,
+    occurred_at TIMESTAMPTZ NOT NULL,
+    event      VARCHAR NOT NULL CHECK (event IN ('fired', 'escalated', 'resolved')),
+    level      INTEGER NOT NULL,
+    title      VARCHAR NOT NULL,
+    body       VARCHAR NOT NULL,
+    delivered  BOOLEAN NOT NULL,
+    error      VARCHAR,             -- why the delivery failed (no URL or secret in it)
+    PRIMARY KEY (key, occurred_at, event)
+);
+COMMENT ON TABLE alert_events IS
+    'One message of one alert (fired, escalated, resolved) and whether it was delivered; '
+    'key (key, occurred_at, event). Append-only: the history of alerts check.';
+"""
+
+V9_SQL = """
+-- export_state: what the last complete export to one destination holds, per table partition.
+CREATE TABLE export_state (
+    destination    VARCHAR NOT NULL,      -- normalized: a folder, s3://..., iceberg:...
+    table_name     VARCHAR NOT NULL,
+    partition_key  VARCHAR NOT NULL,      -- 'year=2026/month=6', '' for a table exported whole
+    rows           BIGINT NOT NULL,
+    fingerprint    VARCHAR NOT NULL,      -- of the partition's rows and the table's columns
+    path           VARCHAR NOT NULL,      -- the Parquet file, relative to the destination
+    schema_version INTEGER NOT NULL,
+    snapshot_id    VARCHAR NOT NULL,      -- the destination manifest's snapshot it belongs to
+    exported_at    TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (destination, table_name, partition_key)
+);
+COMMENT ON TABLE export_state IS
+    'One partition of one table as the last complete export to one destination wrote it; '
+    'key (destination, table_name, partition_key). The next export rewrites only the '
+    'partitions whose fingerprint changed.';
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: Stream and R2 inventory, analytics, sync bookkeeping", V1_SQL),
     Migration(2, "R2 reads per object per day", V2_SQL),
@@ -233,6 +288,8 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "the account a warehouse holds", V5_SQL),
     Migration(6, "coverage: the days of each daily source committed whole", V6_SQL),
     Migration(7, "R2 operations split by HTTP response code", V7_SQL),
+    Migration(8, "alerts: state and history of alerts check", V8_SQL),
+    Migration(9, "export state: the partitions each export destination holds", V9_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
