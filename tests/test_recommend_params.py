@@ -1,9 +1,9 @@
-"""recommend_all routes a typed RecommendParams to each recommender, explicitly."""
+"""recommend_all hands each recommender its typed rule, built from RecommendParams."""
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import fields
+from dataclasses import asdict, fields
 from datetime import date
 
 import pytest
@@ -16,9 +16,11 @@ NAMES = ("recommend_selectivity", "recommend_retention", "recommend_runway",
 
 
 def _tunable(func) -> dict[str, object]:
-    """A recommender's keyword-only parameters a caller may tune, with their defaults."""
-    return {name: p.default for name, p in inspect.signature(func).parameters.items()
-            if p.kind is p.KEYWORD_ONLY and name not in run._INTERNAL}
+    """A recommender's parameters a caller may tune (the fields of the typed rule it takes),
+    with their defaults."""
+    rule = inspect.signature(func).parameters["rule"]
+    assert rule.kind is rule.KEYWORD_ONLY and rule.default is None  # None: the rule's defaults
+    return run.parameters()[func.__name__]
 
 
 def test_params_hold_every_tunable_parameter_with_the_recommenders_own_defaults():
@@ -29,6 +31,7 @@ def test_params_hold_every_tunable_parameter_with_the_recommenders_own_defaults(
             assert getattr(defaults, param) == default, (name, param)
             seen.add(param)
     assert seen == {f.name for f in fields(RecommendParams)}
+    assert defaults.rules() == run.Rules()  # each rule's own defaults
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ def calls(monkeypatch) -> dict[str, dict]:
 
     def recorder(name):
         def record(wh, **kwargs):
-            got[name] = kwargs
+            got[name] = {**kwargs, **asdict(kwargs.pop("rule"))}  # the rule's fields, by name
             return []
         return record
 
@@ -61,7 +64,7 @@ def test_every_parameter_reaches_every_recommender_that_takes_it(calls):
                       horizon_days=45)
     assert set(calls) == set(NAMES)
     for name in NAMES:
-        tunable = _tunable(getattr(run, name))
+        tunable = run.parameters()[name]
         passed = {k: v for k, v in calls[name].items() if k in tunable}
         expected = {k: getattr(params, k) for k in tunable}
         if "horizon_days" in expected:
@@ -76,3 +79,7 @@ def test_an_unknown_override_names_the_known_parameters(calls):
                                         r"bandwidth, candidate_days"):
         run.recommend_all(None, book="cloudflare", as_of="2026-06-30", horizon=30)
     assert calls == {}
+
+
+def test_recommend_all_routes_by_the_rules_not_by_signatures():
+    assert "inspect" not in inspect.getsource(run)
