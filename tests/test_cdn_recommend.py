@@ -14,7 +14,7 @@ import pytest
 from lc_analytics import analyses
 from lc_analytics.actions import apply_plan
 from lc_analytics.errors import AuthError, PlanError
-from lc_analytics.recommend.cache_rules import KIND, recommend_cache_rules
+from lc_analytics.recommend.cache_rules import KIND, CacheRuleParams, recommend_cache_rules
 from lc_analytics.recommend.model import Plan
 from lc_analytics.sandbox import Sandbox, SimulatedAccount
 from lc_analytics.sandbox.zone import SimulatedZone
@@ -87,7 +87,8 @@ def test_the_planted_prefix_is_found_and_the_look_alike_left_alone(seed, end, tm
 
 def test_origin_egress_is_priced_by_the_engine_only_when_stated(default_case):
     wh = default_case[2]
-    (rec,) = recommend_cache_rules(wh, origin_egress_usd_per_gb=Decimal("0.09"))
+    (rec,) = recommend_cache_rules(
+        wh, rule=CacheRuleParams(origin_egress_usd_per_gb=Decimal("0.09")))
     e = rec.evidence
     days = (date.fromisoformat(e.last) - date.fromisoformat(e.first)).days
     per_day = e.bytes / days

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import asdict, fields
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -12,7 +13,7 @@ from lc_analytics.errors import UsageError
 from lc_analytics.recommend import RecommendParams, _common, run
 
 NAMES = ("recommend_selectivity", "recommend_retention", "recommend_runway",
-         "recommend_lifecycle", "recommend_bitrate")
+         "recommend_lifecycle", "recommend_bitrate", "recommend_cache_rules")
 
 
 def _tunable(func) -> dict[str, object]:
@@ -58,7 +59,9 @@ def test_every_parameter_reaches_every_recommender_that_takes_it(calls):
         max_lost_share=0.2, recent_days=7, horizon_days=30, candidate_days=(60,),
         min_exposed_object_days=5, bandwidth="bw.toml", low_bandwidth_mbps=9.0,
         min_low_bandwidth_share=0.3, tolerance=0.25, low_bandwidth_target="480p",
-        min_ingest_recordings=1)
+        min_ingest_recordings=1, max_hit_ratio=0.4, min_static_share=0.8, min_requests=500,
+        cache_lookback_days=3, edge_ttl_seconds=3600, browser_ttl_seconds=60,
+        origin_egress_usd_per_gb=Decimal("0.05"))
     assert all(getattr(params, f.name) != f.default for f in fields(params))
     run.recommend_all(None, book="cloudflare", as_of="2026-06-30", params=params,
                       horizon_days=45)
@@ -76,7 +79,8 @@ def test_every_parameter_reaches_every_recommender_that_takes_it(calls):
 
 def test_an_unknown_override_names_the_known_parameters(calls):
     with pytest.raises(UsageError, match=r"unknown recommender parameter\(s\): horizon; known: "
-                                        r"bandwidth, candidate_days"):
+                                        r"bandwidth, browser_ttl_seconds, cache_lookback_days, "
+                                        r"candidate_days"):
         run.recommend_all(None, book="cloudflare", as_of="2026-06-30", horizon=30)
     assert calls == {}
 

@@ -1,6 +1,6 @@
 """Cache rules: a path prefix serving static content that the CDN barely caches, and no rule.
 
-The rule, per zone, host and path prefix, over the last `lookback_days` (default 7) of synced
+The rule, per zone, host and path prefix, over the last `cache_lookback_days` (default 7) of synced
 hourly traffic:
 
 - static: at least `min_static_share` (90%) of its requests are for files with an extension
@@ -70,9 +70,10 @@ class CacheRuleParams:
     max_hit_ratio: float = MAX_HIT_RATIO
     min_static_share: float = MIN_STATIC_SHARE
     min_requests: int = MIN_REQUESTS
-    lookback_days: int = LOOKBACK_DAYS
+    cache_lookback_days: int = LOOKBACK_DAYS
     edge_ttl_seconds: int = EDGE_TTL_SECONDS
     browser_ttl_seconds: int = BROWSER_TTL_SECONDS
+    origin_egress_usd_per_gb: Decimal | None = None  # prices the origin bytes saved
 
 
 @evidence_for(KIND)
@@ -118,31 +119,30 @@ class Candidate:
 def recommend_cache_rules(wh: Warehouse, *, book: PriceBook | str | None = None,
                           as_of: date | str | None = None,
                           rule: CacheRuleParams | None = None,
-                          origin_egress_usd_per_gb: Decimal | None = None,
                           origin_book: PriceBook | str | None = None) -> list[Recommendation]:
     """A cache rule for each uncovered static prefix with a low hit ratio (see the module).
 
-    `rule` holds the thresholds and TTLs (default `CacheRuleParams()`); `book` is unused
-    (Cloudflare does not bill this bandwidth); `origin_egress_usd_per_gb` or `origin_book`
-    price the origin's egress.
+    `rule` holds the thresholds, the TTLs and the origin's egress price (default
+    `CacheRuleParams()`); `book` is unused (Cloudflare does not bill this bandwidth); the
+    rule's `origin_egress_usd_per_gb` or `origin_book` price the origin's egress.
 
     >>> recommend_cache_rules(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
     """
     params = rule or CacheRuleParams()
     found = find(wh, params, as_of)
-    pricing = _origin_pricing(origin_egress_usd_per_gb, origin_book)
+    pricing = _origin_pricing(params.origin_egress_usd_per_gb, origin_book)
     return [explain(c, price(c, pricing), params) for c in found]
 
 
 def find(wh: Warehouse, params: CacheRuleParams,
          as_of: date | str | None = None) -> list[Candidate]:
-    """The prefixes the rule flags, over the last `lookback_days` of hourly traffic."""
+    """The prefixes the rule flags, over the last `cache_lookback_days` of hourly traffic."""
     last = date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
     h = zone_hourly(wh, last=last)
     if h.empty:
         return []
     last = last or h["date"].max()
-    h = h[h["date"] > last - timedelta(days=params.lookback_days)]
+    h = h[h["date"] > last - timedelta(days=params.cache_lookback_days)]
     h = h.assign(static=h["extension"].isin(STATIC_EXTENSIONS),
                  ok=h["status_class"].isin(["2xx", "3xx"]))
     found = []
@@ -294,7 +294,7 @@ def explain(c: Candidate, priced: Priced, params: CacheRuleParams) -> Recommenda
             confidence_reason=f"{e.requests:,} requests over {e.first}..{e.last}, sampled "
                               "estimates"),
         rule=(f"static share >= {pct(params.min_static_share)} (by extension and 2xx/3xx), "
-              f"hit ratio < {pct(params.max_hit_ratio)} over the last {params.lookback_days} "
+              f"hit ratio < {pct(params.max_hit_ratio)} over the last {params.cache_lookback_days} "
               f"days, >= {params.min_requests:,} requests, and no caching rule covers it"),
         monthly_saving=priced.saving, saving_computation=priced.text,
         viewer_impact=("faster responses from the edge; a changed file is served stale for up "

@@ -27,7 +27,7 @@ import pandas as pd
 from ..costs.pricebook import PriceBook
 from ..errors import ConfigError, UsageError
 from ..warehouse import Warehouse
-from . import bitrate, lifecycle, retention, runway, selectivity
+from . import bitrate, cache_rules, lifecycle, retention, runway, selectivity
 from ._common import clock, resolve
 from .bitrate import BitrateRule, recommend_bitrate
 from .cache_rules import CacheRuleParams, recommend_cache_rules
@@ -66,6 +66,12 @@ class RecommendParams:
     tolerance: float = bitrate.TOLERANCE
     low_bandwidth_target: str = bitrate.LOW_BANDWIDTH_TARGET
     min_ingest_recordings: int = bitrate.MIN_INGEST_RECORDINGS
+    max_hit_ratio: float = cache_rules.MAX_HIT_RATIO
+    min_static_share: float = cache_rules.MIN_STATIC_SHARE
+    min_requests: int = cache_rules.MIN_REQUESTS
+    cache_lookback_days: int = cache_rules.LOOKBACK_DAYS
+    edge_ttl_seconds: int = cache_rules.EDGE_TTL_SECONDS
+    browser_ttl_seconds: int = cache_rules.BROWSER_TTL_SECONDS
     origin_egress_usd_per_gb: Decimal | None = None  # prices a cache rule's origin bytes
 
     def replace(self, **overrides: Any) -> RecommendParams:
@@ -94,7 +100,10 @@ class RecommendParams:
             bitrate=BitrateRule(self.lookback_days, self.bandwidth, self.low_bandwidth_mbps,
                                 self.min_low_bandwidth_share, self.tolerance,
                                 self.low_bandwidth_target, self.min_ingest_recordings),
-            origin_egress_usd_per_gb=self.origin_egress_usd_per_gb)
+            cache_rules=CacheRuleParams(self.max_hit_ratio, self.min_static_share,
+                                        self.min_requests, self.cache_lookback_days,
+                                        self.edge_ttl_seconds, self.browser_ttl_seconds,
+                                        self.origin_egress_usd_per_gb))
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,6 @@ class Rules:
     lifecycle: LifecycleRule = LifecycleRule()
     bitrate: BitrateRule = BitrateRule()
     cache_rules: CacheRuleParams = CacheRuleParams()
-    origin_egress_usd_per_gb: Decimal | None = None  # prices a cache rule's origin bytes
 
 
 def recommend_all(wh: Warehouse, *, book: PriceBook | str | None = None,
@@ -130,8 +138,7 @@ def recommend_all(wh: Warehouse, *, book: PriceBook | str | None = None,
     way = recommend_runway(wh, book=book, as_of=day, rule=rules.runway, freeing=sel + ret)
     r2 = recommend_lifecycle(wh, book=book, as_of=day, rule=rules.lifecycle)
     rates = recommend_bitrate(wh, book=book, as_of=day, rule=rules.bitrate)
-    cdn = recommend_cache_rules(wh, as_of=day, rule=rules.cache_rules,
-                                origin_egress_usd_per_gb=rules.origin_egress_usd_per_gb)
+    cdn = recommend_cache_rules(wh, book=book, as_of=day, rule=rules.cache_rules)
     return sel + ret + way + r2 + rates + cdn
 
 
