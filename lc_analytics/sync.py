@@ -27,6 +27,7 @@ from .sources.analytics import (
 )
 from .sources.r2 import R2Inventory
 from .sources.stream import iter_live_inputs, iter_videos, storage_usage
+from .sync_billing import sync_billed_usage
 from .sync_report import Progress, SyncReport
 from .warehouse import Warehouse, sync_lock
 
@@ -40,6 +41,7 @@ SOURCES: dict[str, str] = {
     "r2_operations": "stream",  # GraphQL r2OperationsAdaptiveGroups
     "r2_object_reads": "stream",  # the same, per object: successful GetObject + HeadObject
     "r2_inventory": "r2",  # S3 ListObjectsV2 + lifecycle rules
+    "billed_usage": "stream",  # billable usage V2 (V1 fallback), sync_billing.py
 }
 ANALYTICS: dict[str, tuple[Dataset, str]] = {
     "minutes_viewed": (MINUTES_VIEWED, "minutes_viewed_daily"),
@@ -347,4 +349,5 @@ _STEPS: dict[str, Callable[[_Context, str], None]] = {
     "r2_operations": _sync_analytics,
     "r2_object_reads": _sync_analytics,
     "r2_inventory": _sync_r2_inventory,
+    "billed_usage": sync_billed_usage,
 }

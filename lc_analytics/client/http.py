@@ -38,6 +38,7 @@ PERMISSIONS = {
     "stream": "Account > Stream > Read",
     "stream_write": "Account > Stream > Edit",
     "analytics": "Account > Account Analytics > Read",
+    "billing": "Account > Billing > Read",
 }
 
 

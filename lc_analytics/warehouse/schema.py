@@ -225,6 +225,43 @@ COMMENT ON TABLE r2_operations_daily IS
     'synced before codes were kept. 401/403 are not billed.';
 """
 
+V8_SQL = """
+-- billed_usage: Cloudflare's billable usage as sent (reference 8.3), one row per charge period
+-- and metric. V2 rows carry x_BillableMetricId; V1 rows the ServiceName (metric = either).
+CREATE TABLE billed_usage (
+    ChargePeriodStart    TIMESTAMPTZ NOT NULL,
+    metric               VARCHAR NOT NULL,      -- x_BillableMetricId (V2) or ServiceName (V1)
+    api_version          VARCHAR NOT NULL,      -- 'v2' | 'v1'
+    ChargePeriodEnd      TIMESTAMPTZ,
+    BillingPeriodStart   TIMESTAMPTZ,
+    BillingAccountId     VARCHAR,
+    BillingCurrency      VARCHAR,
+    ChargeCategory       VARCHAR,
+    ServiceName          VARCHAR,
+    ServiceFamilyName    VARCHAR,
+    x_ProductFamilyName  VARCHAR,
+    x_BillableMetricId   VARCHAR,
+    x_BillableMetricName VARCHAR,
+    ConsumedQuantity     DECIMAL(38, 18),
+    ConsumedUnit         VARCHAR,
+    PricingQuantity      DECIMAL(38, 18),
+    PricingUnit          VARCHAR,
+    BilledCost           DECIMAL(38, 18),
+    ListCost             DECIMAL(38, 18),
+    EffectiveCost        DECIMAL(38, 18),
+    ContractedCost       DECIMAL(38, 18),
+    ListUnitPrice        DECIMAL(38, 18),
+    x_ZoneId             VARCHAR,
+    SubAccountId         VARCHAR,
+    synced_at            TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (ChargePeriodStart, metric)
+);
+COMMENT ON TABLE billed_usage IS
+    'One billable-usage row as Cloudflare sent it (FOCUS-aligned columns, V2 or V1 API): one '
+    'metric over one charge period (a UTC day); key (ChargePeriodStart, metric). A re-sync '
+    'replaces the window''s rows.';
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema: Stream and R2 inventory, analytics, sync bookkeeping", V1_SQL),
     Migration(2, "R2 reads per object per day", V2_SQL),
@@ -233,6 +270,7 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "the account a warehouse holds", V5_SQL),
     Migration(6, "coverage: the days of each daily source committed whole", V6_SQL),
     Migration(7, "R2 operations split by HTTP response code", V7_SQL),
+    Migration(8, "billed_usage: Cloudflare's billable usage as sent", V8_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
