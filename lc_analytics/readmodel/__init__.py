@@ -17,6 +17,7 @@ data through these functions and holds no SQL on the warehouse's tables::
                     (401/403 not billed), per-object reads, IA retrieval and removals
       inventory.py  videos, live inputs, R2 objects, lifecycle rules (listed, or history)
       sync_log.py   the R2 listing calls each sync run made
+      billing.py    what Cloudflare billed per month and metric (billable-usage API)
         │
         ▼
     costs/ (pricing), recommend/, reports/, notebooks
@@ -30,6 +31,7 @@ rules and the rebuild of stored minutes are array work in pandas, one tested pla
 >>> viewing(wh, day, day).groupby("mode")["minutes"].sum()            # doctest: +SKIP
 """
 
+from .billing import billed_monthly
 from .coverage import (
     BILLED_SOURCES,
     check_as_of,
@@ -83,6 +85,8 @@ __all__ = [
     "r2_object_reads", "r2_operations", "r2_requests", "r2_storage", "r2_storage_totals",
     # sync log
     "listing_calls",
+    # the bill as Cloudflare sent it
+    "billed_monthly",
     # inventories
     "lifecycle_rules", "live_inputs", "r2_buckets", "r2_objects", "resource_names", "videos",
 ]
