@@ -28,8 +28,10 @@ import pandas as pd
 
 from .. import readmodel
 from ..warehouse import Warehouse
-from .billing import MonthBill, month_bill, month_name
+from .billing import month_coverage, month_name
+from .engine import Bill, price_month
 from .pricebook import PriceBook, load_book
+from .usage import warehouse_usage
 
 __all__ = ["BILLED_METRICS", "KINDS", "Reconciliation", "reconcile"]
 
@@ -100,8 +102,40 @@ class Reconciliation:
                 "overlays": dict(self.overlays)}
 
 
-def reconcile(wh: Warehouse, book: PriceBook | None = None) -> Reconciliation:
-    """Reconcile every month the warehouse holds billed usage for (see the module docstring).
+@dataclass(frozen=True)
+class _Modelled:
+    """A month's bill from the engine and the sentence per service the warehouse lacks."""
+
+    month: date
+    bill: Bill
+    gaps: dict[str, tuple[int, str]]  # service -> (days the warehouse holds, sentence)
+
+
+def _modelled(wh: Warehouse, month: date, book: PriceBook, through: date) -> _Modelled:
+    """The engine's bill of `month` over the days the bill covers (through `through`)."""
+    cov = month_coverage(wh, month)
+    gaps = {}
+    for service, grp in cov.groupby("service", sort=False):
+        short = grp[~grp["complete"]]
+        if len(short):
+            held = int(short["days_covered"].min())
+            gaps[str(service)] = (held, f"the warehouse holds {service} data for {held} of "
+                                        f"{int(grp['days_in_month'].iloc[0])} days of "
+                                        f"{month_name(month)}")
+    usage = warehouse_usage(wh, month).usage
+    for name in ("stream_storage", "stream_delivery", "r2_storage", "r2_operations",
+                 "r2_retrieval"):
+        df = getattr(usage, name)
+        if isinstance(df, pd.DataFrame) and len(df) and "date" in df:
+            setattr(usage, name, df[pd.to_datetime(df["date"]).dt.date <= through])
+    bill = price_month(usage, month, book)
+    return _Modelled(month, bill, gaps)
+
+
+def reconcile(wh: Warehouse, book: PriceBook | None = None,
+              months: list[date] | None = None) -> Reconciliation:
+    """Reconcile every month the warehouse holds billed usage for (or only `months`, given
+    as their first days); see the module docstring.
 
     >>> reconcile(wh).months()                                        # doctest: +SKIP
     """
@@ -114,14 +148,15 @@ def reconcile(wh: Warehouse, book: PriceBook | None = None) -> Reconciliation:
             "says which)"))
     rows: list[dict[str, Any]] = []
     for month, grp in billed.groupby("month", sort=True):
-        rows += _month_rows(month, grp, month_bill(wh, month, book))
+        if months is None or month in months:
+            rows += _month_rows(month, grp, _modelled(wh, month, book, max(grp["last_day"])))
     df = pd.DataFrame(rows, columns=_COLUMNS)
     return Reconciliation(df, _overlays(df, book))
 
 
-def _month_rows(month: date, billed: pd.DataFrame, mb: MonthBill) -> list[dict[str, Any]]:
+def _month_rows(month: date, billed: pd.DataFrame, mb: _Modelled) -> list[dict[str, Any]]:
     lines = {li.sku_id: li for li in mb.bill.line_items}
-    gaps = mb.service_gaps()
+    gaps = mb.gaps
     seen: set[str] = set()
     out = []
     for r in billed.itertuples():
@@ -150,8 +185,9 @@ def _month_rows(month: date, billed: pd.DataFrame, mb: MonthBill) -> list[dict[s
     return out
 
 
-def _explain(row: dict[str, Any], billed: Any, sku_id: str | None, gap: str | None,
-             mb: MonthBill) -> tuple[str, str, Decimal | None]:
+def _explain(row: dict[str, Any], billed: Any, sku_id: str | None,
+             gap: tuple[int, str] | None,
+             mb: _Modelled) -> tuple[str, str, Decimal | None]:
     """The kind of one row's difference and the sentence that explains it."""
     diff, label = row["difference"], month_name(mb.month)
     if sku_id is None:
@@ -160,10 +196,9 @@ def _explain(row: dict[str, Any], billed: Any, sku_id: str | None, gap: str | No
                                 "does not cover"), None
     if abs(diff) < CENT:
         return "match", "", None
-    if gap is not None or billed.days != mb.bill.days_covered:
-        held = gap or (f"the model prices {mb.bill.days_covered} day(s), the bill "
-                       f"{billed.days} ({billed.first_day} to {billed.last_day})")
-        return "timing", f"{held}: the model and the bill do not cover the same days", None
+    if gap is not None and gap[0] < (billed.last_day - mb.month).days + 1:
+        return "timing", (f"{gap[1]}, the bill runs to {billed.last_day}: the model prices "
+                          "fewer days than the bill"), None
     modelled_q, billed_q = row["modelled_quantity"], row["billed_quantity"]
     same = abs(billed_q - modelled_q) <= max(abs(modelled_q) * Decimal("1e-9"), Decimal("1e-6"))
     if same and billed.pricing_quantity:
@@ -181,7 +216,7 @@ def _unit_price(cost: Decimal, units: Decimal) -> Decimal:
     return price.quantize(CENT) if price.as_tuple().exponent > -2 else price  # type: ignore
 
 
-def _book_price(mb: MonthBill, sku_id: str) -> Decimal:
+def _book_price(mb: _Modelled, sku_id: str) -> Decimal:
     return next(li.unit_price for li in mb.bill.line_items if li.sku_id == sku_id)
 
 

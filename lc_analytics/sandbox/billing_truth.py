@@ -103,7 +103,7 @@ def daily_usage(account: SimulatedAccount, first: date, last: date) -> pd.DataFr
         rows.append((r.date.date(), "stream-minutes-delivered", Decimal(int(r.minutes_viewed))))
     for r in truth.stored_minutes_daily.itertuples():
         rows.append((r.date.date(), "stream-minutes-stored", Decimal(int(r.capacity_minutes))))
-    days_in = {}
+    days_in: dict[date, int] = {}
     for r in truth.r2_storage_daily_by_class.groupby(["date", "storage_class"],
                                                      as_index=False)["bytes"].sum().itertuples():
         day = r.date.date()
@@ -185,6 +185,6 @@ def _images(account: SimulatedAccount, first: date, last: date) -> list[tuple[da
     """Images delivered per day: a storefront's product images, drawn from the seed."""
     days = pd.date_range(account.start, account.horizon_end, freq="D")
     rng = np.random.default_rng([account.seed, 4242])
-    counts = rng.poisson(38_000, len(days)) + np.where(days.dayofweek >= 5, 12_000, 0)
+    counts = rng.poisson(38_000, len(days)) + np.where(days.day_of_week >= 5, 12_000, 0)
     return [(d.date(), int(n)) for d, n in zip(days, counts, strict=True)
             if first <= d.date() <= last]
