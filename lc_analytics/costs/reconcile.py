@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from .. import readmodel
+from ..money import format_usd
 from ..warehouse import Warehouse
 from .billing import month_coverage, month_name
 from .engine import Bill, price_month
@@ -192,7 +193,7 @@ def _explain(row: dict[str, Any], billed: Any, sku_id: str | None,
     diff, label = row["difference"], month_name(mb.month)
     if sku_id is None:
         return "not_modelled", (f"{billed.product} ({billed.name}) is billed "
-                                f"{row['billed_cost']} in {label}: a product the price book "
+                                f"{format_usd(row['billed_cost'])} in {label}: a product the price book "
                                 "does not cover"), None
     if abs(diff) < CENT:
         return "match", "", None
