@@ -193,8 +193,8 @@ def _explain(row: dict[str, Any], billed: Any, sku_id: str | None,
     diff, label = row["difference"], month_name(mb.month)
     if sku_id is None:
         return "not_modelled", (f"{billed.product} ({billed.name}) is billed "
-                                f"{format_usd(row['billed_cost'])} in {label}: a product the price book "
-                                "does not cover"), None
+                                f"{format_usd(row['billed_cost'])} in {label}: a product "
+                                "the price book does not cover"), None
     if abs(diff) < CENT:
         return "match", "", None
     if gap is not None and gap[0] < (billed.last_day - mb.month).days + 1:
