@@ -18,6 +18,7 @@ data through these functions and holds no SQL on the warehouse's tables::
       inventory.py  videos, live inputs, R2 objects, lifecycle rules (listed, or history)
       sync_log.py   the R2 listing calls each sync run made
       billing.py    what Cloudflare billed per month and metric (billable-usage API)
+      audit.py      the last successful sync; the latest production audit
         │
         ▼
     costs/ (pricing), recommend/, reports/, notebooks
@@ -31,6 +32,7 @@ rules and the rebuild of stored minutes are array work in pandas, one tested pla
 >>> viewing(wh, day, day).groupby("mode")["minutes"].sum()            # doctest: +SKIP
 """
 
+from .audit import last_successful_sync, latest_audit
 from .billing import billed_monthly
 from .coverage import (
     BILLED_SOURCES,
@@ -85,8 +87,8 @@ __all__ = [
     "r2_object_reads", "r2_operations", "r2_requests", "r2_storage", "r2_storage_totals",
     # sync log
     "listing_calls",
-    # the bill as Cloudflare sent it
-    "billed_monthly",
+    # the bill as Cloudflare sent it; the audit
+    "billed_monthly", "last_successful_sync", "latest_audit",
     # inventories
     "lifecycle_rules", "live_inputs", "r2_buckets", "r2_objects", "resource_names", "videos",
 ]

@@ -260,6 +260,20 @@ COMMENT ON TABLE billed_usage IS
     'One billable-usage row as Cloudflare sent it (FOCUS-aligned columns, V2 or V1 API): one '
     'metric over one charge period (a UTC day); key (ChargePeriodStart, metric). A re-sync '
     'replaces the window''s rows.';
+
+-- audit_checks: one item of one `lc-analytics audit` run; key (run_at, check_key).
+CREATE TABLE audit_checks (
+    run_at    TIMESTAMPTZ NOT NULL,
+    check_key VARCHAR NOT NULL,
+    position  INTEGER NOT NULL,             -- the item's place in the checklist
+    title     VARCHAR NOT NULL,
+    status    VARCHAR NOT NULL CHECK (status IN ('pass', 'fail', 'cannot tell')),
+    evidence  VARCHAR NOT NULL,
+    PRIMARY KEY (run_at, check_key)
+);
+COMMENT ON TABLE audit_checks IS
+    'One production-checklist item of one audit run: pass, fail or cannot tell, with its '
+    'evidence (never a secret); key (run_at, check_key). The cost review shows the latest run.';
 """
 
 MIGRATIONS: list[Migration] = [
@@ -270,7 +284,7 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "the account a warehouse holds", V5_SQL),
     Migration(6, "coverage: the days of each daily source committed whole", V6_SQL),
     Migration(7, "R2 operations split by HTTP response code", V7_SQL),
-    Migration(8, "billed_usage: Cloudflare's billable usage as sent", V8_SQL),
+    Migration(8, "billed_usage (Cloudflare's billable usage as sent) and audit_checks", V8_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
