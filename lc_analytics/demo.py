@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from .audit import AuditReport, record_audit, run_audit
 from .money import format_usd
 from .recommend import Plan, make_plan
 from .reports import ReportResult, run
@@ -27,6 +28,7 @@ class DemoResult:
     plan: Plan
     plan_path: Path
     report: ReportResult | None
+    audit: AuditReport | None = None
 
 
 def run_demo(preset: str = "small", seed: int = 7, end: date | None = None,
@@ -47,10 +49,19 @@ def run_demo(preset: str = "small", seed: int = 7, end: date | None = None,
     with Sandbox(account) as sb:
         synced = sync(sb.settings(db_path=db_path), transport=sb.transport,
                       now=lambda: account.now.to_pydatetime(), progress=progress)
+        audit = run_audit(sb.settings(db_path=db_path), transport=sb.transport,
+                          r2=_sandbox_r2(sb))
+    record_audit(Warehouse(db_path), audit)
     plan = make_plan(Warehouse(db_path))
     plan_path = plan.write(db_path.parent / "plans" / f"plan-{plan.id}.json")
     result = run("cost_review", params={"db": str(db_path.resolve())}) if report else None
-    return DemoResult(account, synced, plan, plan_path, result)
+    return DemoResult(account, synced, plan, plan_path, result, audit)
+
+
+def _sandbox_r2(sb: Sandbox) -> object:
+    from .audit.checks import r2_inventory
+
+    return r2_inventory(sb.settings())
 
 
 def summary(result: DemoResult) -> str:
@@ -62,6 +73,8 @@ def summary(result: DemoResult) -> str:
                   f"{result.plan_path}):"]
     lines += [f"  {i}. {format_usd(r.monthly_saving)}/month  {r.kind}: {r.action}"
               for i, r in enumerate(top, 1)]
+    if result.audit is not None:
+        lines += ["", result.audit.text()]
     if result.report is not None:
         lines += ["", f"Cost review: {result.report.html}"]
     return "\n".join(lines)
