@@ -4,6 +4,7 @@ and the proposed overlay closes the contract difference to the cent."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -61,6 +62,13 @@ def test_the_default_account_reconciles_with_both_planted_differences(synced, tm
     want = sum(images.loc[images["metric"] == "images-delivered", "quantity"]) / 100_000
     assert rec.rows[(rec.rows["month"] == june)
                     & (rec.rows["metric"] == "images-delivered")]["billed_cost"].iloc[0] == want
+    # summary.json's part: exact decimal strings, every difference with its kind
+    summary = json.loads(json.dumps(rec.as_dict()))
+    assert {(d["metric"], d["kind"]) for d in summary["differences"]
+            if d["month"] == "2026-06-01"} == {("stream-minutes-delivered", "contract_price"),
+                                                ("images-delivered", "not_modelled")}
+    assert summary["months"][1]["billed"] == str(sum(
+        rec.rows[rec.rows["month"] == june]["billed_cost"]))
     # the proposed overlay closes the contract difference to the cent, and only it
     text = rec.overlays["cf-stream-minutes-delivered"]
     assert 'amount = "0.80"' in text and "effective_from = 2026-06-01" in text
