@@ -46,6 +46,7 @@ def sync_billed_usage(ctx: Any, source: str) -> None:
         _done(ctx, source, f"not synced: {usage.unavailable}")
         return
     wins = list(usage.windows(first, last))
+    first = wins[0][0] if wins else first
     ctx.report.windows[source] = [(lo, hi + timedelta(days=1)) for lo, hi in wins]
     ctx.progress.start(source, len(wins), "window")
     total = 0

@@ -67,8 +67,10 @@ class BillableUsage:
 
     def windows(self, first: date, last: date) -> Iterator[tuple[date, date]]:
         """Billing-cycle windows [lo, hi] covering [first, last], each within 31 days and
-        each holding the cycle's anchor day (what V1 requires; V2 accepts them too)."""
-        lo = first
+        each holding the cycle's anchor day (what V1 requires; V2 accepts them too). With V1
+        the first window starts at the anchor day on or before `first`: a window without it
+        would come back empty (and wipe the days it replaces)."""
+        lo = _previous_anchor(first, self.anchor_day) if self.version == "v1" else first
         while lo <= last:
             nxt = _next_anchor(lo, self.anchor_day)
             hi = min(nxt - timedelta(days=1), last, lo + timedelta(days=MAX_DAYS - 1))
@@ -128,5 +130,17 @@ def _next_anchor(day: date, anchor: int) -> date:
     """The first anchor day after `day` (anchors past a month's end fall on its last day)."""
     month = (day.replace(day=1) + timedelta(days=32)).replace(day=1) if day.day >= anchor \
         else day.replace(day=1)
+    last = ((month + timedelta(days=32)).replace(day=1) - timedelta(days=1)).day
+    return month.replace(day=min(anchor, last))
+
+
+def _previous_anchor(day: date, anchor: int) -> date:
+    """The last anchor day on or before `day`.
+
+    >>> _previous_anchor(date(2026, 6, 28), 1), _previous_anchor(date(2026, 6, 3), 15)
+    (datetime.date(2026, 6, 1), datetime.date(2026, 5, 15))
+    """
+    nxt = _next_anchor(day, anchor)
+    month = (nxt.replace(day=1) - timedelta(days=1)).replace(day=1)
     last = ((month + timedelta(days=32)).replace(day=1) - timedelta(days=1)).day
     return month.replace(day=min(anchor, last))
