@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -120,3 +121,27 @@ def test_a_stale_sync_and_a_broad_token_fail(account, synced):
     evidence = next(c.evidence for c in report.checks if c.key == "token_scope")
     assert evidence.endswith("also holds: API Tokens Read, Zone Read")
     assert report.status("export_lifecycle") == UNKNOWN
+
+
+def test_the_cli_prints_json_without_secrets(shared_account, tmp_path, monkeypatch, capsys):
+    from lc_analytics.cli import main
+    from lc_analytics.sandbox.server import start_server
+
+    for name in [k for k in os.environ if k.startswith(("CLOUDFLARE_", "R2_", "LC_ANALYTICS_"))]:
+        monkeypatch.delenv(name)
+    with start_server(shared_account, r2=False) as server:
+        for line in server.env_exports():
+            name, value = line.removeprefix("export ").split("=", 1)
+            monkeypatch.setenv(name, value.strip("'\""))
+        monkeypatch.setenv("LC_ANALYTICS_DB", str(tmp_path / "none.duckdb"))
+        assert main(["audit", "--json", "--no-record"]) == 0
+        token = os.environ.get("CLOUDFLARE_API_TOKEN") or os.environ[
+            "CLOUDFLARE_STREAM_API_TOKEN"]
+    out = capsys.readouterr().out
+    assert token not in out
+    statuses = {c["key"]: c["status"] for c in json.loads(out)["checks"]}
+    assert statuses == {"stream_webhook": FAIL, "live_notifications": FAIL,
+                        "billing_alert": UNKNOWN, "recording_retention": FAIL,
+                        "export_lifecycle": UNKNOWN, "storage_runway": UNKNOWN,
+                        "sync_recent": UNKNOWN, "token_scope": UNKNOWN}
+    assert not (tmp_path / "none.duckdb").exists()  # the audit creates nothing
