@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from .alerts import CheckResult, check_alerts, parse_budgets
 from .audit import AuditReport, record_audit, run_audit
 from .money import format_usd
 from .recommend import Plan, make_plan
@@ -17,6 +18,18 @@ from .sync import SyncReport, sync
 from .warehouse import Warehouse
 
 DEMO_DB = Path("data/demo.duckdb")
+#: The demo's budgets (budgets.example.toml has more kinds): the alerts it would send.
+DEMO_BUDGETS = """
+[[budget]]
+name = "stream"
+service = "Stream"
+monthly_usd = "500"
+
+[[budget]]
+name = "r2"
+service = "R2"
+monthly_usd = "100"
+"""
 
 
 @dataclass
@@ -29,6 +42,7 @@ class DemoResult:
     plan_path: Path
     report: ReportResult | None
     audit: AuditReport | None = None
+    alerts: CheckResult | None = None
 
 
 def run_demo(preset: str = "small", seed: int = 7, end: date | None = None,
@@ -55,7 +69,9 @@ def run_demo(preset: str = "small", seed: int = 7, end: date | None = None,
     plan = make_plan(Warehouse(db_path))
     plan_path = plan.write(db_path.parent / "plans" / f"plan-{plan.id}.json")
     result = run("cost_review", params={"db": str(db_path.resolve())}) if report else None
-    return DemoResult(account, synced, plan, plan_path, result, audit)
+    alerts = check_alerts(Warehouse(db_path, read_only=True),
+                          budgets=parse_budgets(DEMO_BUDGETS, "demo budgets"), dry_run=True)
+    return DemoResult(account, synced, plan, plan_path, result, audit=audit, alerts=alerts)
 
 
 def _sandbox_r2(sb: Sandbox) -> object:
@@ -73,6 +89,10 @@ def summary(result: DemoResult) -> str:
                   f"{result.plan_path}):"]
     lines += [f"  {i}. {format_usd(r.monthly_saving)}/month  {r.kind}: {r.action}"
               for i, r in enumerate(top, 1)]
+    if result.alerts is not None:
+        lines += ["", f"Alerts it would send (alerts check --dry-run, "
+                      f"{len(result.alerts.messages)} message(s)):"]
+        lines += [f"  {line}" for m in result.alerts.messages for line in m.text().splitlines()]
     if result.audit is not None:
         lines += ["", result.audit.text()]
     if result.report is not None:

@@ -82,6 +82,7 @@ class Settings:
     db_path: Path = Path(DEFAULT_DB)
     sync_wait_seconds: float = DEFAULT_SYNC_WAIT
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # connect and read, API and R2 alike
+    alert_urls: Secret | None = None  # LC_ANALYTICS_ALERT_URLS: apprise URLs (credentials)
 
     # --- construction -------------------------------------------------------------------
     @classmethod
@@ -123,8 +124,9 @@ class Settings:
             "R2_ENDPOINT_URL is not set (nor CLOUDFLARE_ACCOUNT_ID)":
                 ("r2", endpoint is None and account_id is None),
         })
+        alert_urls = get("LC_ANALYTICS_ALERT_URLS")
         if problems:
-            secrets = [s for s in (token, secret_key) if s]
+            secrets = [s for s in (token, secret_key, alert_urls) if s]
             raise ConfigError([mask_secrets(p, secrets) for p in problems])
         return cls(
             account_id=account_id,
@@ -138,6 +140,7 @@ class Settings:
             db_path=Path(get("LC_ANALYTICS_DB") or DEFAULT_DB),
             sync_wait_seconds=sync_wait,
             request_timeout=timeout,
+            alert_urls=Secret(alert_urls) if alert_urls else None,
         )
 
     def secrets(self) -> list[str]:
@@ -151,7 +154,10 @@ class Settings:
             for f in fields(self)
             if isinstance(getattr(self, f.name), Secret) and getattr(self, f.name)
         ]
-        return values + ([self.r2_access_key_id] if self.r2_access_key_id else [])
+        # each alert URL alone too: a library may log one URL of several
+        urls = re.split(r"[,\s]+", self.alert_urls.reveal()) if self.alert_urls else []
+        return values + [u for u in urls if u] + (
+            [self.r2_access_key_id] if self.r2_access_key_id else [])
 
     def install_log_masking(self, logger: logging.Logger | None = None) -> None:
         """Mask every secret value in records that pass through `logger` (root by default)."""

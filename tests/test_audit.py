@@ -4,6 +4,7 @@ through the emulated API (webhook, notification policies, recording retention)."
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from lc_analytics.audit import FAIL, PASS, UNKNOWN, record_audit, run_audit
 from lc_analytics.readmodel import last_successful_sync, latest_audit
 from lc_analytics.sandbox import Sandbox
 from lc_analytics.sandbox.emulator import FULL_PERMISSIONS
+from lc_analytics.settings import Secret
 from lc_analytics.warehouse import Warehouse
 
 from .conftest import copy_warehouse
@@ -54,10 +56,10 @@ def audited(_pristine_account, synced, tmp_path_factory):
     with Sandbox(account) as sb:
         settings = sb.settings(db_path=db)
         now = datetime.now(UTC)
-        before = run_audit(settings, transport=sb.transport, now=now)
+        before = run_audit(settings, transport=sb.transport, now=now, budgets=None)
         inputs = account.visible_live_inputs().copy()
         _set_up(sb)
-        after = run_audit(settings, transport=sb.transport, now=now)
+        after = run_audit(settings, transport=sb.transport, now=now, budgets=None)
         yield sb, before, after, db, inputs
 
 
@@ -68,7 +70,7 @@ def test_the_audit_follows_the_sandbox_before_and_after_set_up(audited):
     assert len(forever) > 0  # the sandbox keeps some recordings forever
     assert before.status("stream_webhook") == FAIL
     assert before.status("live_notifications") == FAIL
-    assert before.status("billing_alert") == UNKNOWN  # no budgets settings in this version
+    assert before.status("billing_alert") == FAIL  # no policy, no budgets, no alert URLs
     assert before.status("recording_retention") == FAIL
     evidence = next(c.evidence for c in before.checks if c.key == "recording_retention")
     assert evidence.startswith(f"{len(forever)} of {len(recording)} recording live input(s)")
@@ -108,14 +110,23 @@ def test_the_audit_is_recorded_for_the_cost_review(audited):
     assert list(latest["status"]) == [c.status for c in after.checks]
 
 
-def test_a_stale_sync_and_a_broad_token_fail(account, synced):
+def test_a_stale_sync_and_a_broad_token_fail_budgets_with_delivery_pass(account, synced,
+                                                                        tmp_path):
     token = "broad-token-with-token-read"
     perms = set(FULL_PERMISSIONS) | {"tokens:read", "zone:read"}
+    budgets = tmp_path / "budgets.toml"
+    budgets.write_text('[[budget]]\nname = "stream"\nservice = "Stream"\nmonthly_usd = "500"\n')
+    url = "json://alerts.example.com/hook?token=abc123secret"
     with Sandbox(account, r2=False, tokens={token: perms}) as sb:
         wh = Warehouse(synced[1], read_only=True)
         later = last_successful_sync(wh) + timedelta(days=2)
-        report = run_audit(sb.settings(), transport=sb.transport, warehouse=wh, now=later,
-                           r2=None)
+        settings = dataclasses.replace(sb.settings(), alert_urls=Secret(url))
+        report = run_audit(settings, transport=sb.transport, warehouse=wh, now=later,
+                           r2=None, budgets=budgets)
+    assert report.status("billing_alert") == PASS
+    assert next(c.evidence for c in report.checks if c.key == "billing_alert").endswith(
+        f"1 budget(s) in {budgets} delivered to 1 alert URL(s) by `alerts check`")
+    assert "abc123secret" not in report.text() + json.dumps(report.as_dict())
     assert report.status("sync_recent") == FAIL
     assert report.status("token_scope") == FAIL
     evidence = next(c.evidence for c in report.checks if c.key == "token_scope")
@@ -134,6 +145,7 @@ def test_the_cli_prints_json_without_secrets(shared_account, tmp_path, monkeypat
             name, value = line.removeprefix("export ").split("=", 1)
             monkeypatch.setenv(name, value.strip("'\""))
         monkeypatch.setenv("LC_ANALYTICS_DB", str(tmp_path / "none.duckdb"))
+        monkeypatch.chdir(tmp_path)  # no budgets.toml here
         assert main(["audit", "--json", "--no-record"]) == 0
         token = os.environ.get("CLOUDFLARE_API_TOKEN") or os.environ[
             "CLOUDFLARE_STREAM_API_TOKEN"]
@@ -141,7 +153,7 @@ def test_the_cli_prints_json_without_secrets(shared_account, tmp_path, monkeypat
     assert token not in out
     statuses = {c["key"]: c["status"] for c in json.loads(out)["checks"]}
     assert statuses == {"stream_webhook": FAIL, "live_notifications": FAIL,
-                        "billing_alert": UNKNOWN, "recording_retention": FAIL,
+                        "billing_alert": FAIL, "recording_retention": FAIL,
                         "export_lifecycle": UNKNOWN, "storage_runway": UNKNOWN,
                         "sync_recent": UNKNOWN, "token_scope": UNKNOWN}
     assert not (tmp_path / "none.duckdb").exists()  # the audit creates nothing

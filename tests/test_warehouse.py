@@ -28,7 +28,7 @@ ALL_TABLES = {
     "r2_lifecycle_rules", "r2_storage_daily", "r2_operations_daily", "r2_listing_calls",
     "sync_runs", "sync_state", "r2_object_reads_daily", "recommendations", "apply_audit",
     "accounts",
-    "focus_cost_rows", "coverage",
+    "focus_cost_rows", "coverage", "alerts", "alert_events",
     "billed_usage", "audit_checks",
 }
 

@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from .. import facts
+from ..alerts.backstop import policy_fields
 from ..client.http import Clock, CloudflareClient
 from ..client.s3 import R2Client
 from ..errors import LcAnalyticsError, PlanError
@@ -40,7 +41,9 @@ from ..warehouse import Transaction, Warehouse
 
 MIN_SCHEDULED_DELETION_DAYS = facts.MIN_SCHEDULED_DELETION_DAYS
 RETENTION_RANGE = facts.RETENTION_DAYS_RANGE
-ORDER = {"video.schedule_deletion": 0, "live_input.update": 1, "r2.lifecycle": 2, "manual": 3}
+ORDER = {"video.schedule_deletion": 0, "live_input.update": 1, "r2.lifecycle": 2,
+         "notifications.policy": 3, "manual": 4}
+_POLICIES = "alerting/v3/policies"
 
 
 @dataclass
@@ -95,6 +98,8 @@ class _Account:
                     "_uploaded": video.get("uploaded") or video.get("created")}
         if action.kind == "r2.lifecycle":
             return {"Rules": self.r2.raw_lifecycle(action.resource)}
+        if action.kind == "notifications.policy":
+            return policy_fields(self._policy(action.resource))
         raise PlanError(f"action {action.id}: unknown kind {action.kind!r}")
 
     def write(self, action: Action) -> tuple[str, list[dict[str, Any]]]:
@@ -112,7 +117,21 @@ class _Account:
             self.r2.put_lifecycle(action.resource, _rules(action.proposed))
             return "r2_lifecycle_rules", [lifecycle_row(action.resource, rule)
                                           for rule in self.r2.raw_lifecycle(action.resource)]
+        if action.kind == "notifications.policy":  # the warehouse keeps no policies
+            policy, path = self._policy(action.resource), self.client.account_path(_POLICIES)
+            if policy is None:
+                self.client.post(path, action.proposed, permission="notifications_write")
+            else:
+                self.client.put(f"{path}/{policy['id']}", action.proposed,
+                                permission="notifications_write")
+            return "", []
         raise PlanError(f"action {action.id}: unknown kind {action.kind!r}")
+
+    def _policy(self, name: str) -> dict[str, Any] | None:
+        """The Notifications policy called `name`, or None."""
+        policies = self.client.get(self.client.account_path(_POLICIES),
+                                   permission="notifications").result or []
+        return next((p for p in policies if p.get("name") == name), None)
 
     def close(self) -> None:
         self.client.close()
@@ -222,6 +241,8 @@ def _apply(account: _Account, plan: Plan, report: ApplyReport, warehouse: Wareho
 def _record(tx: Transaction, action: Action, table: str, rows: list[dict[str, Any]],
             now: datetime) -> None:
     """Store what the account holds after `action` as a sync would store it."""
+    if not table:
+        return
     tx.upsert(table, rows, seen_at=now)
     if table == "r2_lifecycle_rules":  # rules the change removed, as a listing marks them
         tx.execute("UPDATE r2_lifecycle_rules SET missing_since = ? WHERE bucket = ? AND "

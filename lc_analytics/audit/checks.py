@@ -6,6 +6,7 @@ Nothing here changes the account: every call is a read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,6 +52,7 @@ class AuditContext:
     warehouse: Warehouse | None
     now: datetime
     r2: Any = None  # an R2Inventory, or None without R2 credentials
+    budgets: Path | None = None  # the budgets file of `alerts check`, if there is one
     cache: dict[str, Any] = field(default_factory=dict)
 
     def policies(self) -> list[dict[str, Any]]:
@@ -127,36 +129,32 @@ def billing_alert(ctx: AuditContext) -> Check:
             return PASS, "billing_usage_alert policy(ies): " + ", ".join(
                 f"{p.get('name')!r} (product {(p.get('filters') or {}).get('product')}, "
                 f"limit {(p.get('filters') or {}).get('limit')})" for p in found)
-        return _budgets(ctx.settings)
+        return _budgets(ctx)
     if ctx.client is None:
-        status, evidence = _budgets(ctx.settings)
+        status, evidence = _budgets(ctx)
         return Check("billing_alert", title, status, evidence)
     return _api(ctx, "billing_alert", title, "Notifications Read", body)
 
 
-def _budgets(settings: Settings) -> tuple[str, str]:
-    """Budgets + alert delivery from the settings, where this version has them."""
-    urls = _setting(settings, "alert_urls")
-    budgets = _setting(settings, "budgets_path", "budgets_file", "budgets")
-    if urls is _MISSING or budgets is _MISSING:
-        return UNKNOWN, ("no billing_usage_alert policy; the budgets and alert-delivery "
-                         "settings (LC_ANALYTICS_ALERT_URLS, budgets file) are not part of "
-                         "this version's settings, so they cannot be read")
-    if urls and budgets and Path(str(budgets)).exists():
-        return PASS, f"no billing_usage_alert policy, but budgets ({budgets}) and " \
-                     f"{len(urls) if isinstance(urls, (list, tuple)) else 1} alert URL(s)"
-    return FAIL, ("no billing_usage_alert policy, and no budgets file with alert delivery "
-                  "(LC_ANALYTICS_ALERT_URLS) configured")
+def _budgets(ctx: AuditContext) -> tuple[str, str]:
+    """Budgets (a budgets file, `alerts check`) with alert delivery (LC_ANALYTICS_ALERT_URLS).
+    The URLs carry credentials: only their number is shown."""
+    from ..alerts import load_budgets
 
-
-_MISSING = object()
-
-
-def _setting(settings: Settings, *names: str) -> Any:
-    for name in names:
-        if hasattr(settings, name):
-            return getattr(settings, name)
-    return _MISSING
+    urls = ctx.settings.alert_urls
+    count = len([u for u in re.split(r"[,\s]+", urls.reveal()) if u]) if urls else 0
+    if ctx.budgets is None:
+        return FAIL, ("no billing_usage_alert policy, and no budgets file (budgets.toml) "
+                      "for `lc-analytics alerts check`")
+    try:
+        budgets = load_budgets(ctx.budgets)
+    except ConfigError as exc:
+        return FAIL, f"no billing_usage_alert policy, and the budgets file is invalid: {exc}"
+    if not count:
+        return FAIL, (f"no billing_usage_alert policy; {len(budgets)} budget(s) in "
+                      f"{ctx.budgets} but no alert delivery (LC_ANALYTICS_ALERT_URLS is not set)")
+    return PASS, (f"no billing_usage_alert policy, but {len(budgets)} budget(s) in "
+                  f"{ctx.budgets} delivered to {count} alert URL(s) by `alerts check`")
 
 
 def recording_retention(ctx: AuditContext) -> Check:

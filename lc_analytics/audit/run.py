@@ -16,6 +16,7 @@ from ..warehouse import Warehouse
 from .checks import CHECKS, FAIL, PASS, UNKNOWN, AuditContext, Check, r2_inventory
 
 _MARK = {PASS: "PASS", FAIL: "FAIL", UNKNOWN: "????"}
+DEFAULT_BUDGETS = "budgets.toml"  # what `alerts check` reads when no --budgets is given
 
 
 @dataclass
@@ -57,12 +58,13 @@ class AuditReport:
 
 def run_audit(settings: Settings, *, transport: httpx.BaseTransport | None = None,
               warehouse: Warehouse | None = None, now: datetime | None = None,
-              r2: Any = "auto",
+              r2: Any = "auto", budgets: str | Path | None = "auto",
               checks: Sequence[Callable[[AuditContext], Check]] = CHECKS) -> AuditReport:
     """Check the production checklist against the account (reads only; changes nothing).
 
     `warehouse` (read for the runway and the last sync) defaults to the one at
-    `settings.db_path` when it exists; `r2="auto"` lists buckets when R2 credentials are set.
+    `settings.db_path` when it exists; `r2="auto"` lists buckets when R2 credentials are set;
+    `budgets="auto"` is `alerts check`'s default file, budgets.toml, when it exists.
 
     >>> print(run_audit(Settings.from_env()).text())                  # doctest: +SKIP
     """
@@ -71,8 +73,11 @@ def run_audit(settings: Settings, *, transport: httpx.BaseTransport | None = Non
         warehouse = Warehouse(settings.db_path, read_only=True)
     client = CloudflareClient(settings, transport=transport) \
         if settings.api_token is not None and settings.account_id else None
+    if budgets == "auto":
+        budgets = DEFAULT_BUDGETS if Path(DEFAULT_BUDGETS).is_file() else None
     ctx = AuditContext(settings, client, warehouse, now,
-                       r2=r2_inventory(settings) if r2 == "auto" else r2)
+                       r2=r2_inventory(settings) if r2 == "auto" else r2,
+                       budgets=Path(budgets) if budgets is not None else None)
     try:
         return AuditReport(now, [check(ctx) for check in checks])
     finally:

@@ -38,6 +38,8 @@ PERMISSIONS = {
     "stream": "Account > Stream > Read",
     "stream_write": "Account > Stream > Edit",
     "analytics": "Account > Account Analytics > Read",
+    "notifications": "Account > Notifications > Read",
+    "notifications_write": "Account > Notifications > Edit",
     "billing": "Account > Billing > Read",
 }
 

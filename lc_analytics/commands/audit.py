@@ -17,6 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "result is recorded in the warehouse for the cost review.")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--db", default=None, help="warehouse path (default: $LC_ANALYTICS_DB)")
+    p.add_argument("--budgets", default=None,
+                   help="budgets file of `alerts check` (default: budgets.toml if it exists)")
     p.add_argument("--no-record", action="store_true",
                    help="do not record the result in the warehouse")
     p.set_defaults(func=_cmd_audit)
@@ -35,7 +37,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     settings.install_log_masking()
     if args.db:
         settings = dataclasses.replace(settings, db_path=Path(args.db))
-    report = run_audit(settings)
+    report = run_audit(settings, budgets=args.budgets or "auto")
     if not args.no_record and Path(settings.db_path).expanduser().exists():
         record_audit(Warehouse(settings.db_path), report)
     print(json.dumps(report.as_dict(), indent=2) if args.json else report.text())

@@ -15,9 +15,9 @@ from ..errors import PlanFileError
 PLAN_VERSION = 1
 
 Kind = Literal["recording_retention", "recording_selectivity", "storage_runway",
-               "r2_lifecycle", "bitrate_ingest"]
+               "r2_lifecycle", "bitrate_ingest", "billing_alert_backstop"]
 ActionKind = Literal["live_input.update", "video.schedule_deletion", "r2.lifecycle",
-                     "manual"]
+                     "notifications.policy", "manual"]
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from .errors import ReportError
 #: Settings that hold credentials (Settings.secrets() covers the token and the R2 secret key;
 #: the access key id is masked too: it names the credential).
 SECRET_VARIABLES = ("CLOUDFLARE_STREAM_API_TOKEN", "CLOUDFLARE_API_TOKEN",
-                    "R2_SECRET_ACCESS_KEY", "R2_ACCESS_KEY_ID")
+                    "R2_SECRET_ACCESS_KEY", "R2_ACCESS_KEY_ID", "LC_ANALYTICS_ALERT_URLS")
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSW(OR)?D|CREDENTIAL|API_?KEY|ACCESS_?KEY|"
                           r"PRIVATE_?KEY)", re.IGNORECASE)
 MIN_SECRET_LENGTH = 6  # shorter values are not masked (they would mangle ordinary text)

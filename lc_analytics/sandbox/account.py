@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SandboxError
+from .cost_anomaly import plant_cost_anomaly
 from .op_classes import operation_class
 from .presets import Preset, get_preset
 from .simulator import MULTIPART_CHUNK, UTC, Draws, Planted, draw
@@ -87,6 +88,7 @@ class SimulatedAccount:
         self._now = pd.Timestamp(end + timedelta(days=1), tz=UTC)
         self.draws: Draws = draw(preset, seed, self.start, self.horizon_end,
                                  end + timedelta(days=1))
+        plant_cost_anomaly(self.draws, seed, end)
         # settings history
         li = self.draws.live_inputs
         self._retention_hist = pd.DataFrame({

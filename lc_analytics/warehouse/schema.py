@@ -226,6 +226,41 @@ COMMENT ON TABLE r2_operations_daily IS
 """
 
 V8_SQL = """
+-- alerts: the state of one alert of `lc-analytics alerts check`; key (key).
+CREATE TABLE alerts (
+    key            VARCHAR PRIMARY KEY,   -- stable: kind/what[/month]
+    kind           VARCHAR NOT NULL,
+    level          INTEGER NOT NULL,      -- as last evaluated; 0 = clear
+    sent_level     INTEGER NOT NULL,      -- the level last delivered; 0 = none or resolved sent
+    title          VARCHAR NOT NULL,
+    body           VARCHAR NOT NULL,
+    first_fired_at TIMESTAMPTZ NOT NULL,
+    evaluated_at   TIMESTAMPTZ NOT NULL,
+    sent_at        TIMESTAMPTZ,
+    resolved_at    TIMESTAMPTZ
+);
+COMMENT ON TABLE alerts IS
+    'One alert of lc-analytics alerts check: the level last evaluated and the level last '
+    'delivered (a message is due while they differ); key (key).';
+
+-- alert_events: one message of one alert, sent or not; key (key, occurred_at, event).
+CREATE TABLE alert_events (
+    key        VARCHAR NOT NULL,
+    occurred_at TIMESTAMPTZ NOT NULL,
+    event      VARCHAR NOT NULL CHECK (event IN ('fired', 'escalated', 'resolved')),
+    level      INTEGER NOT NULL,
+    title      VARCHAR NOT NULL,
+    body       VARCHAR NOT NULL,
+    delivered  BOOLEAN NOT NULL,
+    error      VARCHAR,             -- why the delivery failed (no URL or secret in it)
+    PRIMARY KEY (key, occurred_at, event)
+);
+COMMENT ON TABLE alert_events IS
+    'One message of one alert (fired, escalated, resolved) and whether it was delivered; '
+    'key (key, occurred_at, event). Append-only: the history of alerts check.';
+"""
+
+V9_SQL = """
 -- billed_usage: Cloudflare's billable usage as sent (reference 8.3), one row per charge period
 -- and metric. V2 rows carry x_BillableMetricId; V1 rows the ServiceName (metric = either).
 CREATE TABLE billed_usage (
@@ -284,7 +319,8 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "the account a warehouse holds", V5_SQL),
     Migration(6, "coverage: the days of each daily source committed whole", V6_SQL),
     Migration(7, "R2 operations split by HTTP response code", V7_SQL),
-    Migration(8, "billed_usage (Cloudflare's billable usage as sent) and audit_checks", V8_SQL),
+    Migration(8, "alerts: state and history of alerts check", V8_SQL),
+    Migration(9, "billed_usage (Cloudflare's billable usage as sent) and audit_checks", V9_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
