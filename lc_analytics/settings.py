@@ -6,9 +6,10 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from dotenv import dotenv_values
@@ -82,6 +83,10 @@ class Settings:
     db_path: Path = Path(DEFAULT_DB)
     sync_wait_seconds: float = DEFAULT_SYNC_WAIT
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # connect and read, API and R2 alike
+    # an Iceberg REST catalog (R2 Data Catalog) for `warehouse export --format iceberg`
+    iceberg_catalog_uri: str | None = None
+    iceberg_warehouse: str | None = None
+    iceberg_token: Secret | None = None
     alert_urls: Secret | None = None  # LC_ANALYTICS_ALERT_URLS: apprise URLs (credentials)
 
     # --- construction -------------------------------------------------------------------
@@ -115,6 +120,7 @@ class Settings:
                            DEFAULT_REQUEST_TIMEOUT, problems, positive=True)
         secret_key = get("R2_SECRET_ACCESS_KEY")
         access_key = get("R2_ACCESS_KEY_ID")
+        catalog = _iceberg_catalog(get, problems)
         problems += _missing(set(require), {
             "CLOUDFLARE_ACCOUNT_ID is not set": ("stream", account_id is None),
             "CLOUDFLARE_STREAM_API_TOKEN (or CLOUDFLARE_API_TOKEN) is not set":
@@ -126,7 +132,7 @@ class Settings:
         })
         alert_urls = get("LC_ANALYTICS_ALERT_URLS")
         if problems:
-            secrets = [s for s in (token, secret_key, alert_urls) if s]
+            secrets = [s for s in (token, secret_key, get("ICEBERG_TOKEN"), alert_urls) if s]
             raise ConfigError([mask_secrets(p, secrets) for p in problems])
         return cls(
             account_id=account_id,
@@ -140,6 +146,7 @@ class Settings:
             db_path=Path(get("LC_ANALYTICS_DB") or DEFAULT_DB),
             sync_wait_seconds=sync_wait,
             request_timeout=timeout,
+            **catalog,
             alert_urls=Secret(alert_urls) if alert_urls else None,
         )
 
@@ -183,6 +190,15 @@ def _check_account(account_id: str | None, token_name: str, token: str | None,
         )
     if token is not None and re.search(r"\s", token):
         problems.append(f"{token_name} contains whitespace (a pasted newline?)")
+
+
+def _iceberg_catalog(get: Callable[[str], str | None], problems: list[str]) -> dict[str, Any]:
+    """The Iceberg REST catalog settings (R2 Data Catalog), the URI checked."""
+    uri, token = get("ICEBERG_CATALOG_URI"), get("ICEBERG_TOKEN")
+    if uri is not None:
+        _check_url("ICEBERG_CATALOG_URI", uri, problems)
+    return {"iceberg_catalog_uri": uri, "iceberg_warehouse": get("ICEBERG_WAREHOUSE"),
+            "iceberg_token": Secret(token) if token else None}
 
 
 def _r2_location(endpoint: str | None, bucket: str | None, account_id: str | None,

@@ -20,7 +20,8 @@ sys.path.insert(0, str(BENCH))
 
 
 @pytest.mark.parametrize("name", ["bench_sync_vs_dlt", "bench_resync", "bench_load",
-                                  "bench_r2_parse", "bench_graphql_emulator"])
+                                  "bench_r2_parse", "bench_graphql_emulator",
+                                  "bench_export"])
 def test_bench_module_imports(name):
     module = importlib.import_module(name)
     assert callable(module.main)

@@ -94,6 +94,8 @@ def test_every_planted_situation_is_found(recs, planted, synced):
                     and r.evidence["existing_rule"] == "exports-to-ia"]
         elif p.kind == "storage_exhaustion":
             hits = _by(recs, "storage_runway")
+        elif p.kind == "cost_anomaly":
+            continue  # an alert, not a recommendation: tests/test_alerts*.py find it
         else:
             raise AssertionError(f"unknown planted kind {p.kind}")
         assert hits, f"planted {p.kind} {p.target} was not found"
@@ -104,7 +106,9 @@ def test_every_planted_situation_is_found(recs, planted, synced):
 
 
 def test_nothing_healthy_is_flagged_by_any_recommender(recs, planted, wh):
-    healthy = {p.target for p in planted if p.healthy}
+    # the cost anomaly's look-alike (a weekly re-index of a whole bucket) is healthy for the
+    # anomaly check; the recommenders may still propose lifecycle rules inside that bucket
+    healthy = {p.target for p in planted if p.healthy and p.kind != "cost_anomaly"}
     healthy |= set(wh.query("SELECT uid FROM live_inputs WHERE recording_mode = 'off'")["uid"])
     assert len(healthy) == 6
     for r in recs:

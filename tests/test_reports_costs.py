@@ -88,9 +88,10 @@ def test_the_bill_and_its_days_equal_the_engine(wh):
     # June: 430.985 with delivery in 209 whole blocks; pro rata it is 208,314 minutes / 1,000
     # x $1 = 208.314, so 430.985 - 209.00 + 208.314 = 430.299; the sandbox's planted archive/
     # prefix (IA) then adds IA storage 1,220 x $0.01 = 12.20 (was 1.71) and IA retrieval
-    # 132 x $0.01 = 1.32 (was 1.05): 430.299 + 10.49 + 0.27 = 441.059 (re-derived by hand in
+    # 132 x $0.01 = 1.32 (was 1.05): 430.299 + 10.49 + 0.27 = 441.059; the planted cost
+    # anomaly adds R2 operations 9.00 + 6.48 = 15.48 -> 456.539 (re-derived by hand in
     # test_costs_review and test_costs_usage)
-    assert june.total == engine.total == Decimal("441.059") and june.complete
+    assert june.total == engine.total == Decimal("456.539") and june.complete
     by_service = june.by_service()
     assert sum(by_service.values()) == engine.total
     assert by_service["Stream"] == sum(li.cost for li in engine.line_items
@@ -122,7 +123,7 @@ def test_forecast_and_runway_summaries_are_the_libraries(wh):
     assert mid["forecast_low"] <= mid["forecast_cost"] <= mid["forecast_high"]
     assert (mid["days_elapsed"], mid["complete"]) == (15, False)
     end = review.forecast_summary(wh, "2026-06-30")
-    assert end["complete"] and end["forecast_cost"] == end["mtd_cost"] == Decimal("441.059")
+    assert end["complete"] and end["forecast_cost"] == end["mtd_cost"] == Decimal("456.539")
     runway = review.runway_summary(wh)
     lib = storage_runway(wh).iloc[0]
     assert runway["exhaustion_date"] == lib["exhaustion_date"] == date(2026, 7, 22)
@@ -187,8 +188,8 @@ def test_cost_review_numbers_equal_the_library(published, wh, recs):
     h = published[1]["cost_review"].headline
     engine = _engine_bill(wh, "2026-06")
     assert h["period"] == "2026-06" and h["as_of"] == "2026-06-30"
-    # exact: 441.059 (see test_the_bill_and_its_days_equal_the_engine)
-    assert h["bill_total"] == str(engine.total) == "441.05900"
+    # exact: 456.539 (see test_the_bill_and_its_days_equal_the_engine)
+    assert h["bill_total"] == str(engine.total) == "456.53900"
     services = {}
     for li in engine.line_items:
         services[li.service] = services.get(li.service, Decimal(0)) + li.cost

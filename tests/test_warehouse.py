@@ -29,6 +29,7 @@ ALL_TABLES = {
     "sync_runs", "sync_state", "r2_object_reads_daily", "recommendations", "apply_audit",
     "accounts",
     "focus_cost_rows", "coverage", "alerts", "alert_events",
+    "export_state",
     "billed_usage", "audit_checks",
 }
 

@@ -73,6 +73,10 @@ class MonthUsage:
 def warehouse_usage(wh: Warehouse, month: date | str) -> MonthUsage:
     """The usage records of one billing month, as synced.
 
+    `wh` is the DuckDB warehouse, or the same tables exported and read on another engine
+    (`lc_analytics.export.spark.SparkWarehouse`): every figure comes from the read model's
+    SQL, written once in DuckDB's dialect and transpiled for Spark, so both give one bill.
+
     >>> wh = Warehouse("data/demo.duckdb", read_only=True)           # doctest: +SKIP
     >>> mu = warehouse_usage(wh, "2026-06")                           # doctest: +SKIP
     >>> price_month(mu.usage, mu.month, load_book("cloudflare")).total  # doctest: +SKIP

@@ -17,6 +17,7 @@ data through these functions and holds no SQL on the warehouse's tables::
                     (401/403 not billed), per-object reads, IA retrieval and removals
       inventory.py  videos, live inputs, R2 objects, lifecycle rules (listed, or history)
       sync_log.py   the R2 listing calls each sync run made
+      partitions.py the tables cut into export partitions (year/month), fingerprinted
       billing.py    what Cloudflare billed per month and metric (billable-usage API)
       audit.py      the last successful sync; the latest production audit
         │

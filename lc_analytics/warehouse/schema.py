@@ -261,6 +261,26 @@ COMMENT ON TABLE alert_events IS
 """
 
 V9_SQL = """
+-- export_state: what the last complete export to one destination holds, per table partition.
+CREATE TABLE export_state (
+    destination    VARCHAR NOT NULL,      -- normalized: a folder, s3://..., iceberg:...
+    table_name     VARCHAR NOT NULL,
+    partition_key  VARCHAR NOT NULL,      -- 'year=2026/month=6', '' for a table exported whole
+    rows           BIGINT NOT NULL,
+    fingerprint    VARCHAR NOT NULL,      -- of the partition's rows and the table's columns
+    path           VARCHAR NOT NULL,      -- the Parquet file, relative to the destination
+    schema_version INTEGER NOT NULL,
+    snapshot_id    VARCHAR NOT NULL,      -- the destination manifest's snapshot it belongs to
+    exported_at    TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (destination, table_name, partition_key)
+);
+COMMENT ON TABLE export_state IS
+    'One partition of one table as the last complete export to one destination wrote it; '
+    'key (destination, table_name, partition_key). The next export rewrites only the '
+    'partitions whose fingerprint changed.';
+"""
+
+V10_SQL = """
 -- billed_usage: Cloudflare's billable usage as sent (reference 8.3), one row per charge period
 -- and metric. V2 rows carry x_BillableMetricId; V1 rows the ServiceName (metric = either).
 CREATE TABLE billed_usage (
@@ -320,7 +340,9 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "coverage: the days of each daily source committed whole", V6_SQL),
     Migration(7, "R2 operations split by HTTP response code", V7_SQL),
     Migration(8, "alerts: state and history of alerts check", V8_SQL),
-    Migration(9, "billed_usage (Cloudflare's billable usage as sent) and audit_checks", V9_SQL),
+    Migration(9, "export state: the partitions each export destination holds", V9_SQL),
+    Migration(10, "billed_usage (Cloudflare's billable usage as sent) and audit_checks",
+              V10_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
