@@ -342,9 +342,9 @@ def _cmd_sandbox_ground_truth(args: argparse.Namespace) -> int:
 def _cmd_costs_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .costs.coverage import check_months
     from .costs.focus import FOCUS_VERSION, export_focus
     from .costs.pricebook import load_book
+    from .readmodel import check_months
     from .settings import Settings
     from .warehouse import Warehouse
 

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from .alerts import CheckResult, check_alerts, parse_budgets
+from .audit import AuditReport, record_audit, run_audit
 from .live.report import busiest_show
 from .live.spool import spool_dir
 from .money import format_usd
@@ -44,6 +45,7 @@ class DemoResult:
     plan: Plan
     plan_path: Path
     report: ReportResult | None
+    audit: AuditReport | None = None
     alerts: CheckResult | None = None
     show_report: ReportResult | None = None  # the post-show report of the busiest show
 
@@ -71,6 +73,9 @@ def run_demo(preset: str = "small", seed: int = 7, end: date | None = None,
         settings = sb.settings(db_path=db_path, zone=True, zone_hourly_days=14)
         synced = sync(settings, transport=sb.transport,
                       now=lambda: account.now.to_pydatetime(), progress=progress)
+        audit = run_audit(sb.settings(db_path=db_path), transport=sb.transport,
+                          r2=_sandbox_r2(sb))
+    record_audit(Warehouse(db_path), audit)
     plan = make_plan(Warehouse(db_path))
     plan_path = plan.write(db_path.parent / "plans" / f"plan-{plan.id}.json")
     result = run("cost_review", params={"db": str(db_path.resolve())}) if report else None
@@ -79,7 +84,14 @@ def run_demo(preset: str = "small", seed: int = 7, end: date | None = None,
     busiest = busiest_show(Warehouse(db_path, read_only=True), account.end) if report else None
     show = run("show", params={"db": str(db_path.resolve()), "live_input": busiest[0],
                                "date": busiest[1].isoformat()}) if busiest else None
-    return DemoResult(account, synced, plan, plan_path, result, alerts, show)
+    return DemoResult(account, synced, plan, plan_path, result, audit=audit, alerts=alerts,
+                      show_report=show)
+
+
+def _sandbox_r2(sb: Sandbox) -> object:
+    from .audit.checks import r2_inventory
+
+    return r2_inventory(sb.settings())
 
 
 def summary(result: DemoResult) -> str:
@@ -95,6 +107,8 @@ def summary(result: DemoResult) -> str:
         lines += ["", f"Alerts it would send (alerts check --dry-run, "
                       f"{len(result.alerts.messages)} message(s)):"]
         lines += [f"  {line}" for m in result.alerts.messages for line in m.text().splitlines()]
+    if result.audit is not None:
+        lines += ["", result.audit.text()]
     if result.report is not None:
         lines += ["", f"Cost review: {result.report.html}"]
     if result.show_report is not None:

@@ -31,6 +31,7 @@ from .sources.analytics import (
     windows,
 )
 from .sources.r2 import R2Inventory
+from .sync_billing import sync_billed_usage
 from .sync_inventory import _count, _done, r2_inventory, sync_r2_inventory, sync_stream
 from .sync_report import Progress, SyncReport
 from .sync_zone import sync_zones
@@ -48,6 +49,7 @@ SOURCES: dict[str, str] = {
     "r2_inventory": "r2",  # S3 ListObjectsV2 + lifecycle rules
     "zone": "stream",  # CDN: zone traffic + cache rules (skipped without CLOUDFLARE_ZONE_ID)
     "live_events": "stream",  # the live-events spool + GET alerting/v3/history (issue 14)
+    "billed_usage": "stream",  # billable usage V2 (V1 fallback), sync_billing.py
 }
 ANALYTICS: dict[str, tuple[Dataset, str]] = {
     "minutes_viewed": (MINUTES_VIEWED, "minutes_viewed_daily"),
@@ -319,6 +321,7 @@ _STEPS: dict[str, Callable[[_Context, str], None]] = {
     "r2_inventory": sync_r2_inventory,
     "zone": sync_zones,
     "live_events": lambda ctx, source: _live_step()(ctx, source),
+    "billed_usage": sync_billed_usage,
 }
 
 

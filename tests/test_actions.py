@@ -10,6 +10,7 @@ import pytest
 
 from lc_analytics.actions import apply_plan, render
 from lc_analytics.errors import PlanError
+from lc_analytics.recommend.evidence import NoteEvidence
 from lc_analytics.recommend.model import Action, Plan, Recommendation
 from lc_analytics.sandbox.runtime import Sandbox
 from lc_analytics.warehouse import Warehouse
@@ -50,8 +51,8 @@ def _plan(sb: Sandbox, *, deletion_days: int = 45) -> Plan:
                "lower prepaid capacity once the recordings are gone", "r1"),
     )
     rec = Recommendation("r1", "recording_selectivity", "live_input", unwatched, "retain 30 d",
-                         {}, "rule", Decimal("15.00"), "3 blocks x $5", "none", "high",
-                         actions)
+                         NoteEvidence(note="made by hand"), "rule", Decimal("15.00"),
+                         "3 blocks x $5", "none", "high", actions)
     return Plan(acct.account_id, datetime(2026, 7, 1, tzinfo=UTC), "cloudflare", [rec])
 
 
@@ -190,7 +191,8 @@ def test_apply_records_its_changes_so_forecasts_match_a_fresh_sync(sandbox, tmp_
     extra = Action("a-drop", "r2.lifecycle", THUMBS, {"Rules": rules}, {"Rules": rules[1:]},
                    "drop a rule", "r-drop")
     plan.recommendations.append(Recommendation(
-        "r-drop", "r2_lifecycle", "bucket_prefix", THUMBS, "drop a rule", {}, "rule",
+        "r-drop", "r2_lifecycle", "bucket_prefix", THUMBS, "drop a rule",
+        NoteEvidence(note="by hand"), "rule",
         Decimal(0), "", "none", "high", (extra,)))
     before = storage_runway_daily(Warehouse(applied, read_only=True), horizon_days=62)
     report = apply_plan(plan, sandbox.settings(), yes=True, transport=sandbox.transport,

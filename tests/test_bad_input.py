@@ -28,6 +28,7 @@ from lc_analytics.errors import (
     UsageError,
     exit_code_table,
 )
+from lc_analytics.recommend.evidence import NoteEvidence
 from lc_analytics.recommend.model import Action, Plan, Recommendation
 from lc_analytics.reports import ReportError, run
 from lc_analytics.warehouse import Warehouse
@@ -189,7 +190,8 @@ def test_costs_export_of_a_month_not_fully_covered(user, warehouse_copy, tmp_pat
 
 def test_a_tampered_or_missing_plan_file(user, tmp_path):
     plan = Plan("0" * 32, datetime(2026, 7, 1, tzinfo=UTC), "cloudflare", [Recommendation(
-        "r1", "recording_retention", "live_input", "li1", "retain 30 d", {}, "rule",
+        "r1", "recording_retention", "live_input", "li1", "retain 30 d",
+        NoteEvidence(note="by hand"), "rule",
         Decimal("5.00"), "1 block x $5", "none", "high", (Action(
             "a1", "live_input.update", "li1", {"deleteRecordingAfterDays": None},
             {"deleteRecordingAfterDays": 30}, "never watched", "r1"),))])
@@ -273,13 +275,13 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _first_day(db: Path) -> date:
-    from lc_analytics.costs.coverage import first_days
+    from lc_analytics.readmodel import first_days
 
     return min(first_days(Warehouse(db, read_only=True)))
 
 
 def _first_covered_day(db: Path) -> date:
-    from lc_analytics.costs.coverage import covered_days
+    from lc_analytics.readmodel import covered_days
 
     return covered_days(Warehouse(db, read_only=True))[0]
 

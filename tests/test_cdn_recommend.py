@@ -14,7 +14,7 @@ import pytest
 from lc_analytics import analyses
 from lc_analytics.actions import apply_plan
 from lc_analytics.errors import AuthError, PlanError
-from lc_analytics.recommend.cache_rules import KIND, recommend_cache_rules
+from lc_analytics.recommend.cache_rules import KIND, CacheRuleParams, recommend_cache_rules
 from lc_analytics.recommend.model import Plan
 from lc_analytics.sandbox import Sandbox, SimulatedAccount
 from lc_analytics.sandbox.zone import SimulatedZone
@@ -70,10 +70,10 @@ def test_the_planted_prefix_is_found_and_the_look_alike_left_alone(seed, end, tm
     assert targets == {p.target for p in zone.planted() if not p.healthy}
     (rec,) = recs
     e = rec.evidence
-    assert rec.kind == KIND and e["hit_ratio_requests"] < 0.5 and e["static_share"] == 1.0
-    assert e["extensions"] == ["jpg", "webp"] and e["origin_bytes_saved_per_month"] > 0
+    assert rec.kind == KIND and e.hit_ratio_requests < 0.5 and e.static_share == 1.0
+    assert e.extensions == ("jpg", "webp") and e.origin_bytes_saved_per_month > 0
     # the expected ratio is the zone's own /static/ ratio, measured (not assumed)
-    assert e["expected_from"].endswith("/static/") and e["expected_hit_ratio_bytes"] > 0.85
+    assert e.expected_from.endswith("/static/") and e.expected_hit_ratio_bytes > 0.85
     # money honesty: Cloudflare does not bill it, so no dollars without an origin price
     assert rec.monthly_saving == 0 and "does not bill" in rec.saving_computation
     (action,) = rec.actions
@@ -87,12 +87,13 @@ def test_the_planted_prefix_is_found_and_the_look_alike_left_alone(seed, end, tm
 
 def test_origin_egress_is_priced_by_the_engine_only_when_stated(default_case):
     wh = default_case[2]
-    (rec,) = recommend_cache_rules(wh, origin_egress_usd_per_gb=Decimal("0.09"))
+    (rec,) = recommend_cache_rules(
+        wh, rule=CacheRuleParams(origin_egress_usd_per_gb=Decimal("0.09")))
     e = rec.evidence
-    days = (date.fromisoformat(e["last"]) - date.fromisoformat(e["first"])).days
-    per_day = e["bytes"] / days
-    before = [int(per_day * (1 - e["hit_ratio_bytes"]))] * 30
-    after = [int(per_day * (1 - e["expected_hit_ratio_bytes"]))] * 30
+    days = (date.fromisoformat(e.last) - date.fromisoformat(e.first)).days
+    per_day = e.bytes / days
+    before = [int(per_day * (1 - e.hit_ratio_bytes))] * 30
+    after = [int(per_day * (1 - e.expected_hit_ratio_bytes))] * 30
     expect = (Decimal(sum(before)) - Decimal(sum(after))) / Decimal(10**9) * Decimal("0.09")
     assert rec.monthly_saving == expect > 0
     assert rec.saving_computation.startswith("Engine (origin egress price (setting))")

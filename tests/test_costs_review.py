@@ -171,8 +171,8 @@ def test_bitrate_savings_on_a_fresh_warehouse_price_the_same_30_days(fresh):
     recs = recommend_bitrate(wh, as_of=FRESH_END)
     assert recs
     for r in recs:
-        exports = r.evidence["mp4_exports"]
-        assert r.evidence["priced_month"] == exports["priced_month"] == "2026-06-04 to 2026-07-03"
+        exports = r.evidence.mp4_exports
+        assert r.evidence.priced_month == exports["priced_month"] == "2026-06-04 to 2026-07-03"
         # before the change, the R2 bill it re-prices is the review's lead, to the digit
         assert Decimal(str(exports["bill_before"])) == lead.by_service()["R2"]
         assert r.monthly_saving == Decimal(str(exports["bill_before"])) - Decimal(

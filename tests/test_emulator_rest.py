@@ -388,7 +388,7 @@ def test_default_tokens_come_from_the_seed(shared_account):
     assert tokens == sandbox_tokens(shared_account.seed) != sandbox_tokens(8)
     assert tokens[em.token] == {"stream:read", "stream:write", "analytics:read",
                                 "notifications:read", "notifications:write",
-                                "zone:analytics:read", "zone:cache_rules:edit"}
+                                "zone:analytics:read", "zone:cache_rules:edit", "billing:read"}
     assert "analytics:read" not in tokens[em.stream_only_token]
     assert isinstance(em.token, str) and em.token != em.stream_only_token
 
@@ -436,7 +436,7 @@ def test_graphql_is_delegated_with_the_tokens_permissions(shared_account, fake_g
     assert fake_graphql == [({"query": "{ viewer { __typename } }"},
                              {"stream:read", "stream:write", "analytics:read",
                               "notifications:read", "notifications:write",
-                              "zone:analytics:read", "zone:cache_rules:edit"})]
+                              "zone:analytics:read", "zone:cache_rules:edit", "billing:read"})]
     assert "x-ratelimit-limit" not in r.headers
 
 

@@ -22,7 +22,7 @@ from lc_analytics.costs.showback import showback
 from lc_analytics.errors import LcAnalyticsError, NotSyncedError, UsageError, WarehouseError
 from lc_analytics.money import format_usd
 from lc_analytics.recommend._common import storage_snapshot_day
-from lc_analytics.recommend.bitrate import recommend_bitrate
+from lc_analytics.recommend.bitrate import BitrateRule, recommend_bitrate
 from lc_analytics.reports.summary import jsonable
 from lc_analytics.settings import Settings
 from lc_analytics.sources.analytics import MINUTES_VIEWED, iter_window
@@ -83,7 +83,7 @@ def test_bad_arguments_on_a_warehouse_raise_usage_error_and_create_nothing(empty
     cases = [
         (lambda: export_focus(empty, out, "xml"), "format must be one of"),
         (lambda: showback(empty, "2026-06", "nobody"), "choose one of"),
-        (lambda: recommend_bitrate(empty, low_bandwidth_target="8k"),
+        (lambda: recommend_bitrate(empty, rule=BitrateRule(low_bandwidth_target="8k")),
          "low_bandwidth_target must be one of"),
     ]
     for call, message in cases:

@@ -51,6 +51,6 @@ def test_setup_plan_dry_run_apply_and_refusals(shared_account, tmp_path, monkeyp
             with pytest.raises(UsageError, match="already sends to another URL"):
                 setup_plan(client, "https://other.example.com")
             moved = setup_plan(client, "https://other.example.com", yes=True)
-            assert moved.recommendations[0].evidence["replaces"]
+            assert moved.recommendations[0].evidence.replaces
             with pytest.raises(UsageError, match="public https URL"):
                 setup_plan(client, "http://events.example.com")

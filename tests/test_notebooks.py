@@ -108,15 +108,15 @@ def _submodule(name: str) -> ModuleType | None:
 
 
 def test_the_public_name_check_catches_private_and_unlisted_names():
-    old = ("from lc_analytics.reports import costs_data as cd\n"
+    old = ("from lc_analytics.recommend import explanation as cd\n"
            "from lc_analytics.reports import data, publish_summary\n"
            "from lc_analytics.costs.engine import _line\n"
            "import lc_analytics.notebook\n"
            "cd.resolve_month(wh)\ncd._saving_text(r)\ncd.ranked(recs)\n")
     assert _lc_names_not_public(old) == [
         "import lc_analytics.notebook", "lc_analytics.costs.engine._line",
-        "lc_analytics.reports.costs_data._saving_text",
-        "lc_analytics.reports.costs_data.resolve_month", "lc_analytics.reports.data"]
+        "lc_analytics.recommend.explanation._saving_text",
+        "lc_analytics.recommend.explanation.resolve_month", "lc_analytics.reports.data"]
     ok = ("from lc_analytics import analyses\nfrom lc_analytics.reports import money_table\n"
           "analyses.minutes_by_day(wh, a, b)\n")
     assert _lc_names_not_public(ok) == []

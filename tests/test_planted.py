@@ -22,6 +22,7 @@ from itertools import product
 import pytest
 
 from lc_analytics.recommend import Recommendation, recommend_all
+from lc_analytics.recommend.evidence import RuleChangeEvidence
 from lc_analytics.sandbox import Sandbox, SimulatedAccount
 from lc_analytics.sandbox.simulator import Planted
 from lc_analytics.sync import sync
@@ -51,13 +52,14 @@ def _found(p: Planted, recs: list[Recommendation]) -> list[Recommendation]:
     on = [r for r in recs if r.target == p.target]
     if p.kind == "unwatched_recordings":
         return [r for r in on if r.kind == "recording_selectivity" or (
-            r.kind == "recording_retention" and r.evidence["policy_days"] == 30)]
+            r.kind == "recording_retention" and r.evidence.policy_days == 30)]
     if p.kind == "overprovisioned_ingest":
         return [r for r in on if r.kind == "bitrate_ingest"]
     if p.kind == "cold_prefix":
-        return [r for r in on if r.kind == "r2_lifecycle" and "existing_rule" not in r.evidence]
+        return [r for r in on if r.kind == "r2_lifecycle"
+                and not isinstance(r.evidence, RuleChangeEvidence)]
     if p.kind == "costly_lifecycle_rule":
-        return [r for r in on if r.kind == "r2_lifecycle" and "existing_rule" in r.evidence]
+        return [r for r in on if isinstance(r.evidence, RuleChangeEvidence)]
     if p.kind == "storage_exhaustion":
         return [r for r in recs if r.kind == "storage_runway"]
     raise AssertionError(f"no check for planted kind {p.kind!r}")
@@ -110,7 +112,7 @@ def test_planted_situations_are_found_and_look_alikes_left_alone(seed, end, tmp_
             if r.kind == "r2_lifecycle":
                 assert r.monthly_saving > 0 and r.saving_computation.startswith("Engine")
                 assert any(a.kind == "r2.lifecycle" for rr in recs for a in rr.actions
-                           if a.id == r.evidence["lifecycle_action"])
+                           if a.id == r.evidence.lifecycle_action)
 
 
 def test_the_cases_cover_month_ends_mid_month_and_the_default_end():

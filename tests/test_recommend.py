@@ -17,6 +17,7 @@ from lc_analytics.costs.runway import storage_runway_daily
 from lc_analytics.errors import UsageError
 from lc_analytics.recommend import (
     Plan,
+    SelectivityRule,
     lifecycle_candidates,
     recommend_all,
     recommend_selectivity,
@@ -85,7 +86,7 @@ def test_every_planted_situation_is_found(recs, planted, synced):
         if p.kind == "unwatched_recordings":
             hits = [r for r in recs if r.target == p.target and (
                 r.kind == "recording_selectivity"
-                or (r.kind == "recording_retention" and r.evidence["policy_days"] == 30))]
+                or (r.kind == "recording_retention" and r.evidence.policy_days == 30))]
         elif p.kind == "overprovisioned_ingest":
             hits = [r for r in _by(recs, "bitrate_ingest") if r.target == p.target]
         elif p.kind == "cold_prefix":
@@ -93,7 +94,7 @@ def test_every_planted_situation_is_found(recs, planted, synced):
             assert p.target == "lc-thumbnails/shows/"
         elif p.kind == "costly_lifecycle_rule":
             hits = [r for r in _by(recs, "r2_lifecycle") if r.target == p.target
-                    and r.evidence["existing_rule"] == "exports-to-ia"]
+                    and r.evidence.existing_rule == "exports-to-ia"]
         elif p.kind == "storage_exhaustion":
             hits = _by(recs, "storage_runway")
         elif p.kind == "cost_anomaly":
@@ -103,7 +104,7 @@ def test_every_planted_situation_is_found(recs, planted, synced):
         assert hits, f"planted {p.kind} {p.target} was not found"
     runway = _by(recs, "storage_runway")[0]
     truth = synced[0].account.exhaustion_date()
-    found = datetime.fromisoformat(runway.evidence["exhaustion_date"]).date()
+    found = datetime.fromisoformat(runway.evidence.exhaustion_date).date()
     assert abs((found - truth).days) <= 2 and str(truth) == "2026-07-22"
 
 
@@ -130,16 +131,16 @@ def test_every_saving_is_positive_and_shows_its_computation(recs):
     for r in recs:
         assert r.saving_computation and r.rule and r.viewer_impact and r.action
         assert r.confidence in ("high", "medium", "low")
-        assert r.evidence["confidence_reason"]
-        if r.evidence.get("information_only"):
+        assert r.evidence.confidence_reason
+        if getattr(r.evidence, "information_only", False):
             assert r.monthly_saving == 0
         elif r.kind in STREAM:
             # the saving in the next billing month; it may be 0 where the recommendations
             # priced before already brought that month's peak down to its first day (retention
             # after recording off, here), and then the month-end run rate is positive
             assert r.monthly_saving >= 0, r.id
-            assert r.monthly_saving > 0 or Decimal(r.evidence["month_end_saving"]) > 0, r.id
-            assert r.evidence["billing_month"] == JULY
+            assert r.monthly_saving > 0 or Decimal(r.evidence.month_end_saving) > 0, r.id
+            assert r.evidence.billing_month == JULY
         else:
             assert r.monthly_saving > 0, r.id
     assert len({r.id for r in recs}) == len(recs)
@@ -176,8 +177,8 @@ def test_selectivity_saving_equals_the_engine_by_hand(recs, wh, planted):
     e = rec.evidence
     # minutes freed by the end of July: every stored recording (all due before July 31)...
     scheduled = _stored_minutes_of(wh, target)
-    assert e["stored_minutes_scheduled"] == pytest.approx(scheduled, abs=1e-3)
-    parts = e["minutes_freed_by_month_end"]
+    assert e.stored_minutes_scheduled == pytest.approx(scheduled, abs=1e-3)
+    parts = e.minutes_freed_by_month_end
     assert parts["deleted_first_day"] + parts["deleted_later_in_month"] == \
         pytest.approx(scheduled, abs=1e-2)
     # ... and the 31 days of recordings it would have made at its pace of the last 28 days
@@ -185,65 +186,65 @@ def test_selectivity_saving_equals_the_engine_by_hand(recs, wh, planted):
                       "AND state = 'ready' AND ready_to_stream_at >= ? AND "
                       "ready_to_stream_at < ?", [target, CLOCK - timedelta(days=28), CLOCK])
     rate = float(recent["s"].sum()) / 60 / 28
-    assert e["recorded_minutes_per_day"] == pytest.approx(rate, abs=1e-3)
+    assert e.recorded_minutes_per_day == pytest.approx(rate, abs=1e-3)
     assert parts["future_recordings"] == pytest.approx(31 * rate, abs=1e-2)
-    assert e["minutes_freed"] == pytest.approx(scheduled + 31 * rate, abs=1e-2)
+    assert e.minutes_freed == pytest.approx(scheduled + 31 * rate, abs=1e-2)
     # the first day still holds every recording (the deletions run from July 2)
-    freed = np.array(e["minutes_freed_by_day"])
+    freed = np.array(e.minutes_freed_by_day)
     assert len(freed) == 31 and freed[0] == pytest.approx(rate, abs=1e-3)
     assert freed[1] == pytest.approx(rate * 2 + parts["deleted_first_day"], abs=1e-2)
     # the engine prices July's peak day with and without: 42 blocks (July 31) -> 34 (July 1)
     base = _baseline(wh)
-    assert e["baseline"]["month_end_minutes"] == pytest.approx(base[-1], abs=0.1)
+    assert e.baseline["month_end_minutes"] == pytest.approx(base[-1], abs=0.1)
     by_hand = _capacity_cost(base.max()) - _capacity_cost((base - freed).max())
     assert rec.monthly_saving == by_hand == Decimal("40.00")
-    assert e["account_level"]["peak_after_on"] == "2026-07-01"
+    assert e.account_level["peak_after_on"] == "2026-07-01"
     # the month-end run rate: here the same 8 blocks
-    end = _capacity_cost(base[-1]) - _capacity_cost(base[-1] - e["minutes_freed"])
-    assert Decimal(e["month_end_saving"]) == end == Decimal("40.00")
+    end = _capacity_cost(base[-1]) - _capacity_cost(base[-1] - e.minutes_freed)
+    assert Decimal(e.month_end_saving) == end == Decimal("40.00")
     kinds = [a.kind for a in rec.actions]
     assert kinds[0] == "live_input.update" and kinds.count("video.schedule_deletion") == 106
     assert rec.actions[0].proposed == {"recording": {"mode": "off"}}
     assert rec.actions[0].current == {"recording": {"mode": "automatic"}}
-    assert e["on_demand_share"] == 0
+    assert e.on_demand_share == 0
     # the same input is not also given a retention policy (its minutes would count twice)
     assert not [r for r in _by(recs, "recording_retention") if r.target == target]
 
 
 def test_retention_savings_split_the_account_level_difference(recs, wh):
     base = _baseline(wh)
-    sel = sum(np.array(r.evidence["minutes_freed_by_day"])
+    sel = sum(np.array(r.evidence.minutes_freed_by_day)
               for r in _by(recs, "recording_selectivity"))
     ret = _by(recs, "recording_retention")
     assert ret
-    freed = sum(np.array(r.evidence["minutes_freed_by_day"]) for r in ret)
+    freed = sum(np.array(r.evidence.minutes_freed_by_day) for r in ret)
     start = base - sel  # priced after recording selectivity: the blocks are counted once
     total = _capacity_cost(start.max()) - _capacity_cost((start - freed).max())
     assert sum(r.monthly_saving for r in ret) == total == Decimal(0)  # July 1 is the peak
     end_total = _capacity_cost(start[-1]) - _capacity_cost(start[-1] - freed[-1])
     assert end_total == Decimal("15.00")  # 34 -> 31 blocks at the end of July
-    assert sum(Decimal(r.evidence["month_end_saving"]) for r in ret) == end_total
+    assert sum(Decimal(r.evidence.month_end_saving) for r in ret) == end_total
     for r in ret:
-        n = r.evidence["policy_days"]
+        n = r.evidence.policy_days
         assert 30 <= n <= 1096
-        assert r.evidence["lost_share_lookback"] <= 0.02
-        assert r.evidence["lost_share_recent"] <= 0.02
+        assert r.evidence.lost_share_lookback <= 0.02
+        assert r.evidence.lost_share_recent <= 0.02
         li = next(a for a in r.actions if a.kind == "live_input.update")
         assert li.proposed == {"deleteRecordingAfterDays": n}
         current = li.current["deleteRecordingAfterDays"]
         assert current is None or current > n
         assert "prepaid capacity is lowered" in r.saving_computation
-        share = r.evidence["minutes_freed"] / freed[-1]
-        assert float(r.evidence["month_end_saving"]) == pytest.approx(
+        share = r.evidence.minutes_freed / freed[-1]
+        assert float(r.evidence.month_end_saving) == pytest.approx(
             float(end_total) * share, abs=0.011)
-        parts = r.evidence["minutes_freed_by_month_end"]
+        parts = r.evidence.minutes_freed_by_month_end
         # recordings N days old by the day after the clock go on that day (the earliest a
         # deletion is proposed); those reaching N later in July follow; recordings made in
         # July never reach N > 31 days by its end
         first = [a.resource for a in r.actions if a.kind == "video.schedule_deletion"
                  and parse_time(a.proposed["scheduledDeletion"]) == CLOCK + timedelta(days=1)]
         assert parts["deleted_first_day"] == pytest.approx(_minutes_of(wh, first), abs=1e-2)
-        assert parts["deleted_first_day"] >= r.evidence["minutes_older_than_policy_now"]
+        assert parts["deleted_first_day"] >= r.evidence.minutes_older_than_policy_now
         if n > 31:
             assert parts["future_recordings"] == 0
 
@@ -260,8 +261,8 @@ def test_retention_policies_cover_account_broadcasters_and_inputs(wh):
 
 def test_lifecycle_rule_keeps_existing_rules_and_nets_out_the_fees(recs, wh):
     rec = next(r for r in _by(recs, "r2_lifecycle") if r.target == "lc-thumbnails/shows/")
-    assert rec.evidence["reads_at_or_after_expiry"] == 0
-    assert rec.evidence["reads_by_age_days"]["1-6"] > 0
+    assert rec.evidence.reads_at_or_after_expiry == 0
+    assert rec.evidence.reads_by_age_days["1-6"] > 0
     (action,) = rec.actions
     current = [json.loads(x) for x in wh.query(
         "SELECT rule_json FROM r2_lifecycle_rules WHERE bucket = 'lc-thumbnails' "
@@ -282,7 +283,7 @@ def test_lifecycle_rule_keeps_existing_rules_and_nets_out_the_fees(recs, wh):
     # ... and the existing rule itself costs more than it saves: reviewed, not added to
     (review,) = [r for r in _by(recs, "r2_lifecycle") if r.target.startswith(
         "lc-recording-exports/")]
-    assert review.evidence["existing_rule"] == "exports-to-ia"
+    assert review.evidence.existing_rule == "exports-to-ia"
     healthy = cands[cands["prefix"].isin(["channels/", "products/"])]
     assert len(healthy) and not healthy["proposable"].any()
 
@@ -292,13 +293,13 @@ def test_bitrate_recommendation_states_the_stream_bill_is_unaffected(recs, plant
                   and not p.healthy)
     rec = next(r for r in _by(recs, "bitrate_ingest") if r.target == target)
     assert "The Cloudflare Stream bill does not depend on bitrate" in rec.action
-    assert "The Cloudflare Stream bill does not depend on bitrate" in rec.evidence["stream_bill"]
-    assert rec.evidence["resolution"] == "1080p"
-    assert rec.evidence["ingest_mbps_median"] == pytest.approx(12, rel=0.05)
-    assert rec.evidence["low_bandwidth_share"] >= 0.6
-    assert rec.evidence["target"] == {"resolution": "720p", "bitrate_mbps": 4.8}
-    assert rec.evidence["mp4_exports"]["objects"] > 0
-    assert Decimal(rec.evidence["delivery"]["aws_egress_saving"]) > 0
+    assert "The Cloudflare Stream bill does not depend on bitrate" in rec.evidence.stream_bill
+    assert rec.evidence.resolution == "1080p"
+    assert rec.evidence.ingest_mbps_median == pytest.approx(12, rel=0.05)
+    assert rec.evidence.low_bandwidth_share >= 0.6
+    assert rec.evidence.target == {"resolution": "720p", "bitrate_mbps": 4.8}
+    assert rec.evidence.mp4_exports["objects"] > 0
+    assert Decimal(rec.evidence.delivery["aws_egress_saving"]) > 0
     assert rec.actions[0].kind == "manual"
 
 
@@ -323,7 +324,7 @@ def test_the_plan_passes_apply_review_on_the_same_account(recs, account, tmp_pat
 def test_parameters_are_checked_and_passed_through(wh):
     with pytest.raises(UsageError, match="unknown recommender parameter"):
         recommend_all(wh, max_lost_shares=0.05)
-    assert recommend_selectivity(wh, max_od_share=0.0) == []
+    assert recommend_selectivity(wh, rule=SelectivityRule(max_od_share=0.0)) == []
     frame = to_frame(recommend_selectivity(wh))
     assert frame["kind"].tolist() == ["recording_selectivity"]
     assert isinstance(frame["monthly_saving"].iloc[0], Decimal)
@@ -378,12 +379,12 @@ def test_a_costly_ia_rule_is_removed_and_one_that_pays_off_is_kept(recs, planted
     kept = next(p for p in planted if p.kind == "costly_lifecycle_rule" and p.healthy)
     rec = next(r for r in _by(recs, "r2_lifecycle") if r.target == costly.target)
     e = rec.evidence
-    assert (e["existing_rule"], e["transition_days"], e["new_transition_days"]) == \
+    assert (e.existing_rule, e.transition_days, e.new_transition_days) == \
         ("exports-to-ia", 90, None)
     # priced by the engine: June's transitions cost a whole million IA Class A operations
-    assert Decimal(e["sku_cost_delta"]["cf-r2-ia-class-a"]) == Decimal("-9.00")
-    assert sum(Decimal(v) for v in e["sku_cost_delta"].values()) == -rec.monthly_saving
-    assert e["transitions_per_month_delta"] < 0
+    assert Decimal(e.sku_cost_delta["cf-r2-ia-class-a"]) == Decimal("-9.00")
+    assert sum(Decimal(v) for v in e.sku_cost_delta.values()) == -rec.monthly_saving
+    assert e.transitions_per_month_delta < 0
     # the saving is what June would have cost without the rule, from the ground truth (on
     # this account every export reaches 90 days in June or later: none was IA before it)
     truth = shared_account.ground_truth()
@@ -391,7 +392,7 @@ def test_a_costly_ia_rule_is_removed_and_one_that_pays_off_is_kept(recs, planted
     moved = truth.r2_billing_operations
     moved = moved[(moved["op_class"] == "A") & (moved["storage_class"] == "STANDARD_IA")
                   & (pd.to_datetime(moved["date"]).dt.strftime("%Y-%m") == "2026-06")]
-    assert -e["transitions_per_month_delta"] == moved["requests"].sum()
+    assert -e.transitions_per_month_delta == moved["requests"].sum()
     # the action removes the rule (nothing else was in it) and keeps the bucket's others
     (action,) = rec.actions
     ids = [r["ID"] for r in action.proposed["Rules"]]

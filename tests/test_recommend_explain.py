@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from lc_analytics.costs import review
@@ -14,8 +12,10 @@ from lc_analytics.recommend import charts, explanation
 from lc_analytics.recommend.evidence import (
     BitrateEvidence,
     EvidenceError,
+    LifecycleEvidence,
     RetentionEvidence,
     SelectivityEvidence,
+    evidence_from_json,
     evidence_of,
 )
 from lc_analytics.warehouse import Warehouse
@@ -68,8 +68,8 @@ def test_on_demand_share_is_the_selectivity_rules_measure(wh, recs, synced):
     assert chosen
     for r in chosen:
         row = share.loc[r.target]
-        assert row["minutes"] == r.evidence["minutes_viewed_in_window"]
-        assert row["on_demand_share"] == pytest.approx(r.evidence["on_demand_share"])
+        assert row["minutes"] == r.evidence.minutes_viewed_in_window
+        assert row["on_demand_share"] == pytest.approx(r.evidence.on_demand_share)
         assert row["status"] == "stop recording"
     watched = share[share["recommendation"] == ""]
     assert (watched["on_demand_share"].dropna() > 0.05).all()
@@ -79,14 +79,14 @@ def test_on_demand_share_is_the_selectivity_rules_measure(wh, recs, synced):
 
 def test_reads_by_age_are_the_lifecycle_evidence(wh, recs):
     prof = charts.r2_age_profile(wh, "2026-06-30", recs=recs)
-    lifecycle = [r for r in recs if r.kind == "r2_lifecycle" and "reads_by_age_days" in r.evidence]
+    lifecycle = [r for r in recs if isinstance(r.evidence, LifecycleEvidence)]
     assert any(r.target == "lc-thumbnails/shows/" for r in lifecycle)
     for r in lifecycle:
         bucket, prefix = r.target.split("/", 1)
         mine = prof[(prof["bucket"] == bucket) & (prof["prefix"] == prefix)]
         got = dict(zip(mine["age_band"], mine["reads"], strict=True))
-        assert got == r.evidence["reads_by_age_days"]
-        assert (mine["recommendation"] == r.evidence["rule"]).all()
+        assert got == r.evidence.reads_by_age_days
+        assert (mine["recommendation"] == r.evidence.rule).all()
     shows = prof[(prof["bucket"] == "lc-thumbnails") & (prof["prefix"] == "shows/")]
     assert shows.loc[~shows["age_band"].isin(["0", "1-6"]), "reads"].sum() == 0
     assert shows["gb_share"].sum() == pytest.approx(1.0)
@@ -101,7 +101,7 @@ def test_ingest_vs_audience_marks_the_overprovisioned_input(wh, recs):
     assert flagged
     for r in flagged:
         row = ingest.loc[r.target]
-        assert row["ingest_mbps"] == pytest.approx(r.evidence["ingest_mbps_median"], abs=1e-3)
+        assert row["ingest_mbps"] == pytest.approx(r.evidence.ingest_mbps_median, abs=1e-3)
         assert row["low_bandwidth_share"] >= 0.6 and row["status"] == "lower ingest bitrate"
     assert (ingest.drop(index=[r.target for r in flagged])["status"] == "no change").all()
 
@@ -113,16 +113,16 @@ def test_explain_states_the_typed_evidence_the_recommender_recorded(recs):
         ev = evidence_of(r)
         if r.kind == "recording_selectivity":
             assert isinstance(ev, SelectivityEvidence)
-            assert ev.on_demand_share == r.evidence["on_demand_share"]
-            assert ev.minutes_freed == r.evidence["minutes_freed"]
+            assert ev.on_demand_share == r.evidence.on_demand_share
+            assert ev.minutes_freed == r.evidence.minutes_freed
         elif r.kind == "recording_retention":
             assert isinstance(ev, RetentionEvidence)
             assert (ev.policy_days, ev.lookback_days, ev.recent_days) == (
-                r.evidence["policy_days"], r.evidence["lookback_days"],
-                r.evidence["recent_days"])
+                r.evidence.policy_days, r.evidence.lookback_days,
+                r.evidence.recent_days)
         elif r.kind == "bitrate_ingest":
             assert isinstance(ev, BitrateEvidence)
-            assert ev.ingest_mbps_median == r.evidence["ingest_mbps_median"]
+            assert ev.ingest_mbps_median == r.evidence.ingest_mbps_median
         if ev is not None:
             assert explanation.explain(r).evidence == ev.summary()
             assert ev.as_json()  # plain JSON fields for plans and summaries
@@ -130,13 +130,15 @@ def test_explain_states_the_typed_evidence_the_recommender_recorded(recs):
 
 def test_a_recommendation_missing_evidence_is_an_error_not_a_different_sentence(recs):
     r = next(r for r in recs if r.kind == "recording_selectivity")
-    broken = dataclasses.replace(r, evidence={k: v for k, v in r.evidence.items()
-                                              if k != "on_demand_share"})
+    # the evidence is typed where it is made; a plan's JSON is read back once, strictly
+    data = r.evidence.as_json()
+    assert evidence_from_json(r.kind, data, r.id) == r.evidence
+    broken = {k: v for k, v in data.items() if k != "on_demand_share"}
     with pytest.raises(EvidenceError, match=f"{r.id}.*'on_demand_share'"):
-        explanation.explain(broken)
-    wrong = dataclasses.replace(r, evidence={**r.evidence, "window_days": "ninety"})
+        evidence_from_json(r.kind, broken, r.id)
+    wrong = {**data, "window_days": "ninety"}
     with pytest.raises(EvidenceError, match="wrong type"):
-        explanation.explain(wrong)
+        evidence_from_json(r.kind, wrong, r.id)
 
 
 def test_the_explanation_names_the_target_and_formats_money_once(wh, recs):
@@ -148,4 +150,4 @@ def test_the_explanation_names_the_target_and_formats_money_once(wh, recs):
         assert f"{names[r.id]} ({format_usd(r.monthly_saving)}/month)" in e.next_step
         assert e.as_json()["monthly_saving"] == str(r.monthly_saving)
     sel = [r for r in recs if r.kind == "recording_selectivity"]
-    assert all(names[r.id] == r.evidence["live_input_name"] for r in sel)
+    assert all(names[r.id] == r.evidence.live_input_name for r in sel)

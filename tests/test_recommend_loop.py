@@ -106,22 +106,22 @@ def test_the_plan_was_applied_except_its_manual_steps(loop):
     left_out = {r.kind for r in loop.plan.recommendations if r not in loop.applied}
     assert left_out == {"storage_runway", "bitrate_ingest"}  # manual only: not comparable
     assert {r.kind for r in loop.applied} == {*STREAM, "r2_lifecycle"}
-    assert all(r.evidence["billing_month"] == "2026-07" for r in loop.applied
+    assert all(r.evidence.billing_month == "2026-07" for r in loop.applied
                if r.kind in STREAM)
 
 
 def test_minutes_freed_by_the_month_end_are_measured_within_5_percent(loop):
     measured = _july_end(loop.baseline) - _july_end(loop.changed)
     stream = [r for r in loop.applied if r.kind in STREAM]
-    estimated = sum(r.evidence["minutes_freed"] for r in stream)
-    parts = {k: sum(r.evidence["minutes_freed_by_month_end"][k] for r in stream)
+    estimated = sum(r.evidence.minutes_freed for r in stream)
+    parts = {k: sum(r.evidence.minutes_freed_by_month_end[k] for r in stream)
              for k in ("deleted_first_day", "deleted_later_in_month", "future_recordings")}
     print(f"\nminutes lower on 2026-07-31: measured {measured:,.1f}, estimated "
           f"{estimated:,.1f} ({(estimated - measured) / measured:+.2%}); estimate = {parts}")
     assert sum(parts.values()) == pytest.approx(estimated, abs=0.01)
     assert _within(measured, estimated)
     # the baseline the saving is priced from: A's stored minutes at the month end
-    projected = stream[0].evidence["baseline"]["month_end_minutes"]
+    projected = stream[0].evidence.baseline["month_end_minutes"]
     assert _within(_july_end(loop.baseline), projected)
 
 
@@ -136,11 +136,11 @@ def test_july_bill_difference_is_the_estimated_saving_within_5_percent(loop):
     # unrounded: the minutes between the two accounts' July peaks at the block price
     sa, sb = _stream_july(loop.baseline), _stream_july(loop.changed)
     figures = next(r for r in loop.applied if r.kind == "recording_selectivity") \
-        .evidence["account_level"]
+        .evidence.account_level
     retention = [r for r in loop.applied if r.kind == "recording_retention"]
     if retention:  # priced after selectivity: its "after" is the whole plan's
-        figures = {**figures, "peak_after": retention[0].evidence["account_level"]["peak_after"],
-                   "blocks_after": retention[0].evidence["account_level"]["blocks_after"]}
+        figures = {**figures, "peak_after": retention[0].evidence.account_level["peak_after"],
+                   "blocks_after": retention[0].evidence.account_level["blocks_after"]}
     per_minute = _block_price()
     unrounded_measured = Decimal(str(sa["stored_minutes"].max() - sb["stored_minutes"].max())) \
         * per_minute
@@ -171,7 +171,7 @@ def test_month_end_capacity_difference_is_the_estimated_run_rate(loop):
             "date": date(2026, 7, 31), "stored_minutes": _july_end(truth),
             "capacity_minutes": None}]), JULY, BOOK).total
     measured = end_bill(loop.baseline) - end_bill(loop.changed)
-    estimated = sum((Decimal(r.evidence["month_end_saving"]) for r in loop.applied
+    estimated = sum((Decimal(r.evidence.month_end_saving) for r in loop.applied
                      if r.kind in STREAM), Decimal(0))
     print(f"\nblocks needed on 2026-07-31, A - B: measured ${measured}, estimated ${estimated}")
     assert measured == estimated

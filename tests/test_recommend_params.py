@@ -1,10 +1,11 @@
-"""recommend_all routes a typed RecommendParams to each recommender, explicitly."""
+"""recommend_all hands each recommender its typed rule, built from RecommendParams."""
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import fields
+from dataclasses import asdict, fields
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -12,13 +13,15 @@ from lc_analytics.errors import UsageError
 from lc_analytics.recommend import RecommendParams, _common, run
 
 NAMES = ("recommend_selectivity", "recommend_retention", "recommend_runway",
-         "recommend_lifecycle", "recommend_bitrate")
+         "recommend_lifecycle", "recommend_bitrate", "recommend_cache_rules")
 
 
 def _tunable(func) -> dict[str, object]:
-    """A recommender's keyword-only parameters a caller may tune, with their defaults."""
-    return {name: p.default for name, p in inspect.signature(func).parameters.items()
-            if p.kind is p.KEYWORD_ONLY and name not in run._INTERNAL}
+    """A recommender's parameters a caller may tune (the fields of the typed rule it takes),
+    with their defaults."""
+    rule = inspect.signature(func).parameters["rule"]
+    assert rule.kind is rule.KEYWORD_ONLY and rule.default is None  # None: the rule's defaults
+    return run.parameters()[func.__name__]
 
 
 def test_params_hold_every_tunable_parameter_with_the_recommenders_own_defaults():
@@ -29,6 +32,7 @@ def test_params_hold_every_tunable_parameter_with_the_recommenders_own_defaults(
             assert getattr(defaults, param) == default, (name, param)
             seen.add(param)
     assert seen == {f.name for f in fields(RecommendParams)}
+    assert defaults.rules() == run.Rules()  # each rule's own defaults
 
 
 @pytest.fixture
@@ -38,7 +42,7 @@ def calls(monkeypatch) -> dict[str, dict]:
 
     def recorder(name):
         def record(wh, **kwargs):
-            got[name] = kwargs
+            got[name] = {**kwargs, **asdict(kwargs.pop("rule"))}  # the rule's fields, by name
             return []
         return record
 
@@ -55,13 +59,15 @@ def test_every_parameter_reaches_every_recommender_that_takes_it(calls):
         max_lost_share=0.2, recent_days=7, horizon_days=30, candidate_days=(60,),
         min_exposed_object_days=5, bandwidth="bw.toml", low_bandwidth_mbps=9.0,
         min_low_bandwidth_share=0.3, tolerance=0.25, low_bandwidth_target="480p",
-        min_ingest_recordings=1)
+        min_ingest_recordings=1, max_hit_ratio=0.4, min_static_share=0.8, min_requests=500,
+        cache_lookback_days=3, edge_ttl_seconds=3600, browser_ttl_seconds=60,
+        origin_egress_usd_per_gb=Decimal("0.05"))
     assert all(getattr(params, f.name) != f.default for f in fields(params))
     run.recommend_all(None, book="cloudflare", as_of="2026-06-30", params=params,
                       horizon_days=45)
     assert set(calls) == set(NAMES)
     for name in NAMES:
-        tunable = _tunable(getattr(run, name))
+        tunable = run.parameters()[name]
         passed = {k: v for k, v in calls[name].items() if k in tunable}
         expected = {k: getattr(params, k) for k in tunable}
         if "horizon_days" in expected:
@@ -73,6 +79,11 @@ def test_every_parameter_reaches_every_recommender_that_takes_it(calls):
 
 def test_an_unknown_override_names_the_known_parameters(calls):
     with pytest.raises(UsageError, match=r"unknown recommender parameter\(s\): horizon; known: "
-                                        r"bandwidth, candidate_days"):
+                                        r"bandwidth, browser_ttl_seconds, cache_lookback_days, "
+                                        r"candidate_days"):
         run.recommend_all(None, book="cloudflare", as_of="2026-06-30", horizon=30)
     assert calls == {}
+
+
+def test_recommend_all_routes_by_the_rules_not_by_signatures():
+    assert "inspect" not in inspect.getsource(run)

@@ -23,7 +23,8 @@ from lc_analytics.costs.analyses import aws_comparison, month_to_date, storage_r
 from lc_analytics.costs.engine import price_month
 from lc_analytics.costs.pricebook import load_book
 from lc_analytics.costs.usage import warehouse_usage
-from lc_analytics.reports import ReportError, costs_data, run
+from lc_analytics.recommend import explanation
+from lc_analytics.reports import ReportError, run
 from lc_analytics.reports.html import external_resources
 from lc_analytics.reports.summary import jsonable
 from lc_analytics.sandbox import Sandbox
@@ -142,7 +143,7 @@ def test_showback_tables_add_up_to_the_bill_with_names(wh):
 
 
 def test_presentation_helpers_keep_money_exact_until_shown():
-    assert not hasattr(costs_data, "usd")  # one formatter: lc_analytics.money.format_usd
+    assert not hasattr(explanation, "usd")  # one formatter: lc_analytics.money.format_usd
     assert not hasattr(reports.tables, "usd") and not hasattr(reports.headlines, "usd")
     df = pd.DataFrame({"cost": [Decimal("1.25"), None], "n": [3, 4]})
     assert reports.plottable(df)["cost"].tolist()[0] == 1.25
@@ -216,7 +217,7 @@ def test_cost_review_numbers_equal_the_library(published, wh, recs):
 def test_the_review_lists_recommendations_ranked(published, recs):
     # review_headline keeps the order it is given; the notebook passes them ranked
     h = published[1]["cost_review"].headline
-    assert [r["id"] for r in h["recommendations"]] == [r.id for r in costs_data.ranked(recs)]
+    assert [r["id"] for r in h["recommendations"]] == [r.id for r in explanation.ranked(recs)]
     assert h["recommendations"][0]["kind"] == "storage_runway"
 
 

@@ -33,6 +33,7 @@ ALL_TABLES = {
     "zone_traffic_daily", "zone_traffic_daily_countries", "zone_traffic_hourly",
     "zone_cache_rules", "zone_dataset_limits",
     "live_input_events", "live_viewer_samples",
+    "billed_usage", "audit_checks",
 }
 
 

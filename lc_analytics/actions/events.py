@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from ..client.http import CloudflareClient
 from ..errors import ApiError, ConfigError, PlanError, UsageError
+from ..recommend.evidence import EventsSetupEvidence
 from ..recommend.model import Action, Plan, Recommendation
 
 DESTINATION = "lc-analytics live events"
@@ -138,7 +139,8 @@ def setup_plan(client: CloudflareClient, url: str, *, yes: bool = False,
     rec = Recommendation(
         id=REC_ID, kind="live_events_setup", target_type="account", target="account",
         action=f"send live-input events and recording webhooks to {base}",
-        evidence={"url": base, "replaces": clashes}, rule="setup requested with --url",
+        evidence=EventsSetupEvidence(url=base, replaces=tuple(clashes)),
+        rule="setup requested with --url",
         monthly_saving=Decimal(0), saving_computation="no cost effect",
         viewer_impact="none", confidence="high", actions=tuple(actions))
     return Plan(account_id=client.account_id, created_at=now or datetime.now(UTC),

@@ -19,6 +19,7 @@ import httpx
 
 from ..client.http import CloudflareClient
 from ..errors import PlanError
+from ..recommend.evidence import BackstopEvidence
 from ..recommend.model import Action, Plan, Recommendation
 from ..settings import Settings
 from .budgets import Budget
@@ -107,8 +108,9 @@ def _recommendation(b: Budget, hook: dict[str, Any], policy: dict[str, Any] | No
     return Recommendation(
         id=f"{KIND}:{b.name}", kind=KIND, target_type="account", target=policy_name(b),
         action=f"{verb} the billing_usage_alert policy {policy_name(b)!r}",
-        evidence={"budget": b.name, "service": b.value, "monthly_usd": str(b.monthly_usd),
-                  "destination": hook.get("name"), "policy_exists": policy is not None},
+        evidence=BackstopEvidence(budget=b.name, service=b.value,
+                                  monthly_usd=Decimal(b.monthly_usd),
+                                  destination=hook.get("name"), policy_exists=policy is not None),
         rule="every service budget has a Cloudflare billing_usage_alert policy",
         monthly_saving=Decimal(0), saving_computation="none: a safety net, not a saving",
         viewer_impact="none", confidence="high", actions=(action,))

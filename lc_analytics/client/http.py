@@ -42,6 +42,7 @@ PERMISSIONS = {
     "zone_cache_rules": "Zone > Cache Rules > Edit",
     "notifications": "Account > Notifications > Read",
     "notifications_write": "Account > Notifications > Edit",
+    "billing": "Account > Billing > Read",
 }
 
 

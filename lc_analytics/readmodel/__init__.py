@@ -19,10 +19,13 @@ data through these functions and holds no SQL on the warehouse's tables::
       live.py       live sessions (connect .. disconnect, reconnects, errors, recording)
                     from the live-input events, with the polled concurrent viewers
       partitions.py the tables cut into export partitions (year/month), fingerprinted
-      sync_log.py   the R2 listing calls each sync run made, and what it skipped
+      sync_log.py   the R2 listing calls each sync run made, what it skipped, the last
+                    successful sync
       incremental.py  what the sync's incremental inventories decide from (versions, metrics)
       zone.py       zone (CDN) traffic: the exact daily rollup and its countries, the sampled
                     hourly groups with their variance, cache rules, plan limits
+      billing.py    what Cloudflare billed per month and metric (billable-usage API)
+      audit.py      the latest production audit
         │
         ▼
     costs/ (pricing), recommend/, reports/, notebooks
@@ -36,6 +39,8 @@ rules and the rebuild of stored minutes are array work in pandas, one tested pla
 >>> viewing(wh, day, day).groupby("mode")["minutes"].sum()            # doctest: +SKIP
 """
 
+from .audit import latest_audit
+from .billing import billed_monthly
 from .coverage import (
     BILLED_SOURCES,
     check_as_of,
@@ -98,6 +103,8 @@ __all__ = [
     "r2_object_reads", "r2_operations", "r2_requests", "r2_storage", "r2_storage_totals",
     # sync log
     "last_successful_sync", "listing_calls", "sync_skips",
+    # the bill as Cloudflare sent it; the audit
+    "billed_monthly", "latest_audit",
     # inventories
     "lifecycle_rules", "live_inputs", "r2_buckets", "r2_objects", "resource_names", "videos",
     # zones (CDN)

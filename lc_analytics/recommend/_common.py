@@ -38,7 +38,6 @@ import numpy as np
 import pandas as pd
 
 from .. import facts
-from ..costs.coverage import check_as_of
 from ..costs.engine import Bill, Usage, month_bounds, price_month
 from ..costs.forecast import latest_synced_day
 from ..costs.pricebook import PriceBook, load_book
@@ -46,7 +45,7 @@ from ..costs.runway import WINDOW_DAYS, storage_runway, storage_runway_daily
 from ..costs.usage import rebuilt_stored_minutes
 from ..errors import UsageError
 from ..money import format_usd
-from ..readmodel import storage_snapshot_day
+from ..readmodel import check_as_of, storage_snapshot_day
 from ..warehouse import Warehouse
 from .model import Action
 
@@ -123,10 +122,11 @@ class StreamMonth:
         return np.clip((self.days + DAY - self.start) / DAY, 0, None).astype(float)
 
     def evidence(self) -> dict[str, Any]:
+        """The baseline's figures, as plain JSON."""
         n = self.elapsed()[-1]
         end = float(self.baseline[-1])
         peak = int(np.argmax(self.baseline))
-        return {
+        return as_json({
             "billing_month": f"{self.month:%Y-%m}",
             "snapshot_at": self.snapshot_at, "snapshot_minutes": self.level,
             "reserved_minutes_at_snapshot": round(self.reserved, 3),
@@ -145,7 +145,7 @@ class StreamMonth:
                             "a few hours until an upload completes or expires) are not "
                             "projected: the same with and without the change, they cancel "
                             "in the minutes freed",
-        }
+        })
 
 
 def stream_month(wh: Warehouse, as_of: date) -> StreamMonth:
@@ -212,7 +212,7 @@ class Freed:
                 "total": round(existing + future, 3)},
             "recorded_minutes_per_day": round(self.rate, 3),
             "rate_days": RATE_DAYS,
-            "minutes_freed_by_day": [round(float(x), 3) for x in self.total],
+            "minutes_freed_by_day": tuple(round(float(x), 3) for x in self.total),
         }
 
 
@@ -327,6 +327,26 @@ def month_saving(sm: StreamMonth, before: np.ndarray, freed: np.ndarray,
             f"{_blocks(end_a)} blocks ({money(end_saving)}/month from then on, while the "
             "account keeps its growth)")
     return MonthSaving(saving, end_saving, as_json(figures), text)
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The engine's price of several inputs' changes together, and each one's part (in
+    proportion to `weights`, the minutes each frees by the month end)."""
+
+    priced: MonthSaving
+    weights: dict[str, float]
+    shares: dict[str, Decimal]  # the next month's saving, split
+    end_shares: dict[str, Decimal]  # the month-end saving, split
+
+    @classmethod
+    def of(cls, priced: MonthSaving, weights: dict[str, float]) -> Pricing:
+        return cls(priced, weights, split_saving(priced.saving, weights),
+                   split_saving(priced.month_end_saving, weights))
+
+    def proposed(self, uid: str) -> bool:
+        """Whether the input's part saves anything, next month or from the month end."""
+        return self.shares[uid] > 0 or self.end_shares[uid] > 0
 
 
 def _blocks(bill: Bill) -> str:

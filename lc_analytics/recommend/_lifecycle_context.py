@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -51,6 +52,52 @@ DEFAULT_ABORT_RULE = {"ID": "Default Multipart Abort Rule", "Status": "Enabled",
                       "Filter": {"Prefix": ""},
                       "AbortIncompleteMultipartUpload": {"DaysAfterInitiation":
                                                          ABORT_MULTIPART_DAYS}}
+
+
+@dataclass(frozen=True)
+class LifecycleRule:
+    """The rule's parameters: the transition and expiry days evaluated, and the object-days
+    an expiry needs observed (with no read) at its age."""
+
+    candidate_days: tuple[int, ...] = CANDIDATE_DAYS
+    min_exposed_object_days: int = MIN_EXPOSED_OBJECT_DAYS
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One priced change for a bucket/prefix: a new rule, or a change of an existing one.
+
+    `figures` is its row of `lifecycle_candidates` / `existing_rule_reviews` (the engine's
+    saving, the marginal saving, the quantities behind them)."""
+
+    figures: dict[str, Any]
+    rule_text: str
+    sku_delta: dict[str, str]  # SKU -> cost change, as text
+    bill_before: Decimal
+    bill_after: Decimal
+    new_rule: dict[str, Any] | None = None  # the S3 rule a new-rule candidate adds
+    change: dict[str, Any] | None = None  # {"ID", "transition_days"} of a reviewed rule
+
+    @property
+    def bucket(self) -> str:
+        return str(self.figures["bucket"])
+
+    @property
+    def prefix(self) -> str:
+        return str(self.figures["prefix"])
+
+    @property
+    def saving(self) -> Decimal:
+        return Decimal(self.figures["saving"])
+
+    @property
+    def proposable(self) -> bool:
+        return bool(self.figures["proposable"])
+
+    @property
+    def rank(self) -> tuple[Decimal, Decimal]:
+        """How candidates of one prefix compare: the engine's saving, then the marginal."""
+        return self.saving, Decimal(self.figures["marginal_saving"])
 
 
 @dataclass

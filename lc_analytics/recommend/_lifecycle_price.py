@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,12 +21,21 @@ from ..costs.engine import (
     price_period,
 )
 from ..costs.pricebook import PriceBook
-from ._lifecycle_context import DEFAULT_ABORT_RULE, _Context, _covering, _removals
+from ._lifecycle_context import (
+    DEFAULT_ABORT_RULE,
+    Candidate,
+    LifecycleRule,
+    _Context,
+    _covering,
+    _removals,
+)
 
 # --- candidates ------------------------------------------------------------------------------
 
 def _prefix_candidates(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
-                       days: tuple[int, ...], min_exposed: int):
+                       rule: LifecycleRule) -> Iterator[Candidate]:
+    """Every new rule evaluated for the prefix (transition N, expiry M, or both)."""
+    days, min_exposed = rule.candidate_days, rule.min_exposed_object_days
     has_t, has_e = _covering(ctx.rules, bucket, prefix)
     reads = ctx.reads[(ctx.reads["bucket"] == bucket) & ctx.reads["key"].str.startswith(prefix)]
     exposure = _exposure(objs, ctx.read_days)
@@ -81,14 +92,14 @@ def _with_rule(objs: pd.DataFrame, n: int | None, m: int | None) -> pd.DataFrame
 
 def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
               reads: pd.DataFrame, n: int | None, m: int | None, has_t: int | None,
-              has_e: int | None, exposure) -> tuple[dict, dict]:
+              has_e: int | None, exposure) -> Candidate:
     first, nxt, book = ctx.first, ctx.nxt, ctx.book
     before = objs
     after = _with_rule(objs, n, m)
     ch = _price_change(ctx, bucket, before, after, reads)
-    dframe, moved_to_ia, transitions = ch["dframe"], ch["moved_to_ia"], ch["transitions"]
-    retr_a, retr_b, bill_after = ch["retr_a"], ch["retr_b"], ch["bill_after"]
-    saving, marginal, sku_delta = ch["saving"], ch["marginal"], ch["sku_delta"]
+    dframe, moved_to_ia, transitions = ch.dframe, ch.moved_to_ia, ch.transitions
+    retr_a, retr_b, bill_after = ch.retr_a, ch.retr_b, ch.bill_after
+    saving, marginal, sku_delta = ch.saving, ch.marginal, ch.sku_delta
 
     n_days = (nxt - first).days
     gbm = Decimal(book.rule("bytes_per_gb")) * n_days
@@ -125,13 +136,28 @@ def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
         "saving": saving, "marginal_saving": marginal, "proposable": proposable,
         "reason": reason, "rule": rule_text,
     }
-    extra = {"rule": _new_rule(prefix, n, m), "rule_text": rule_text, "sku_delta": sku_delta,
-             "bill_before": ctx.bill.total, "bill_after": bill_after.total}
-    return row, extra
+    return Candidate(figures=row, rule_text=rule_text, sku_delta=sku_delta,
+                     bill_before=ctx.bill.total, bill_after=bill_after.total,
+                     new_rule=_new_rule(prefix, n, m))
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    """The priced period re-priced with a bucket's objects under other rules."""
+
+    dframe: pd.DataFrame  # storage bytes after - before, per synced day and class
+    moved_to_ia: int  # reads now billed at IA Class B
+    transitions: int  # IA Class A transitions a month, after - before
+    retr_a: int  # IA retrieval bytes after
+    retr_b: int  # ... and before
+    bill_after: Bill
+    saving: Decimal  # the engine's bill before - after
+    marginal: Decimal  # the same from quantities x unit prices (no rounding, no free tier)
+    sku_delta: dict[str, str]
 
 
 def _price_change(ctx: _Context, bucket: str, before: pd.DataFrame, after: pd.DataFrame,
-                  reads: pd.DataFrame) -> dict[str, Any]:
+                  reads: pd.DataFrame) -> PriceChange:
     """The priced period re-priced account-wide with `before` (objects of one bucket, as they
     are) replaced by `after` (the same objects under other rules): storage on the synced days,
     reads' class and retrieval, transitions and the IA minimum."""
@@ -186,9 +212,8 @@ def _price_change(ctx: _Context, bucket: str, before: pd.DataFrame, after: pd.Da
     saving = ctx.bill.total - bill_after.total
     marginal = _marginal(ctx.bill, book) - _marginal(bill_after, book)
     sku_delta = _sku_delta(ctx.bill, bill_after)
-    return {"dframe": dframe, "moved_to_ia": moved_to_ia, "transitions": transitions,
-            "retr_a": retr_a, "retr_b": retr_b, "bill_after": bill_after, "saving": saving,
-            "marginal": marginal, "sku_delta": sku_delta}
+    return PriceChange(dframe, moved_to_ia, transitions, retr_a, retr_b, bill_after, saving,
+                       marginal, sku_delta)
 
 
 def _daily(objs: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:

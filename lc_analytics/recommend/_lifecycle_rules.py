@@ -19,13 +19,13 @@ from ..costs.engine import (
 )
 from ..costs.pricebook import PriceBook
 from ..warehouse import Warehouse
-from ._common import as_json, money, resolve
+from ._common import money, resolve
 from ._lifecycle_context import (
     ABORT_MULTIPART_DAYS,
-    CANDIDATE_DAYS,
     HIGH_CONFIDENCE_READ_DAYS,
     KIND,
-    MIN_EXPOSED_OBJECT_DAYS,
+    Candidate,
+    LifecycleRule,
     _Context,
     _context,
     _current_rules,
@@ -33,6 +33,7 @@ from ._lifecycle_context import (
     age_band,
 )
 from ._lifecycle_price import _merged, _price_change
+from .evidence import AbortRuleEvidence, LifecycleEvidence, RuleChangeEvidence
 from .model import Action, Recommendation
 
 
@@ -60,11 +61,11 @@ def _abort_recommendation(wh: Warehouse, ctx: _Context, bucket: str) -> Recommen
         id=rid, kind=KIND, target_type="bucket_prefix", target=f"{bucket}/",
         action=(f"Restore R2's default rule on {bucket}: abort incomplete multipart uploads "
                 f"{ABORT_MULTIPART_DAYS} days after they start."),
-        evidence=as_json({"bucket": bucket, "pending_multipart_uploads": uploads,
-                          "existing_rules": [r.get("ID") for r in current],
-                          "information_only": True,
-                          "confidence_reason": "the bucket has no abort rule; the parts' bytes "
-                                               "are not reported, so no saving is claimed"}),
+        evidence=AbortRuleEvidence(
+            bucket=bucket, pending_multipart_uploads=uploads,
+            existing_rules=tuple(r.get("ID") for r in current),
+            confidence_reason="the bucket has no abort rule; the parts' bytes are not "
+                              "reported, so no saving is claimed"),
         rule="every bucket keeps a rule aborting incomplete multipart uploads (R2's default)",
         monthly_saving=Decimal(0),
         saving_computation=("No saving claimed: parts of incomplete multipart uploads are "
@@ -76,19 +77,19 @@ def _abort_recommendation(wh: Warehouse, ctx: _Context, bucket: str) -> Recommen
 
 # --- existing rules -------------------------------------------------------------------------
 
-def _best_reviews(ctx: _Context, days: tuple[int, ...]) -> list[tuple[dict, dict]]:
+def _best_reviews(ctx: _Context, days: tuple[int, ...]) -> list[Candidate]:
     """Per existing transition rule, its most saving proposable change (if any)."""
     best = []
     for cands in _rule_reviews(ctx, days).values():
-        ok = [c for c in cands if c[0]["proposable"]]
+        ok = [c for c in cands if c.proposable]
         if ok:
-            best.append(max(ok, key=lambda c: (c[0]["saving"], c[0]["marginal_saving"])))
+            best.append(max(ok, key=lambda c: c.rank))
     return best
 
 
 def existing_rule_reviews(wh: Warehouse, *, book: PriceBook | str | None = None,
                           as_of: date | str | None = None,
-                          candidate_days: tuple[int, ...] = CANDIDATE_DAYS) -> pd.DataFrame:
+                          rule: LifecycleRule | None = None) -> pd.DataFrame:
     """Every change evaluated for every existing transition rule, with its priced effect.
 
     Columns: bucket, prefix, rule_id, transition_days, new_transition_days (None: the
@@ -98,16 +99,16 @@ def existing_rule_reviews(wh: Warehouse, *, book: PriceBook | str | None = None,
     """
     book, day = resolve(wh, book, as_of)
     ctx = _context(wh, book, day)
-    return pd.DataFrame([row for cands in _rule_reviews(ctx, candidate_days).values()
-                         for row, _ in cands])
+    days = (rule or LifecycleRule()).candidate_days
+    return pd.DataFrame([c.figures for cands in _rule_reviews(ctx, days).values() for c in cands])
 
 
-def _rule_reviews(ctx: _Context, days: tuple[int, ...]) -> dict[str, list[tuple[dict, dict]]]:
+def _rule_reviews(ctx: _Context, days: tuple[int, ...]) -> dict[str, list[Candidate]]:
     """Per enabled rule that moves objects to Infrequent Access (and is the only one moving
     its prefix): the rule's transition removed, or moved later to each of `days` (before its
     expiry), each priced as if changed at the start of the priced period."""
     rules = ctx.rules[ctx.rules["enabled"] & ctx.rules["transition_days"].notna()]
-    out: dict[str, list[tuple[dict, dict]]] = {}
+    out: dict[str, list[Candidate]] = {}
     for rule in rules.itertuples():
         bucket, prefix = rule.bucket, rule.prefix or ""
         others = rules[(rules["bucket"] == bucket) & (rules["rule_id"] != rule.rule_id)]
@@ -128,7 +129,7 @@ def _rule_reviews(ctx: _Context, days: tuple[int, ...]) -> dict[str, list[tuple[
 
 
 def _review(ctx: _Context, rule: Any, objs: pd.DataFrame, reads: pd.DataFrame, n: int,
-            new: int | None) -> tuple[dict, dict]:
+            new: int | None) -> Candidate:
     """One change of an existing transition rule, acting from the start of the priced period:
     objects already in Infrequent Access stay there (R2 never moves them back); those the
     rule moved during the period stay Standard (`new` None) or move `new` days after upload."""
@@ -140,11 +141,11 @@ def _review(ctx: _Context, rule: Any, objs: pd.DataFrame, reads: pd.DataFrame, n
     after["storage_class"] = np.where(after["ia_from"].notna(), IA, STANDARD)
     ch = _price_change(ctx, rule.bucket, objs, after, reads)
     gbm = Decimal(ctx.book.rule("bytes_per_gb")) * (ctx.nxt - ctx.first).days
-    by_cls = ch["dframe"].groupby("storage_class")["bytes"].sum() if len(ch["dframe"]) \
+    by_cls = ch.dframe.groupby("storage_class")["bytes"].sum() if len(ch.dframe) \
         else pd.Series(dtype="int64")
-    saving, marginal = ch["saving"], ch["marginal"]
+    saving, marginal = ch.saving, ch.marginal
     meters = {sku.id: sku.meter for sku in ctx.book.skus(ctx.first)}
-    blocks = -sum((Decimal(v) for k, v in ch["sku_delta"].items()
+    blocks = -sum((Decimal(v) for k, v in ch.sku_delta.items()
                    if meters.get(k) == "operations"), Decimal(0))
     # the bill decides: a positive marginal saving, or whole operation blocks (a million
     # requests each, no free tier in IA) that only this rule's traffic keeps billed
@@ -159,10 +160,10 @@ def _review(ctx: _Context, rule: Any, objs: pd.DataFrame, reads: pd.DataFrame, n
         "objects": len(objs), "ia_objects": int(ia.sum()),
         "ia_bytes": int(objs.loc[ia, "size_bytes"].sum()),
         "transitions_in_period": int(moved.sum()),
-        "transitions_per_month_delta": ch["transitions"],
+        "transitions_per_month_delta": ch.transitions,
         "standard_gb_month_delta": float(Decimal(int(by_cls.get(STANDARD, 0))) / gbm),
         "ia_gb_month_delta": float(Decimal(int(by_cls.get(IA, 0))) / gbm),
-        "retrieval_gb_delta": float(Decimal(ch["retr_a"] - ch["retr_b"])
+        "retrieval_gb_delta": float(Decimal(ch.retr_a - ch.retr_b)
                                     / Decimal(ctx.book.rule("bytes_per_gb"))),
         "saving": saving, "marginal_saving": marginal, "proposable": proposable,
         "operations_blocks_saving": blocks,
@@ -171,10 +172,9 @@ def _review(ctx: _Context, rule: Any, objs: pd.DataFrame, reads: pd.DataFrame, n
                    f"marginal {marginal:.6f})"),
         "rule": text,
     }
-    extra = {"change": {"ID": rule.rule_id, "transition_days": new}, "rule_text": text,
-             "sku_delta": ch["sku_delta"], "bill_before": ctx.bill.total,
-             "bill_after": ch["bill_after"].total}
-    return row, extra
+    return Candidate(figures=row, rule_text=text, sku_delta=ch.sku_delta,
+                     bill_before=ctx.bill.total, bill_after=ch.bill_after.total,
+                     change={"ID": rule.rule_id, "transition_days": new})
 
 
 def _changed(current: list[dict[str, Any]], changes: list[dict[str, Any]]
@@ -200,55 +200,62 @@ def _changed(current: list[dict[str, Any]], changes: list[dict[str, Any]]
     return out
 
 
-def _review_recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
+def _review_recommendation(ctx: _Context, c: Candidate, rid: str,
                            actions: tuple[Action, ...], action_id: str) -> Recommendation:
-    bucket, prefix, rule_id = row["bucket"], row["prefix"], row["rule_id"]
-    sku = ", ".join(f"{k} {'+' if not v.startswith('-') else ''}{v}"
-                    for k, v in extra["sku_delta"].items()) or "no line changes"
+    row = c.figures
+    bucket, prefix, rule_id = c.bucket, c.prefix, str(row["rule_id"])
     computation = (
         f"Engine ({ctx.book.label}) re-prices {_period_label(ctx)} account-wide as if rule "
-        f"'{rule_id}' on {bucket}/{prefix} had been changed at its start ({extra['rule_text']};"
-        f" objects already in Infrequent Access stay there): bill ${extra['bill_before']} -> "
-        f"${extra['bill_after']} = {money(row['saving'])}/month saved (line changes: {sku}). "
+        f"'{rule_id}' on {bucket}/{prefix} had been changed at its start ({c.rule_text};"
+        f" objects already in Infrequent Access stay there): bill ${c.bill_before} -> "
+        f"${c.bill_after} = {money(c.saving)}/month saved (line changes: {_skus(c)}). "
         f"Quantities: {row['transitions_per_month_delta']:+,} transitions (IA Class A, billed "
         f"in whole millions) a month, Standard {row['standard_gb_month_delta']:+.3f} GB-month, "
         f"IA {row['ia_gb_month_delta']:+.3f} GB-month, IA retrieval "
         f"{row['retrieval_gb_delta']:+.3f} GB; marginal (no rounding, no free tier) "
         f"{row['marginal_saving']:.6f}.")
-    confidence = "high" if ctx.r2_complete else "low"
-    evidence = as_json({
-        "bucket": bucket, "prefix": prefix, "existing_rule": rule_id,
-        "rule": extra["rule_text"], "transition_days": row["transition_days"],
-        "new_transition_days": row["new_transition_days"], "expire_days": row["expire_days"],
-        "objects": row["objects"], "ia_objects": row["ia_objects"], "ia_bytes": row["ia_bytes"],
-        "transitions_per_month_delta": row["transitions_per_month_delta"],
-        "standard_gb_month_delta": row["standard_gb_month_delta"],
-        "ia_gb_month_delta": row["ia_gb_month_delta"],
-        "retrieval_gb_delta": row["retrieval_gb_delta"],
-        "sku_cost_delta": extra["sku_delta"], "marginal_saving": row["marginal_saving"],
-        "operations_blocks_saving": row["operations_blocks_saving"],
-        "priced_month": _period_label(ctx), "lifecycle_action": action_id,
-        "confidence_reason": ("the priced period's R2 usage is synced for every day"
-                              if ctx.r2_complete else
-                              "the priced period has R2 storage for only part of its days"),
-        "notes": ctx.notes,
-    })
     text = (f"Change R2 lifecycle rule '{rule_id}' on {bucket} (prefix '{prefix}'): "
-            f"{extra['rule_text']}; it costs more than it saves.")
+            f"{c.rule_text}; it costs more than it saves.")
     if not actions:
         text += f" (Sent with action {action_id}, together with the bucket's other changes.)"
     return Recommendation(
         id=rid, kind=KIND, target_type="bucket_prefix", target=f"{bucket}/{prefix}",
-        action=text, evidence=evidence,
+        action=text, evidence=RuleChangeEvidence(
+            **_rule_fields(ctx, c, action_id), existing_rule=rule_id,
+            new_transition_days=row["new_transition_days"], ia_objects=row["ia_objects"],
+            ia_bytes=row["ia_bytes"], operations_blocks_saving=row["operations_blocks_saving"],
+            confidence_reason=("the priced period's R2 usage is synced for every day"
+                               if ctx.r2_complete else
+                               "the priced period has R2 storage for only part of its days")),
         rule=("every enabled rule moving objects to Infrequent Access is re-priced with its "
               "transition removed or moved later (acting from the priced period's start; IA "
               "objects stay IA); proposed only if the engine-priced saving is positive and "
               "either the marginal saving is too or it comes from whole operation blocks "
               "(a million requests each) only the rule's traffic keeps billed"),
-        monthly_saving=row["saving"], saving_computation=computation,
+        monthly_saving=c.saving, saving_computation=computation,
         viewer_impact=("None: objects stay readable; those not moved to Infrequent Access "
                        "are read at Standard rates, without retrieval fees."),
-        confidence=confidence, actions=actions)
+        confidence="high" if ctx.r2_complete else "low", actions=actions)
+
+
+def _skus(c: Candidate) -> str:
+    return ", ".join(f"{k} {'+' if not v.startswith('-') else ''}{v}"
+                     for k, v in c.sku_delta.items()) or "no line changes"
+
+
+def _rule_fields(ctx: _Context, c: Candidate, action_id: str) -> dict[str, Any]:
+    """The evidence every lifecycle rule records (`R2RuleEvidence`), from its candidate."""
+    row = c.figures
+    return {"bucket": c.bucket, "prefix": c.prefix, "rule": c.rule_text,
+            "transition_days": row["transition_days"], "expire_days": row["expire_days"],
+            "objects": row["objects"],
+            "standard_gb_month_delta": row["standard_gb_month_delta"],
+            "ia_gb_month_delta": row["ia_gb_month_delta"],
+            "retrieval_gb_delta": row["retrieval_gb_delta"],
+            "transitions_per_month_delta": row["transitions_per_month_delta"],
+            "sku_cost_delta": dict(c.sku_delta), "marginal_saving": row["marginal_saving"],
+            "priced_month": _period_label(ctx), "lifecycle_action": action_id,
+            "notes": tuple(ctx.notes)}
 
 
 # --- the recommendation ----------------------------------------------------------------------
@@ -270,17 +277,15 @@ def _by_age(ctx: _Context, bucket: str, prefix: str) -> tuple[pd.Series, pd.Seri
     return reads_by_age, bytes_by_age
 
 
-def _computation(ctx: _Context, row: dict, extra: dict) -> str:
+def _computation(ctx: _Context, c: Candidate) -> str:
     """The engine's re-pricing of the period with the rule, in words."""
-    bucket, prefix = row["bucket"], row["prefix"]
+    row = c.figures
     n, m = row["transition_days"], row["expire_days"]
-    sku = ", ".join(f"{k} {'+' if not v.startswith('-') else ''}{v}"
-                    for k, v in extra["sku_delta"].items()) or "no line changes"
     computation = (
         f"Engine ({ctx.book.label}) re-prices {_period_label(ctx)} account-wide as if "
-        f"'{extra['rule_text']}' had applied to {bucket}/{prefix}: bill ${extra['bill_before']}"
-        f" -> ${extra['bill_after']} = {money(row['saving'])}/month saved (line changes: "
-        f"{sku}). Quantities: Standard {row['standard_gb_month_delta']:+.3f} GB-month, IA "
+        f"'{c.rule_text}' had applied to {c.bucket}/{c.prefix}: bill ${c.bill_before}"
+        f" -> ${c.bill_after} = {money(c.saving)}/month saved (line changes: "
+        f"{_skus(c)}). Quantities: Standard {row['standard_gb_month_delta']:+.3f} GB-month, IA "
         f"{row['ia_gb_month_delta']:+.3f} GB-month, {row['reads_moved_to_ia']:,} reads moved "
         f"to IA Class B, IA retrieval {row['retrieval_gb_delta']:+.3f} GB, "
         f"{row['transitions_per_month_delta']:+,} transitions (IA Class A) a month; marginal "
@@ -294,46 +299,34 @@ def _computation(ctx: _Context, row: dict, extra: dict) -> str:
     return computation
 
 
-def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
-                    actions: tuple[Action, ...], action_id: str) -> Recommendation:
-    bucket, prefix = row["bucket"], row["prefix"]
+def _recommendation(ctx: _Context, c: Candidate, rid: str, actions: tuple[Action, ...],
+                    action_id: str, rule: LifecycleRule) -> Recommendation:
+    row, prefix = c.figures, c.prefix
     n, m = row["transition_days"], row["expire_days"]
     read_span = ((ctx.read_days[1] - ctx.read_days[0]).days + 1) if ctx.read_days else 0
-    reads_by_age, bytes_by_age = _by_age(ctx, bucket, prefix)
-    computation = _computation(ctx, row, extra)
+    reads_by_age, bytes_by_age = _by_age(ctx, c.bucket, prefix)
     confidence = "high" if read_span >= HIGH_CONFIDENCE_READ_DAYS else "medium"
     partial = "" if ctx.r2_complete else (
         f"; low: the priced period {_period_label(ctx)} has R2 storage for only part of its "
         "days, so the saving is understated")
     if partial:
         confidence = "low"
-    evidence = as_json({
-        "bucket": bucket, "prefix": prefix, "rule": extra["rule_text"],
-        "transition_days": n, "expire_days": m,
-        "existing_transition_days": row["existing_transition_days"],
-        "existing_expire_days": row["existing_expire_days"],
-        "objects": row["objects"], "bytes_stored": row["bytes"],
-        "bytes_by_age_days": bytes_by_age.to_dict(),
-        "reads_by_age_days": reads_by_age.to_dict(),
-        "reads_window": [str(d) for d in ctx.read_days] if ctx.read_days else None,
-        "reads_at_or_after_expiry": row["reads_at_or_after_expiry"],
-        "exposed_object_days": row["exposed_object_days"],
-        "priced_month": _period_label(ctx),
-        "standard_gb_month_delta": row["standard_gb_month_delta"],
-        "ia_gb_month_delta": row["ia_gb_month_delta"],
-        "reads_moved_to_ia": row["reads_moved_to_ia"],
-        "retrieval_gb_delta": row["retrieval_gb_delta"],
-        "transitions_per_month_delta": row["transitions_per_month_delta"],
-        "backlog_transitions_once": row["backlog_transitions_once"],
-        "sku_cost_delta": extra["sku_delta"],
-        "marginal_saving": row["marginal_saving"],
-        "lifecycle_action": action_id,
-        "confidence_reason": f"reads observed over {read_span} day(s)"
-                             + ("" if read_span >= HIGH_CONFIDENCE_READ_DAYS else
-                                f" (< {HIGH_CONFIDENCE_READ_DAYS}; R2 keeps 31 days of reads)")
-                             + partial,
-        "notes": ctx.notes,
-    })
+    evidence = LifecycleEvidence(
+        **_rule_fields(ctx, c, action_id),
+        existing_transition_days=row["existing_transition_days"],
+        existing_expire_days=row["existing_expire_days"], bytes_stored=row["bytes"],
+        bytes_by_age_days={str(k): int(v) for k, v in bytes_by_age.items()},
+        reads_by_age_days={str(k): int(v) for k, v in reads_by_age.items()},
+        reads_window=(str(ctx.read_days[0]), str(ctx.read_days[1])) if ctx.read_days
+        else None,
+        reads_at_or_after_expiry=row["reads_at_or_after_expiry"],
+        exposed_object_days=row["exposed_object_days"],
+        reads_moved_to_ia=row["reads_moved_to_ia"],
+        backlog_transitions_once=row["backlog_transitions_once"],
+        confidence_reason=f"reads observed over {read_span} day(s)"
+                          + ("" if read_span >= HIGH_CONFIDENCE_READ_DAYS else
+                             f" (< {HIGH_CONFIDENCE_READ_DAYS}; R2 keeps 31 days of reads)")
+                          + partial)
     if m is not None:
         impact = (f"Objects under {prefix} are deleted {m} days after upload; no object there "
                   f"was read at {m} days or older in the {read_span} day(s) observed "
@@ -341,16 +334,15 @@ def _recommendation(ctx: _Context, row: dict, extra: dict, rid: str,
     else:
         impact = ("No visible change: objects stay readable; reads after "
                   f"{n} days cost IA retrieval and IA Class B rates (counted above).")
-    text = (f"Add an R2 lifecycle rule on {bucket} for prefix '{prefix}': "
-            f"{extra['rule_text']}.")
+    text = f"Add an R2 lifecycle rule on {c.bucket} for prefix '{prefix}': {c.rule_text}."
     if not actions:
         text += f" (Sent with action {action_id}, together with the bucket's other new rules.)"
     return Recommendation(
-        id=rid, kind=KIND, target_type="bucket_prefix", target=f"{bucket}/{prefix}",
+        id=rid, kind=KIND, target_type="bucket_prefix", target=f"{c.bucket}/{prefix}",
         action=text, evidence=evidence,
         rule=("per bucket/prefix, transition after N and/or expire after M days (N, M in "
-              f"{list(CANDIDATE_DAYS)}), expiry only with no read at ages >= M and >= "
-              f"{MIN_EXPOSED_OBJECT_DAYS} object-days observed there; proposed only if the "
+              f"{list(rule.candidate_days)}), expiry only with no read at ages >= M and >= "
+              f"{rule.min_exposed_object_days} object-days observed there; proposed only if the "
               "engine-priced month and the marginal saving are both positive"),
-        monthly_saving=row["saving"], saving_computation=computation, viewer_impact=impact,
+        monthly_saving=c.saving, saving_computation=_computation(ctx, c), viewer_impact=impact,
         confidence=confidence, actions=actions)

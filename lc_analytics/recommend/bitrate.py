@@ -34,6 +34,7 @@ The rule, per live input with at least `min_ingest_recordings` (default 3) recor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -44,14 +45,21 @@ import pandas as pd
 
 from .. import facts
 from .. import readmodel as rm
-from ..costs.engine import Usage, month_bounds, objects_daily_bytes, price_month, price_period
-from ..costs.pricebook import PriceBook, load_book
-from ..costs.usage import TRAILING_DAYS, inventory_objects, period_usage, warehouse_usage
+from ..costs.pricebook import PriceBook
 from ..errors import UsageError
 from ..warehouse import Warehouse
 from ._bandwidth import load_bandwidth
-from ._common import CENT, as_json, money, resolve
+from ._bitrate_price import (
+    DELIVERY_DAYS,
+    ExportsSaving,
+    R2Context,
+    delivery,
+    exports_saving,
+    r2_context,
+)
+from ._common import as_json, money, resolve
 from ._recordings import recordings
+from .evidence import BitrateEvidence
 from .model import Action, Recommendation
 
 #: Cloudflare's live ingest requirement: combined input bitrate, Mbps.
@@ -70,8 +78,6 @@ LOW_BANDWIDTH_TARGET = facts.LOW_BANDWIDTH_TARGET
 LOOKBACK_DAYS = facts.LOOKBACK_DAYS
 #: Recordings an input needs in the window to be judged.
 MIN_INGEST_RECORDINGS = 3
-#: Days of viewing the delivered bytes (AWS comparison) are measured over.
-DELIVERY_DAYS = 30
 
 KIND = "bitrate_ingest"
 STREAM_BILL = ("The Cloudflare Stream bill does not depend on bitrate: Stream charges minutes "
@@ -130,41 +136,98 @@ def _resolution(short_side: int) -> str:
     return "360p"
 
 
+@dataclass(frozen=True)
+class BitrateRule:
+    """The rule's parameters (module constants are the defaults); a target resolution
+    Cloudflare has no recommended encode for is a UsageError."""
+
+    lookback_days: int = LOOKBACK_DAYS
+    bandwidth: str | Path | None = None  # the country bandwidth table (None: built in)
+    low_bandwidth_mbps: float = LOW_BANDWIDTH_MBPS
+    min_low_bandwidth_share: float = MIN_LOW_BANDWIDTH_SHARE
+    tolerance: float = TOLERANCE
+    low_bandwidth_target: str = LOW_BANDWIDTH_TARGET
+    min_ingest_recordings: int = MIN_INGEST_RECORDINGS
+
+    def __post_init__(self) -> None:
+        if self.low_bandwidth_target not in RECOMMENDED_ENCODES:
+            raise UsageError("low_bandwidth_target must be one of "
+                             f"{', '.join(RECOMMENDED_ENCODES)}")
+
+
+@dataclass(frozen=True)
+class Flagged:
+    """One live input the rule found: its ingest profile, why, and the encode proposed."""
+
+    profile: Any  # a row of `ingest_profiles` (attributes: live_input_uid, ingest_mbps, ...)
+    name: str | None
+    reasons: list[str]
+    target_resolution: str
+    target_mbps: float
+
+    @property
+    def factor(self) -> float:
+        """Target / current bitrate: what exports and delivered bytes scale by."""
+        return float(self.target_mbps / self.profile.ingest_mbps)
+
+    @property
+    def breaks_requirements(self) -> bool:
+        return any("Cloudflare's" in r for r in self.reasons)
+
+
+@dataclass(frozen=True)
+class BitratePricing:
+    """The engine's price of the input's exports at the target, and the delivered bytes."""
+
+    exports: ExportsSaving
+    delivery: dict[str, Any]
+
+    @property
+    def monthly(self) -> Decimal:
+        return self.exports.saving if self.exports.saving > 0 else Decimal(0)
+
+
 def recommend_bitrate(wh: Warehouse, *, book: PriceBook | str | None = None,
-                      as_of: date | str | None = None, lookback_days: int = LOOKBACK_DAYS,
-                      bandwidth: str | Path | None = None,
-                      low_bandwidth_mbps: float = LOW_BANDWIDTH_MBPS,
-                      min_low_bandwidth_share: float = MIN_LOW_BANDWIDTH_SHARE,
-                      tolerance: float = TOLERANCE,
-                      low_bandwidth_target: str = LOW_BANDWIDTH_TARGET,
-                      min_ingest_recordings: int = MIN_INGEST_RECORDINGS
-                      ) -> list[Recommendation]:
+                      as_of: date | str | None = None,
+                      rule: BitrateRule | None = None) -> list[Recommendation]:
     """A target resolution and bitrate per live input whose ingest is more than its audience
-    can use, or outside Cloudflare's requirements.
+    can use, or outside Cloudflare's requirements (`rule`: default `BitrateRule()`).
 
     >>> recs = recommend_bitrate(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
     """
-    if low_bandwidth_target not in RECOMMENDED_ENCODES:
-        raise UsageError(f"low_bandwidth_target must be one of {', '.join(RECOMMENDED_ENCODES)}")
+    rule = rule or BitrateRule()
     book, day = resolve(wh, book, as_of)
-    _, _, source = load_bandwidth(bandwidth)
-    prof = ingest_profiles(wh, as_of=day, lookback_days=lookback_days, bandwidth=bandwidth,
-                           low_bandwidth_mbps=low_bandwidth_mbps)
-    out = []
+    flagged = find(wh, day, rule)
+    if not flagged:
+        return []
+    ctx = r2_context(wh, day)
+    _, _, source = load_bandwidth(rule.bandwidth)
+    return [explain_input(f, price(ctx, f, book, day), ctx, rule, source) for f in flagged]
+
+
+def find(wh: Warehouse, day: date, rule: BitrateRule) -> list[Flagged]:
+    """The rule: inputs with enough recordings whose ingest breaks the requirements, or is
+    above the recommended encode while their audience is mostly low-bandwidth."""
+    prof = ingest_profiles(wh, as_of=day, lookback_days=rule.lookback_days,
+                           bandwidth=rule.bandwidth, low_bandwidth_mbps=rule.low_bandwidth_mbps)
     names = rm.live_inputs(wh, history=True).set_index("uid")["name"]
-    ctx: dict[str, Any] = {}
+    out = []
     for p in prof.itertuples():
-        if p.recordings < min_ingest_recordings:
+        if p.recordings < rule.min_ingest_recordings:
             continue
-        reasons, target = _judge(p, min_low_bandwidth_share, tolerance, low_bandwidth_target)
-        if not reasons:
-            continue
-        if not ctx:
-            ctx.update(_r2_context(wh, day))
-        out.append(_recommendation(wh, p, names.get(p.live_input_uid), reasons, target, day,
-                                   book, ctx, source, low_bandwidth_mbps,
-                                   min_low_bandwidth_share, tolerance))
+        reasons, (res, mbps) = _judge(p, rule.min_low_bandwidth_share, rule.tolerance,
+                                      rule.low_bandwidth_target)
+        if reasons:
+            out.append(Flagged(p, names.get(p.live_input_uid), reasons, res, mbps))
     return out
+
+
+def price(ctx: R2Context, f: Flagged, book: PriceBook, day: date) -> BitratePricing:
+    """The engine's R2 bill with the input's exports at the target; delivered bytes."""
+    uid = f.profile.live_input_uid
+    uid_videos = set(ctx.recordings_of.get(uid, set()))
+    return BitratePricing(exports_saving(ctx, uid, f.factor, book),
+                          delivery(ctx, uid_videos | {uid}, f.factor, day))
 
 
 def _judge(p, min_share: float, tolerance: float,
@@ -189,189 +252,78 @@ def _judge(p, min_share: float, tolerance: float,
     return reasons, target
 
 
-# --- quantities ------------------------------------------------------------------------------
-
-def _r2_context(wh: Warehouse, day: date) -> dict[str, Any]:
-    """R2 usage to price exports with: the last complete month, or, when the warehouse does
-    not hold it whole (a first sync keeps 31 days of R2), the last 30 days up to `day`."""
-    first, nxt = month_bounds(day)
-    if day + timedelta(days=1) < nxt:
-        first, nxt = month_bounds(first - timedelta(days=1))
-    mu = warehouse_usage(wh, first)
-    usage, priced = mu.usage, f"{first:%Y-%m}"
-    if not mu.r2_complete:
-        nxt = day + timedelta(days=1)
-        first = nxt - timedelta(days=TRAILING_DAYS)
-        usage, priced = period_usage(wh, first, day), f"{first} to {day}"
-    objs = inventory_objects(wh)
-    reads = rm.r2_object_reads(wh, first, nxt - timedelta(days=1), objects=objs)
-    reads = reads.loc[reads["action_type"] == "GetObject", ["date", "bucket", "key", "requests"]]
-    every = rm.videos(wh, history=True)
-    videos = every.loc[every["duration_seconds"] > 0, ["uid", "size_bytes", "duration_seconds"]]
-    viewed = rm.viewing(wh, day - timedelta(days=DELIVERY_DAYS - 1), day)
-    views = viewed.groupby("uid", as_index=False)["minutes"].sum()
-    return {"first": first, "nxt": nxt, "usage": usage, "objects": objs, "reads": reads,
-            "videos": videos, "views": views, "notes": mu.notes, "priced": priced,
-            "recordings_of": every.groupby("live_input_uid")["uid"].agg(set).to_dict()}
-
-
-def _exports_saving(ctx: dict[str, Any], uid: str, factor: float,
-                    book: PriceBook) -> tuple[Decimal, str, dict[str, Any]]:
-    first, nxt, usage, objs = ctx["first"], ctx["nxt"], ctx["usage"], ctx["objects"]
-    mine = objs[objs["key"].str.startswith(f"exports/{uid}/")]
-    info: dict[str, Any] = {"objects": len(mine),
-                            "bytes_stored": int(mine.loc[mine["stored_until"].isna(),
-                                                         "size_bytes"].sum())}
-    if not len(mine):
-        return Decimal(0), "no MP4 exports of this input in R2", info
-    scaled = mine.assign(size_bytes=(mine["size_bytes"] * factor).round().astype(np.int64))
-    storage = usage.frame("r2_storage", ["date", "bucket", "storage_class", "bytes"])
-    parts = [storage]
-    for bucket, grp in mine.groupby("bucket"):
-        d = objects_daily_bytes(scaled.loc[grp.index], first, nxt).set_index(
-            ["date", "storage_class"])["bytes"] - objects_daily_bytes(grp, first, nxt) \
-            .set_index(["date", "storage_class"])["bytes"]
-        d = d.reset_index()
-        days = set(pd.to_datetime(storage.loc[storage["bucket"] == bucket, "date"]).dt.date)
-        parts.append(d[d["date"].isin(days)].assign(bucket=bucket))
-    reads = ctx["reads"].merge(mine[["bucket", "key", "size_bytes", "ia_from"]],
-                               on=["bucket", "key"])
-    ia = reads["ia_from"].notna() & (pd.to_datetime(reads["date"]).dt.tz_localize("UTC")
-                                     >= reads["ia_from"].dt.floor("D"))
-    got = reads[ia].assign(bytes=reads["requests"] * reads["size_bytes"])
-    by_bucket = got.groupby("bucket")["bytes"].sum()
-    deltas = [{"date": first, "bucket": b, "bytes": int(round(float(x) * (factor - 1)))}
-              for b, x in by_bucket.items() if x]
-    retr_delta = sum(d["bytes"] for d in deltas)
-    retrieval = usage.frame("r2_retrieval", ["date", "bucket", "bytes"])
-    if deltas:
-        retrieval = pd.concat([retrieval, pd.DataFrame(deltas)], ignore_index=True)
-    removals = usage.frame("r2_ia_removals", ["size_bytes", "ia_from", "removed_at"])
-    after = Usage(r2_storage=pd.concat(parts, ignore_index=True), r2_retrieval=retrieval,
-                  r2_operations=usage.r2_operations, r2_ia_removals=removals)
-    before = Usage(r2_storage=storage, r2_retrieval=usage.r2_retrieval,
-                   r2_operations=usage.r2_operations, r2_ia_removals=removals)
-    last = nxt - timedelta(days=1)
-    b, a = price_period(before, first, last, book), price_period(after, first, last, book)
-    saving = b.total - a.total
-    info.update({"priced_month": ctx["priced"], "bill_before": b.total,
-                 "bill_after": a.total, "retrieval_bytes_delta": retr_delta})
-    text = (f"engine ({book.label}) re-prices {ctx['priced']} R2 account-wide with this input's "
-            f"{len(mine)} MP4 exports at {factor:.3f} x their size: {money(b.total)} -> "
-            f"{money(a.total)} = "
-            f"{money(saving)}/month")
-    return saving, text, info
-
-
-def _delivery(ctx: dict[str, Any], uid_videos: set[str], factor: float,
-              day: date) -> dict[str, Any]:
-    """Bytes delivered in the last DELIVERY_DAYS days at each video's ingest bitrate, and the
-    AWS alternative's egress price before and after (information: Stream does not bill it)."""
-    v = ctx["views"].merge(ctx["videos"], on="uid")
-    per_min = v["size_bytes"] / v["duration_seconds"] * 60
-    total = float((v["minutes"] * per_min).sum())
-    mine = v["uid"].isin(uid_videos)
-    input_bytes = float((v.loc[mine, "minutes"] * per_min[mine]).sum())
-    after = total - input_bytes * (1 - factor)
-    aws = load_book("aws")
-    month = month_bounds(day + timedelta(days=1))[0]
-
-    def price(b: float) -> Decimal:
-        return price_month(Usage(egress=[{"date": month, "bytes": int(round(b))}]), month,
-                           aws).total
-    before_cost, after_cost = price(total), price(after)
-    return {"days": DELIVERY_DAYS, "input_bytes": int(input_bytes),
-            "input_bytes_after": int(input_bytes * factor),
-            "account_bytes": int(total), "account_bytes_after": int(after),
-            "aws_book": aws.label, "aws_egress_cost": before_cost.quantize(CENT),
-            "aws_egress_cost_after": after_cost.quantize(CENT),
-            "aws_egress_saving": (before_cost - after_cost).quantize(CENT),
-            "note": "bytes at the ingest bitrate for every minute viewed (what a self-hosted "
-                    "delivery without a lower ladder would send); Stream does not bill them"}
-
-
-def _recommendation(wh: Warehouse, p, name: str | None, reasons: list[str],
-                    target: tuple[str, float], day: date, book: PriceBook,
-                    ctx: dict[str, Any], source: str, low_mbps: float, min_share: float,
-                    tolerance: float) -> Recommendation:
-    uid = p.live_input_uid
+def explain_input(f: Flagged, pricing: BitratePricing, ctx: R2Context, rule: BitrateRule,
+                  source: str) -> Recommendation:
+    """The recommendation for one flagged input: its evidence, words and manual action."""
+    p, uid = f.profile, f.profile.live_input_uid
     rid = f"{KIND}:{uid}"
-    t_res, t_mbps = target
-    factor = t_mbps / p.ingest_mbps
-    saving, exports_text, exports = _exports_saving(ctx, uid, factor, book)
-    uid_videos = set(ctx["recordings_of"].get(uid, set()))
-    delivery = _delivery(ctx, uid_videos | {uid}, factor, day)
-    gb_h = p.ingest_mbps * 3600 / 8 / 1000
-    gb_h_after = t_mbps * 3600 / 8 / 1000
-    monthly = saving if saving > 0 else Decimal(0)
-    information = monthly == 0
-    breaks = any("Cloudflare's" in r for r in reasons)
-    confidence = "high" if breaks else "medium"
-    evidence = _evidence(p, name, reasons, target, ctx, exports, delivery,
-                         (gb_h, gb_h_after), source, low_mbps, information, breaks)
-    computation = (f"{exports_text}. Exports scale with bitrate: {t_mbps:g} / "
-                   f"{p.ingest_mbps:.2f} Mbps = {factor:.3f}; realised gradually, as new "
+    gb_h, gb_h_after = p.ingest_mbps * 3600 / 8 / 1000, f.target_mbps * 3600 / 8 / 1000
+    d = pricing.delivery
+    computation = (f"{pricing.exports.text}. Exports scale with bitrate: {f.target_mbps:g} / "
+                   f"{p.ingest_mbps:.2f} Mbps = {f.factor:.3f}; realised gradually, as new "
                    "exports at the target replace old ones. Information (not counted): bytes "
                    f"delivered in the last {DELIVERY_DAYS} days at the ingest bitrate priced on "
-                   f"the AWS book ({delivery['aws_book']}): "
-                   f"{money(delivery['aws_egress_cost'])} -> "
-                   f"{money(delivery['aws_egress_cost_after'])}. {STREAM_BILL}")
+                   f"the AWS book ({d['aws_book']}): {money(d['aws_egress_cost'])} -> "
+                   f"{money(d['aws_egress_cost_after'])}. {STREAM_BILL}")
     return Recommendation(
         id=rid, kind=KIND, target_type="live_input", target=uid,
-        action=(f"Have the broadcaster of live input '{name or uid}' send {t_res} at "
-                f"{t_mbps:g} Mbps instead of {p.resolution} at {p.ingest_mbps:.1f} Mbps "
-                f"(encoder setting, not an API change). {STREAM_BILL}"),
-        evidence=evidence,
+        action=(f"Have the broadcaster of live input '{f.name or uid}' send "
+                f"{f.target_resolution} at {f.target_mbps:g} Mbps instead of {p.resolution} "
+                f"at {p.ingest_mbps:.1f} Mbps (encoder setting, not an API change). "
+                f"{STREAM_BILL}"),
+        evidence=_evidence(f, pricing, ctx, rule, source, (gb_h, gb_h_after)),
         rule=(f"ingest outside {MIN_INGEST_MBPS:g}-{MAX_INGEST_MBPS:g} Mbps, or above the "
-              f"recommended encode for its resolution by more than {tolerance:.0%} with >= "
-              f"{min_share:.0%} of minutes from countries whose typical mobile download is "
-              f"under {low_mbps:g} Mbps"),
-        monthly_saving=monthly, saving_computation=computation,
+              f"recommended encode for its resolution by more than {rule.tolerance:.0%} with "
+              f">= {rule.min_low_bandwidth_share:.0%} of minutes from countries whose typical "
+              f"mobile download is under {rule.low_bandwidth_mbps:g} Mbps"),
+        monthly_saving=pricing.monthly, saving_computation=computation,
         viewer_impact=(f"{p.low_bandwidth_share:.0%} of its {p.minutes_viewed:,.0f} minutes "
                        "come from low-bandwidth countries; Stream re-encodes the stream into "
                        "its own ladder, so viewers lose at most the 1080p rendition where the "
                        f"target is lower. Data use at the ingest bitrate: {gb_h:.2f} GB per "
                        f"hour now, {gb_h_after:.2f} GB per hour at the target."),
-        confidence=confidence,
+        confidence="high" if f.breaks_requirements else "medium",
         actions=(Action(
             id=f"manual:encoder:{uid}", kind="manual", resource=uid,
             current={"resolution": p.resolution, "bitrate_mbps": round(p.ingest_mbps, 2)},
-            proposed={"resolution": t_res, "bitrate_mbps": t_mbps,
+            proposed={"resolution": f.target_resolution, "bitrate_mbps": f.target_mbps,
                       "how": "change the encoder settings (OBS, hardware encoder); the API "
                              "cannot"},
-            why="; ".join(reasons), recommendation_id=rid),))
+            why="; ".join(f.reasons), recommendation_id=rid),))
 
 
-def _evidence(p: Any, name: str | None, reasons: list[str], target: tuple[str, float],
-              ctx: dict[str, Any], exports: dict[str, Any], delivery: dict[str, Any],
-              data_gb_per_hour: tuple[float, float], source: str, low_mbps: float,
-              information: bool, breaks: bool) -> dict[str, Any]:
-    """The input's measured ingest and audience, and what the target changes (JSON)."""
-    t_res, t_mbps = target
+def _evidence(f: Flagged, pricing: BitratePricing, ctx: R2Context, rule: BitrateRule,
+              source: str, data_gb_per_hour: tuple[float, float]) -> BitrateEvidence:
+    """The input's measured ingest and audience, and what the target changes."""
+    p = f.profile
     gb_h, gb_h_after = data_gb_per_hour
-    return as_json({
-        "live_input": p.live_input_uid, "live_input_name": name, "recordings": p.recordings,
-        "ingest_mbps_median": round(p.ingest_mbps, 3),
-        "ingest_mbps_p10_p90": [round(p.ingest_mbps_p10, 3), round(p.ingest_mbps_p90, 3)],
-        "resolution": p.resolution, "width": p.width, "height": p.height,
-        "recommended_encode_mbps": RECOMMENDED_ENCODES[p.resolution][1],
-        "requirement_mbps": [MIN_INGEST_MBPS, MAX_INGEST_MBPS],
-        "target": {"resolution": t_res, "bitrate_mbps": t_mbps},
-        "reasons": reasons,
-        "minutes_viewed": p.minutes_viewed, "low_bandwidth_minutes": p.low_bandwidth_minutes,
-        "low_bandwidth_share": round(p.low_bandwidth_share, 4),
-        "minutes_by_country": p.minutes_by_country,
-        "low_bandwidth_threshold_mbps": low_mbps, "bandwidth_source": source,
-        "mp4_exports": exports, "delivery": delivery,
-        "viewer_data_gb_per_hour": {"current": round(gb_h, 3), "target": round(gb_h_after, 3)},
-        "stream_bill": STREAM_BILL,
-        "information_only": information,
-        "priced_month": ctx["priced"],
-        "usage_notes": ctx.get("notes", []),
-        "confidence_reason": ("measured ingest outside the requirement" if breaks else
-                              "measured ingest and audience, but the country bandwidth table "
-                              "is an approximate assumption"),
-    })
+    return BitrateEvidence(
+        live_input=p.live_input_uid, live_input_name=f.name, recordings=p.recordings,
+        ingest_mbps_median=round(p.ingest_mbps, 3),
+        ingest_mbps_p10_p90=(round(p.ingest_mbps_p10, 3), round(p.ingest_mbps_p90, 3)),
+        resolution=p.resolution, width=_int(p.width), height=_int(p.height),
+        recommended_encode_mbps=RECOMMENDED_ENCODES[p.resolution][1],
+        requirement_mbps=(MIN_INGEST_MBPS, MAX_INGEST_MBPS),
+        target={"resolution": f.target_resolution, "bitrate_mbps": f.target_mbps},
+        reasons=tuple(f.reasons),
+        minutes_viewed=p.minutes_viewed, low_bandwidth_minutes=p.low_bandwidth_minutes,
+        low_bandwidth_share=round(p.low_bandwidth_share, 4),
+        minutes_by_country=dict(p.minutes_by_country),
+        low_bandwidth_threshold_mbps=rule.low_bandwidth_mbps, bandwidth_source=source,
+        mp4_exports=as_json(pricing.exports.info), delivery=as_json(pricing.delivery),
+        viewer_data_gb_per_hour={"current": round(gb_h, 3), "target": round(gb_h_after, 3)},
+        stream_bill=STREAM_BILL,
+        information_only=pricing.monthly == 0,
+        priced_month=ctx.priced,
+        usage_notes=tuple(ctx.notes),
+        confidence_reason=("measured ingest outside the requirement" if f.breaks_requirements
+                           else "measured ingest and audience, but the country bandwidth table "
+                           "is an approximate assumption"))
 
 
-__all__ = ["KIND", "STREAM_BILL", "ingest_profiles", "load_bandwidth", "recommend_bitrate"]
+def _int(value: Any) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+__all__ = ["KIND", "STREAM_BILL", "BitratePricing", "BitrateRule", "Flagged", "explain_input",
+           "find", "ingest_profiles", "load_bandwidth", "price", "recommend_bitrate"]

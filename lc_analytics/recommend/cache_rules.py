@@ -1,6 +1,6 @@
 """Cache rules: a path prefix serving static content that the CDN barely caches, and no rule.
 
-The rule, per zone, host and path prefix, over the last `lookback_days` (default 7) of synced
+The rule, per zone, host and path prefix, over the last `cache_lookback_days` (default 7) of synced
 hourly traffic:
 
 - static: at least `min_static_share` (90%) of its requests are for files with an extension
@@ -27,7 +27,7 @@ saving is $0 and the bytes are the evidence.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -41,6 +41,7 @@ from ..readmodel.zone import zone_cache_rules, zone_hourly
 from ..sources.zone import rule_body, rule_from_record
 from ..warehouse import Warehouse
 from ._common import money, pct
+from ._evidence_base import EvidenceBase, evidence_for
 from .model import Action, Recommendation
 
 KIND = "cache_rule"
@@ -69,14 +70,17 @@ class CacheRuleParams:
     max_hit_ratio: float = MAX_HIT_RATIO
     min_static_share: float = MIN_STATIC_SHARE
     min_requests: int = MIN_REQUESTS
-    lookback_days: int = LOOKBACK_DAYS
+    cache_lookback_days: int = LOOKBACK_DAYS
     edge_ttl_seconds: int = EDGE_TTL_SECONDS
     browser_ttl_seconds: int = BROWSER_TTL_SECONDS
+    origin_egress_usd_per_gb: Decimal | None = None  # prices the origin bytes saved
 
 
-@dataclass(frozen=True)
-class CacheRuleEvidence:
-    """What was measured on the prefix, and what the rule is expected to change."""
+@evidence_for(KIND)
+@dataclass(frozen=True, kw_only=True)
+class CacheRuleEvidence(EvidenceBase):
+    """What was measured on the prefix, and what the rule is expected to change; `explain`
+    adds the proposed rule and the confidence's reason."""
 
     zone_id: str
     host: str
@@ -93,6 +97,8 @@ class CacheRuleEvidence:
     expected_hit_ratio_bytes: float
     expected_from: str
     origin_bytes_saved_per_month: int
+    proposed_rule: dict[str, Any] = field(default_factory=dict)
+    confidence_reason: str = ""
 
     def summary(self) -> str:
         return (f"{self.host}{self.prefix}: {self.requests:,} requests ({pct(self.static_share)}"
@@ -100,11 +106,6 @@ class CacheRuleEvidence:
                 f"served from cache, {self.bytes / GB:,.1f} GB from {self.first} to "
                 f"{self.last}; a rule saves the origin about "
                 f"{self.origin_bytes_saved_per_month / GB:,.1f} GB a month")
-
-    def as_json(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["extensions"] = list(self.extensions)
-        return out
 
 
 @dataclass(frozen=True)
@@ -117,34 +118,31 @@ class Candidate:
 
 def recommend_cache_rules(wh: Warehouse, *, book: PriceBook | str | None = None,
                           as_of: date | str | None = None,
-                          max_hit_ratio: float = MAX_HIT_RATIO,
-                          min_static_share: float = MIN_STATIC_SHARE,
-                          min_requests: int = MIN_REQUESTS,
-                          lookback_days: int = LOOKBACK_DAYS,
-                          origin_egress_usd_per_gb: Decimal | None = None,
+                          rule: CacheRuleParams | None = None,
                           origin_book: PriceBook | str | None = None) -> list[Recommendation]:
     """A cache rule for each uncovered static prefix with a low hit ratio (see the module).
 
-    `book` is unused (Cloudflare does not bill this bandwidth); `origin_egress_usd_per_gb` or
-    `origin_book` price the origin's egress.
+    `rule` holds the thresholds, the TTLs and the origin's egress price (default
+    `CacheRuleParams()`); `book` is unused (Cloudflare does not bill this bandwidth); the
+    rule's `origin_egress_usd_per_gb` or `origin_book` price the origin's egress.
 
     >>> recommend_cache_rules(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
     """
-    params = CacheRuleParams(max_hit_ratio, min_static_share, min_requests, lookback_days)
+    params = rule or CacheRuleParams()
     found = find(wh, params, as_of)
-    pricing = _origin_pricing(origin_egress_usd_per_gb, origin_book)
+    pricing = _origin_pricing(params.origin_egress_usd_per_gb, origin_book)
     return [explain(c, price(c, pricing), params) for c in found]
 
 
 def find(wh: Warehouse, params: CacheRuleParams,
          as_of: date | str | None = None) -> list[Candidate]:
-    """The prefixes the rule flags, over the last `lookback_days` of hourly traffic."""
+    """The prefixes the rule flags, over the last `cache_lookback_days` of hourly traffic."""
     last = date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
     h = zone_hourly(wh, last=last)
     if h.empty:
         return []
     last = last or h["date"].max()
-    h = h[h["date"] > last - timedelta(days=params.lookback_days)]
+    h = h[h["date"] > last - timedelta(days=params.cache_lookback_days)]
     h = h.assign(static=h["extension"].isin(STATIC_EXTENSIONS),
                  ok=h["status_class"].isin(["2xx", "3xx"]))
     found = []
@@ -162,11 +160,15 @@ def find(wh: Warehouse, params: CacheRuleParams,
         days = g["date"].nunique()
         saved = max(0.0, stats["bytes"] / days * (expected - stats["hit_ratio_bytes"]))
         found.append(Candidate(CacheRuleEvidence(
-            zone, host, prefix, str(g["date"].min()), str(g["date"].max()),
-            int(stats["requests"]), int(stats["bytes"]), stats["hit_ratio_requests"],
-            stats["hit_ratio_bytes"], stats["static_share"], stats["ok_share"],
-            tuple(sorted(set(g.loc[g["static"], "extension"]))), expected, source,
-            int(saved * MONTH_DAYS)), [rule_from_record(r) for r in rules.to_dict("records")]))
+            zone_id=zone, host=host, prefix=prefix, first=str(g["date"].min()),
+            last=str(g["date"].max()), requests=int(stats["requests"]),
+            bytes=int(stats["bytes"]), hit_ratio_requests=stats["hit_ratio_requests"],
+            hit_ratio_bytes=stats["hit_ratio_bytes"], static_share=stats["static_share"],
+            ok_share=stats["ok_share"],
+            extensions=tuple(sorted(set(g.loc[g["static"], "extension"]))),
+            expected_hit_ratio_bytes=expected, expected_from=source,
+            origin_bytes_saved_per_month=int(saved * MONTH_DAYS)),
+            [rule_from_record(r) for r in rules.to_dict("records")]))
     return found
 
 
@@ -287,11 +289,12 @@ def explain(c: Candidate, priced: Priced, params: CacheRuleParams) -> Recommenda
         action=(f"Add a cache rule for {e.host}{e.prefix}: Cache Everything, edge TTL "
                 f"{params.edge_ttl_seconds // 86_400} days, browser TTL "
                 f"{params.browser_ttl_seconds // 3_600} hours (expression {rule['expression']})"),
-        evidence={**e.as_json(), "proposed_rule": rule,
-                  "confidence_reason": f"{e.requests:,} requests over "
-                                       f"{e.first}..{e.last}, sampled estimates"},
+        evidence=dataclasses.replace(
+            e, proposed_rule=rule,
+            confidence_reason=f"{e.requests:,} requests over {e.first}..{e.last}, sampled "
+                              "estimates"),
         rule=(f"static share >= {pct(params.min_static_share)} (by extension and 2xx/3xx), "
-              f"hit ratio < {pct(params.max_hit_ratio)} over the last {params.lookback_days} "
+              f"hit ratio < {pct(params.max_hit_ratio)} over the last {params.cache_lookback_days} "
               f"days, >= {params.min_requests:,} requests, and no caching rule covers it"),
         monthly_saving=priced.saving, saving_computation=priced.text,
         viewer_impact=("faster responses from the edge; a changed file is served stale for up "

@@ -123,7 +123,7 @@ def r2_age_profile(wh: Warehouse, as_of: date | str,
     alive = alive.assign(age_band=age_band(((clock - alive["c_day"]) // pd.Timedelta(days=1))
                                             .astype(int)))
     out = _by_band(objs, reads, alive)
-    rules = {r.target: str(r.evidence.get("rule", r.action)) for r in recs
+    rules = {r.target: str(getattr(r.evidence, "rule", r.action)) for r in recs
              if r.kind == "r2_lifecycle"}
     out["recommendation"] = [rules.get(f"{b}/{p}", "") for b, p in
                              zip(out["bucket"], out["prefix"], strict=True)]

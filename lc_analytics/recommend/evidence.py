@@ -1,34 +1,73 @@
-"""Typed evidence per recommendation kind: the measured values a report states.
+"""Typed evidence per recommendation kind: the measured values a recommendation carries.
 
-Each recommender stores its evidence as JSON (the plan file and the `recommendations` table
-keep that form); `evidence_of` reads it back once into the kind's dataclass, and a missing
-or mistyped value is an `EvidenceError` naming the recommendation and the field, never a
-silently different sentence. Each dataclass has one `summary()` (the sentence a report
-shows) and `as_json()` (its fields as plain JSON).
+A recommender builds its kind's dataclass where it measures (never a dict read back by
+string keys). `as_json()` gives its fields as plain JSON (the plan file and the
+`recommendations` table keep that form); `evidence_from_json` reads a plan's JSON back once,
+and a missing or mistyped value is an `EvidenceError` naming the recommendation and the field.
+`summary()` is the one sentence a report shows. A new kind: a frozen, keyword-only dataclass
+subclassing `EvidenceBase`, registered with `@evidence_for("kind")`.
+
+>>> e = AbortRuleEvidence(bucket="media", pending_multipart_uploads=2, existing_rules=(),
+...                       confidence_reason="no abort rule")
+>>> evidence_from_json("r2_lifecycle", e.as_json(), "r2_lifecycle:media/") == e
+True
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
-from ..errors import PlanError
-from .model import Recommendation
+from ._evidence_base import (
+    EVIDENCE_TYPES,
+    EvidenceBase,
+    EvidenceError,
+    NoteEvidence,
+    evidence_for,
+    evidence_from_json,
+)
+
+if TYPE_CHECKING:
+    from .model import Recommendation
 
 
-class EvidenceError(PlanError):
-    """A recommendation's evidence lacks a value its kind always records."""
+# --- the Stream recording changes (selectivity, retention) ----------------------------------
 
+@dataclass(frozen=True, kw_only=True)
+class StreamChangeEvidence(EvidenceBase):
+    """What a change to Stream recordings frees in the next billing month, and its price."""
 
-@dataclass(frozen=True)
-class SelectivityEvidence:
-    recordings_in_window: int
-    window_days: int
-    minutes_viewed_in_window: float
-    on_demand_share: float
+    live_input: str
+    live_input_name: str | None
+    broadcasters: tuple[str, ...]
+    current_delete_recording_after_days: int | None
     minutes_freed: float
+    billing_month: str
+    minutes_freed_by_month_end: dict[str, float]
+    recorded_minutes_per_day: float
+    rate_days: int
+    minutes_freed_by_day: tuple[float, ...]
+    month_end_saving: Decimal
+    baseline: dict[str, Any]  # StreamMonth.evidence(): the month's stored minutes unchanged
+    account_level: dict[str, Any]  # MonthSaving.figures: the engine's two bills
+    scheduled_deletions: dict[str, Any]  # count, first, last
+    confidence_reason: str
+
+
+@evidence_for("recording_selectivity")
+@dataclass(frozen=True, kw_only=True)
+class SelectivityEvidence(StreamChangeEvidence):
+    recording_mode: str
+    window_days: int
+    recordings_in_window: int
+    minutes_viewed_in_window: float
+    on_demand_minutes_in_window: float
+    on_demand_share: float
+    stored_recordings: int
+    stored_minutes_scheduled: float
+    recorded_minutes_per_month: float
+    alternative_30_day_retention: dict[str, Any]
 
     def summary(self) -> str:
         return (f"{self.recordings_in_window} recordings in {self.window_days} days: "
@@ -36,19 +75,26 @@ class SelectivityEvidence:
                 f"{self.on_demand_share:.1%} of them on demand; frees "
                 f"{self.minutes_freed:,.0f} stored minutes")
 
-    def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
-
-@dataclass(frozen=True)
-class RetentionEvidence:
+@evidence_for("recording_retention")
+@dataclass(frozen=True, kw_only=True)
+class RetentionEvidence(StreamChangeEvidence):
     policy_days: int
-    current_delete_recording_after_days: int | None
-    minutes_freed: float
-    lost_share_lookback: float
+    stored_recordings: int
+    stored_minutes: float
+    recordings_older_than_policy_now: int
+    minutes_older_than_policy_now: float
     lookback_days: int
-    lost_share_recent: float
+    od_minutes_lookback: float
+    lost_minutes_lookback: float
+    lost_share_lookback: float
     recent_days: int
+    od_minutes_recent: float
+    lost_minutes_recent: float
+    lost_share_recent: float
+    exposed_recordings: int
+    policies: tuple[dict[str, Any], ...]  # every policy evaluated for the input
+    saving_realised: str
 
     def summary(self) -> str:
         now = self.current_delete_recording_after_days
@@ -59,17 +105,42 @@ class RetentionEvidence:
                 f"(last {self.lookback_days} days), "
                 f"{self.lost_share_recent:.1%} (last {self.recent_days})")
 
-    def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+
+# --- the storage runway ----------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class RunwayOption:
+    """One way to keep going: buy blocks, after applying some recommendations first."""
+
+    option: str
+    blocks: int
+    capacity_minutes: float
+    monthly_cost: Decimal  # engine: capacity cost above what is held now
+    peak_minutes: float
+    exhaustion_without_purchase: str | None
+    relies_on: tuple[str, ...]  # recommendation ids applied first
 
 
-@dataclass(frozen=True)
-class RunwayEvidence:
+@evidence_for("storage_runway")
+@dataclass(frozen=True, kw_only=True)
+class RunwayEvidence(EvidenceBase):
+    snapshot_at: str
     stored_minutes: float
     capacity_minutes: float
-    net_growth_per_day: float
     exhaustion_date: str | None
+    days_until_exhaustion: int | None
     exhaustion_interval: tuple[str | None, str | None]
+    added_minutes_per_day: float
+    net_growth_per_day: float
+    horizon_days: int
+    method: str
+    options: tuple[RunwayOption, ...]
+    chosen: str
+    capacity_cost_avoided_vs_buying_only: Decimal
+    relies_on_recommendations: tuple[str, ...]
+    relies_on_actions: dict[str, Any]
+    information_only: bool
+    confidence_reason: str
 
     def summary(self) -> str:
         lo, hi = self.exhaustion_interval
@@ -77,20 +148,51 @@ class RunwayEvidence:
                 f" prepaid minutes used, growing {self.net_growth_per_day:,.0f} a "
                 f"day: full on {self.exhaustion_date} (80%: {lo} to {hi})")
 
-    def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
+# --- R2 lifecycle ----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class LifecycleEvidence:
-    """A proposed or changed rule for a prefix (the objects it covers and their reads)."""
+@dataclass(frozen=True, kw_only=True)
+class R2RuleEvidence(EvidenceBase):
+    """What every lifecycle rule's pricing records: the prefix and the engine's deltas."""
 
+    bucket: str
+    prefix: str
     rule: str
+    transition_days: int | None
+    expire_days: int | None
     objects: int
+    standard_gb_month_delta: float
+    ia_gb_month_delta: float
+    retrieval_gb_delta: float
+    transitions_per_month_delta: int
+    sku_cost_delta: dict[str, str]
+    marginal_saving: Decimal
+    priced_month: str
+    lifecycle_action: str
+    confidence_reason: str
+    notes: tuple[str, ...]
+
+
+@evidence_for("r2_lifecycle")
+@dataclass(frozen=True, kw_only=True)
+class LifecycleEvidence(R2RuleEvidence):
+    """A proposed new rule for a prefix (the objects it covers and their reads)."""
+
+    existing_transition_days: int | None
+    existing_expire_days: int | None
     bytes_stored: int
-    age_days: int | None  # the expiry age, else the transition age
-    reads_at_or_after_expiry: int
+    bytes_by_age_days: dict[str, int]
+    reads_by_age_days: dict[str, int]
     reads_window: tuple[str, str] | None
+    reads_at_or_after_expiry: int
+    exposed_object_days: int | None
+    reads_moved_to_ia: int
+    backlog_transitions_once: int
+
+    @property
+    def age_days(self) -> int | None:
+        """The expiry age, else the transition age."""
+        return self.expire_days or self.transition_days
 
     def summary(self) -> str:
         first, last = self.reads_window or ("?", "?")
@@ -98,20 +200,17 @@ class LifecycleEvidence:
                 f"{self.reads_at_or_after_expiry:,} reads at ages >= {self.age_days} "
                 f"days between {first} and {last}")
 
-    def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
-
-@dataclass(frozen=True)
-class RuleChangeEvidence:
+@evidence_for("r2_lifecycle")
+@dataclass(frozen=True, kw_only=True)
+class RuleChangeEvidence(R2RuleEvidence):
     """A change to an existing lifecycle rule: the objects it covers and what moves."""
 
-    rule: str
-    objects: int
+    existing_rule: str
+    new_transition_days: int | None
     ia_objects: int
-    standard_gb_month_delta: float
-    ia_gb_month_delta: float
-    retrieval_gb_delta: float
+    ia_bytes: int
+    operations_blocks_saving: Decimal
 
     def summary(self) -> str:
         return (f"{self.objects:,} objects under the rule, {self.ia_objects:,} of them in "
@@ -120,17 +219,57 @@ class RuleChangeEvidence:
                 f"{self.ia_gb_month_delta:+.3f} GB-month, IA retrieval "
                 f"{self.retrieval_gb_delta:+.3f} GB")
 
-    def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+
+@evidence_for("r2_lifecycle")
+@dataclass(frozen=True, kw_only=True)
+class AbortRuleEvidence(EvidenceBase):
+    """R2's default multipart-abort rule restored on a bucket that lost it."""
+
+    bucket: str
+    pending_multipart_uploads: int | None
+    existing_rules: tuple[str | None, ...]
+    information_only: bool = True
+    confidence_reason: str
+
+    def summary(self) -> str:
+        pending = ("unknown" if self.pending_multipart_uploads is None
+                   else f"{self.pending_multipart_uploads:,}")
+        return (f"bucket {self.bucket} has no rule aborting incomplete multipart uploads "
+                f"({len(self.existing_rules)} other rule(s)); {pending} upload(s) pending on "
+                "the latest synced day")
 
 
-@dataclass(frozen=True)
-class BitrateEvidence:
-    resolution: str
+# --- bitrate ---------------------------------------------------------------------------------
+
+@evidence_for("bitrate_ingest")
+@dataclass(frozen=True, kw_only=True)
+class BitrateEvidence(EvidenceBase):
+    live_input: str
+    live_input_name: str | None
+    recordings: int
     ingest_mbps_median: float
+    ingest_mbps_p10_p90: tuple[float, float]
+    resolution: str
+    width: int | None
+    height: int | None
     recommended_encode_mbps: float
-    low_bandwidth_share: float
+    requirement_mbps: tuple[float, float]
+    target: dict[str, Any]  # resolution, bitrate_mbps
+    reasons: tuple[str, ...]
     minutes_viewed: float
+    low_bandwidth_minutes: float
+    low_bandwidth_share: float
+    minutes_by_country: dict[str, float]
+    low_bandwidth_threshold_mbps: float
+    bandwidth_source: str
+    mp4_exports: dict[str, Any]  # the exports' objects, bytes and the engine's two bills
+    delivery: dict[str, Any]  # bytes delivered and the AWS egress price (information)
+    viewer_data_gb_per_hour: dict[str, float]
+    stream_bill: str
+    information_only: bool
+    priced_month: str
+    usage_notes: tuple[str, ...]
+    confidence_reason: str
 
     def summary(self) -> str:
         return (f"sends {self.resolution} at {self.ingest_mbps_median:.1f} Mbps "
@@ -138,66 +277,58 @@ class BitrateEvidence:
                 f"{self.low_bandwidth_share:.0%} of its "
                 f"{self.minutes_viewed:,.0f} minutes come from low-bandwidth countries")
 
-    def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+
+# --- billing alerts (lc_analytics.alerts.backstop) -------------------------------------------
+
+@evidence_for("billing_alert_backstop")
+@dataclass(frozen=True, kw_only=True)
+class BackstopEvidence(EvidenceBase):
+    """A service budget mirrored as Cloudflare's own billing_usage_alert policy."""
+
+    budget: str
+    service: str
+    monthly_usd: Decimal
+    destination: str | None  # the webhook destination's name
+    policy_exists: bool
+    confidence_reason: str = "mirrors a service budget of the budgets file"
+
+    def summary(self) -> str:
+        state = "exists and is corrected" if self.policy_exists else "is created"
+        return (f"{self.service} budget {self.budget} (${self.monthly_usd}/month): its "
+                f"Cloudflare billing alert policy {state}, delivered to {self.destination}")
+
+
+@evidence_for("live_events_setup")
+@dataclass(frozen=True, kw_only=True)
+class EventsSetupEvidence(EvidenceBase):
+    """`setup events`: where live-input events and recording webhooks will be sent, and the
+    URLs the account sends to now that the plan replaces."""
+
+    url: str
+    replaces: tuple[str, ...] = ()
+    confidence_reason: str = "setup requested with --url"
+
+    def summary(self) -> str:
+        now = f"; replaces {', '.join(self.replaces)}" if self.replaces else ""
+        return f"send live-input events and recording webhooks to {self.url}{now}"
 
 
 Evidence = (SelectivityEvidence | RetentionEvidence | RunwayEvidence | LifecycleEvidence
-            | RuleChangeEvidence | BitrateEvidence)
+            | RuleChangeEvidence | AbortRuleEvidence | BitrateEvidence | BackstopEvidence
+            | EventsSetupEvidence | NoteEvidence)
 
 
-def evidence_of(rec: Recommendation) -> Evidence | None:
-    """The typed evidence of `rec`; None for a kind whose evidence has no measured values to
-    state (the multipart-upload abort rule).
+def evidence_of(rec: Recommendation) -> EvidenceBase:
+    """The typed evidence of `rec` (what its recommender built).
 
     >>> evidence_of(rec).summary()                                    # doctest: +SKIP
     '80 recordings in 90 days: 44,423 minutes viewed, 0.0% of them on demand; ...'
     """
-    e = rec.evidence
-    try:
-        return _parse(rec.kind, e)
-    except KeyError as exc:
-        raise EvidenceError(f"recommendation {rec.id} ({rec.kind}) has no evidence value "
-                            f"{exc.args[0]!r}; run `lc-analytics recommend` again") from exc
-    except (TypeError, ValueError) as exc:
-        raise EvidenceError(f"recommendation {rec.id} ({rec.kind}) has evidence of the wrong "
-                            f"type: {exc}") from exc
+    return rec.evidence
 
 
-def _parse(kind: str, e: Mapping[str, Any]) -> Evidence | None:
-    if kind == "recording_selectivity":
-        return SelectivityEvidence(int(e["recordings_in_window"]), int(e["window_days"]),
-                                   float(e["minutes_viewed_in_window"]),
-                                   float(e["on_demand_share"]), float(e["minutes_freed"]))
-    if kind == "recording_retention":
-        now = e["current_delete_recording_after_days"]
-        return RetentionEvidence(int(e["policy_days"]), None if now is None else int(now),
-                                 float(e["minutes_freed"]), float(e["lost_share_lookback"]),
-                                 int(e["lookback_days"]), float(e["lost_share_recent"]),
-                                 int(e["recent_days"]))
-    if kind == "storage_runway":
-        lo, hi = e["exhaustion_interval"]
-        return RunwayEvidence(float(e["stored_minutes"]), float(e["capacity_minutes"]),
-                              float(e["net_growth_per_day"]), e["exhaustion_date"], (lo, hi))
-    if kind == "r2_lifecycle" and "bytes_stored" in e:
-        age = e.get("expire_days") or e.get("transition_days")
-        window = e["reads_window"]
-        return LifecycleEvidence(str(e["rule"]), int(e["objects"]), int(e["bytes_stored"]),
-                                 None if age is None else int(age),
-                                 int(e["reads_at_or_after_expiry"] or 0),
-                                 None if window is None else (str(window[0]), str(window[1])))
-    if kind == "r2_lifecycle" and "existing_rule" in e:
-        return RuleChangeEvidence(str(e["rule"]), int(e["objects"]), int(e["ia_objects"]),
-                                  float(e["standard_gb_month_delta"]),
-                                  float(e["ia_gb_month_delta"]),
-                                  float(e["retrieval_gb_delta"]))
-    if kind == "bitrate_ingest":
-        return BitrateEvidence(str(e["resolution"]), float(e["ingest_mbps_median"]),
-                               float(e["recommended_encode_mbps"]),
-                               float(e["low_bandwidth_share"]), float(e["minutes_viewed"]))
-    return None
-
-
-__all__ = ["BitrateEvidence", "Evidence", "EvidenceError", "LifecycleEvidence",
-           "RetentionEvidence", "RuleChangeEvidence", "RunwayEvidence", "SelectivityEvidence",
-           "evidence_of"]
+__all__ = ["EVIDENCE_TYPES", "AbortRuleEvidence", "BackstopEvidence", "BitrateEvidence", "Evidence",
+           "EvidenceBase", "EvidenceError", "LifecycleEvidence", "NoteEvidence",
+           "RetentionEvidence", "RuleChangeEvidence", "RunwayEvidence", "RunwayOption",
+           "SelectivityEvidence",
+           "StreamChangeEvidence", "evidence_for", "evidence_from_json", "evidence_of"]

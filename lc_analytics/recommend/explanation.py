@@ -19,7 +19,6 @@ import pandas as pd
 from ..money import format_usd
 from ..readmodel import live_inputs
 from ..warehouse import Warehouse
-from .evidence import evidence_of
 from .model import Action, Recommendation
 
 #: recommendation kind -> its name in a report
@@ -65,13 +64,12 @@ def explain(rec: Recommendation, target_name: str | None = None) -> Explanation:
     'Stop recording'
     """
     name = target_name or rec.target_name
-    ev = evidence_of(rec)
     return Explanation(
         id=rec.id, kind=rec.kind, title=KIND_TITLES.get(rec.kind, rec.kind),
         target=rec.target, target_name=name, action=rec.action,
         monthly_saving=rec.monthly_saving, saving_text=saving_text(rec),
         confidence=rec.confidence,
-        evidence=ev.summary() if ev is not None else rec.viewer_impact, rule=rec.rule,
+        evidence=rec.evidence.summary(), rule=rec.rule,
         viewer_impact=rec.viewer_impact,
         next_step=f"{KIND_STEPS.get(rec.kind, rec.kind)} {name} "
                   f"({format_usd(rec.monthly_saving)}/month)",

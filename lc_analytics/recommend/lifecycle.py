@@ -64,6 +64,9 @@ from ._lifecycle_context import (
     CANDIDATE_DAYS,
     KIND,
     MIN_EXPOSED_OBJECT_DAYS,
+    Candidate,
+    LifecycleRule,
+    _Context,
     _context,
     _current_rules,
     _groups,
@@ -84,9 +87,7 @@ from .model import Action, Recommendation
 
 def lifecycle_candidates(wh: Warehouse, *, book: PriceBook | str | None = None,
                          as_of: date | str | None = None,
-                         candidate_days: tuple[int, ...] = CANDIDATE_DAYS,
-                         min_exposed_object_days: int = MIN_EXPOSED_OBJECT_DAYS
-                         ) -> pd.DataFrame:
+                         rule: LifecycleRule | None = None) -> pd.DataFrame:
     """Every (bucket, prefix, transition N, expiry M) evaluated, with its priced effect.
 
     Columns: bucket, prefix, transition_days, expire_days, saving (engine), marginal_saving,
@@ -96,60 +97,80 @@ def lifecycle_candidates(wh: Warehouse, *, book: PriceBook | str | None = None,
     """
     book, day = resolve(wh, book, as_of)
     ctx = _context(wh, book, day)
-    rows = []
-    for (bucket, prefix), objs in _groups(ctx.objects):
-        rows += [r for r, _ in _prefix_candidates(ctx, bucket, prefix, objs, candidate_days,
-                                                  min_exposed_object_days)]
-    return pd.DataFrame(rows)
+    rule = rule or LifecycleRule()
+    return pd.DataFrame([c.figures for (bucket, prefix), objs in _groups(ctx.objects)
+                         for c in price(ctx, bucket, prefix, objs, rule)])
 
 
 def recommend_lifecycle(wh: Warehouse, *, book: PriceBook | str | None = None,
                         as_of: date | str | None = None,
-                        candidate_days: tuple[int, ...] = CANDIDATE_DAYS,
-                        min_exposed_object_days: int = MIN_EXPOSED_OBJECT_DAYS
-                        ) -> list[Recommendation]:
+                        rule: LifecycleRule | None = None) -> list[Recommendation]:
     """Lifecycle rules per bucket and prefix that lower the R2 bill, priced by the engine.
 
     >>> recs = recommend_lifecycle(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
-    >>> [(r.target, r.evidence["rule"], r.monthly_saving) for r in recs]          # doctest: +SKIP
+    >>> [(r.target, r.evidence.rule, r.monthly_saving) for r in recs]             # doctest: +SKIP
     """
     book, day = resolve(wh, book, as_of)
     ctx = _context(wh, book, day)
-    best = _best_reviews(ctx, candidate_days)
-    reviewed = {(row["bucket"], row["prefix"]) for row, _ in best}
-    for (bucket, prefix), objs in _groups(ctx.objects):
-        if (bucket, prefix) in reviewed:
-            continue  # its existing rule is changed: no second rule on the same prefix
-        cands = [c for c in _prefix_candidates(ctx, bucket, prefix, objs, candidate_days,
-                                               min_exposed_object_days) if c[0]["proposable"]]
-        if cands:
-            best.append(max(cands, key=lambda c: (c[0]["saving"], c[0]["marginal_saving"])))
-    out = []
-    by_bucket: dict[str, list[tuple[dict, dict]]] = {}
-    for row, extra in sorted(best, key=lambda c: -c[0]["saving"]):
-        by_bucket.setdefault(row["bucket"], []).append((row, extra))
-    for bucket, items in by_bucket.items():
-        current = _current_rules(ctx.rules, bucket)
-        changed = _changed(current, [e["change"] for _, e in items if "change" in e])
-        proposed = _merged(changed, [e["rule"] for _, e in items if "rule" in e])
-        action_id = f"r2.lifecycle:{bucket}"
-        for i, (row, extra) in enumerate(items):
-            rid = f"{KIND}:{bucket}/{row['prefix']}"
-            actions: tuple[Action, ...] = ()
-            if i == 0:
-                actions = (Action(
-                    id=action_id, kind="r2.lifecycle", resource=bucket,
-                    current={"Rules": current}, proposed={"Rules": proposed},
-                    why="; ".join(f"{r['prefix'] or '(whole bucket)'}: {e['rule_text']}"
-                                  for r, e in items),
-                    recommendation_id=rid),)
-            make = _review_recommendation if "change" in extra else _recommendation
-            out.append(make(ctx, row, extra, rid, actions, action_id))
+    rule = rule or LifecycleRule()
+    best = find(ctx, rule)
+    by_bucket: dict[str, list[Candidate]] = {}
+    for c in sorted(best, key=lambda c: -c.saving):
+        by_bucket.setdefault(c.bucket, []).append(c)
+    out = [rec for bucket, items in by_bucket.items()
+           for rec in explain_bucket(ctx, bucket, items, rule)]
     for bucket in _buckets_without_abort(wh, ctx.rules):
         if bucket not in by_bucket:
             out.append(_abort_recommendation(wh, ctx, bucket))
     return out
 
 
-__all__ = ["AGE_BANDS", "CANDIDATE_DAYS", "KIND", "MIN_EXPOSED_OBJECT_DAYS", "age_band",
-           "existing_rule_reviews", "lifecycle_candidates", "recommend_lifecycle"]
+def price(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
+          rule: LifecycleRule) -> list[Candidate]:
+    """Every new rule for the prefix (transition N, expiry M, both) priced by the engine."""
+    return list(_prefix_candidates(ctx, bucket, prefix, objs, rule))
+
+
+def find(ctx: _Context, rule: LifecycleRule) -> list[Candidate]:
+    """The rule: per existing transition rule its best proposable change; per other prefix its
+    best proposable new rule. Here the rule is a price test (proposable = the engine's and the
+    marginal saving positive), so `find` chooses among what `price` priced."""
+    best = _best_reviews(ctx, rule.candidate_days)
+    reviewed = {(c.bucket, c.prefix) for c in best}
+    for (bucket, prefix), objs in _groups(ctx.objects):
+        if (bucket, prefix) in reviewed:
+            continue  # its existing rule is changed: no second rule on the same prefix
+        cands = [c for c in price(ctx, bucket, prefix, objs, rule) if c.proposable]
+        if cands:
+            best.append(max(cands, key=lambda c: c.rank))
+    return best
+
+
+def explain_bucket(ctx: _Context, bucket: str, items: list[Candidate],
+                   rule: LifecycleRule) -> list[Recommendation]:
+    """One recommendation per candidate of the bucket; the first carries the bucket's one
+    `r2.lifecycle` action (every change and new rule together)."""
+    current = _current_rules(ctx.rules, bucket)
+    changed = _changed(current, [c.change for c in items if c.change is not None])
+    proposed = _merged(changed, [c.new_rule for c in items if c.new_rule is not None])
+    action_id = f"r2.lifecycle:{bucket}"
+    out = []
+    for i, c in enumerate(items):
+        rid = f"{KIND}:{bucket}/{c.prefix}"
+        actions: tuple[Action, ...] = ()
+        if i == 0:
+            actions = (Action(
+                id=action_id, kind="r2.lifecycle", resource=bucket,
+                current={"Rules": current}, proposed={"Rules": proposed},
+                why="; ".join(f"{x.prefix or '(whole bucket)'}: {x.rule_text}" for x in items),
+                recommendation_id=rid),)
+        if c.change is not None:
+            out.append(_review_recommendation(ctx, c, rid, actions, action_id))
+        else:
+            out.append(_recommendation(ctx, c, rid, actions, action_id, rule))
+    return out
+
+
+__all__ = ["AGE_BANDS", "CANDIDATE_DAYS", "KIND", "MIN_EXPOSED_OBJECT_DAYS", "LifecycleRule",
+           "age_band", "existing_rule_reviews", "explain_bucket", "find",
+           "lifecycle_candidates", "price", "recommend_lifecycle"]

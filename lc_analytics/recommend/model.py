@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import PlanFileError
+
+if TYPE_CHECKING:
+    from .evidence import EvidenceBase
 
 PLAN_VERSION = 1
 
@@ -25,7 +28,8 @@ class Recommendation:
     """One recommendation: what to change, why (evidence), and what it is worth per month.
 
     `saving_computation` shows the arithmetic behind `monthly_saving` (priced by the same
-    engine as the bill); `evidence` holds the measured values and the rule that fired.
+    engine as the bill); `evidence` holds the measured values, typed per kind (see
+    `evidence.py`; a plan file keeps its `as_json()` form).
     """
 
     id: str  # stable: kind + target, so re-running recommend gives the same ids
@@ -33,12 +37,12 @@ class Recommendation:
     target_type: str  # live_input | broadcaster | video | bucket_prefix | account
     target: str
     action: str  # the proposed change, in words
-    evidence: dict[str, Any]
+    evidence: EvidenceBase
     rule: str  # the rule that fired, in words, with its thresholds
     monthly_saving: Decimal  # USD per month (negative never proposed)
     saving_computation: str
     viewer_impact: str
-    confidence: str  # high | medium | low, with the reason in evidence["confidence_reason"]
+    confidence: str  # high | medium | low, with the reason in evidence.confidence_reason
     actions: tuple[Action, ...] = ()
 
     @property
@@ -46,10 +50,11 @@ class Recommendation:
         """The target as people know it: a live input's name, bucket/prefix, the account."""
         if self.target_type == "account":
             return "the account"
-        return str(self.evidence.get("live_input_name") or self.target)
+        return str(getattr(self.evidence, "live_input_name", None) or self.target)
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["evidence"] = self.evidence.as_json()
         d["monthly_saving"] = str(self.monthly_saving)
         d["actions"] = [a.to_json() for a in self.actions]
         return _jsonable(d)
@@ -117,6 +122,8 @@ class Plan:
     @classmethod
     def read(cls, path: str | Path) -> Plan:
         """Read a plan file; a malformed one is refused with the file and the problem."""
+        from .evidence import EvidenceError  # evidence.py imports this module's neighbours
+
         path = Path(path)
         try:
             data = json.loads(path.read_text())
@@ -134,6 +141,8 @@ class Plan:
             plan = cls(account_id=data["account_id"],
                        created_at=datetime.fromisoformat(data["created_at"]),
                        book=data["book"], recommendations=recs)
+        except EvidenceError as exc:
+            raise PlanFileError(f"plan {path}: {exc}", path=str(path)) from exc
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanFileError(f"plan {path} is not an lc-analytics plan ({exc!r}); run "
                                 "`lc-analytics recommend` to write one", path=str(path)) from exc
@@ -145,9 +154,12 @@ class Plan:
 
 
 def _recommendation(r: dict[str, Any]) -> Recommendation:
+    from .evidence import evidence_from_json  # evidence.py builds on this module's neighbours
+
     return Recommendation(
         id=r["id"], kind=r["kind"], target_type=r["target_type"], target=r["target"],
-        action=r["action"], evidence=r["evidence"], rule=r["rule"],
+        action=r["action"], evidence=evidence_from_json(r["kind"], r["evidence"], r["id"]),
+        rule=r["rule"],
         monthly_saving=Decimal(r["monthly_saving"]),
         saving_computation=r["saving_computation"], viewer_impact=r["viewer_impact"],
         confidence=r["confidence"],

@@ -40,34 +40,29 @@ low otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
-from decimal import Decimal
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from .. import facts
 from ..costs.pricebook import PriceBook
-from ..errors import UsageError
 from ..warehouse import Warehouse
 from ._common import (
     DAY,
     Freed,
-    MonthSaving,
+    Pricing,
     StreamMonth,
     any_freed,
     as_daily,
     as_json,
-    clock,
     freed_by_day,
     money,
     month_saving,
     pct,
     recording_rate,
     resolve,
-    split_saving,
     stream_month,
 )
 from ._recordings import (
@@ -75,21 +70,20 @@ from ._recordings import (
     earliest_deletion,
     live_inputs,
     recordings,
-    retention_value,
     schedule_actions,
-    views_by_age,
 )
+from ._retention_policies import (
+    LOOKBACK_DAYS,
+    POLICIES,
+    RECENT_DAYS,
+    check_policies,
+    retention_policies,
+)
+from .evidence import RetentionEvidence
 from .model import Action, Recommendation
 
-#: deleteRecordingAfterDays values evaluated (the API accepts 30 to 1,096).
-POLICIES: tuple[int, ...] = (facts.RETENTION_DAYS_RANGE[0], 45, 60, 90, 120, 180, 270, 365, 545,
-                              730, facts.RETENTION_DAYS_RANGE[1])
 #: Most on-demand viewing a policy may lose, as a share of on-demand minutes (per window).
 MAX_LOST_SHARE = 0.02
-#: Days of viewing the decay curves are read from (Stream analytics keep 90 days).
-LOOKBACK_DAYS = facts.LOOKBACK_DAYS
-#: The shorter, recent window that must also stay under the threshold.
-RECENT_DAYS = 30
 #: Recordings seen past age N in the window for "high" confidence.
 MIN_EXPOSED = 10
 #: On-demand minutes in the window for "high" confidence.
@@ -98,272 +92,245 @@ MIN_ON_DEMAND_MINUTES = 500.0
 KIND = "recording_retention"
 
 
-def retention_policies(wh: Warehouse, *, as_of: date | str | None = None,
-                       policies: Sequence[int] = POLICIES,
-                       lookback_days: int = LOOKBACK_DAYS,
-                       recent_days: int = RECENT_DAYS) -> pd.DataFrame:
-    """Every policy evaluated for the account, each broadcaster and each live input.
+@dataclass(frozen=True)
+class RetentionRule:
+    """The rule's parameters: the policies evaluated, the on-demand share a policy may lose
+    (in both windows), and the two windows' days."""
 
-    Columns: scope (account | broadcaster | live_input), scope_id, policy_days, current_days,
-    recordings_freed, minutes_freed, od_minutes, lost_minutes, lost_share (the lookback
-    window), od_minutes_recent, lost_minutes_recent, lost_share_recent, exposed (recordings
-    watched at ages >= N inside the window).
+    policies: tuple[int, ...] = POLICIES
+    max_lost_share: float = MAX_LOST_SHARE
+    lookback_days: int = LOOKBACK_DAYS
+    recent_days: int = RECENT_DAYS
 
-    >>> retention_policies(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
-    """
-    _, day = resolve(wh, "cloudflare", as_of)
-    _check_policies(policies)
-    rec = recordings(wh, day)
-    views = views_by_age(wh, day, lookback_days)
-    li = live_inputs(wh).set_index("uid")
-    rows = []
-    scopes: list[tuple[str, str, pd.Series, pd.Series, int | None]] = [
-        ("account", "account", pd.Series(True, rec.index), pd.Series(True, views.index), None)]
-    for creator in sorted(rec["creator"].unique()):
-        scopes.append(("broadcaster", creator, rec["creator"] == creator,
-                       views["creator"] == creator, None))
-    for uid in sorted(rec["live_input_uid"].unique()):
-        current = retention_value(li["delete_recording_after_days"].get(uid)) \
-            if uid in li.index else None
-        scopes.append(("live_input", uid, rec["live_input_uid"] == uid,
-                       views["live_input_uid"] == uid, current))
-    for scope, scope_id, rmask, vmask, current in scopes:
-        rows += _evaluate(rec[rmask], views[vmask], day, policies, lookback_days, recent_days,
-                          scope, scope_id, current)
-    return pd.DataFrame(rows)
+    def __post_init__(self) -> None:
+        check_policies(self.policies)
 
 
-def _evaluate(rec: pd.DataFrame, views: pd.DataFrame, day: date, policies: Iterable[int],
-              lookback_days: int, recent_days: int, scope: str, scope_id: str,
-              current: int | None) -> list[dict]:
-    now = clock(day)
-    recent = views["date"] > day - timedelta(days=recent_days)
-    od = views["age"] >= 1
-    od_all, od_recent = float(views.loc[od, "minutes"].sum()), \
-        float(views.loc[od & recent, "minutes"].sum())
-    stored = rec[rec["stored"]]
-    gone = rec["missing_since"].where(rec["missing_since"].notna(), rec["scheduled_deletion"])
-    window_start = pd.Timestamp(day - timedelta(days=lookback_days - 1), tz="UTC")
-    out = []
-    for n in policies:
-        older = stored[(stored["ready"] + n * DAY <= now)]
-        deadline = (older["ready"] + n * DAY).clip(lower=now + DAY)
-        freed = older[older["scheduled_deletion"].isna() | (older["scheduled_deletion"]
-                                                            > deadline)]
-        reach = rec["created"].dt.floor("D") + n * DAY
-        exposed = int(((reach <= now - DAY) & (reach >= window_start)
-                       & ~(gone <= reach)).sum()
-                      + ((reach < window_start) & ~(gone <= window_start)).sum())
-        lost = views["age"] >= n
-        lost_all, lost_recent = float(views.loc[lost, "minutes"].sum()), \
-            float(views.loc[lost & recent, "minutes"].sum())
-        out.append({
-            "scope": scope, "scope_id": scope_id, "policy_days": n, "current_days": current,
-            "recordings_freed": len(freed), "minutes_freed": float(freed["minutes"].sum()),
-            "od_minutes": od_all, "lost_minutes": lost_all,
-            "lost_share": lost_all / od_all if od_all else 0.0,
-            "od_minutes_recent": od_recent, "lost_minutes_recent": lost_recent,
-            "lost_share_recent": lost_recent / od_recent if od_recent else 0.0,
-            "exposed": exposed,
-        })
-    return out
+@dataclass(frozen=True)
+class PolicyFigures:
+    """One policy evaluated for one live input (a `live_input` row of `retention_policies`)."""
+
+    policy_days: int
+    current_days: int | None
+    recordings_freed: int
+    minutes_freed: float
+    od_minutes: float
+    lost_minutes: float
+    lost_share: float
+    od_minutes_recent: float
+    lost_minutes_recent: float
+    lost_share_recent: float
+    exposed: int
+
+    @classmethod
+    def of(cls, row: pd.Series) -> PolicyFigures:
+        current = row["current_days"]
+        return cls(int(row["policy_days"]), None if pd.isna(current) else int(current),
+                   int(row["recordings_freed"]), float(row["minutes_freed"]),
+                   float(row["od_minutes"]), float(row["lost_minutes"]),
+                   float(row["lost_share"]), float(row["od_minutes_recent"]),
+                   float(row["lost_minutes_recent"]), float(row["lost_share_recent"]),
+                   int(row["exposed"]))
+
+
+@dataclass
+class Chosen:
+    """One live input the rule chose a policy for; once priced, its actions and minutes."""
+
+    uid: str
+    name: str | None
+    policy: PolicyFigures
+    table: pd.DataFrame  # every policy evaluated for the input
+    stored: pd.DataFrame = field(default_factory=pd.DataFrame)  # its stored recordings
+    actions: list[Action] = field(default_factory=list)
+    freed: Freed | None = None
+
+    @property
+    def minutes(self) -> Freed:
+        assert self.freed is not None, "priced before explained"
+        return self.freed
 
 
 def recommend_retention(wh: Warehouse, *, book: PriceBook | str | None = None,
-                        as_of: date | str | None = None,
-                        policies: Sequence[int] = POLICIES,
-                        max_lost_share: float = MAX_LOST_SHARE,
-                        lookback_days: int = LOOKBACK_DAYS, recent_days: int = RECENT_DAYS,
+                        as_of: date | str | None = None, rule: RetentionRule | None = None,
                         skip_live_inputs: Iterable[str] = (),
                         freed_before: float | pd.Series = 0.0) -> list[Recommendation]:
     """A retention policy per live input where one saves storage and loses little viewing.
 
-    `skip_live_inputs` leaves out inputs another recommendation already handles, and
-    `freed_before` says how many stored minutes those free first (per day of the next
-    billing month as a Series by date, or a number for every day), so the account-level
-    pricing of the blocks starts from what remains (recommend_all uses both).
+    `rule`: the thresholds (default `RetentionRule()`). `skip_live_inputs` leaves out inputs
+    another recommendation already handles, and `freed_before` says how many stored minutes
+    those free first (per day of the next billing month as a Series by date, or a number for
+    every day), so the account-level pricing of the blocks starts from what remains
+    (recommend_all uses both).
 
     >>> recs = recommend_retention(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
-    >>> [(r.target, r.evidence["policy_days"], r.monthly_saving) for r in recs]     # doctest: +SKIP
+    >>> [(r.target, r.evidence.policy_days, r.monthly_saving) for r in recs]        # doctest: +SKIP
     """
     book, day = resolve(wh, book, as_of)
-    table = retention_policies(wh, as_of=day, policies=policies, lookback_days=lookback_days,
-                               recent_days=recent_days)
-    if not len(table):
-        return []
-    li = live_inputs(wh).set_index("uid")
-    chosen = find(table, li, set(skip_live_inputs), max_lost_share)
+    rule = rule or RetentionRule()
+    chosen = find(wh, day, rule, set(skip_live_inputs))
     if not chosen:
         return []
-
     sm = stream_month(wh, day)
-    before = sm.baseline - as_daily(freed_before, sm)
-    rec_all = recordings(wh, day)
-    found = {}
-    for uid, row in chosen.items():
-        mine = rec_all[rec_all["live_input_uid"] == uid]
-        stored = mine[mine["stored"]]
-        actions = _actions(uid, int(row["policy_days"]), li.loc[uid], stored, row, day)
-        freed = freed_by_day(mine, actions, sm, rate=recording_rate(mine, day),
-                             kept_now=retention_value(li.loc[uid, "delete_recording_after_days"]),
-                             kept_new=int(row["policy_days"]))
-        found[uid] = (stored, actions, freed)
-    freed_all = sum((f[2].total for f in found.values()), np.zeros(len(sm.days)))
-    priced = month_saving(sm, before, freed_all, book)
-    weights = {uid: f[2].at_month_end for uid, f in found.items()}
-    shares = split_saving(priced.saving, weights)
-    end_shares = split_saving(priced.month_end_saving, weights)
-    out = []
-    for uid, row in chosen.items():
-        if shares[uid] <= 0 and end_shares[uid] <= 0:
-            continue
-        stored, actions, freed = found[uid]
-        out.append(_recommendation(
-            uid, row, table[(table["scope"] == "live_input") & (table["scope_id"] == uid)],
-            li.loc[uid], stored, actions, freed, shares[uid], end_shares[uid], priced,
-            weights, sm, freed_before, max_lost_share, lookback_days, recent_days, policies))
+    pricing = price(wh, chosen, sm, day, book, sm.baseline - as_daily(freed_before, sm))
+    out = [explain_input(c, pricing, sm, rule, freed_before) for c in chosen
+           if pricing.proposed(c.uid)]
     return sorted(out, key=lambda r: (-r.monthly_saving, r.target))
 
 
-def find(table: pd.DataFrame, li: pd.DataFrame, skip: set[str],
-         max_lost_share: float) -> dict[str, pd.Series]:
+def find(wh: Warehouse, day: date, rule: RetentionRule, skip: set[str]) -> list[Chosen]:
     """The rule: per listed live input (not in `skip`), the policy freeing the most stored
     minutes among those shorter than today's setting that lose at most `max_lost_share` of
     on-demand minutes in both windows."""
-    chosen: dict[str, pd.Series] = {}
+    table = retention_policies(wh, as_of=day, policies=rule.policies,
+                               lookback_days=rule.lookback_days, recent_days=rule.recent_days)
+    if not len(table):
+        return []
+    li = live_inputs(wh).set_index("uid")
+    chosen = []
     per_input = table[(table["scope"] == "live_input") & table["scope_id"].isin(li.index)
                       & ~table["scope_id"].isin(skip)]
     for uid, grp in per_input.groupby("scope_id", sort=True):
         current = grp["current_days"].iloc[0]
-        ok = grp[(grp["lost_share"] <= max_lost_share)
-                 & (grp["lost_share_recent"] <= max_lost_share)
+        ok = grp[(grp["lost_share"] <= rule.max_lost_share)
+                 & (grp["lost_share_recent"] <= rule.max_lost_share)
                  & (grp["minutes_freed"] > 0)]
         if current is not None and not pd.isna(current):
             ok = ok[ok["policy_days"] < int(current)]
         if len(ok):
-            chosen[str(uid)] = ok.sort_values(["minutes_freed", "policy_days"],
-                                              ascending=[False, False]).iloc[0]
+            best = ok.sort_values(["minutes_freed", "policy_days"],
+                                  ascending=[False, False]).iloc[0]
+            chosen.append(Chosen(str(uid), li.at[uid, "name"], PolicyFigures.of(best), grp))
     return chosen
 
 
-def _actions(uid: str, n: int, li: pd.Series, stored: pd.DataFrame, row: pd.Series,
-             day: date) -> list[Action]:
+def price(wh: Warehouse, chosen: list[Chosen], sm: StreamMonth, day: date, book: PriceBook,
+          before: np.ndarray) -> Pricing:
+    """Schedule each chosen input's stored recordings for deletion at its policy and price
+    the minutes freed, all inputs together, through the engine (`month_saving`)."""
+    rec_all = recordings(wh, day)
+    for c in chosen:
+        mine = rec_all[rec_all["live_input_uid"] == c.uid]
+        c.stored = mine[mine["stored"]]
+        c.actions = _actions(c, day)
+        c.freed = freed_by_day(mine, c.actions, sm, rate=recording_rate(mine, day),
+                               kept_now=c.policy.current_days, kept_new=c.policy.policy_days)
+    freed_all = sum((c.minutes.total for c in chosen), np.zeros(len(sm.days)))
+    return Pricing.of(month_saving(sm, before, freed_all, book),
+                      {c.uid: c.minutes.at_month_end for c in chosen})
+
+
+def _actions(c: Chosen, day: date) -> list[Action]:
+    n, uid = c.policy.policy_days, c.uid
     rid = f"{KIND}:{uid}"
-    when = (stored["ready"] + n * DAY).clip(lower=earliest_deletion(stored, day))
-    why = (f"recording of live input '{li['name'] or uid}': deleteRecordingAfterDays {n} "
+    when = (c.stored["ready"] + n * DAY).clip(lower=earliest_deletion(c.stored, day))
+    why = (f"recording of live input '{c.name or uid}': deleteRecordingAfterDays {n} "
            "applied to the existing recordings (the setting only governs later streams)")
     actions: list[Action] = [Action(
         id=f"live_input.update:{uid}:deleteRecordingAfterDays", kind="live_input.update",
         resource=uid,
-        current={"deleteRecordingAfterDays": retention_value(li["delete_recording_after_days"])},
+        current={"deleteRecordingAfterDays": c.policy.current_days},
         proposed={"deleteRecordingAfterDays": n},
         why=f"recordings are rarely watched after {n} days "
-            f"({pct(row['lost_share'])} of on-demand minutes)",
+            f"({pct(c.policy.lost_share)} of on-demand minutes)",
         recommendation_id=rid)]
-    return actions + schedule_actions(stored, when, rid, why)
+    return actions + schedule_actions(c.stored, when, rid, why)
 
 
-def _recommendation(uid: str, row: pd.Series, table: pd.DataFrame, li: pd.Series,
-                    stored: pd.DataFrame, actions: list[Action], freed: Freed, saving: Decimal,
-                    end_saving: Decimal, priced: MonthSaving, weights: dict[str, float],
-                    sm: StreamMonth, freed_before: float | pd.Series, max_lost_share: float,
-                    lookback_days: int, recent_days: int,
-                    policies: Sequence[int]) -> Recommendation:
-    n = int(row["policy_days"])
-    current = retention_value(li["delete_recording_after_days"])
-    rid = f"{KIND}:{uid}"
-    sched = [a for a in actions if a.kind == "video.schedule_deletion"]
-    creators = sorted(set(stored["creator"])) if len(stored) else []
-    exposed = int(row["exposed"])
-    confidence, reason = _confidence(row, n)
-    fe = freed.evidence(sm)
-    computation = _computation(n, freed, fe, saving, end_saving, priced, weights, sm,
-                               freed_before)
-    evidence = as_json({
-        "live_input": uid, "live_input_name": li["name"], "broadcasters": creators,
-        "current_delete_recording_after_days": current, "policy_days": n,
-        "stored_recordings": len(stored), "stored_minutes": round(float(stored["minutes"]
-                                                                         .sum()), 3),
-        "recordings_older_than_policy_now": int(row["recordings_freed"]),
-        "minutes_older_than_policy_now": round(float(row["minutes_freed"]), 3),
-        "minutes_freed": round(freed.at_month_end, 3),
-        **fe,
-        "month_end_saving": end_saving,
-        "baseline": sm.evidence(), "account_level": priced.figures,
-        "lookback_days": lookback_days, "od_minutes_lookback": row["od_minutes"],
-        "lost_minutes_lookback": row["lost_minutes"],
-        "lost_share_lookback": round(float(row["lost_share"]), 6),
-        "recent_days": recent_days, "od_minutes_recent": row["od_minutes_recent"],
-        "lost_minutes_recent": row["lost_minutes_recent"],
-        "lost_share_recent": round(float(row["lost_share_recent"]), 6),
-        "exposed_recordings": exposed,
-        "scheduled_deletions": deletion_span(sched),
-        "policies": table[["policy_days", "minutes_freed", "lost_share", "lost_share_recent",
-                           "exposed"]].round(6).to_dict("records"),
-        "saving_realised": "only when the prepaid Stream capacity is lowered (manual), or as "
-                           "capacity not bought while storage grows",
-        "confidence_reason": reason,
-    })
-    name = li["name"] or uid
+def explain_input(c: Chosen, pricing: Pricing, sm: StreamMonth, rule: RetentionRule,
+                  freed_before: float | pd.Series) -> Recommendation:
+    """The recommendation for one chosen input: its evidence and words."""
+    p, uid = c.policy, c.uid
+    n, current = p.policy_days, p.current_days
+    sched = [a for a in c.actions if a.kind == "video.schedule_deletion"]
     return Recommendation(
-        id=rid, kind=KIND, target_type="live_input", target=uid,
-        action=(f"Set deleteRecordingAfterDays to {n} on live input '{name}' (now "
+        id=f"{KIND}:{uid}", kind=KIND, target_type="live_input", target=uid,
+        action=(f"Set deleteRecordingAfterDays to {n} on live input '{c.name or uid}' (now "
                 f"{current if current is not None else 'unset'}) and schedule its "
                 f"{len(sched)} existing recording(s) for deletion {n} days after they became "
                 "ready (never under 30 days after upload, never before tomorrow)."),
-        evidence=evidence,
-        rule=(f"shortest deleteRecordingAfterDays in {list(policies)} shorter than the "
+        evidence=_evidence(c, pricing, sm, rule),
+        rule=(f"shortest deleteRecordingAfterDays in {list(rule.policies)} shorter than the "
               f"current setting that frees stored minutes while on-demand minutes at ages "
-              f">= N stay <= {max_lost_share:.0%} of on-demand minutes in both the last "
-              f"{lookback_days} and {recent_days} days"),
-        monthly_saving=saving, saving_computation=computation,
-        viewer_impact=(f"{row['lost_minutes']:,.0f} on-demand minutes in the last "
-                       f"{lookback_days} days ({pct(row['lost_share'])}) and "
-                       f"{row['lost_minutes_recent']:,.0f} in the last {recent_days} days "
-                       f"({pct(row['lost_share_recent'])}) were watched at ages >= {n} days "
+              f">= N stay <= {rule.max_lost_share:.0%} of on-demand minutes in both the last "
+              f"{rule.lookback_days} and {rule.recent_days} days"),
+        monthly_saving=pricing.shares[uid],
+        saving_computation=_computation(c, pricing, sm, freed_before),
+        viewer_impact=(f"{p.lost_minutes:,.0f} on-demand minutes in the last "
+                       f"{rule.lookback_days} days ({pct(p.lost_share)}) and "
+                       f"{p.lost_minutes_recent:,.0f} in the last {rule.recent_days} days "
+                       f"({pct(p.lost_share_recent)}) were watched at ages >= {n} days "
                        "and would have been lost; live viewing is unaffected."),
-        confidence=confidence, actions=tuple(actions))
+        confidence=_confidence(p)[0], actions=tuple(c.actions))
 
 
-def _confidence(row: pd.Series, n: int) -> tuple[str, str]:
+def _evidence(c: Chosen, pricing: Pricing, sm: StreamMonth,
+              rule: RetentionRule) -> RetentionEvidence:
+    """The measured values behind the recommendation."""
+    p, stored, freed = c.policy, c.stored, c.minutes
+    sched = [a for a in c.actions if a.kind == "video.schedule_deletion"]
+    policies = c.table[["policy_days", "minutes_freed", "lost_share", "lost_share_recent",
+                        "exposed"]].round(6)
+    return RetentionEvidence(
+        live_input=c.uid, live_input_name=c.name,
+        broadcasters=tuple(sorted(set(stored["creator"]))) if len(stored) else (),
+        current_delete_recording_after_days=p.current_days, policy_days=p.policy_days,
+        stored_recordings=len(stored),
+        stored_minutes=round(float(stored["minutes"].sum()), 3),
+        recordings_older_than_policy_now=p.recordings_freed,
+        minutes_older_than_policy_now=round(p.minutes_freed, 3),
+        minutes_freed=round(freed.at_month_end, 3),
+        **freed.evidence(sm),
+        month_end_saving=pricing.end_shares[c.uid],
+        baseline=sm.evidence(), account_level=pricing.priced.figures,
+        lookback_days=rule.lookback_days, od_minutes_lookback=p.od_minutes,
+        lost_minutes_lookback=p.lost_minutes,
+        lost_share_lookback=round(p.lost_share, 6),
+        recent_days=rule.recent_days, od_minutes_recent=p.od_minutes_recent,
+        lost_minutes_recent=p.lost_minutes_recent,
+        lost_share_recent=round(p.lost_share_recent, 6),
+        exposed_recordings=p.exposed,
+        scheduled_deletions=deletion_span(sched),
+        policies=tuple(as_json(policies.to_dict("records"))),
+        saving_realised="only when the prepaid Stream capacity is lowered (manual), or as "
+                        "capacity not bought while storage grows",
+        confidence_reason=_confidence(p)[1])
+
+
+def _confidence(p: PolicyFigures) -> tuple[str, str]:
     """How sure the policy's measure is, and why: recordings seen past N days, minutes."""
-    exposed = int(row["exposed"])
-    if exposed >= MIN_EXPOSED and (row["od_minutes"] >= MIN_ON_DEMAND_MINUTES
-                                   or row["od_minutes"] == 0):
+    exposed, n = p.exposed, p.policy_days
+    if exposed >= MIN_EXPOSED and (p.od_minutes >= MIN_ON_DEMAND_MINUTES
+                                   or p.od_minutes == 0):
         return "high", (f"{exposed} recordings were stored past {n} days inside the window, "
-                        f"with {row['od_minutes']:,.0f} on-demand minutes measured")
+                        f"with {p.od_minutes:,.0f} on-demand minutes measured")
     if exposed >= 3:
         return "medium", (f"only {exposed} recordings reached {n} days inside the window, or "
                           "few on-demand minutes")
     return "low", f"{exposed} recording(s) reached {n} days in the window"
 
 
-def _computation(n: int, freed: Freed, fe: dict[str, Any], saving: Decimal,
-                 end_saving: Decimal, priced: MonthSaving, weights: dict[str, float],
-                 sm: StreamMonth, freed_before: float | pd.Series) -> str:
+def _computation(c: Chosen, pricing: Pricing, sm: StreamMonth,
+                 freed_before: float | pd.Series) -> str:
     """The arithmetic behind the input's saving, in words."""
-    parts = fe["minutes_freed_by_month_end"]
+    n, freed = c.policy.policy_days, c.minutes
+    parts = freed.evidence(sm)["minutes_freed_by_month_end"]
     month = f"{sm.month:%Y-%m}"
     before_text = (", after the minutes other recommendations free"
                    if any_freed(freed_before) else "")
-    return (f"{priced.text} (account-level, {len(weights)} live input(s) together"
-            + before_text
-            + f"); this input frees {freed.at_month_end:,.1f} of {sum(weights.values()):,.1f} "
-            f"minutes by the end of {month}: {parts['deleted_first_day']:,.1f} deleted "
+    return (f"{pricing.priced.text} (account-level, {len(pricing.weights)} live input(s) "
+            "together" + before_text
+            + f"); this input frees {freed.at_month_end:,.1f} of "
+            f"{sum(pricing.weights.values()):,.1f} minutes by the end of {month}: "
+            f"{parts['deleted_first_day']:,.1f} deleted "
             f"on the first allowed day (already {n} days old), "
             f"{parts['deleted_later_in_month']:,.1f} as others reach {n} days, "
             f"{parts['future_recordings']:,.1f} of recordings made in the month "
-            f"({freed.rate:,.1f} minutes a day) -> {money(saving)} in {month} "
-            f"({money(end_saving)}/month at the month end), attributed in proportion "
-            "to the minutes freed. Realised only when the prepaid capacity is lowered "
-            "(manual), or as capacity not bought while storage grows.")
+            f"({freed.rate:,.1f} minutes a day) -> {money(pricing.shares[c.uid])} in {month} "
+            f"({money(pricing.end_shares[c.uid])}/month at the month end), attributed in "
+            "proportion to the minutes freed. Realised only when the prepaid capacity is "
+            "lowered (manual), or as capacity not bought while storage grows.")
 
 
-def _check_policies(policies: Sequence[int]) -> None:
-    low, high = facts.RETENTION_DAYS_RANGE
-    bad = [p for p in policies if not low <= int(p) <= high]
-    if bad or not len(policies):
-        raise UsageError(f"retention policies must be {low} to {high} days (got {list(policies)})")
-
-
-__all__ = ["KIND", "POLICIES", "recommend_retention", "retention_policies"]
+__all__ = ["KIND", "POLICIES", "Chosen", "PolicyFigures", "RetentionRule", "explain_input",
+           "find", "price", "recommend_retention", "retention_policies"]

@@ -14,9 +14,8 @@ The recipe (`recommend_all`):
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
@@ -28,30 +27,28 @@ import pandas as pd
 from ..costs.pricebook import PriceBook
 from ..errors import ConfigError, UsageError
 from ..warehouse import Warehouse
-from . import bitrate, lifecycle, retention, runway, selectivity
+from . import bitrate, cache_rules, lifecycle, retention, runway, selectivity
 from ._common import clock, resolve
-from .bitrate import recommend_bitrate
-from .cache_rules import recommend_cache_rules
-from .lifecycle import recommend_lifecycle
+from .bitrate import BitrateRule, recommend_bitrate
+from .cache_rules import CacheRuleParams, recommend_cache_rules
+from .lifecycle import LifecycleRule, recommend_lifecycle
 from .model import Plan, Recommendation
-from .retention import recommend_retention
-from .runway import recommend_runway
-from .selectivity import recommend_selectivity, selected_minutes
-
-RECOMMENDERS: tuple[Callable[..., list[Recommendation]], ...] = (
-    recommend_selectivity, recommend_retention, recommend_runway, recommend_lifecycle,
-    recommend_bitrate, recommend_cache_rules)
-_INTERNAL = {"wh", "book", "as_of", "skip_live_inputs", "freed_before", "freeing"}
+from .retention import RetentionRule, recommend_retention
+from .runway import RunwayRule, recommend_runway
+from .selectivity import SelectivityRule, recommend_selectivity, selected_minutes
 
 
 @dataclass(frozen=True)
 class RecommendParams:
-    """The recommenders' tunable parameters, with each recommender's own defaults.
+    """The recommenders' tunable parameters, by name (CLI and notebooks set them), with each
+    recommender's own defaults; `rules()` hands each recommender its typed rule.
 
     `lookback_days` is shared by selectivity, retention and bitrate.
 
     >>> RecommendParams(max_lost_share=0.05).max_lost_share
     0.05
+    >>> RecommendParams(horizon_days=60).rules().runway
+    RunwayRule(horizon_days=60)
     """
 
     max_od_share: float = selectivity.MAX_OD_SHARE
@@ -69,6 +66,12 @@ class RecommendParams:
     tolerance: float = bitrate.TOLERANCE
     low_bandwidth_target: str = bitrate.LOW_BANDWIDTH_TARGET
     min_ingest_recordings: int = bitrate.MIN_INGEST_RECORDINGS
+    max_hit_ratio: float = cache_rules.MAX_HIT_RATIO
+    min_static_share: float = cache_rules.MIN_STATIC_SHARE
+    min_requests: int = cache_rules.MIN_REQUESTS
+    cache_lookback_days: int = cache_rules.LOOKBACK_DAYS
+    edge_ttl_seconds: int = cache_rules.EDGE_TTL_SECONDS
+    browser_ttl_seconds: int = cache_rules.BROWSER_TTL_SECONDS
     origin_egress_usd_per_gb: Decimal | None = None  # prices a cache rule's origin bytes
 
     def replace(self, **overrides: Any) -> RecommendParams:
@@ -84,6 +87,36 @@ class RecommendParams:
                              f"{', '.join(sorted(known))}")
         return dataclasses.replace(self, **overrides)
 
+    def rules(self) -> Rules:
+        """Each recommender's typed rule from these parameters (a bad value is refused by
+        the rule it belongs to, e.g. a retention policy outside 30-1096 days)."""
+        return Rules(
+            selectivity=SelectivityRule(self.max_od_share, self.min_recordings,
+                                        self.lookback_days),
+            retention=RetentionRule(tuple(self.policies), self.max_lost_share,
+                                    self.lookback_days, self.recent_days),
+            runway=RunwayRule(self.horizon_days),
+            lifecycle=LifecycleRule(tuple(self.candidate_days), self.min_exposed_object_days),
+            bitrate=BitrateRule(self.lookback_days, self.bandwidth, self.low_bandwidth_mbps,
+                                self.min_low_bandwidth_share, self.tolerance,
+                                self.low_bandwidth_target, self.min_ingest_recordings),
+            cache_rules=CacheRuleParams(self.max_hit_ratio, self.min_static_share,
+                                        self.min_requests, self.cache_lookback_days,
+                                        self.edge_ttl_seconds, self.browser_ttl_seconds,
+                                        self.origin_egress_usd_per_gb))
+
+
+@dataclass(frozen=True)
+class Rules:
+    """One typed rule per recommender (what `recommend_all` hands each)."""
+
+    selectivity: SelectivityRule = SelectivityRule()
+    retention: RetentionRule = RetentionRule()
+    runway: RunwayRule = RunwayRule()
+    lifecycle: LifecycleRule = LifecycleRule()
+    bitrate: BitrateRule = BitrateRule()
+    cache_rules: CacheRuleParams = CacheRuleParams()
+
 
 def recommend_all(wh: Warehouse, *, book: PriceBook | str | None = None,
                   as_of: date | str | None = None, params: RecommendParams | None = None,
@@ -96,30 +129,21 @@ def recommend_all(wh: Warehouse, *, book: PriceBook | str | None = None,
     >>> recs = recommend_all(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
     >>> to_frame(recs)[["kind", "target", "monthly_saving"]]                 # doctest: +SKIP
     """
-    p = (params or RecommendParams()).replace(**overrides)
+    rules = (params or RecommendParams()).replace(**overrides).rules()
     book, day = resolve(wh, book, as_of)
-    sel = recommend_selectivity(wh, book=book, as_of=day, max_od_share=p.max_od_share,
-                                min_recordings=p.min_recordings,
-                                lookback_days=p.lookback_days)
-    ret = recommend_retention(wh, book=book, as_of=day, policies=p.policies,
-                              max_lost_share=p.max_lost_share, lookback_days=p.lookback_days,
-                              recent_days=p.recent_days, skip_live_inputs={r.target for r in sel},
+    sel = recommend_selectivity(wh, book=book, as_of=day, rule=rules.selectivity)
+    ret = recommend_retention(wh, book=book, as_of=day, rule=rules.retention,
+                              skip_live_inputs={r.target for r in sel},
                               freed_before=selected_minutes(sel))
-    way = recommend_runway(wh, book=book, as_of=day, horizon_days=p.horizon_days,
-                           freeing=sel + ret)
-    rules = recommend_lifecycle(wh, book=book, as_of=day, candidate_days=p.candidate_days,
-                                min_exposed_object_days=p.min_exposed_object_days)
-    rates = recommend_bitrate(wh, book=book, as_of=day, lookback_days=p.lookback_days,
-                              bandwidth=p.bandwidth, low_bandwidth_mbps=p.low_bandwidth_mbps,
-                              min_low_bandwidth_share=p.min_low_bandwidth_share,
-                              tolerance=p.tolerance, low_bandwidth_target=p.low_bandwidth_target,
-                              min_ingest_recordings=p.min_ingest_recordings)
-    cdn = recommend_cache_rules(wh, origin_egress_usd_per_gb=p.origin_egress_usd_per_gb)
-    return sel + ret + way + rules + rates + cdn
+    way = recommend_runway(wh, book=book, as_of=day, rule=rules.runway, freeing=sel + ret)
+    r2 = recommend_lifecycle(wh, book=book, as_of=day, rule=rules.lifecycle)
+    rates = recommend_bitrate(wh, book=book, as_of=day, rule=rules.bitrate)
+    cdn = recommend_cache_rules(wh, book=book, as_of=day, rule=rules.cache_rules)
+    return sel + ret + way + r2 + rates + cdn
 
 
 def to_frame(recs: Iterable[Recommendation]) -> pd.DataFrame:
-    """One row per recommendation (monthly_saving stays Decimal; evidence stays a dict).
+    """One row per recommendation (monthly_saving stays Decimal; evidence stays typed).
 
     >>> to_frame([]).columns.tolist()[:4]
     ['id', 'kind', 'target_type', 'target']
@@ -135,13 +159,17 @@ def to_frame(recs: Iterable[Recommendation]) -> pd.DataFrame:
 
 
 def parameters() -> dict[str, dict[str, Any]]:
-    """Each recommender's parameters and their defaults (for reports and the README)."""
-    return {f.__name__: {name: p.default for name, p in inspect.signature(f).parameters.items()
-                         if name not in _INTERNAL and p.kind is p.KEYWORD_ONLY}
-            for f in RECOMMENDERS}
+    """Each recommender's rule and its defaults (for reports and the README).
+
+    >>> parameters()["recommend_runway"]
+    {'horizon_days': 90}
+    """
+    rules = Rules()
+    return {f"recommend_{f.name}": dataclasses.asdict(getattr(rules, f.name))
+            for f in fields(rules)}
 
 
-__all__ = ["RecommendParams", "parameters", "recommend_all", "to_frame"]
+__all__ = ["RecommendParams", "Rules", "make_plan", "parameters", "recommend_all", "to_frame"]
 
 
 def make_plan(wh: Warehouse, *, plan_path: str | Path | None = None,
@@ -168,7 +196,7 @@ def make_plan(wh: Warehouse, *, plan_path: str | Path | None = None,
              "rule": r.rule, "monthly_saving": r.monthly_saving,
              "saving_computation": r.saving_computation, "viewer_impact": r.viewer_impact,
              "confidence": r.confidence,
-             "evidence_json": json.dumps(r.to_json()["evidence"], sort_keys=True),
+             "evidence_json": json.dumps(r.evidence.as_json(), sort_keys=True),
              "actions_json": json.dumps([a.to_json() for a in r.actions], sort_keys=True),
              "plan_id": plan.id, "book": plan.book} for r in recs]
     if rows:

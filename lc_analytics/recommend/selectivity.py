@@ -34,7 +34,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -46,11 +45,10 @@ from ..warehouse import Warehouse
 from ._common import (
     DAY,
     Freed,
-    MonthSaving,
+    Pricing,
     StreamMonth,
     any_freed,
     as_daily,
-    as_json,
     clock,
     freed_by_day,
     money,
@@ -58,7 +56,6 @@ from ._common import (
     pct,
     recording_rate,
     resolve,
-    split_saving,
     stream_month,
 )
 from ._recordings import (
@@ -70,6 +67,7 @@ from ._recordings import (
     schedule_actions,
     views_by_age,
 )
+from .evidence import SelectivityEvidence
 from .model import Action, Recommendation
 
 #: Largest on-demand share of an input's viewing that still counts as "never watched".
@@ -83,28 +81,26 @@ KIND = "recording_selectivity"
 
 def recommend_selectivity(wh: Warehouse, *, book: PriceBook | str | None = None,
                           as_of: date | str | None = None,
-                          max_od_share: float = MAX_OD_SHARE,
-                          min_recordings: int = MIN_RECORDINGS,
-                          lookback_days: int = LOOKBACK_DAYS,
+                          rule: SelectivityRule | None = None,
                           freed_before: float | pd.Series = 0.0) -> list[Recommendation]:
     """Recording off (and its stored recordings deleted) for inputs nobody watches on demand.
 
-    `freed_before`: stored minutes other recommendations free first, per day of the next
-    billing month (a Series by date) or on every day (a number); the blocks are priced from
-    what remains.
+    `rule`: the thresholds (default `SelectivityRule()`). `freed_before`: stored minutes
+    other recommendations free first, per day of the next billing month (a Series by date)
+    or on every day (a number); the blocks are priced from what remains.
 
     >>> wh = Warehouse("data/demo.duckdb", read_only=True)      # doctest: +SKIP
     >>> [(r.target, r.monthly_saving) for r in recommend_selectivity(wh)]  # doctest: +SKIP
     """
     book, day = resolve(wh, book, as_of)
-    rule = SelectivityRule(max_od_share, min_recordings, lookback_days)
+    rule = rule or SelectivityRule()
     flagged = find(wh, day, rule)
     if not flagged:
         return []
     sm = stream_month(wh, day)
     pricing = price(flagged, sm, day, book, sm.baseline - as_daily(freed_before, sm))
     return [explain_input(f, pricing, sm, day, rule, freed_before) for f in flagged
-            if pricing.shares[f.row.uid] > 0 or pricing.end_shares[f.row.uid] > 0]
+            if pricing.proposed(f.row.uid)]
 
 
 @dataclass(frozen=True)
@@ -131,16 +127,6 @@ class Flagged:
     stored: pd.DataFrame = field(default_factory=pd.DataFrame)
     sched: list[Action] = field(default_factory=list)
     freed: Freed | None = None
-
-
-@dataclass(frozen=True)
-class Pricing:
-    """The engine's price of every flagged input's deletions together, and each one's part."""
-
-    priced: MonthSaving
-    weights: dict[str, float]
-    shares: dict[str, Decimal]
-    end_shares: dict[str, Decimal]
 
 
 def find(wh: Warehouse, day: date, rule: SelectivityRule) -> list[Flagged]:
@@ -181,9 +167,8 @@ def price(flagged: list[Flagged], sm: StreamMonth, day: date, book: PriceBook,
     freed = [_freed(f) for f in flagged]
     priced = month_saving(sm, before, sum((x.total for x in freed), np.zeros(len(sm.days))),
                           book)
-    weights = {f.row.uid: x.at_month_end for f, x in zip(flagged, freed, strict=True)}
-    return Pricing(priced, weights, split_saving(priced.saving, weights),
-                   split_saving(priced.month_end_saving, weights))
+    return Pricing.of(priced, {f.row.uid: x.at_month_end
+                               for f, x in zip(flagged, freed, strict=True)})
 
 
 def _freed(f: Flagged) -> Freed:
@@ -250,36 +235,34 @@ def _computation(f: Flagged, pricing: Pricing, sm: StreamMonth,
 
 
 def _evidence(f: Flagged, pricing: Pricing, sm: StreamMonth, day: date,
-              rule: SelectivityRule) -> dict[str, Any]:
-    """The measured values behind the recommendation (JSON, as the plan file keeps it)."""
+              rule: SelectivityRule) -> SelectivityEvidence:
+    """The measured values behind the recommendation."""
     freed, stored, sched = _freed(f), f.stored, f.sched
     older30 = _older_than_30_days(f, day)
     scheduled = float(stored.loc[stored["uid"].isin({a.resource for a in sched}),
                                  "minutes"].sum())
-    return as_json({
-        "live_input": f.row.uid, "live_input_name": f.row.name,
-        "broadcasters": sorted(set(f.mine["creator"])),
-        "recording_mode": "automatic",
-        "current_delete_recording_after_days":
-            retention_value(f.row.delete_recording_after_days),
-        "window_days": rule.lookback_days, "recordings_in_window": f.made,
-        "minutes_viewed_in_window": f.total, "on_demand_minutes_in_window": f.od,
-        "on_demand_share": round(f.share, 6),
-        "stored_recordings": len(stored), "stored_minutes_scheduled": round(scheduled, 3),
-        "minutes_freed": round(freed.at_month_end, 3),
+    return SelectivityEvidence(
+        live_input=f.row.uid, live_input_name=f.row.name,
+        broadcasters=tuple(sorted(set(f.mine["creator"]))),
+        recording_mode="automatic",
+        current_delete_recording_after_days=retention_value(f.row.delete_recording_after_days),
+        window_days=rule.lookback_days, recordings_in_window=f.made,
+        minutes_viewed_in_window=f.total, on_demand_minutes_in_window=f.od,
+        on_demand_share=round(f.share, 6),
+        stored_recordings=len(stored), stored_minutes_scheduled=round(scheduled, 3),
+        minutes_freed=round(freed.at_month_end, 3),
         **freed.evidence(sm),
-        "month_end_saving": pricing.end_shares[f.row.uid],
-        "baseline": sm.evidence(), "account_level": pricing.priced.figures,
-        "recorded_minutes_per_month": round(freed.rate * 30, 1),
-        "alternative_30_day_retention": {
+        month_end_saving=pricing.end_shares[f.row.uid],
+        baseline=sm.evidence(), account_level=pricing.priced.figures,
+        recorded_minutes_per_month=round(freed.rate * 30, 1),
+        alternative_30_day_retention={
             "action": "deleteRecordingAfterDays 30 instead of recording off",
             "recordings_older_than_30_days": len(older30),
             "minutes_freed_now": round(float(older30["minutes"].sum()), 3),
         },
-        "scheduled_deletions": deletion_span(sched),
-        "confidence_reason": (f"{f.made} recordings in {rule.lookback_days} days with "
-                              f"{f.total:,.0f} minutes viewed, {f.od:,.0f} of them on demand"),
-    })
+        scheduled_deletions=deletion_span(sched),
+        confidence_reason=(f"{f.made} recordings in {rule.lookback_days} days with "
+                           f"{f.total:,.0f} minutes viewed, {f.od:,.0f} of them on demand"))
 
 
 def selected_minutes(recs: Iterable[Recommendation]) -> pd.Series:
@@ -287,12 +270,12 @@ def selected_minutes(recs: Iterable[Recommendation]) -> pd.Series:
     billing month, by date (for the next pricing; empty when there are none)."""
     out = pd.Series(dtype=float)
     for r in recs:
-        if r.kind != KIND:
+        if not isinstance(r.evidence, SelectivityEvidence):
             continue
-        first = date.fromisoformat(r.evidence["billing_month"] + "-01")
-        days = [first + timedelta(days=i) for i in range(len(r.evidence["minutes_freed_by_day"]))]
-        out = out.add(pd.Series(r.evidence["minutes_freed_by_day"], index=days, dtype=float),
-                      fill_value=0.0)
+        by_day = r.evidence.minutes_freed_by_day
+        first = date.fromisoformat(r.evidence.billing_month + "-01")
+        days = [first + timedelta(days=i) for i in range(len(by_day))]
+        out = out.add(pd.Series(by_day, index=days, dtype=float), fill_value=0.0)
     return out
 
 

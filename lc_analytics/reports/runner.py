@@ -28,7 +28,7 @@ from traitlets import default
 
 from ..analyses.periods import data_through, resolve_period
 from ..costs.billing import last_complete_month
-from ..costs.coverage import check_as_of
+from ..readmodel import check_as_of
 from ..warehouse import Warehouse
 from .errors import ReportError
 from .html import external_resources, index_html, notebook_html

@@ -49,7 +49,8 @@ from .account import RuleViolation, SimulatedAccount
 API_PREFIX = "/client/v4"
 CORE_PERMISSIONS = frozenset({"stream:read", "stream:write", "analytics:read"})
 FULL_PERMISSIONS = CORE_PERMISSIONS | {"notifications:read", "notifications:write",
-                                        "zone:analytics:read", "zone:cache_rules:edit"}
+                                        "zone:analytics:read", "zone:cache_rules:edit",
+                                        "billing:read"}
 STREAM_ONLY_PERMISSIONS = frozenset({"stream:read", "stream:write"})
 MAX_LIST_LIMIT = 1000
 VIDEO_STATES = ("pendingupload", "downloading", "queued", "inprogress", "ready", "error",
@@ -79,10 +80,11 @@ def sandbox_tokens(seed: int) -> dict[str, set[str]]:
     """The sandbox's default API tokens for `seed`, each with its permissions.
 
     One full token (Stream read/write, Account Analytics read, Notifications read/write,
-    Zone Analytics read, Zone Cache Rules edit) and one stream-only token.
+    Zone Analytics read, Zone Cache Rules edit, Billing read) and one stream-only token.
 
-    >>> sorted(sorted(p) for p in sandbox_tokens(7).values())[0][:5]
-    ['analytics:read', 'notifications:read', 'notifications:write', 'stream:read', 'stream:write']
+    >>> sorted(sorted(p) for p in sandbox_tokens(7).values())[0]  # doctest: +NORMALIZE_WHITESPACE
+    ['analytics:read', 'billing:read', 'notifications:read', 'notifications:write',
+     'stream:read', 'stream:write', 'zone:analytics:read', 'zone:cache_rules:edit']
     """
     return {
         _derive_token(seed, "full"): set(FULL_PERMISSIONS),
@@ -294,6 +296,7 @@ class _Request:
     body: bytes
     permissions: set[str] = field(default_factory=set)
     params: dict[str, str] = field(default_factory=dict)
+    token: str = ""  # the bearer token presented (for GET user/tokens/verify); never logged
 
     def json_body(self) -> dict[str, Any]:
         try:
@@ -456,7 +459,7 @@ class Emulator:
             budget = self.rest_limiter.hit(token)
             if not budget.allowed:
                 return self._rate_limited(budget)
-            request = _Request(method, sub, query, body, permissions)
+            request = _Request(method, sub, query, body, permissions, token=token)
             handler = self._resolve(request)
             status, payload = handler(request)
         except _Problem as p:
@@ -638,6 +641,8 @@ def _first_token(tokens: Mapping[str, set[str]], want: Callable[[set[str]], bool
 
 
 def _allows(permissions: set[str], needed: str) -> bool:
+    if not needed:  # any valid token (e.g. GET user/tokens/verify)
+        return True
     return needed in permissions or (needed == "stream:read" and "stream:write" in permissions)
 
 

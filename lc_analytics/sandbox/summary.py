@@ -41,7 +41,9 @@ def describe(account: SimulatedAccount) -> str:
         lines.append(f"  r2 {row.bucket:<22} {row.storage_class:<12} "
                      f"{row.objects:>6,} objects {row.bytes / 1e9:>10,.2f} GB")
     lines.append("  planted situations:")
-    for p in account.planted:
+    from .billing_truth import planted as billing_planted  # the bill's planted differences
+
+    for p in [*account.planted, *billing_planted(account)]:
         tag = "healthy look-alike" if p.healthy else "to find"
         lines.append(f"    - [{tag}] {p.kind} @ {p.target}: {p.detail}")
     return "\n".join(lines)
