@@ -73,6 +73,7 @@ def build_warehouse(account: SimulatedAccount, path: str | Path) -> BuildReport:
         raise
     _r2_listing_state(wh, account.now.to_pydatetime())
     wh.finish_run(run_id, "ok", rows=rows, requests=0, retries=0, listing_calls=0)
+    rows.update(_sync_billing(account, path))  # its own sync run, after ours
     return BuildReport(path, rows, account.start, account.end)
 
 
@@ -126,6 +127,18 @@ def _sync_inventories(account: SimulatedAccount, path: Path) -> dict[str, int]:
             seen_at=now)
     wh.finish_run(run_id, "ok", rows=rows, requests=0, retries=0, listing_calls=0)
     return rows
+
+
+def _sync_billing(account: SimulatedAccount, path: Path) -> dict[str, int]:
+    """Billable usage as the sync reads it (a few monthly records): one real sync of it."""
+    from ..sync import sync
+    from .runtime import Sandbox
+
+    with Sandbox(account) as sb:
+        report = sync(sb.settings(db_path=path), sources=["billed_usage"],
+                      transport=sb.transport, now=lambda: account.now.to_pydatetime(),
+                      progress="none")
+    return dict(report.rows)
 
 
 def _r2_listing_state(wh: Warehouse, now) -> None:
