@@ -25,10 +25,14 @@ PASS, FAIL, UNKNOWN = "pass", "fail", "cannot tell"
 RUNWAY_THRESHOLD_DAYS = 14
 #: a sync older than this fails "the sync ran in the last day"
 SYNC_MAX_AGE = timedelta(days=1)
-#: the permission groups the toolkit uses: reading Stream, analytics, billing and
-#: notifications; editing Stream (apply plans) and notifications (the billing-alert backstop)
+#: the permission groups the toolkit uses: reading Stream, analytics, billing, notifications
+#: and zone analytics (CDN); editing Stream (apply plans), notifications (the billing-alert
+#: backstop, live-event setup) and zone cache rules (a cache-rule plan). The zone groups'
+#: names are the dashboard's (Zone > Analytics > Read, Zone > Cache Rules > Edit) as the
+#: API is assumed to spell them (unverified in the reference).
 NEEDED_GROUPS = frozenset({"Stream Read", "Stream Write", "Account Analytics Read",
-                           "Billing Read", "Notifications Read", "Notifications Write"})
+                           "Billing Read", "Notifications Read", "Notifications Write",
+                           "Zone Analytics Read", "Zone Cache Rules Edit"})
 #: a live input whose `meta` holds this key documents why it keeps recordings forever
 RETENTION_REASON_KEY = "retention_reason"
 

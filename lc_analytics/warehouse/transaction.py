@@ -366,17 +366,16 @@ class Transaction:
         con = self._connection()
         key = ", ".join(_ident(k) for k in info.key)
         on = " AND ".join(f"t.{_ident(k)} = b.{_ident(k)}" for k in info.key)
-        exprs = _select_exprs(info, names)
         columns = ", ".join(_ident(c) for c in info.columns if c in info.writable)
-        repeated = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {_BATCH} AS b GROUP BY "
+        # the batch as the table's rows: cast, and key columns it leaves out at their default
+        rows = f"(SELECT {', '.join(_select_exprs(info, names))}, b.{_ORD} FROM {_BATCH} AS b)"
+        repeated = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {rows} AS b GROUP BY "
                                f"{', '.join('b.' + _ident(k) for k in info.key)} HAVING "
                                "count(*) > 1)").fetchone()
-        con.execute(f"DELETE FROM {_ident(info.name)} AS t USING {_BATCH} AS b WHERE {on}")
-        source = f"SELECT {', '.join(exprs)} FROM {_BATCH} AS b"
+        con.execute(f"DELETE FROM {_ident(info.name)} AS t USING {rows} AS b WHERE {on}")
+        source = f"SELECT {columns} FROM {rows} AS b"
         if repeated and repeated[0]:
-            source = (f"SELECT {columns} FROM (SELECT {', '.join(exprs)}, b.{_ORD} FROM "
-                      f"{_BATCH} AS b) QUALIFY row_number() OVER (PARTITION BY {key} "
-                      f"ORDER BY {_ORD} DESC) = 1")
+            source += f" QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {_ORD} DESC) = 1"
         row = con.execute(f"INSERT INTO {_ident(info.name)} ({columns}) {source}").fetchone()
         return int(row[0]) if row else 0
 

@@ -16,6 +16,7 @@ GROUP_NAMES = {
     "analytics:read": "Account Analytics Read", "notifications:read": "Notifications Read",
     "notifications:write": "Notifications Write", "billing:read": "Billing Read",
     "tokens:read": "API Tokens Read", "zone:read": "Zone Read",
+    "zone:analytics:read": "Zone Analytics Read", "zone:cache_rules:edit": "Zone Cache Rules Edit",
 }
 
 
