@@ -260,9 +260,8 @@ def _record(tx: Transaction, action: Action, table: str, rows: list[dict[str, An
     if table == "zone_cache_rules":
         tx.mark_missing(table, now, scope={"zone_id": action.resource})
     if table == "r2_lifecycle_rules":  # rules the change removed, as a listing marks them
-        tx.execute("UPDATE r2_lifecycle_rules SET missing_since = ? WHERE bucket = ? AND "
-                   "missing_since IS NULL AND NOT list_contains(?::VARCHAR[], rule_id)",
-                   [now, action.resource, [row["rule_id"] for row in rows]])
+        tx.mark_missing(table, now, scope={"bucket": action.resource},
+                        keep=("rule_id", [row["rule_id"] for row in rows]))
 
 
 def _audit_row(apply_id: str, plan: Plan, r: Review, status: str, error: str | None,

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 class Transaction:
     """Writes inside one `Warehouse.transaction()`; invalid once the block has exited."""
-
     def __init__(self, warehouse: Warehouse, con: duckdb.DuckDBPyConnection) -> None:
         self._warehouse = warehouse
         self._con: duckdb.DuckDBPyConnection | None = con
@@ -135,12 +134,15 @@ class Transaction:
         table: str,
         seen_at: datetime,
         scope: Mapping[str, Any] | None = None,
+        keep: tuple[str, list[Any]] | None = None,
     ) -> int:
         """Set missing_since = seen_at on rows not seen since `seen_at`; returns how many.
 
         Call it after a *complete* listing upserted with the same `seen_at`; `scope`
         limits it to what that listing covered, e.g. {"bucket": "recordings"}. Rows
-        already missing keep their original missing_since.
+        already missing keep their original missing_since. With `keep=(column, values)`
+        the rows missing are those in scope whose column is not among the values (what an
+        apply knows it left, whatever clock stamped the rows).
 
         Example:
             >>> tx.mark_missing("r2_objects", listing_started, {"bucket": "rec"})  # doctest: +SKIP
@@ -150,7 +152,9 @@ class Transaction:
         if not info.inventory:
             raise WarehouseError(f"{table} is not an inventory table", table=table)
         when = self._seen(seen_at)
-        where, params = ["last_seen < ?", "missing_since IS NULL"], [when, when]
+        where = ["last_seen < ?" if keep is None else
+                 f"NOT list_contains(?::VARCHAR[], {_ident(keep[0])})", "missing_since IS NULL"]
+        params: list[Any] = [when, when if keep is None else keep[1]]
         for name, value in (scope or {}).items():
             if name not in info.writable:
                 raise WarehouseError(f"{table}: unknown scope column {name!r}", table=table)
