@@ -222,7 +222,6 @@ def _cli_dry_run(db, capsys, monkeypatch, tmp_path) -> None:
     out = capsys.readouterr().out
     assert "[ALERT] Budget r2 (service R2): month to date at" in out
     assert "[ALERT] Cost anomaly in cf-r2-standard-class-b on 2026-06-30" in out
-    assert "note: live-input error spikes: live_input_events exists" in out
     assert "2 alert(s) hold; would send 2 message(s)" in out
     assert "secret-hook-123" not in out
     assert alert_state(Warehouse(db, read_only=True)).empty

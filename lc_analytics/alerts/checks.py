@@ -13,7 +13,7 @@ from ..costs.pricebook import PriceBook, load_book
 from ..costs.runway import storage_runway
 from ..errors import ConfigError, NotSyncedError
 from ..money import format_usd
-from ..readmodel.alerts import has_table, sync_health
+from ..readmodel.alerts import sync_health
 from ..warehouse import Warehouse
 from .anomalies import Anomaly, daily_rows, find_anomalies, month_rows
 from .budgets import Budget
@@ -170,13 +170,3 @@ def sync_alerts(wh: Warehouse, now: datetime, params: Params) -> list[Alert]:
                          f"The latest sync {h['latest_status']} (run {h['latest_run_id']})",
                          f"error: {h['latest_error'] or 'not recorded'}"))
     return out
-
-
-def live_input_notes(wh: Warehouse) -> list[str]:
-    """Live-input error spikes need the `live_input_events` table (the live-shows feature);
-    without it the check is skipped, and said so."""
-    if not has_table(wh, "live_input_events"):
-        return ["live-input error spikes: skipped (no live_input_events table in this "
-                "warehouse)"]
-    return ["live-input error spikes: live_input_events exists but this version does not "
-            "evaluate it yet"]

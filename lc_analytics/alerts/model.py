@@ -31,7 +31,7 @@ class Alert:
     """
 
     key: str
-    kind: str  # budget | forecast | anomaly | runway | sync_stale | sync_failed
+    kind: str  # budget | forecast | anomaly | runway | sync_stale | sync_failed | live_errors
     level: int
     title: str
     body: str

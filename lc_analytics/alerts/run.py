@@ -13,8 +13,9 @@ from ..readmodel.alerts import alert_state
 from ..settings import Secret
 from ..warehouse import Warehouse
 from .budgets import Budget, load_budgets
-from .checks import anomaly_alerts, budget_alerts, live_input_notes, runway_alerts, sync_alerts
+from .checks import anomaly_alerts, budget_alerts, runway_alerts, sync_alerts
 from .deliver import Notifier
+from .live_errors import live_error_alerts
 from .model import Alert, Message, Params
 from .state import due_messages, event_records, state_records
 
@@ -60,7 +61,7 @@ def check_alerts(wh: Warehouse, *, budgets: str | Path | list[Budget] | None = N
     alerts = evaluate(wh, parsed, now, params, book)
     state = alert_state(wh)
     messages = due_messages(alerts, state)
-    result = CheckResult(alerts, messages, notes=live_input_notes(wh), dry_run=dry_run)
+    result = CheckResult(alerts, messages, dry_run=dry_run)
     if dry_run:
         return result
     assert notifier is not None
@@ -75,7 +76,8 @@ def check_alerts(wh: Warehouse, *, budgets: str | Path | list[Budget] | None = N
 
 def evaluate(wh: Warehouse, budgets: list[Budget], now: datetime, params: Params,
              book: PriceBook | None = None) -> list[Alert]:
-    """Every alert that holds now: budgets, anomalies, runway, syncs (in that order).
+    """Every alert that holds now: budgets, anomalies, runway, syncs, live-input error
+    spikes (in that order).
 
     >>> evaluate(Warehouse("data/demo.duckdb", read_only=True), [], now, Params())  # doctest: +SKIP
     """
@@ -84,4 +86,5 @@ def evaluate(wh: Warehouse, budgets: list[Budget], now: datetime, params: Params
     return [*budget_alerts(wh, budgets, day, book, cache),
             *anomaly_alerts(wh, day, params, book, cache),
             *runway_alerts(wh, params),
-            *sync_alerts(wh, now, params)]
+            *sync_alerts(wh, now, params),
+            *live_error_alerts(wh, day)]
