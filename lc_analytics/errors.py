@@ -12,6 +12,7 @@
     │   └── TransportError       timeouts and connection failures after retries
     ├── R2Error                  an S3-API call to R2 failed (botocore translated once)
     ├── PlanError                a plan cannot be applied as it is (stale, breaks an API rule)
+    │   ├── EvidenceError        a recommendation's evidence lacks a value or has a wrong one
     │   └── PlanFileError        the plan file is missing, unreadable, malformed or edited
     ├── ReportError              a report run failed (bad parameter, failing cell)
     └── WarehouseError           the DuckDB warehouse could not be opened or written
@@ -138,6 +139,11 @@ class PlanError(LcAnalyticsError):
     """A plan cannot be applied as it is: the account changed since, or a rule forbids it."""
 
     exit_code = 6
+
+
+class EvidenceError(PlanError):
+    """A recommendation's evidence lacks a value its kind always records, or holds one of the
+    wrong type (a plan file edited by hand, or written by another version)."""
 
 
 class PlanFileError(PlanError):

@@ -17,12 +17,8 @@ from typing import Any, TypeVar, Union
 
 import numpy as np
 
-from ..errors import PlanError
+from ..errors import EvidenceError
 from ._common import as_json
-
-
-class EvidenceError(PlanError):
-    """A recommendation's evidence lacks a value its kind always records."""
 
 
 class EvidenceBase:
