@@ -20,7 +20,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .readmodel import incremental
 from .sources.r2 import R2Inventory
 from .sources.stream import (
     iter_videos,
@@ -30,6 +29,7 @@ from .sources.stream import (
     storage_usage,
     video_total,
 )
+from .warehouse import incremental
 
 if TYPE_CHECKING:
     from .sync import _Context

@@ -19,9 +19,9 @@ from lc_analytics.alerts import run as alerts_run
 from lc_analytics.costs.forecast import month_to_date
 from lc_analytics.errors import ConfigError
 from lc_analytics.money import format_usd
-from lc_analytics.readmodel.alerts import alert_events, alert_state, sync_health
 from lc_analytics.settings import Secret
 from lc_analytics.warehouse import Warehouse
+from lc_analytics.warehouse.alert_log import alert_events, alert_state, sync_health
 
 
 class Receiver:

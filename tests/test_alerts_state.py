@@ -8,7 +8,7 @@ import pandas as pd
 
 from lc_analytics.alerts import Alert
 from lc_analytics.alerts.state import due_messages, state_records
-from lc_analytics.readmodel.alerts import ALERT_COLUMNS
+from lc_analytics.warehouse.alert_log import ALERT_COLUMNS
 
 T0 = datetime(2026, 7, 1, 6, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ from ..costs.pricebook import PriceBook, load_book
 from ..costs.runway import storage_runway
 from ..errors import ConfigError, NotSyncedError
 from ..money import format_usd
-from ..readmodel.alerts import sync_health
 from ..warehouse import Warehouse
+from ..warehouse.alert_log import sync_health
 from .anomalies import Anomaly, daily_rows, find_anomalies, month_rows
 from .budgets import Budget
 from .model import Alert, Params

@@ -15,9 +15,9 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from ..readmodel.alerts import has_table
 from ..readmodel.live import live_events
 from ..warehouse import Warehouse
+from ..warehouse.alert_log import has_table
 from .model import Alert
 
 LIVE_BASELINE_DAYS = 28

@@ -9,9 +9,9 @@ from pathlib import Path
 from ..costs.forecast import latest_synced_day
 from ..costs.pricebook import PriceBook
 from ..errors import ConfigError
-from ..readmodel.alerts import alert_state
 from ..settings import Secret
 from ..warehouse import Warehouse
+from ..warehouse.alert_log import alert_state
 from .budgets import Budget, load_budgets
 from .checks import anomaly_alerts, budget_alerts, runway_alerts, sync_alerts
 from .deliver import Notifier

@@ -7,7 +7,7 @@ tests and users without one, a local SQL catalog (sqlite) in a folder.
 namespace `lc_analytics` (or NAMESPACE), named as in the warehouse; the daily facts are
 partitioned by month of `date`.
 
-Incremental as the Parquet export: each partition's fingerprint (`readmodel.partitions`) is
+Incremental as the Parquet export: each partition's fingerprint (`warehouse.partitions`) is
 compared with `export_state`, recorded per table together with the Iceberg snapshot it made;
 the changed months are overwritten (and vanished ones deleted) in ONE transaction per table,
 so an interrupted export leaves every table at its previous snapshot or its new one, never
@@ -26,7 +26,10 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import ConfigError, UsageError
-from ..readmodel.partitions import (
+from ..settings import Settings
+from ..warehouse import Warehouse
+from ..warehouse.export_state import exported_partitions, record_export
+from ..warehouse.partitions import (
     PARTITION_COLUMN,
     Partition,
     TableShape,
@@ -35,9 +38,6 @@ from ..readmodel.partitions import (
     partitions,
     schema_version,
 )
-from ..settings import Settings
-from ..warehouse import Warehouse
-from ..warehouse.export_state import exported_partitions, record_export
 from .parquet import ExportResult
 
 NAMESPACE = "lc_analytics"

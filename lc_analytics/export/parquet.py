@@ -5,7 +5,7 @@ A recipe of short steps:
 1. read the destination's manifest and what the warehouse recorded of that snapshot
    (`export_state`);
 2. on one read-only connection (one consistent state of the warehouse), fingerprint every
-   partition of the chosen tables (`readmodel.partitions`) and write a new file for each
+   partition of the chosen tables (`warehouse.partitions`) and write a new file for each
    partition whose fingerprint differs from the recorded one (or that the manifest lacks);
 3. when anything changed, write the new `_manifest.json` in one atomic step: until then
    readers see the previous snapshot whole; then record it in `export_state` and delete the
@@ -28,7 +28,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import UsageError
-from ..readmodel.partitions import (
+from ..settings import Settings
+from ..warehouse import Warehouse
+from ..warehouse.export_state import exported_partitions, record_export
+from ..warehouse.partitions import (
     Partition,
     TableShape,
     export_tables,
@@ -36,9 +39,6 @@ from ..readmodel.partitions import (
     partitions,
     schema_version,
 )
-from ..settings import Settings
-from ..warehouse import Warehouse
-from ..warehouse.export_state import exported_partitions, record_export
 from .destination import Destination
 from .manifest import FORMAT, FORMAT_VERSION, load_manifest, manifest_paths
 

@@ -18,17 +18,17 @@ data through these functions and holds no SQL on the warehouse's tables::
       inventory.py  videos, live inputs, R2 objects, lifecycle rules (listed, or history)
       live.py       live sessions (connect .. disconnect, reconnects, errors, recording)
                     from the live-input events, with the polled concurrent viewers
-      partitions.py the tables cut into export partitions (year/month), fingerprinted
-      sync_log.py   the R2 listing calls each sync run made, what it skipped, the last
-                    successful sync
-      incremental.py  what the sync's incremental inventories decide from (versions, metrics)
       zone.py       zone (CDN) traffic: the exact daily rollup and its countries, the sampled
                     hourly groups with their variance, cache rules, plan limits
       billing.py    what Cloudflare billed per month and metric (billable-usage API)
-      audit.py      the latest production audit
         │
         ▼
     costs/ (pricing), recommend/, reports/, notebooks
+
+The warehouse's own bookkeeping (sync runs, their listing calls and skips, what incremental
+listings decide from, alert state, audit runs, export partitions) is read in `warehouse/`,
+beside the code that writes it; the last successful sync, the listing calls, the skips and
+the latest audit are re-exported here for the layers above.
 
 Day ranges are inclusive (`first`, `last`); days are `datetime.date`, timestamps UTC.
 Functions are plain Python over SQL (not SQL views): the classing of R2 storage by lifecycle
@@ -39,7 +39,8 @@ rules and the rebuild of stored minutes are array work in pandas, one tested pla
 >>> viewing(wh, day, day).groupby("mode")["minutes"].sum()            # doctest: +SKIP
 """
 
-from .audit import latest_audit
+from ..warehouse.audit_log import latest_audit
+from ..warehouse.sync_log import last_successful_sync, listing_calls, sync_skips
 from .billing import billed_monthly
 from .coverage import (
     BILLED_SOURCES,
@@ -77,7 +78,6 @@ from .stored import (
     stored_videos,
     upload_reservations,
 )
-from .sync_log import last_successful_sync, listing_calls, sync_skips
 from .viewing import KINDS, LIVE, ON_DEMAND, minutes_viewed_daily, viewing
 from .zone import (
     zone_cache_rules,

@@ -144,7 +144,7 @@ def _sync_billing(account: SimulatedAccount, path: Path) -> dict[str, int]:
 def _r2_listing_state(wh: Warehouse, now) -> None:
     """The R2 inventory's watermark as a full listing leaves it (`sync_inventory`): every
     bucket listed at `now`, with the storage metrics it was listed against."""
-    from ..readmodel import incremental
+    from ..warehouse import incremental
 
     when = now.isoformat()
     buckets = {b: {"listed_at": when, "day": m[0].isoformat(), "objects": m[1], "bytes": m[2]}

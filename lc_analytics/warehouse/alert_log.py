@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from ..warehouse import Warehouse
+from .store import Warehouse
 
 ALERT_COLUMNS = ["key", "kind", "level", "sent_level", "title", "body", "first_fired_at",
                  "evaluated_at", "sent_at", "resolved_at"]

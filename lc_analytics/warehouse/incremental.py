@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from ..warehouse import Warehouse
+from .store import Warehouse
 
 #: Video states that still change on their own (processing, live, pending upload).
 UNSETTLED_STATES = ("pendingupload", "downloading", "queued", "inprogress", "live-inprogress")

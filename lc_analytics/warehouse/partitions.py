@@ -21,7 +21,7 @@ from datetime import date
 import duckdb
 import pyarrow as pa
 
-from ..warehouse.catalog import _ident, _introspect
+from .catalog import _ident, _introspect
 
 #: warehouse tables never exported (the export's own bookkeeping)
 NOT_EXPORTED = frozenset({"export_state"})

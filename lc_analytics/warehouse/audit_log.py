@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..warehouse import Warehouse
+from .store import Warehouse
 
 
 def latest_audit(wh: Warehouse) -> pd.DataFrame:
