@@ -40,13 +40,13 @@ from ..sources.stream import live_input_row, parse_time, video_row
 from ..sources.zone import cache_rules_raw, put_cache_rules, rule_body
 from ..warehouse import Transaction, Warehouse
 from . import events
+from .notifications import POLICIES, find_by_name, save_by_name
 
 MIN_SCHEDULED_DELETION_DAYS = facts.MIN_SCHEDULED_DELETION_DAYS
 RETENTION_RANGE = facts.RETENTION_DAYS_RANGE
 ORDER = {"video.schedule_deletion": 0, "live_input.update": 1, "r2.lifecycle": 2,
          "notifications.policy": 3, "zone.cache_rules": 4, "events.destination": 5,
          "events.policy": 6, "stream.webhook": 7, "manual": 8}
-_POLICIES = "alerting/v3/policies"
 
 
 @dataclass
@@ -107,7 +107,7 @@ class _Account:
             return {"rules": [rule_body(r) for r in cache_rules_raw(self.client,
                                                                    action.resource)[1]]}
         if action.kind == "notifications.policy":
-            return policy_fields(self._policy(action.resource))
+            return policy_fields(find_by_name(self.client, POLICIES, action.resource))
         raise PlanError(f"action {action.id}: unknown kind {action.kind!r}")
 
     def write(self, action: Action) -> tuple[str, list[dict[str, Any]]]:
@@ -131,20 +131,9 @@ class _Account:
             return "zone_cache_rules", put_cache_rules(self.client, action.resource,
                                                        action.proposed["rules"])
         if action.kind == "notifications.policy":  # the warehouse keeps no policies
-            policy, path = self._policy(action.resource), self.client.account_path(_POLICIES)
-            if policy is None:
-                self.client.post(path, action.proposed, permission="notifications_write")
-            else:
-                self.client.put(f"{path}/{policy['id']}", action.proposed,
-                                permission="notifications_write")
+            save_by_name(self.client, POLICIES, action.resource, action.proposed)
             return "", []
         raise PlanError(f"action {action.id}: unknown kind {action.kind!r}")
-
-    def _policy(self, name: str) -> dict[str, Any] | None:
-        """The Notifications policy called `name`, or None."""
-        policies = self.client.get(self.client.account_path(_POLICIES),
-                                   permission="notifications").result or []
-        return next((p for p in policies if p.get("name") == name), None)
 
     def close(self) -> None:
         self.client.close()

@@ -20,6 +20,7 @@ from ..client.http import CloudflareClient
 from ..errors import ApiError, ConfigError, PlanError, UsageError
 from ..recommend.evidence import EventsSetupEvidence
 from ..recommend.model import Action, Plan, Recommendation
+from .notifications import DESTINATIONS, POLICIES, find_by_name, save_by_name
 
 DESTINATION = "lc-analytics live events"
 POLICY = "lc-analytics live shows"
@@ -40,11 +41,11 @@ def _check_url(url: str) -> str:
 def read(client: CloudflareClient, action: Action) -> dict[str, Any]:
     """What the account holds now for one setup action (compared with the plan's values)."""
     if action.kind == "events.destination":
-        found = _destination(client)
+        found = find_by_name(client, DESTINATIONS, DESTINATION)
         return {"name": DESTINATION, "url": found["url"] if found else None}
     if action.kind == "events.policy":
-        found = _policy(client)
-        dest = _destination(client)
+        found = find_by_name(client, POLICIES, POLICY)
+        dest = find_by_name(client, DESTINATIONS, DESTINATION)
         hooks = [h.get("id") for h in (found or {}).get("mechanisms", {}).get("webhooks", [])]
         return {"name": POLICY, "alert_type": found["alert_type"] if found else None,
                 "enabled": bool(found["enabled"]) if found else None,
@@ -71,44 +72,22 @@ def write(client: CloudflareClient, action: Action) -> tuple[str, list[dict[str,
             raise ConfigError([f"{NOTIFICATION_SECRET} is not set: the destination needs the "
                                "secret the receiver checks"])
         body = {"name": DESTINATION, "url": action.proposed["url"], "secret": secret}
-        found = _destination(client)
-        path = client.account_path("alerting/v3/destinations/webhooks")
-        if found:
-            client.put(f"{path}/{found['id']}", body, permission="notifications_write")
-        else:
-            client.post(path, body, permission="notifications_write")
+        save_by_name(client, DESTINATIONS, DESTINATION, body)
     elif action.kind == "events.policy":
-        dest = _destination(client)
+        dest = find_by_name(client, DESTINATIONS, DESTINATION)
         if dest is None:
             raise PlanError(f"the webhook destination {DESTINATION!r} is missing: apply the "
                             "whole plan (it creates it first)")
-        body = {"name": POLICY, "alert_type": ALERT, "enabled": True, "filters": {},
-                "description": "live-input events to the lc-analytics receiver",
-                "mechanisms": {"webhooks": [{"id": dest["id"]}]}}
-        found = _policy(client)
-        path = client.account_path("alerting/v3/policies")
-        if found:
-            client.put(f"{path}/{found['id']}", body, permission="notifications_write")
-        else:
-            client.post(path, body, permission="notifications_write")
+        save_by_name(client, POLICIES, POLICY, {
+            "name": POLICY, "alert_type": ALERT, "enabled": True, "filters": {},
+            "description": "live-input events to the lc-analytics receiver",
+            "mechanisms": {"webhooks": [{"id": dest["id"]}]}})
     elif action.kind == "stream.webhook":
         client.put(client.account_path("stream/webhook"),
                    {"notificationUrl": action.proposed["notificationUrl"]})
     else:
         raise PlanError(f"action {action.id}: unknown kind {action.kind!r}")
     return "", []
-
-
-def _destination(client: CloudflareClient) -> dict[str, Any] | None:
-    items = client.get(client.account_path("alerting/v3/destinations/webhooks"),
-                       permission="notifications").result or []
-    return next((d for d in items if d.get("name") == DESTINATION), None)
-
-
-def _policy(client: CloudflareClient) -> dict[str, Any] | None:
-    items = client.get(client.account_path("alerting/v3/policies"),
-                       permission="notifications").result or []
-    return next((p for p in items if p.get("name") == POLICY), None)
 
 
 def setup_plan(client: CloudflareClient, url: str, *, yes: bool = False,
