@@ -441,7 +441,8 @@ def _split_filter(flt: dict, keys: list[str]) -> tuple[dict, dict]:
     >>> _split_filter({"date_geq": "2026-06-01", "uid_gt": "b", "actionType": "x"}, ["uid"])
     ({'date_geq': '2026-06-01', 'actionType': 'x'}, {'uid_gt': 'b'})
     """
-    pre, post = {}, {}
+    pre: dict[str, Any] = {}
+    post: dict[str, Any] = {}
     for name, value in flt.items():
         dimension = _split(name)[0] if name not in ("AND", "OR") else ""
         on_key = dimension not in ("", "date", "datetime") and _column(dimension) in keys
