@@ -2,7 +2,9 @@
 
 `show_report(wh, live_input_uid, day)`: the broadcast of that input on that UTC day (the
 longest, if it went live more than once): its timeline of connects, drops and errors, the
-sampled concurrent viewers (peak, average, time to peak), live minutes by country, the
+sampled concurrent viewers (peak, average, time to peak) beside the minutes viewed in each
+minute (GraphQL `datetime`, when synced), live minutes by country (from those per-minute
+rows when the sync has them for the show, else the daily rows of the show's day), the
 on-demand minutes of its recording since, and what it cost: the engine's allocation rows of
 its recording (Stream delivery and storage) and of the input's own live playback on the day,
 over every month from the show to `as_of`, and per viewer-minute.
@@ -37,6 +39,7 @@ class ShowReport:
     countries: pd.DataFrame  # country, minutes (live, on the show's day)
     on_demand: pd.DataFrame  # date, minutes (the recording, after the show's day)
     cost: pd.DataFrame  # sku_id, service, cost (Decimal)
+    per_minute: pd.DataFrame  # minute, viewers (sampled mean), samples, minutes_viewed, offset
 
 
 def _session(wh: Warehouse, live_input_uid: str, day: date) -> pd.Series:
@@ -81,13 +84,31 @@ def show_report(wh: Warehouse, live_input_uid: str | None = None, day: date | st
     uids = [u for u in (s["recording_uid"], live_input_uid) if isinstance(u, str)]
     views = readmodel.viewing(wh, day, as_of, by_country=True)
     views = views[views["uid"].isin(uids)]
-    live = views[views["date"] == day]
-    countries = live.groupby("country", as_index=False)["minutes"].sum().sort_values(
-        ["minutes", "country"], ascending=[False, True], ignore_index=True)
+    per_minute, countries = _per_minute(wh, s, live_input_uid, end, views[views["date"] == day])
     on_demand = views[views["date"] > day].groupby("date", as_index=False)["minutes"].sum()
     cost = _cost(wh, uids, day, as_of) if priced else _empty(day, as_of).cost
     head = _headline(s, live_input_uid, countries, on_demand, cost, as_of)
-    return ShowReport(head, timeline, samples, countries, on_demand, cost)
+    head["live_minutes_from"] = "per-minute" if per_minute["minutes_viewed"].notna().any() \
+        else "daily"
+    return ShowReport(head, timeline, samples, countries, on_demand, cost, per_minute)
+
+
+def _per_minute(wh: Warehouse, s: pd.Series, uid: str, end: pd.Timestamp,
+                live: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The show's minutes (sampled viewers beside minutes viewed) and its live minutes by
+    country: from the per-minute rows of the session when synced, else the day's rows."""
+    last = end if end.year < 9999 else readmodel.viewer_samples(wh, uid)["at"].max()
+    if pd.isna(last):
+        last = s["start"]
+    per_minute = readmodel.minutes_beside_samples(wh, uid, s["start"], last)
+    per_minute["offset"] = (per_minute["minute"] - s["start"].floor("min")).dt.total_seconds() \
+        / 60
+    rows = readmodel.live_minutes(wh, uid, s["start"].floor("min"), last)
+    if len(rows):
+        live = rows.rename(columns={"minutes_viewed": "minutes"})
+    countries = live.groupby("country", as_index=False)["minutes"].sum().sort_values(
+        ["minutes", "country"], ascending=[False, True], ignore_index=True)
+    return per_minute, countries
 
 
 def _empty(day: date, as_of: date) -> ShowReport:
@@ -98,7 +119,8 @@ def _empty(day: date, as_of: date) -> ShowReport:
         head, pd.DataFrame(columns=["at", "event_type", "error_code", "error_message", "minute"]),
         pd.DataFrame(columns=["at", "viewers", "status", "minute"]),
         pd.DataFrame(columns=["country", "minutes"]), pd.DataFrame(columns=["date", "minutes"]),
-        pd.DataFrame(columns=["sku_id", "service", "cost"]))
+        pd.DataFrame(columns=["sku_id", "service", "cost"]),
+        pd.DataFrame(columns=["minute", "viewers", "samples", "minutes_viewed", "offset"]))
 
 
 def _cost(wh: Warehouse, uids: list[str], day: date, as_of: date) -> pd.DataFrame:

@@ -71,7 +71,7 @@ from graphql import (
 from graphql.execution.values import get_directive_values
 from graphql.validation.rules.variables_in_allowed_position import allowed_variable_usage
 
-from . import graphql_zone
+from . import graphql_zone, live_minutes
 from .account import SimulatedAccount
 
 __all__ = ["ANALYTICS_READ", "DATASETS", "MAX_PAGE_SIZE", "Dataset", "GraphQLEndpoint"]
@@ -106,6 +106,9 @@ class Dataset:
     not_older_than: pd.Timedelta
     max_duration: pd.Timedelta = pd.Timedelta(days=31)
     max_page_size: int = MAX_PAGE_SIZE
+    # the frame of a query grouped by `datetime` (account, day frame, lo, hi); None: the day's
+    by_minute: Callable[[SimulatedAccount, pd.DataFrame, pd.Timestamp, pd.Timestamp],
+                        pd.DataFrame] | None = None
     fields: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -164,7 +167,8 @@ def _r2_operations_frame(account: SimulatedAccount) -> pd.DataFrame:
 DATASETS: dict[str, Dataset] = {ds.name: ds for ds in (
     Dataset("streamMinutesViewedAdaptiveGroups", _stream_frame,
             ("date", "datetime", "uid", "clientCountryName", "creator"),
-            {"sum": ("minutesViewed",)}, count=True, not_older_than=STREAM_RETENTION),
+            {"sum": ("minutesViewed",)}, count=True, not_older_than=STREAM_RETENTION,
+            by_minute=live_minutes.minute_frame),
     Dataset("r2StorageAdaptiveGroups", _r2_storage_frame,
             ("bucketName", "datetime", "date"),
             {"max": ("payloadSize", "metadataSize", "objectCount", "uploadCount")},
@@ -361,7 +365,7 @@ def _dataset_resolver(ds: Dataset) -> Callable[..., _Rows]:
                 orderBy: list[str] | None = None) -> _Rows:
         endpoint: GraphQLEndpoint = info.context
         return _run_query(endpoint.frame(ds), ds, filter or {}, limit, orderBy or [],
-                         _requested(info), endpoint.account.now)
+                         _requested(info), endpoint.account.now, endpoint.account)
     resolve.__doc__ = f"Resolve `{ds.name}`."
     return resolve
 
@@ -400,12 +404,15 @@ def _included(node: Any, variables: Any) -> bool:
 
 # --- the query engine ------------------------------------------------------------------
 def _run_query(frame: pd.DataFrame, ds: Dataset, flt: dict, limit: int, order_by: list[str],
-              requested: dict[str, set[str]], now: pd.Timestamp) -> _Rows:
+              requested: dict[str, set[str]], now: pd.Timestamp,
+              account: SimulatedAccount | None = None) -> _Rows:
     """Check limits, filter, group by the requested dimensions, aggregate, order, cut."""
     _check_limit(limit, ds)
     lo, hi = _time_range(flt, now)
     _check_window(lo, hi, ds, now)
     dims = [d for d in ds.dimensions if d in requested.get("dimensions", ())]
+    if "datetime" in dims and ds.by_minute is not None and account is not None:
+        frame = ds.by_minute(account, frame, lo, hi)  # only the window's minutes
     keys = list(dict.fromkeys(_column(d) for d in dims))
     ts = frame["_ts"]
     rows = frame[(ts >= lo).to_numpy() & (ts <= hi).to_numpy()]  # cheap cut to the window
@@ -489,7 +496,8 @@ def _split(key: str) -> tuple[str, str]:
 
 
 def _column(dimension: str) -> str:
-    """The frame column behind a dimension (`date` and `datetime` share the day start)."""
+    """The frame column behind a dimension (`date` and `datetime` share `_ts`: the day start,
+    or the minute in a `by_minute` frame)."""
     return "_ts" if dimension in ("date", "datetime") else dimension
 
 
