@@ -179,7 +179,10 @@ def _the_sync_of_the_spool_is_idempotent(week, tmp_path):
     after = Warehouse(copy, read_only=True)
     for t in tables:
         pd.testing.assert_frame_equal(after.query(f"SELECT * FROM {t} ORDER BY ALL"), first[t])
-    assert again.rows["live_viewer_samples"] == len(spool_rows(spool)[1]) > 30
+    # the first sync compacted the spool: what is left is each input's last sample and last
+    # events, already in the warehouse (re-read, they change nothing)
+    assert again.rows["live_viewer_samples"] == len(spool_rows(spool)[1]) >= 1
+    assert len(spool_rows(spool)[1]) <= len(first["live_viewer_samples"]["live_input_uid"].unique())
 
 
 def _the_post_show_report_shows_drops_quota_failure_viewers_and_cost(week, month):
