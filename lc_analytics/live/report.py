@@ -26,7 +26,8 @@ from ..errors import NotSyncedError, UsageError
 from ..money import format_usd
 from ..warehouse import Warehouse
 
-__all__ = ["ShowReport", "busiest_show", "errors_by_code", "sessions_overview", "show_report"]
+__all__ = ["ShowReport", "busiest_show", "errors_by_code", "sessions_overview", "show_report",
+           "show_run"]
 
 
 @dataclass
@@ -42,7 +43,10 @@ class ShowReport:
     per_minute: pd.DataFrame  # minute, viewers (sampled mean), samples, minutes_viewed, offset
 
 
-def _session(wh: Warehouse, live_input_uid: str, day: date) -> pd.Series:
+def _session(wh: Warehouse, live_input_uid: str, day: date,
+             start: str | None = None) -> pd.Series:
+    """The input's broadcast on `day`: the one that started at `start` (UTC "HH:MM",
+    "HH:MM:SS" or a full timestamp) when given, else the longest."""
     s = readmodel.live_sessions(wh)
     mine = s[(s["live_input_uid"] == live_input_uid) & (s["start"].dt.date == day)]
     if mine.empty:
@@ -50,15 +54,73 @@ def _session(wh: Warehouse, live_input_uid: str, day: date) -> pd.Series:
         raise UsageError(f"no broadcast of live input {live_input_uid} on {day} in the "
                          f"warehouse (inputs live that day: {', '.join(known) or 'none'}); "
                          "sync after the show, with the receiver running")
+    if start is not None:
+        lo, width = _start_window(start, day)
+        hit = mine[(mine["start"] >= lo) & (mine["start"] < lo + width)]
+        if hit.empty:
+            starts = ", ".join(f"{t:%H:%M:%S}" for t in mine["start"])
+            raise UsageError(f"--start {start}: no broadcast of live input {live_input_uid} "
+                             f"started then on {day} (its broadcasts that day started at "
+                             f"{starts} UTC)")
+        mine = hit
     return mine.loc[mine["duration_seconds"].fillna(0).idxmax()]
 
 
+def _start_window(start: str, day: date) -> tuple[pd.Timestamp, pd.Timedelta]:
+    """A session start as given and the precision it was given to.
+
+    >>> _start_window("19:04", date(2026, 6, 30))
+    (Timestamp('2026-06-30 19:04:00+0000', tz='UTC'), Timedelta('0 days 00:01:00'))
+    """
+    text = str(start).strip()
+    try:
+        at = pd.Timestamp(text) if "T" in text or "-" in text \
+            else pd.Timestamp(f"{day.isoformat()}T{text}")
+    except ValueError:
+        raise UsageError(f"--start must be a UTC time HH:MM[:SS] or a timestamp "
+                         f"(got {start!r})") from None
+    at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
+    clock = text.split("T")[-1]
+    if "." in clock:
+        return at, pd.Timedelta(microseconds=1)
+    return at, pd.Timedelta(seconds=1) if clock.count(":") >= 2 else pd.Timedelta(minutes=1)
+
+
+def show_run(wh: Warehouse, live_input_uid: str | None = None, day: date | str | None = None,
+             start: str | None = None, as_of: date | str | None = None,
+             ) -> tuple[dict[str, str], str | None]:
+    """The post-show report's notebook parameters and its folder key, for one broadcast:
+    `live_input`, `date` and `start` (the session's exact start, so the notebook reports that
+    one), and the key `<live input>-<start, YYYYMMDDTHHMMSSZ>` that names its folder: unique
+    per broadcast (two shows of an input on one day included), the same on every run. Without
+    an input, the busiest broadcast of `day`; (the given parameters, None) if there was none.
+
+    >>> show_run(wh, "f6e8...", "2026-06-30")[1]     # doctest: +SKIP
+    'f6e8...-20260630T190012Z'
+    """
+    as_of = date.fromisoformat(str(as_of)) if as_of else readmodel.synced_through(wh)
+    if as_of is None:
+        raise NotSyncedError("nothing synced yet: run `lc-analytics sync` first")
+    day = date.fromisoformat(str(day)) if day else as_of
+    if live_input_uid is None:
+        pick = busiest_show(wh, day)
+        if pick is None:
+            return {"date": day.isoformat()}, None
+        live_input_uid = pick[0]
+    s = _session(wh, live_input_uid, day, start)
+    at = s["start"]
+    return ({"live_input": live_input_uid, "date": day.isoformat(), "start": at.isoformat()},
+            f"{live_input_uid}-{at:%Y%m%dT%H%M%SZ}")
+
+
 def show_report(wh: Warehouse, live_input_uid: str | None = None, day: date | str | None = None,
-                as_of: date | str | None = None, *, priced: bool = True) -> ShowReport:
+                as_of: date | str | None = None, *, priced: bool = True,
+                start: str | None = None) -> ShowReport:
     """The post-show report of `live_input_uid`'s broadcast on `day`, as of `as_of` (default:
-    the last fully synced day). Without an input: the busiest broadcast of `day` (default:
-    `as_of`); an empty report when there was none. `priced=False` skips the cost (the
-    engine allocates whole months: the slow part).
+    the last fully synced day): the one that started at `start` (UTC "HH:MM[:SS]" or a
+    timestamp), else its longest that day. Without an input: the busiest broadcast of `day`
+    (default: `as_of`); an empty report when there was none. `priced=False` skips the cost
+    (the engine allocates whole months: the slow part).
 
     >>> show_report(wh, "f6e8...", "2026-06-30").headline["peak_viewers"]  # doctest: +SKIP
     """
@@ -71,7 +133,7 @@ def show_report(wh: Warehouse, live_input_uid: str | None = None, day: date | st
         if pick is None:
             return _empty(day, as_of)
         live_input_uid = pick[0]
-    s = _session(wh, live_input_uid, day)
+    s = _session(wh, live_input_uid, day, start)
     end = s["end"] if not pd.isna(s["end"]) else pd.Timestamp.max.tz_localize("UTC")
     ev = readmodel.live_events(wh, live_input_uid)
     timeline = ev[(ev["at"] >= s["start"]) & (ev["at"] <= end)
