@@ -66,7 +66,8 @@ def event_row(body: Any, source: str, received_at: float | None = None) -> dict 
 def sample_row(body: dict) -> dict:
     """A `live_viewer_samples` row from a spooled poll."""
     return {"live_input_uid": body["live_input_uid"], "sampled_at": parse_time(body["at"]),
-            "viewers": body.get("viewers"), "status": body["status"]}
+            "viewers": body.get("viewers"), "status": body["status"],
+            "reason": body.get("reason")}
 
 
 def spool_rows(folder: Path) -> tuple[list[dict], list[dict]]:

@@ -220,7 +220,7 @@ def _headline(s: pd.Series, uid: str, countries: pd.DataFrame, on_demand: pd.Dat
         "peak_viewers": None if pd.isna(s["peak_viewers"]) else int(s["peak_viewers"]),
         "avg_viewers": None if pd.isna(s["avg_viewers"]) else round(float(s["avg_viewers"]), 1),
         "time_to_peak_minutes": None if pd.isna(ttp) else round(ttp / 60, 1),
-        "samples": int(s["samples"]), "gaps": int(s["gaps"]),
+        "samples": int(s["samples"]), "gaps": int(s["gaps"]), "hidden": int(s["hidden"]),
         "live_minutes": live_minutes, "on_demand_minutes": od,
         "top_country": countries["country"].iloc[0] if len(countries) else None,
         "cost": str(total), "cost_usd": format_usd(total),

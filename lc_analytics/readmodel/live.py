@@ -37,9 +37,10 @@ def live_events(wh: Warehouse, live_input_uid: str | None = None) -> pd.DataFram
 
 
 def viewer_samples(wh: Warehouse, live_input_uid: str | None = None) -> pd.DataFrame:
-    """Polled live viewer counts: live_input_uid, at, viewers (NaN for a gap), status."""
+    """Polled live viewer counts: live_input_uid, at, viewers (NaN for a gap), status (ok,
+    gap: no answer, hidden: the input hides its count), reason (why there is no number)."""
     where, params = ("WHERE live_input_uid = ?", [live_input_uid]) if live_input_uid else ("", [])
-    df = wh.query("SELECT live_input_uid, sampled_at AS \"at\", viewers, status "
+    df = wh.query("SELECT live_input_uid, sampled_at AS \"at\", viewers, status, reason "
                   f"FROM live_viewer_samples {where} ORDER BY live_input_uid, sampled_at",
                   params)
     df["at"] = pd.to_datetime(df["at"], utc=True)
@@ -50,7 +51,8 @@ def viewer_samples(wh: Warehouse, live_input_uid: str | None = None) -> pd.DataF
 def live_sessions(wh: Warehouse, rejoin: timedelta = REJOIN) -> pd.DataFrame:
     """One row per broadcast: live_input_uid, start, end (NaT while live), duration_seconds,
     reconnects, errors (codes, comma-separated), error_count, recording_uid, and from the
-    samples peak_viewers, avg_viewers, time_to_peak_seconds, samples, gaps.
+    samples peak_viewers, avg_viewers, time_to_peak_seconds, samples, gaps (polls without a
+    number: failed, or hidden), hidden (polls of a count the input hides).
 
     >>> live_sessions(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
     """
@@ -122,7 +124,8 @@ def _recordings(wh: Warehouse, sessions: pd.DataFrame, events: pd.DataFrame) -> 
 def _with_viewers(sessions: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
     """Peak, average, time to peak, samples and gaps of each session's polls."""
     stats: dict[str, list] = {k: [] for k in ("peak_viewers", "avg_viewers",
-                                              "time_to_peak_seconds", "samples", "gaps")}
+                                              "time_to_peak_seconds", "samples", "gaps",
+                                              "hidden")}
     by_input = {k: g for k, g in samples.groupby("live_input_uid")}
     for s in sessions.itertuples():
         g = by_input.get(s.live_input_uid)
@@ -135,7 +138,8 @@ def _with_viewers(sessions: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame
         stats["time_to_peak_seconds"].append(
             (peak_at - s.start).total_seconds() if peak_at is not None else np.nan)
         stats["samples"].append(len(ok))
-        stats["gaps"].append(int((g["status"] == "gap").sum()))
+        stats["gaps"].append(int((g["status"] != "ok").sum()))
+        stats["hidden"].append(int((g["status"] == "hidden").sum()))
     return sessions.assign(**stats)
 
 

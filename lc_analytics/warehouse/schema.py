@@ -312,7 +312,8 @@ MIGRATIONS: list[Migration] = [
     Migration(11, "zone (CDN) traffic, cache rules and dataset limits", V11_SQL),
     Migration(12, "live shows: live-input events and viewer samples", V12_SQL),
     Migration(13, "billed usage (billable-usage API) and audit checks", V13_SQL),
-    Migration(14, "live minutes viewed by the minute", V14_SQL),
+    Migration(14, "live minutes viewed by the minute; why a viewer poll has no number",
+              V14_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

@@ -46,4 +46,7 @@ COMMENT ON TABLE live_minutes_viewed IS
     'Minutes viewed of one live input''s video (or of the input itself) in one minute from '
     'one country; key (minute, uid, country). Restated like the daily analytics: a sync '
     'replaces the days it re-reads.';
+-- Why a poll has no number: the HTTP status or error of a gap, or the hidden count
+-- (recording.hideLiveViewerCount); NULL for a good sample and for polls spooled before.
+ALTER TABLE live_viewer_samples ADD COLUMN reason VARCHAR;
 """
