@@ -14,8 +14,8 @@ from typing import Any
 
 from .. import facts, readmodel
 from ..sources.live_minutes import day_bounds, minute_rows
+from ..sync import LAG_DAYS  # re-read like the daily analytics
 
-LAG_DAYS = 3  # as the daily analytics (sync.LAG_DAYS)
 FIRST_DAYS = 7  # a new warehouse reads the last week by the minute
 
 

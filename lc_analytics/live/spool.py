@@ -66,13 +66,21 @@ def content_id(kind: str, body: Any) -> str:
 @contextmanager
 def locked(folder: Path, exclusive: bool = True) -> Iterator[None]:
     """The spool's lock (flock on `<folder>/.lock`): writers and the sync's seal and compact
-    take it exclusively, readers shared; it is released when its holder dies."""
-    fd = os.open(Path(folder) / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    take it exclusively, readers shared; it is released when its holder dies. A reader that
+    may not create the lock file (a read-only view of the spool) reads without it."""
+    fd = None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        fd = os.open(Path(folder) / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    except PermissionError:
+        if exclusive:
+            raise
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         yield
     finally:
-        os.close(fd)  # closing releases the flock
+        if fd is not None:
+            os.close(fd)  # closing releases the flock
 
 
 @dataclass
