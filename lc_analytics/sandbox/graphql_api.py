@@ -106,8 +106,9 @@ class Dataset:
     not_older_than: pd.Timedelta
     max_duration: pd.Timedelta = pd.Timedelta(days=31)
     max_page_size: int = MAX_PAGE_SIZE
-    # the frame of a query grouped by `datetime` (account, day frame, lo, hi); None: the day's
-    by_minute: Callable[[SimulatedAccount, pd.DataFrame, pd.Timestamp, pd.Timestamp],
+    # the frame of a query grouped by `datetime` (account, lo, hi), built for its window
+    # only; None: the day frame serves it
+    by_minute: Callable[[SimulatedAccount, pd.Timestamp, pd.Timestamp],
                         pd.DataFrame] | None = None
     fields: tuple[str, ...] = field(init=False)
 
@@ -364,8 +365,10 @@ def _dataset_resolver(ds: Dataset) -> Callable[..., _Rows]:
     def resolve(_acct: Any, info: Any, limit: int, filter: dict | None = None,
                 orderBy: list[str] | None = None) -> _Rows:
         endpoint: GraphQLEndpoint = info.context
-        return _run_query(endpoint.frame(ds), ds, filter or {}, limit, orderBy or [],
-                         _requested(info), endpoint.account.now, endpoint.account)
+        requested = _requested(info)
+        minutes = ds.by_minute is not None and "datetime" in requested.get("dimensions", ())
+        return _run_query(None if minutes else endpoint.frame(ds), ds, filter or {}, limit,
+                          orderBy or [], requested, endpoint.account.now, endpoint.account)
     resolve.__doc__ = f"Resolve `{ds.name}`."
     return resolve
 
@@ -403,16 +406,17 @@ def _included(node: Any, variables: Any) -> bool:
 
 
 # --- the query engine ------------------------------------------------------------------
-def _run_query(frame: pd.DataFrame, ds: Dataset, flt: dict, limit: int, order_by: list[str],
-              requested: dict[str, set[str]], now: pd.Timestamp,
-              account: SimulatedAccount | None = None) -> _Rows:
+def _run_query(frame: pd.DataFrame | None, ds: Dataset, flt: dict, limit: int,
+               order_by: list[str], requested: dict[str, set[str]], now: pd.Timestamp,
+               account: SimulatedAccount | None = None) -> _Rows:
     """Check limits, filter, group by the requested dimensions, aggregate, order, cut."""
     _check_limit(limit, ds)
     lo, hi = _time_range(flt, now)
     _check_window(lo, hi, ds, now)
     dims = [d for d in ds.dimensions if d in requested.get("dimensions", ())]
-    if "datetime" in dims and ds.by_minute is not None and account is not None:
-        frame = ds.by_minute(account, frame, lo, hi)  # only the window's minutes
+    if frame is None:  # grouped by `datetime`: only the window's minutes are built
+        assert ds.by_minute is not None and account is not None
+        frame = ds.by_minute(account, lo, hi)
     keys = list(dict.fromkeys(_column(d) for d in dims))
     ts = frame["_ts"]
     rows = frame[(ts >= lo).to_numpy() & (ts <= hi).to_numpy()]  # cheap cut to the window

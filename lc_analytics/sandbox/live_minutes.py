@@ -58,25 +58,31 @@ def split(viewers: np.ndarray, countries: np.ndarray) -> np.ndarray:
     return out
 
 
-def minute_frame(account: SimulatedAccount, daily: pd.DataFrame, lo: pd.Timestamp,
-                 hi: pd.Timestamp) -> pd.DataFrame:
-    """The dataset's frame for a `datetime`-grouped query over [lo, hi]: `daily` (the day
-    frame, `_ts` = day start) cut to the days the window touches, with the live shows that
-    touch it spread over their minutes."""
+def minute_frame(account: SimulatedAccount, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DataFrame:
+    """The dataset's frame for a `datetime`-grouped query over [lo, hi]: the day rows of the
+    days the window touches (only those: a large account's history is never expanded), with
+    the live shows that touch it spread over their minutes."""
     first = lo.floor("D") - DAY  # a show of the day before may run into the window
-    days = daily[(daily["_ts"] >= first).to_numpy() & (daily["_ts"] <= hi).to_numpy()]
-    left = {(ts, u, c): [int(m), cr] for ts, u, c, cr, m in zip(
-        days["_ts"], days["uid"], days["clientCountryName"], days["creator"],
-        days["sum_minutesViewed"], strict=True)}
+    left = _day_rows(account, first, hi)
     parts = [_show_rows(account, row, left) for row in _shows(account, first, hi)]
     rest = pd.DataFrame([(k[0], k[1], k[2], v[1], v[0]) for k, v in left.items() if v[0]],
                         columns=COLUMNS)
     frames = [f for f in (rest, *parts) if len(f)]
     if not frames:
-        return daily.iloc[:0]
+        return pd.DataFrame(columns=COLUMNS).astype({"sum_minutesViewed": np.int64})
     out = pd.concat(frames, ignore_index=True)
+    out["_ts"] = pd.to_datetime(out["_ts"], utc=True)
     out["sum_minutesViewed"] = out["sum_minutesViewed"].astype(np.int64)
     return out
+
+
+def _day_rows(account: SimulatedAccount, first: pd.Timestamp, hi: pd.Timestamp) -> dict:
+    """{(day, uid, country): [minutes, creator]} of the days in [first, hi] the API reports."""
+    last = min(hi, account.now).tz_convert("UTC").date()
+    mv = account.minutes_viewed_between(first.date(), last)
+    return {(ts, u, c): [int(m), cr] for ts, u, c, cr, m in zip(
+        mv["date"], mv["uid"], mv["country"], mv["creator"], mv["minutes_viewed"],
+        strict=True)}
 
 
 def _shows(account: SimulatedAccount, first: pd.Timestamp, hi: pd.Timestamp) -> np.ndarray:
@@ -130,16 +136,9 @@ def live_countries(account: SimulatedAccount, row: int) -> tuple[np.ndarray, np.
 def truth(account: SimulatedAccount, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
     """Ground truth for tests: the minute rows of the live shows that started in [first, last]
     (minute, uid, country, minutes_viewed), and nothing else."""
-    daily = account.minutes_viewed()
-    frame = pd.DataFrame({"_ts": daily["date"], "uid": daily["uid"],
-                          "clientCountryName": daily["country"], "creator": daily["creator"],
-                          "sum_minutesViewed": daily["minutes_viewed"]})
-    days = frame[(frame["_ts"] >= first.floor("D")) & (frame["_ts"] <= last)]
-    left = {(ts, u, c): [int(m), cr] for ts, u, c, cr, m in zip(
-        days["_ts"], days["uid"], days["clientCountryName"], days["creator"],
-        days["sum_minutesViewed"], strict=True)}
-    parts = [_show_rows(account, row, left) for row in _shows(account, first, last)]
-    parts = [p for p in parts if len(p)]
+    left = _day_rows(account, first.floor("D"), last)
+    parts = [p for p in (_show_rows(account, row, left) for row in _shows(account, first, last))
+             if len(p)]
     if not parts:
         return pd.DataFrame(columns=["minute", "uid", "country", "minutes_viewed"])
     out = pd.concat(parts, ignore_index=True)
