@@ -146,7 +146,9 @@ def show_report(wh: Warehouse, live_input_uid: str | None = None, day: date | st
     uids = [u for u in (s["recording_uid"], live_input_uid) if isinstance(u, str)]
     views = readmodel.viewing(wh, day, as_of, by_country=True)
     views = views[views["uid"].isin(uids)]
-    per_minute, countries = _per_minute(wh, s, live_input_uid, end, views[views["date"] == day])
+    last = s["end"] if not pd.isna(s["end"]) else samples["at"].max()  # still live: so far
+    per_minute, countries = _per_minute(wh, s, live_input_uid, last,
+                                        views[views["date"] == day])
     on_demand = views[views["date"] > day].groupby("date", as_index=False)["minutes"].sum()
     cost = _cost(wh, uids, day, as_of) if priced else _empty(day, as_of).cost
     head = _headline(s, live_input_uid, countries, on_demand, cost, as_of)
@@ -155,11 +157,11 @@ def show_report(wh: Warehouse, live_input_uid: str | None = None, day: date | st
     return ShowReport(head, timeline, samples, countries, on_demand, cost, per_minute)
 
 
-def _per_minute(wh: Warehouse, s: pd.Series, uid: str, end: pd.Timestamp,
+def _per_minute(wh: Warehouse, s: pd.Series, uid: str, last: pd.Timestamp,
                 live: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The show's minutes (sampled viewers beside minutes viewed) and its live minutes by
-    country: from the per-minute rows of the session when synced, else the day's rows."""
-    last = end if end.year < 9999 else readmodel.viewer_samples(wh, uid)["at"].max()
+    """The show's minutes up to `last` (sampled viewers beside minutes viewed) and its live
+    minutes by country: from the per-minute rows of the session when synced, else the day's
+    rows."""
     if pd.isna(last):
         last = s["start"]
     per_minute = readmodel.minutes_beside_samples(wh, uid, s["start"], last)
