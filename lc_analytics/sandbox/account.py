@@ -101,6 +101,7 @@ class SimulatedAccount:
             "li": li["uid"], "at": li["created"], "mode": li["recording_mode"],
         })
         self.live_input_state = li.set_index("uid", drop=False).copy()
+        self.live_input_state["hide_live_viewer_count"] = False  # recording.hideLiveViewerCount
         self._video_sched_edits: dict[str, pd.Timestamp | None] = {}
         self._video_meta_edits: dict[str, dict] = {}
         self._video_modified: dict[str, pd.Timestamp] = {}
@@ -455,7 +456,8 @@ class SimulatedAccount:
 
     def update_live_input(self, uid: str, *, delete_recording_after_days: object = UNSET,
                           recording_mode: object = UNSET, enabled: object = UNSET,
-                          meta_name: object = UNSET) -> None:
+                          meta_name: object = UNSET,
+                          hide_live_viewer_count: object = UNSET) -> None:
         """PUT /stream/live_inputs/{uid}; retention applies to streams that start later."""
         if uid not in self.live_input_state.index or \
                 self.live_input_state.at[uid, "created"] > self._now:
@@ -482,6 +484,10 @@ class SimulatedAccount:
                 {"li": [uid], "at": [self._now], "mode": [recording_mode]})], ignore_index=True)
         if enabled is not UNSET:
             st.at[uid, "enabled"] = bool(enabled)
+        if hide_live_viewer_count is not UNSET:
+            if not isinstance(hide_live_viewer_count, bool):
+                raise RuleViolation(10011, "recording.hideLiveViewerCount must be true or false")
+            st.at[uid, "hide_live_viewer_count"] = hide_live_viewer_count
         if meta_name is not UNSET:
             st.at[uid, "name"] = meta_name
         st.at[uid, "modified"] = self._now
