@@ -38,19 +38,21 @@ def _prefix_candidates(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFra
     days, min_exposed = rule.candidate_days, rule.min_exposed_object_days
     has_t, has_e = _covering(ctx.rules, bucket, prefix)
     reads = ctx.reads[(ctx.reads["bucket"] == bucket) & ctx.reads["key"].str.startswith(prefix)]
+    ages = ctx.ages(bucket, prefix)
     exposure = _exposure(objs, ctx.read_days)
     transitions = [n for n in days if has_t is None or n < has_t]
     expiries = []
     for m in days:
         if has_e is not None and m >= has_e:
             continue
-        if (reads["age"] >= m).any() or exposure(m) < min_exposed:
+        if (ages["age"] >= m).any() or exposure(m) < min_exposed:
             continue
         expiries.append(m)
     combos: list[tuple[int | None, int | None]] = [(n, None) for n in transitions] + \
         [(None, m) for m in expiries] + [(n, m) for n in transitions for m in expiries if n < m]
     for to_ia, expire in combos:
-        yield _evaluate(ctx, bucket, prefix, objs, reads, to_ia, expire, has_t, has_e, exposure)
+        yield _evaluate(ctx, bucket, prefix, objs, reads, to_ia, expire, has_t, has_e, exposure,
+                        ages)
 
 
 def _exposure(objs: pd.DataFrame, read_days: tuple[date, date] | None):
@@ -92,7 +94,8 @@ def _with_rule(objs: pd.DataFrame, n: int | None, m: int | None) -> pd.DataFrame
 
 def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
               reads: pd.DataFrame, n: int | None, m: int | None, has_t: int | None,
-              has_e: int | None, exposure) -> Candidate:
+              has_e: int | None, exposure, ages: pd.DataFrame) -> Candidate:
+    """One rule priced: `reads` per object in the priced period, `ages` every read by age."""
     first, nxt, book = ctx.first, ctx.nxt, ctx.book
     before = objs
     after = _with_rule(objs, n, m)
@@ -131,7 +134,7 @@ def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
         "transitions_per_month_delta": transitions,
         "backlog_transitions_once": backlog,
         "reads_at_or_after_expiry": 0 if m is None else int(
-            reads.loc[reads["age"] >= m, "requests"].sum()),
+            ages.loc[ages["age"] >= m, "requests"].sum()),
         "exposed_object_days": exposure(m) if m is not None else None,
         "saving": saving, "marginal_saving": marginal, "proposable": proposable,
         "reason": reason, "rule": rule_text,

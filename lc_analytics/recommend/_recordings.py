@@ -44,23 +44,22 @@ def recordings(wh: Warehouse, as_of: date) -> pd.DataFrame:
 
 
 def views_by_age(wh: Warehouse, as_of: date, lookback_days: int) -> pd.DataFrame:
-    """Minutes viewed of live-input recordings per day and country, with the recording's
-    age that day (the read model's viewing of kind 'recording').
+    """Minutes viewed of live-input recordings per day, live input, creator and the
+    recording's age that day (the read model's viewing of kind 'recording', summed in
+    DuckDB by `readmodel.viewing_totals`: a row per recording and country never reaches
+    pandas).
 
     Age = view date - the recording's created date (0 = the live show day; 1 and more =
     on demand). Only days in (as_of - lookback_days, as_of]; only recordings the warehouse
     has listed (views of recordings deleted before the first sync cannot be attributed).
-    Columns: date, uid, country, minutes, live_input_uid, creator (the video's, '' if none),
-    age.
+    Columns: date, live_input_uid, creator (the video's, '' if none), age, minutes.
     """
     lo = as_of - timedelta(days=lookback_days - 1)
-    v = rm.viewing(wh, lo, as_of, by_country=True)
-    v = v[v["kind"] == "recording"]
-    creators = rm.videos(wh, history=True).set_index("uid")["creator"].fillna("")
-    return pd.DataFrame({"date": v["date"], "uid": v["uid"], "country": v["country"],
-                         "minutes": v["minutes"], "live_input_uid": v["live_input_uid"],
-                         "creator": v["uid"].map(creators).fillna(""),
-                         "age": v["age_days"].astype(int)}).reset_index(drop=True)
+    v = rm.viewing_totals(wh, lo, as_of, ["date", "live_input_uid", "video_creator",
+                                           "age_days"], kinds=["recording"])
+    return pd.DataFrame({"date": v["date"], "live_input_uid": v["live_input_uid"],
+                         "creator": v["video_creator"], "age": v["age_days"].astype(int),
+                         "minutes": v["minutes"]}).reset_index(drop=True)
 
 
 def earliest_deletion(videos: pd.DataFrame, as_of: date) -> pd.Series:

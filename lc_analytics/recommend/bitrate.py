@@ -100,9 +100,8 @@ def ingest_profiles(wh: Warehouse, *, as_of: date | str | None = None,
     rec = rec[(rec["created"] >= lo) & (rec["duration_seconds"] > 0)]
     rec = rec.assign(mbps=rec["size_bytes"] * 8 / rec["duration_seconds"] / 1e6,
                      short=np.minimum(rec["width"].fillna(0), rec["height"].fillna(0)))
-    viewed = rm.viewing(wh, day - timedelta(days=lookback_days - 1), day, by_country=True)
-    viewed = viewed[viewed["kind"].isin(["recording", "live_input"])]
-    views = viewed.groupby(["live_input_uid", "country"], as_index=False)["minutes"].sum()
+    views = rm.viewing_totals(wh, day - timedelta(days=lookback_days - 1), day,
+                              ["live_input_uid", "country"], kinds=["recording", "live_input"])
     views["typical_mbps"] = views["country"].str.upper().map(table).fillna(default)
     views["low"] = views["typical_mbps"] < low_bandwidth_mbps
     rows = []

@@ -106,7 +106,8 @@ def price(wh: Warehouse, day: date, book: PriceBook, summary: pd.Series, rule: R
     dates = pd.to_datetime(future["date"]).dt.tz_localize("UTC")
     base = future["projected_minutes"].to_numpy(float)
     t0 = pd.Timestamp(summary["snapshot_at"])
-    reliefs = [_relief(wh, day, [r], dates, t0) for r in freeing]
+    rec = recordings(wh, day).set_index("uid") if freeing else None
+    reliefs = [_relief(rec, [r], dates, t0) for r in freeing]
     order = sorted(range(len(freeing)), key=lambda i: -float(reliefs[i].max(initial=0)))
     month = next_month(day)
     held = capacity_bill(capacity, month, book).total
@@ -137,15 +138,15 @@ def _default_freeing(wh: Warehouse, book: PriceBook, day: date) -> list[Recommen
     return sel + ret
 
 
-def _relief(wh: Warehouse, day: date, recs: Iterable[Recommendation], dates: pd.Series,
+def _relief(rec: pd.DataFrame | None, recs: Iterable[Recommendation], dates: pd.Series,
             t0: pd.Timestamp) -> np.ndarray:
-    """Minutes the recommendations take off the projection at the end of each future day."""
+    """Minutes the recommendations take off the projection at the end of each future day
+    (`rec`: the recordings as of the clock, indexed by uid, read once for every option)."""
     recs = list(recs)
     n = len(dates)
     out = np.zeros(n)
-    if not recs:
+    if not recs or rec is None:
         return out
-    rec = recordings(wh, day).set_index("uid")
     ends = (dates + DAY).to_numpy("datetime64[ns]")
     for r in recs:
         for a in r.actions:
