@@ -62,10 +62,10 @@ def _exposure(objs: pd.DataFrame, read_days: tuple[date, date] | None):
     lo = pd.Timestamp(read_days[0], tz="UTC")
     hi = pd.Timestamp(read_days[1], tz="UTC")
     gone = objs["stored_until"].fillna(hi + pd.Timedelta(days=1)).dt.floor("D")
-    end = np.minimum(gone, hi + pd.Timedelta(days=1))
+    end = gone.clip(upper=hi + pd.Timedelta(days=1))  # (c_day is never NaT: NOT NULL)
 
     def at(m: int) -> int:
-        start = np.maximum(objs["c_day"] + pd.Timedelta(days=m), lo)
+        start = (objs["c_day"] + pd.Timedelta(days=m)).clip(lower=lo)
         span = ((end - start) // pd.Timedelta(days=1)).clip(lower=0)
         return int(span.sum())
     return at
@@ -228,9 +228,15 @@ def _daily(objs: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:
 def _read_class(reads: pd.DataFrame, objs: pd.DataFrame) -> np.ndarray:
     ia_from = reads[["bucket", "key"]].merge(objs[["bucket", "key", "ia_from"]],
                                              on=["bucket", "key"], how="left")["ia_from"]
-    ia = ia_from.notna().to_numpy() & (reads["date"].to_numpy() >= ia_from.dt.floor("D")
-                                       .to_numpy())
+    ia = ia_from.notna().to_numpy() & (_naive(reads["date"])
+                                       >= _naive(ia_from.dt.floor("D")))
     return np.where(ia, IA, STANDARD)
+
+
+def _naive(ts: pd.Series) -> np.ndarray:
+    """UTC timestamps as naive datetime64 (NaT compares False, as in pandas): comparing
+    numpy arrays of a tz-aware Series would compare Timestamp objects one by one."""
+    return pd.to_datetime(ts, utc=True).dt.tz_convert(None).to_numpy()
 
 
 def _alive(reads: pd.DataFrame, objs: pd.DataFrame) -> np.ndarray:

@@ -40,7 +40,15 @@ from .. import facts
 from ..costs.pricebook import PriceBook
 from ..costs.runway import WINDOW_DAYS, storage_runway, storage_runway_daily
 from ..warehouse import Warehouse
-from ._common import DAY, as_json, capacity_bill, money, next_month, resolve
+from ._common import (
+    DAY,
+    as_json,
+    capacity_bill,
+    deletions_freed,
+    money,
+    next_month,
+    resolve,
+)
 from ._recordings import recordings
 from .evidence import RetentionEvidence, RunwayEvidence, RunwayOption, StreamChangeEvidence
 from .model import Action, Recommendation
@@ -149,16 +157,7 @@ def _relief(rec: pd.DataFrame | None, recs: Iterable[Recommendation], dates: pd.
         return out
     ends = (dates + DAY).to_numpy("datetime64[ns]")
     for r in recs:
-        for a in r.actions:
-            if a.kind != "video.schedule_deletion" or a.resource not in rec.index:
-                continue
-            v = rec.loc[a.resource]
-            new = pd.Timestamp(a.proposed["scheduledDeletion"]).tz_convert("UTC")
-            old = v["scheduled_deletion"]
-            gone_new = ends >= np.datetime64(new.tz_convert(None))
-            gone_old = np.zeros(n, bool) if pd.isna(old) else \
-                ends >= np.datetime64(pd.Timestamp(old).tz_convert(None))
-            out += (gone_new & ~gone_old) * float(v["minutes"])
+        out += deletions_freed(rec, r.actions, ends)
         uid = r.target
         mine = rec[(rec["live_input_uid"] == uid) & (rec["ready"] >= t0 - WINDOW_DAYS * DAY)
                    & (rec["ready"] < t0.floor("D"))]
