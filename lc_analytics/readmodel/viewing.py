@@ -39,13 +39,15 @@ LIVE, ON_DEMAND = "live", "on demand"
 #: what a viewed uid is (the `kind` column)
 KINDS = ("live_input", "recording", "upload", "unlisted")
 
-_ROWS = """
+_VIEWED = """
 WITH history AS (SELECT min(date) AS first FROM minutes_viewed_daily),
-unlisted AS (  -- only the uids viewed in the window: no grouping of the whole history
-    SELECT uid, min(date) AS first FROM minutes_viewed_daily
-    WHERE uid IN (SELECT uid FROM minutes_viewed_daily WHERE date >= $first AND date <= $last)
+unlisted_uids AS (  -- viewed in the window, never listed: found in the window's rows first
+    SELECT DISTINCT uid FROM minutes_viewed_daily WHERE date >= $first AND date <= $last
       AND uid NOT IN (SELECT uid FROM videos) AND uid NOT IN (SELECT uid FROM live_inputs)
-    GROUP BY uid
+),
+unlisted AS (  -- only those uids' first day: one semi-join over the history, no mark joins
+    SELECT uid, min(date) AS first FROM minutes_viewed_daily
+    WHERE uid IN (SELECT uid FROM unlisted_uids) GROUP BY uid
 ),
 viewed AS (
     SELECT m.date, m.uid, m.country, m.creator AS viewed_creator, m.minutes_viewed,
@@ -64,6 +66,8 @@ viewed AS (
     CROSS JOIN history h
     WHERE m.date >= $first AND m.date <= $last
 )
+"""
+_ROWS = _VIEWED + """
 SELECT date, uid, {country} any_value(kind) AS kind,
        coalesce(any_value(video_creator), '') AS video_creator,
        any_value(live_input_uid) AS live_input_uid,
@@ -133,8 +137,16 @@ def viewing_totals(wh: Warehouse, first: date | None, last: date | None, by: Seq
                          f"filters on kinds among {', '.join(KINDS)} (got by={keys}, "
                          f"kinds={list(kinds)})")
     cols = ", ".join(keys)
-    sql = (f"SELECT {cols}, sum(minutes) AS minutes FROM ({_rows_sql(True)}) "
-           f"WHERE kind IN (SELECT unnest($kinds)) GROUP BY {cols} ORDER BY {cols}")
+    if "creator" in keys:  # a (day, uid, country)'s creator needs its rows grouped first
+        rows = _rows_sql(True)
+    else:  # kind, age, mode, ...: functions of the uid and day, summed from the rows as read
+        rows = _VIEWED + (
+            "SELECT date, uid, country, kind, live_input_uid, age_days, "
+            "coalesce(video_creator, '') AS video_creator, CASE WHEN kind = 'live_input' OR "
+            "(kind IN ('recording', 'unlisted') AND age_days = 0) THEN "
+            f"'{LIVE}' ELSE '{ON_DEMAND}' END AS mode, minutes_viewed AS minutes FROM viewed")
+    sql = (f"SELECT {cols}, sum(minutes) AS minutes FROM ({rows}) "
+           f"WHERE list_contains($kinds, kind) GROUP BY {cols} ORDER BY {cols}")
     df = wh.query(sql, {"first": first or date.min, "last": last or date.max,
                         "kinds": list(kinds)})
     if "date" in df:
