@@ -135,8 +135,8 @@ def _context(wh: Warehouse, book: PriceBook, day: date) -> _Context:
     reads = rm.r2_object_reads(wh, first, min(nxt - timedelta(days=1), day), objects=objs)[
         ["date", "bucket", "key", "action_type", "requests"]]
     reads["date"] = pd.to_datetime(reads["date"]).dt.tz_localize("UTC")
-    reads = reads.merge(objs[["bucket", "key", "size_bytes", "c_day"]], on=["bucket", "key"],
-                        how="inner")
+    reads = reads.merge(objs[["bucket", "key", "size_bytes", "c_day"]].assign(obj=objs.index),
+                        on=["bucket", "key"], how="inner")  # obj: the object's row in objs
     reads["age"] = ((reads["date"] - reads["c_day"]) // pd.Timedelta(days=1)).astype(int)
     read_days = (min(ages["first_day"]), day) if len(ages) else None
     usage = Usage(stream_storage=None, stream_delivery=None, r2_storage=r2_usage.r2_storage,

@@ -225,9 +225,14 @@ def _daily(objs: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:
     return objects_daily_bytes(objs, first, nxt)
 
 
+def _of_object(reads: pd.DataFrame, objs: pd.DataFrame, col: str) -> pd.Series:
+    """`objs[col]` of each read's object (NaT for an object not in `objs`), by its row in
+    `ctx.objects` (`objs` is a slice of it, with its index)."""
+    return objs[col].reindex(reads["obj"].to_numpy()).reset_index(drop=True)
+
+
 def _read_class(reads: pd.DataFrame, objs: pd.DataFrame) -> np.ndarray:
-    ia_from = reads[["bucket", "key"]].merge(objs[["bucket", "key", "ia_from"]],
-                                             on=["bucket", "key"], how="left")["ia_from"]
+    ia_from = _of_object(reads, objs, "ia_from")
     ia = ia_from.notna().to_numpy() & (_naive(reads["date"])
                                        >= _naive(ia_from.dt.floor("D")))
     return np.where(ia, IA, STANDARD)
@@ -240,8 +245,7 @@ def _naive(ts: pd.Series) -> np.ndarray:
 
 
 def _alive(reads: pd.DataFrame, objs: pd.DataFrame) -> np.ndarray:
-    until = reads[["bucket", "key"]].merge(objs[["bucket", "key", "stored_until"]],
-                                           on=["bucket", "key"], how="left")["stored_until"]
+    until = _of_object(reads, objs, "stored_until")
     return (until.isna() | (reads["date"].reset_index(drop=True) < until.dt.floor("D"))) \
         .to_numpy()
 
