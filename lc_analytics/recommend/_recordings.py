@@ -84,18 +84,24 @@ def schedule_actions(videos: pd.DataFrame, when: pd.Series, rec_id: str,
                      why: str) -> list[Action]:
     """One `video.schedule_deletion` per video whose proposed time is earlier than the one it
     holds (or it holds none); `when` must already respect `earliest_deletion`."""
-    out = []
-    for row, ts in zip(videos.itertuples(), when, strict=True):
-        current = row.scheduled_deletion
-        if pd.notna(current) and current <= ts:
-            continue
-        out.append(Action(
-            id=f"video.schedule_deletion:{row.uid}", kind="video.schedule_deletion",
-            resource=row.uid,
-            current={"scheduledDeletion": None if pd.isna(current)
-                     else rfc3339(current, exact=True)},
-            proposed={"scheduledDeletion": rfc3339(ts)}, why=why, recommendation_id=rec_id))
-    return out
+    when = pd.Series(pd.to_datetime(pd.Series(when).to_numpy(), utc=True))
+    current = pd.Series(pd.to_datetime(videos["scheduled_deletion"].to_numpy(), utc=True))
+    keep = (~(current.notna() & (current <= when))).to_numpy(bool)
+    proposed = _rfc3339s(when[keep])
+    held = _rfc3339s(current[keep], exact=True)
+    return [Action(id=f"video.schedule_deletion:{uid}", kind="video.schedule_deletion",
+                   resource=uid, current={"scheduledDeletion": cur},
+                   proposed={"scheduledDeletion": new}, why=why, recommendation_id=rec_id)
+            for uid, cur, new in zip(videos["uid"].to_numpy()[keep], held, proposed,
+                                     strict=True)]
+
+
+def _rfc3339s(ts: pd.Series, exact: bool = False) -> list[str | None]:
+    """`rfc3339` of each timestamp (None for NaT), formatted as one column."""
+    ts = ts.dt.tz_convert("UTC")
+    text = ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if exact else \
+        ts.dt.ceil("s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [None if pd.isna(t) else str(t) for t in text]
 
 
 def retention_value(value: Any) -> int | None:
