@@ -37,6 +37,13 @@ def inventory_objects(wh: Warehouse) -> pd.DataFrame:
 
     >>> inventory_objects(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
     """
+    remember = getattr(wh, "remember", None)  # a held warehouse derives it once
+    if remember is not None:
+        return remember(("inventory_objects",), lambda: _inventory_objects(wh)).copy(deep=False)
+    return _inventory_objects(wh)
+
+
+def _inventory_objects(wh: Warehouse) -> pd.DataFrame:
     objs = r2_objects(wh, history=True)
     rules = lifecycle_rules(wh)
     rules = rules[rules["enabled"] & rules["transition_days"].notna()

@@ -42,7 +42,7 @@ class Connections:
     read_only: bool
     lock_timeout: float
     _held: duckdb.DuckDBPyConnection | None = None
-    _memo: dict[tuple[str, str], Any]  # query results while held (see `Warehouse.query`)
+    _memo: dict[tuple[Any, ...], Any]  # query results (and derived) while held
 
     @contextmanager
     def connect(self, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -95,6 +95,15 @@ class Connections:
             raise _translate(exc, f"configuring {self.path}") from exc
         self._held = con
         self._memo = {}
+
+    def remember(self, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+        """`compute()` once per `key` while a connection is held (the file cannot change
+        meanwhile), else every time. The caller hands out copies if the result is mutable."""
+        if self._held is None:
+            return compute()
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def release(self) -> None:
         """Close the connection `hold()` opened (nothing when none is held)."""
