@@ -117,6 +117,13 @@ class _Context:
     r2_complete: bool = True
     #: every read up to the as-of day, per bucket, prefix and object age (`r2_reads_by_age`)
     read_ages: pd.DataFrame = field(default_factory=pd.DataFrame)
+    derived: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def removals(self) -> pd.DataFrame:
+        """`_removals(objects)` (indexed like `objects`), derived once per run."""
+        if "removals" not in self.derived:
+            self.derived["removals"] = _removals(self.objects)
+        return self.derived["removals"]
 
     def ages(self, bucket: str, prefix: str) -> pd.DataFrame:
         """The reads by age of `bucket`'s keys under `prefix` ('' or one 'folder/' level,

@@ -207,8 +207,9 @@ def _price_change(ctx: _Context, bucket: str, before: pd.DataFrame, after: pd.Da
     retr_after = pd.concat([retr, pd.DataFrame([{"date": first, "bucket": bucket,
                                                   "bytes": retr_a - retr_b}])],
                            ignore_index=True) if retr_a != retr_b else retr
-    others = ~ctx.objects.index.isin(before.index)
-    removals_after = _removals(pd.concat([ctx.objects[others], after], ignore_index=True))
+    every = ctx.removals()  # the other objects' removals, then the changed objects'
+    removals_after = pd.concat([every[~every.index.isin(before.index)], _removals(after)],
+                               ignore_index=True)
     usage_after = Usage(r2_storage=storage_after, r2_ia_removals=removals_after,
                         r2_operations=ops_after, r2_retrieval=retr_after)
     bill_after = price_period(usage_after, first, nxt - timedelta(days=1), book)
