@@ -122,6 +122,7 @@ def served_sandbox(preset: str, days: int | None = None, *, r2: bool = True,
     started = time.perf_counter()
     account = SimulatedAccount.build(preset, seed=SEED, end=END, days=days)
     with start_server(account, r2=r2, rest_limit=10**9, graphql_limit=10**9) as server:
+        server.emulator.warm()  # the first client must not pay for deriving the account
         print(f"sandbox {preset!r} built and served in {time.perf_counter() - started:.1f} s",
               flush=True)
         env = {}

@@ -361,7 +361,7 @@ def _dataset_resolver(ds: Dataset) -> Callable[..., _Rows]:
                 orderBy: list[str] | None = None) -> _Rows:
         endpoint: GraphQLEndpoint = info.context
         return _run_query(endpoint.frame(ds), ds, filter or {}, limit, orderBy or [],
-                         _requested(info), endpoint.account.now)
+                         _requested(info), endpoint.account.now, endpoint.groups)
     resolve.__doc__ = f"Resolve `{ds.name}`."
     return resolve
 
@@ -400,19 +400,53 @@ def _included(node: Any, variables: Any) -> bool:
 
 # --- the query engine ------------------------------------------------------------------
 def _run_query(frame: pd.DataFrame, ds: Dataset, flt: dict, limit: int, order_by: list[str],
-              requested: dict[str, set[str]], now: pd.Timestamp) -> _Rows:
-    """Check limits, filter, group by the requested dimensions, aggregate, order, cut."""
+               requested: dict[str, set[str]], now: pd.Timestamp,
+               cache: dict | None = None) -> _Rows:
+    """Check limits, filter, group by the requested dimensions, aggregate, order, cut.
+
+    Predicates on a grouping dimension (a keyset cursor such as `uid_gt`) select whole
+    groups, so they are applied after the aggregation; the ordered groups of the rest of the
+    query are kept in `cache` (per frame), and each page of a keyset walk is a cut of them.
+    """
     _check_limit(limit, ds)
     lo, hi = _time_range(flt, now)
     _check_window(lo, hi, ds, now)
     dims = [d for d in ds.dimensions if d in requested.get("dimensions", ())]
     keys = list(dict.fromkeys(_column(d) for d in dims))
-    ts = frame["_ts"]
-    rows = frame[(ts >= lo).to_numpy() & (ts <= hi).to_numpy()]  # cheap cut to the window
-    rows = rows[_mask(rows, flt)]
-    grouped = _aggregate(rows, keys, ds)
-    grouped = _order(grouped, order_by, keys, ds).head(limit)
-    return _records(grouped, dims, requested, ds)
+    pre, post = _split_filter(flt, keys)
+    key = (ds.name, tuple(keys), repr(pre), tuple(order_by), lo, hi)
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None and hit[0] is frame:
+        grouped = hit[1]
+    else:
+        ts = frame["_ts"]
+        rows = frame[(ts >= lo).to_numpy() & (ts <= hi).to_numpy()]  # cheap cut to the window
+        rows = rows[_mask(rows, pre)]
+        grouped = _order(_aggregate(rows, keys, ds), order_by, keys, ds)
+        if cache is not None:
+            if len(cache) >= _GROUPS_KEPT:
+                cache.pop(next(iter(cache)))
+            cache[key] = (frame, grouped)
+    if post:
+        grouped = grouped[_mask(grouped, post)]
+    return _records(grouped.head(limit), dims, requested, ds)
+
+
+_GROUPS_KEPT = 4  # ordered aggregates kept per endpoint (one per dataset a sync walks)
+
+
+def _split_filter(flt: dict, keys: list[str]) -> tuple[dict, dict]:
+    """(the filter on rows, the top-level predicates on grouping keys other than time).
+
+    >>> _split_filter({"date_geq": "2026-06-01", "uid_gt": "b", "actionType": "x"}, ["uid"])
+    ({'date_geq': '2026-06-01', 'actionType': 'x'}, {'uid_gt': 'b'})
+    """
+    pre, post = {}, {}
+    for name, value in flt.items():
+        dimension = _split(name)[0] if name not in ("AND", "OR") else ""
+        on_key = dimension not in ("", "date", "datetime") and _column(dimension) in keys
+        (post if on_key else pre)[name] = value
+    return pre, post
 
 
 def _check_limit(limit: int, ds: Dataset) -> None:
@@ -711,6 +745,7 @@ class GraphQLEndpoint:
         self.account = account
         self.columnar = columnar  # False: graphql-core's standard completion, field by field
         self._frames: dict[str, tuple[object, pd.Timestamp, pd.DataFrame]] = {}
+        self.groups: dict = {}  # `_run_query`'s ordered aggregates, per frame
         self.zone_frames: dict[str, tuple[Any, pd.DataFrame]] = {}  # graphql_zone's cache
         self.permissions: set[str] = set()  # the current request's
 
