@@ -157,3 +157,26 @@ def test_viewing_totals_refuse_an_unknown_column_or_kind(wh):
         rm.viewing_totals(wh, FIRST, AS_OF, ["minutes_viewed"])
     with pytest.raises(UsageError, match="kinds=\\['vod'\\]"):
         rm.viewing_totals(wh, FIRST, AS_OF, ["uid"], kinds=["vod"])
+
+
+def test_a_held_month_usage_is_derived_once_and_each_caller_gets_its_own(wh, opened):
+    from dataclasses import fields
+
+    from lc_analytics.costs.usage import warehouse_usage
+
+    with wh.holding():
+        first = warehouse_usage(wh, "2026-06")
+        first.notes.append("changed by a caller")
+        first.usage.r2_storage.loc[first.usage.r2_storage.index[0], "bytes"] = -1
+        first.objects["size_bytes"] = 0
+        queries = len(wh._memo)
+        again = warehouse_usage(wh, "2026-06")
+        assert len(wh._memo) == queries  # nothing read or derived twice
+    fresh = warehouse_usage(wh, "2026-06")  # released: read as before
+    assert again.notes == fresh.notes and "changed by a caller" not in again.notes
+    for f in fields(fresh.usage):
+        mine, theirs = getattr(again.usage, f.name), getattr(fresh.usage, f.name)
+        if isinstance(theirs, pd.DataFrame):
+            pd.testing.assert_frame_equal(mine, theirs)
+    pd.testing.assert_frame_equal(again.objects, fresh.objects)
+    assert fresh.objects["size_bytes"].sum() > 0 and len(fresh.usage.r2_storage)

@@ -47,6 +47,7 @@ from ..errors import UsageError
 from ..money import format_usd
 from ..readmodel import check_as_of, storage_snapshot_day
 from ..warehouse import Warehouse
+from ._deletions import running_sum, scheduled
 from .model import Action
 
 DAY = pd.Timedelta(days=1)
@@ -231,9 +232,9 @@ def freed_by_day(videos: pd.DataFrame, actions: Iterable[Action], sm: StreamMont
     ends = sm.ends
     v = videos.set_index("uid")
     earliest = np.datetime64((sm.start + MIN_LEAD_DAYS * DAY).tz_convert(None))
-    new, old, minutes = _scheduled(v, actions)
+    new, old, minutes = scheduled(v, actions)
     freed = (new[:, None] < ends[None, :]) & ~(old[:, None] < ends[None, :])  # NaT: False
-    existing = _running_sum(freed * minutes[:, None], len(ends))
+    existing = running_sum(freed * minutes[:, None], len(ends))
     first_day = 0.0
     for m in minutes[freed[:, -1] & (new <= earliest)] if len(minutes) else ():
         first_day += float(m)  # in the actions' order, as they were added one by one
@@ -241,38 +242,6 @@ def freed_by_day(videos: pd.DataFrame, actions: Iterable[Action], sm: StreamMont
     now_kept = k if kept_now is None else np.minimum(k, kept_now)
     future = rate * (now_kept - np.minimum(k, kept_new))
     return Freed(existing=existing, future=future, first_day=first_day, rate=rate)
-
-
-def _scheduled(v: pd.DataFrame, actions: Iterable[Action],
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Of each `video.schedule_deletion` of a video in `v` (indexed by uid), in order: the
-    proposed deletion, the video's current one (NaT if none), as naive UTC datetime64, and
-    its minutes."""
-    mine = [(a.resource, a.proposed["scheduledDeletion"]) for a in actions
-            if a.kind == "video.schedule_deletion" and a.resource in v.index]
-    if not mine:
-        empty = np.array([], "datetime64[ns]")
-        return empty, empty, np.zeros(0)
-    rows = v.loc[[uid for uid, _ in mine]]
-    new = pd.to_datetime([when for _, when in mine], utc=True).tz_convert(None).to_numpy()
-    old = pd.to_datetime(rows["scheduled_deletion"], utc=True).dt.tz_convert(None).to_numpy()
-    return new, old, rows["minutes"].to_numpy(float)
-
-
-def _running_sum(rows: np.ndarray, n: int) -> np.ndarray:
-    """The rows added up one after another (the order a loop of `+=` adds them in, so the
-    floats are the same), or zeros."""
-    return np.cumsum(rows, axis=0)[-1] if len(rows) else np.zeros(n)
-
-
-def deletions_freed(rec: pd.DataFrame, actions: Iterable[Action], ends: np.ndarray,
-                    ) -> np.ndarray:
-    """Minutes the `video.schedule_deletion` actions free by each of `ends` (naive UTC):
-    a recording counts once its proposed deletion has passed, unless its current scheduled
-    deletion had already removed it. `rec`: recordings indexed by uid."""
-    new, old, minutes = _scheduled(rec, actions)
-    gone = (ends[None, :] >= new[:, None]) & ~(ends[None, :] >= old[:, None])  # NaT: False
-    return _running_sum(gone * minutes[:, None], len(ends))
 
 
 def as_daily(freed: float | Sequence[float] | pd.Series | np.ndarray,

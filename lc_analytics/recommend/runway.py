@@ -44,11 +44,11 @@ from ._common import (
     DAY,
     as_json,
     capacity_bill,
-    deletions_freed,
     money,
     next_month,
     resolve,
 )
+from ._deletions import deletions_freed
 from ._recordings import recordings
 from .evidence import RetentionEvidence, RunwayEvidence, RunwayOption, StreamChangeEvidence
 from .model import Action, Recommendation
