@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .alerts import CheckResult, check_alerts, parse_budgets
 from .audit import AuditReport, record_audit, run_audit
-from .live.report import busiest_show
+from .live.report import busiest_show, show_run
 from .live.spool import spool_dir
 from .money import format_usd
 from .recommend import Plan, make_plan
@@ -82,8 +82,10 @@ def run_demo(preset: str = "small", seed: int = 7, end: date | None = None,
     alerts = check_alerts(Warehouse(db_path, read_only=True),
                           budgets=parse_budgets(DEMO_BUDGETS, "demo budgets"), dry_run=True)
     busiest = busiest_show(Warehouse(db_path, read_only=True), account.end) if report else None
-    show = run("show", params={"db": str(db_path.resolve()), "live_input": busiest[0],
-                               "date": busiest[1].isoformat()}) if busiest else None
+    show = None
+    if busiest:
+        params, key = show_run(Warehouse(db_path, read_only=True), *busiest)
+        show = run("show", params={"db": str(db_path.resolve()), **params}, key=key)
     return DemoResult(account, synced, plan, plan_path, result, audit=audit, alerts=alerts,
                       show_report=show)
 

@@ -33,6 +33,10 @@ MAX_QUERY_WINDOW_DAYS = 31
 STREAM_ANALYTICS_RETENTION_DAYS = 90
 #: §2.2: R2 analytics datasets are kept (and queryable) for the past 31 days.
 R2_ANALYTICS_RETENTION_DAYS = 31
+#: §2.1 [UNVERIFIED]: the `datetime` dimension's resolution and any narrower range for a query
+#: grouped by it are not documented; the live-minutes sync asks one day per query (well inside
+#: the 31 days) and floors `datetime` to the minute.
+DATETIME_QUERY_DAYS = 1
 
 # --- Rate limits ---------------------------------------------------------------------------
 #: §1.9: REST, per user: 1,200 requests per 5 minutes (300 s).
@@ -118,6 +122,7 @@ def r2_op_class(action_type: str) -> Literal["A", "B", "free"]:
 
 __all__ = [
     "CACHE_HIT_STATUSES", "CACHE_RULES_PHASE", "ZONE_DAILY_RETENTION_DAYS", "is_cache_hit",
+    "DATETIME_QUERY_DAYS",
     "DEFAULT_ABORT_MULTIPART_DAYS", "GRAPHQL_QUERIES_PER_WINDOW", "HORIZON_DAYS",
     "IA_MINIMUM_STORAGE_DAYS", "LIST_VIDEOS_PAGE_SIZE", "LOOKBACK_DAYS", "LOW_BANDWIDTH_MBPS",
     "LOW_BANDWIDTH_TARGET", "MAX_OD_SHARE", "MAX_QUERY_WINDOW_DAYS",

@@ -49,6 +49,7 @@ SOURCES: dict[str, str] = {
     "r2_inventory": "r2",  # S3 ListObjectsV2 + lifecycle rules
     "zone": "stream",  # CDN: zone traffic + cache rules (skipped without CLOUDFLARE_ZONE_ID)
     "live_events": "stream",  # the live-events spool + GET alerting/v3/history (issue 14)
+    "live_minutes": "stream",  # live inputs' minutes viewed by the minute (GraphQL datetime)
     "billed_usage": "stream",  # billable usage V2 (V1 fallback), sync_billing.py
 }
 ANALYTICS: dict[str, tuple[Dataset, str]] = {
@@ -321,6 +322,7 @@ _STEPS: dict[str, Callable[[_Context, str], None]] = {
     "r2_inventory": sync_r2_inventory,
     "zone": sync_zones,
     "live_events": lambda ctx, source: _live_step()(ctx, source),
+    "live_minutes": lambda ctx, source: _live_minutes_step()(ctx, source),
     "billed_usage": sync_billed_usage,
 }
 
@@ -329,3 +331,9 @@ def _live_step() -> Callable[[_Context, str], None]:
     from .live.ingest import sync_live  # the live package imports sources/ and the client
 
     return sync_live
+
+
+def _live_minutes_step() -> Callable[[_Context, str], None]:
+    from .live.minutes import sync_live_minutes
+
+    return sync_live_minutes

@@ -32,7 +32,7 @@ ALL_TABLES = {
     "export_state",
     "zone_traffic_daily", "zone_traffic_daily_countries", "zone_traffic_hourly",
     "zone_cache_rules", "zone_dataset_limits",
-    "live_input_events", "live_viewer_samples",
+    "live_input_events", "live_viewer_samples", "live_minutes_viewed",
     "billed_usage", "audit_checks",
 }
 

@@ -229,9 +229,9 @@ def _apply(account: _Account, plan: Plan, report: ApplyReport, warehouse: Wareho
                     status, error = "failed", str(exc)
                     raise
                 finally:
-                    audit.append(_audit_row(apply_id, plan, r, status, error, now))
+                    audit.append(_audit_row(apply_id, report.plan_id, r, status, error, now))
             else:
-                audit.append(_audit_row(apply_id, plan, r, status, None, now))
+                audit.append(_audit_row(apply_id, report.plan_id, r, status, None, now))
     finally:
         if warehouse is not None and audit:
             with warehouse.transaction() as tx:
@@ -253,10 +253,10 @@ def _record(tx: Transaction, action: Action, table: str, rows: list[dict[str, An
                         keep=("rule_id", [row["rule_id"] for row in rows]))
 
 
-def _audit_row(apply_id: str, plan: Plan, r: Review, status: str, error: str | None,
+def _audit_row(apply_id: str, plan_id: str, r: Review, status: str, error: str | None,
                now: datetime) -> dict[str, Any]:
     live = {k: v for k, v in (r.live or {}).items() if not k.startswith("_")}
-    return {"apply_id": apply_id, "applied_at": now, "plan_id": plan.id, "action_id": r.action.id,
+    return {"apply_id": apply_id, "applied_at": now, "plan_id": plan_id, "action_id": r.action.id,
             "kind": r.action.kind, "resource": r.action.resource,
             "recommendation_id": r.action.recommendation_id,
             "before_json": json.dumps(live, sort_keys=True, default=str),

@@ -36,15 +36,18 @@ def _extend_report(sub: argparse._SubParsersAction) -> None:
                         help="report show: the live input (default: the busiest broadcast)")
     report.add_argument("--date", type=parse_date, default=None, metavar="DATE",
                         help="report show: the show's UTC day (default: --as-of)")
+    report.add_argument("--start", default=None, metavar="HH:MM",
+                        help="report show: the broadcast of that day that started then (UTC "
+                             "HH:MM[:SS]; default: the input's longest that day)")
     plain = report.get_default("func")
 
     def run(args: argparse.Namespace) -> int:
         if args.name != "show":
-            if args.live_input or args.date:
+            if args.live_input or args.date or args.start:
                 from ..errors import UsageError
 
-                raise UsageError("--live-input and --date are parameters of `report show` "
-                                 f"only (not of {args.name})")
+                raise UsageError("--live-input, --date and --start are parameters of "
+                                 f"`report show` only (not of {args.name})")
             return int(plain(args))
         return _cmd_report_show(args)
 
@@ -52,13 +55,21 @@ def _extend_report(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_report_show(args: argparse.Namespace) -> int:
-    from ..reports import run
+    """The broadcast is resolved first: its start names the report's folder
+    (reports/show/<as_of>_<input>-<start>/), so two shows never overwrite each other."""
+    from pathlib import Path
 
-    params = {"live_input": args.live_input, "date": args.date.isoformat() if args.date else None}
+    from ..live.report import show_run
+    from ..notebook import default_db
+    from ..reports import run
+    from ..warehouse import Warehouse
+
+    db = Path(args.db or default_db()).expanduser()
+    wh = Warehouse(db, read_only=True)
+    params, key = show_run(wh, args.live_input, args.date, args.start, args.as_of)
     if args.db:
         params["db"] = args.db
-    res = run("show", params={k: v for k, v in params.items() if v is not None},
-              as_of=args.as_of, period=args.period)
+    res = run("show", params=params, as_of=args.as_of, period=args.period, key=key)
     print(f"{res.name} as of {res.date}: {res.html}")
     return 0
 

@@ -9,7 +9,8 @@ endpoint built with the Prometheus client library.
     lc_cost_forecast_usd{service}                 forecast to month end (same engine)
     lc_warehouse_readable                         1 if the last scrape could read the warehouse
 
-Live figures come from the spool (never blocked by a sync); warehouse figures are read
+Live figures come from the spool (never blocked by a sync; the events compaction let go are
+counted from the base's tally); warehouse figures are read
 read-only and cached for `cache_seconds` (the cost forecast prices a month); while a sync holds
 the warehouse, the last values are served and `lc_warehouse_readable` is 0.
 """
@@ -29,7 +30,7 @@ from prometheus_client.registry import Collector
 
 from ..errors import LcAnalyticsError
 from .poller import live_from_events
-from .spool import Spool, read_records
+from .spool import Spool, dropped_events, read_records
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,9 @@ class LiveMetrics(Collector):
             if isinstance(data, dict) and data.get("event_type"):
                 code = ((data.get("live_input_errored") or {}).get("error") or {}).get("code")
                 counts[(data["event_type"], code or "")] += 1
+        for key, n in dropped_events(self.spool.folder).items():  # compacted by the sync
+            kind, _, code = key.partition("|")
+            counts[(kind, code)] += n
         events = CounterMetricFamily("lc_live_input_events", "live-input events received",
                                      labels=["event_type", "error_code"])
         for (kind, code), n in sorted(counts.items()):

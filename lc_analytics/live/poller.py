@@ -20,6 +20,8 @@ import httpx
 from .spool import Spool, read_records
 
 log = logging.getLogger(__name__)
+#: Why a poll of an input that hides its count has no number (the answer held none).
+HIDDEN_REASON = "recording.hideLiveViewerCount: /views answered no liveViewers"
 MAX_BACKOFF = 300.0
 
 
@@ -93,13 +95,23 @@ class Poller:
         try:
             r = self.http.get(views_url(self.base_url, uid), timeout=10)
             r.raise_for_status()
-            count = r.json().get("liveViewers")
+            answer = r.json()
+        except httpx.HTTPStatusError as exc:
+            return self._gap(uid, stamp, f"HTTP {exc.response.status_code}")
         except (httpx.HTTPError, ValueError) as exc:
-            log.warning("views of %s: %s; recorded as a gap", uid, type(exc).__name__)
-            return {"live_input_uid": uid, "at": stamp, "viewers": None, "status": "gap"}
-        if not isinstance(count, int):
-            return {"live_input_uid": uid, "at": stamp, "viewers": None, "status": "hidden"}
+            return self._gap(uid, stamp, type(exc).__name__)
+        count = answer.get("liveViewers") if isinstance(answer, dict) else None
+        if isinstance(count, bool) or not isinstance(count, int):
+            # the input hides its count (recording.hideLiveViewerCount): no number, not a zero
+            return {"live_input_uid": uid, "at": stamp, "viewers": None, "status": "hidden",
+                    "reason": HIDDEN_REASON}
         return {"live_input_uid": uid, "at": stamp, "viewers": count, "status": "ok"}
+
+    @staticmethod
+    def _gap(uid: str, stamp: str, reason: str) -> dict:
+        log.warning("views of %s: %s; recorded as a gap", uid, reason)
+        return {"live_input_uid": uid, "at": stamp, "viewers": None, "status": "gap",
+                "reason": reason}
 
     def run(self, interval: float, rounds: int | None = None) -> None:
         """Poll every `interval` seconds (forever, or `rounds` times)."""

@@ -2,7 +2,9 @@
 
 `show_report(wh, live_input_uid, day)`: the broadcast of that input on that UTC day (the
 longest, if it went live more than once): its timeline of connects, drops and errors, the
-sampled concurrent viewers (peak, average, time to peak), live minutes by country, the
+sampled concurrent viewers (peak, average, time to peak) beside the minutes viewed in each
+minute (GraphQL `datetime`, when synced), live minutes by country (from those per-minute
+rows when the sync has them for the show, else the daily rows of the show's day), the
 on-demand minutes of its recording since, and what it cost: the engine's allocation rows of
 its recording (Stream delivery and storage) and of the input's own live playback on the day,
 over every month from the show to `as_of`, and per viewer-minute.
@@ -24,7 +26,8 @@ from ..errors import NotSyncedError, UsageError
 from ..money import format_usd
 from ..warehouse import Warehouse
 
-__all__ = ["ShowReport", "busiest_show", "errors_by_code", "sessions_overview", "show_report"]
+__all__ = ["ShowReport", "busiest_show", "errors_by_code", "sessions_overview", "show_report",
+           "show_run"]
 
 
 @dataclass
@@ -37,9 +40,13 @@ class ShowReport:
     countries: pd.DataFrame  # country, minutes (live, on the show's day)
     on_demand: pd.DataFrame  # date, minutes (the recording, after the show's day)
     cost: pd.DataFrame  # sku_id, service, cost (Decimal)
+    per_minute: pd.DataFrame  # minute, viewers (sampled mean), samples, minutes_viewed, offset
 
 
-def _session(wh: Warehouse, live_input_uid: str, day: date) -> pd.Series:
+def _session(wh: Warehouse, live_input_uid: str, day: date,
+             start: str | None = None) -> pd.Series:
+    """The input's broadcast on `day`: the one that started at `start` (UTC "HH:MM",
+    "HH:MM:SS" or a full timestamp) when given, else the longest."""
     s = readmodel.live_sessions(wh)
     mine = s[(s["live_input_uid"] == live_input_uid) & (s["start"].dt.date == day)]
     if mine.empty:
@@ -47,15 +54,73 @@ def _session(wh: Warehouse, live_input_uid: str, day: date) -> pd.Series:
         raise UsageError(f"no broadcast of live input {live_input_uid} on {day} in the "
                          f"warehouse (inputs live that day: {', '.join(known) or 'none'}); "
                          "sync after the show, with the receiver running")
+    if start is not None:
+        lo, width = _start_window(start, day)
+        hit = mine[(mine["start"] >= lo) & (mine["start"] < lo + width)]
+        if hit.empty:
+            starts = ", ".join(f"{t:%H:%M:%S}" for t in mine["start"])
+            raise UsageError(f"--start {start}: no broadcast of live input {live_input_uid} "
+                             f"started then on {day} (its broadcasts that day started at "
+                             f"{starts} UTC)")
+        mine = hit
     return mine.loc[mine["duration_seconds"].fillna(0).idxmax()]
 
 
+def _start_window(start: str, day: date) -> tuple[pd.Timestamp, pd.Timedelta]:
+    """A session start as given and the precision it was given to.
+
+    >>> _start_window("19:04", date(2026, 6, 30))
+    (Timestamp('2026-06-30 19:04:00+0000', tz='UTC'), Timedelta('0 days 00:01:00'))
+    """
+    text = str(start).strip()
+    try:
+        at = pd.Timestamp(text) if "T" in text or "-" in text \
+            else pd.Timestamp(f"{day.isoformat()}T{text}")
+    except ValueError:
+        raise UsageError(f"--start must be a UTC time HH:MM[:SS] or a timestamp "
+                         f"(got {start!r})") from None
+    at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
+    clock = text.split("T")[-1]
+    if "." in clock:
+        return at, pd.Timedelta(microseconds=1)
+    return at, pd.Timedelta(seconds=1) if clock.count(":") >= 2 else pd.Timedelta(minutes=1)
+
+
+def show_run(wh: Warehouse, live_input_uid: str | None = None, day: date | str | None = None,
+             start: str | None = None, as_of: date | str | None = None,
+             ) -> tuple[dict[str, str], str | None]:
+    """The post-show report's notebook parameters and its folder key, for one broadcast:
+    `live_input`, `date` and `start` (the session's exact start, so the notebook reports that
+    one), and the key `<live input>-<start, YYYYMMDDTHHMMSSZ>` that names its folder: unique
+    per broadcast (two shows of an input on one day included), the same on every run. Without
+    an input, the busiest broadcast of `day`; (the given parameters, None) if there was none.
+
+    >>> show_run(wh, "f6e8...", "2026-06-30")[1]     # doctest: +SKIP
+    'f6e8...-20260630T190012Z'
+    """
+    as_of = date.fromisoformat(str(as_of)) if as_of else readmodel.synced_through(wh)
+    if as_of is None:
+        raise NotSyncedError("nothing synced yet: run `lc-analytics sync` first")
+    day = date.fromisoformat(str(day)) if day else as_of
+    if live_input_uid is None:
+        pick = busiest_show(wh, day)
+        if pick is None:
+            return {"date": day.isoformat()}, None
+        live_input_uid = pick[0]
+    s = _session(wh, live_input_uid, day, start)
+    at = s["start"]
+    return ({"live_input": live_input_uid, "date": day.isoformat(), "start": at.isoformat()},
+            f"{live_input_uid}-{at:%Y%m%dT%H%M%SZ}")
+
+
 def show_report(wh: Warehouse, live_input_uid: str | None = None, day: date | str | None = None,
-                as_of: date | str | None = None, *, priced: bool = True) -> ShowReport:
+                as_of: date | str | None = None, *, priced: bool = True,
+                start: str | None = None) -> ShowReport:
     """The post-show report of `live_input_uid`'s broadcast on `day`, as of `as_of` (default:
-    the last fully synced day). Without an input: the busiest broadcast of `day` (default:
-    `as_of`); an empty report when there was none. `priced=False` skips the cost (the
-    engine allocates whole months: the slow part).
+    the last fully synced day): the one that started at `start` (UTC "HH:MM[:SS]" or a
+    timestamp), else its longest that day. Without an input: the busiest broadcast of `day`
+    (default: `as_of`); an empty report when there was none. `priced=False` skips the cost
+    (the engine allocates whole months: the slow part).
 
     >>> show_report(wh, "f6e8...", "2026-06-30").headline["peak_viewers"]  # doctest: +SKIP
     """
@@ -68,7 +133,7 @@ def show_report(wh: Warehouse, live_input_uid: str | None = None, day: date | st
         if pick is None:
             return _empty(day, as_of)
         live_input_uid = pick[0]
-    s = _session(wh, live_input_uid, day)
+    s = _session(wh, live_input_uid, day, start)
     end = s["end"] if not pd.isna(s["end"]) else pd.Timestamp.max.tz_localize("UTC")
     ev = readmodel.live_events(wh, live_input_uid)
     timeline = ev[(ev["at"] >= s["start"]) & (ev["at"] <= end)
@@ -81,13 +146,33 @@ def show_report(wh: Warehouse, live_input_uid: str | None = None, day: date | st
     uids = [u for u in (s["recording_uid"], live_input_uid) if isinstance(u, str)]
     views = readmodel.viewing(wh, day, as_of, by_country=True)
     views = views[views["uid"].isin(uids)]
-    live = views[views["date"] == day]
-    countries = live.groupby("country", as_index=False)["minutes"].sum().sort_values(
-        ["minutes", "country"], ascending=[False, True], ignore_index=True)
+    last = s["end"] if not pd.isna(s["end"]) else samples["at"].max()  # still live: so far
+    per_minute, countries = _per_minute(wh, s, live_input_uid, last,
+                                        views[views["date"] == day])
     on_demand = views[views["date"] > day].groupby("date", as_index=False)["minutes"].sum()
     cost = _cost(wh, uids, day, as_of) if priced else _empty(day, as_of).cost
     head = _headline(s, live_input_uid, countries, on_demand, cost, as_of)
-    return ShowReport(head, timeline, samples, countries, on_demand, cost)
+    head["live_minutes_from"] = "per-minute" if per_minute["minutes_viewed"].notna().any() \
+        else "daily"
+    return ShowReport(head, timeline, samples, countries, on_demand, cost, per_minute)
+
+
+def _per_minute(wh: Warehouse, s: pd.Series, uid: str, last: pd.Timestamp,
+                live: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The show's minutes up to `last` (sampled viewers beside minutes viewed) and its live
+    minutes by country: from the per-minute rows of the session when synced, else the day's
+    rows."""
+    if pd.isna(last):
+        last = s["start"]
+    per_minute = readmodel.minutes_beside_samples(wh, uid, s["start"], last)
+    per_minute["offset"] = (per_minute["minute"] - s["start"].floor("min")).dt.total_seconds() \
+        / 60
+    rows = readmodel.live_minutes(wh, uid, s["start"].floor("min"), last)
+    if len(rows):
+        live = rows.rename(columns={"minutes_viewed": "minutes"})
+    countries = live.groupby("country", as_index=False)["minutes"].sum().sort_values(
+        ["minutes", "country"], ascending=[False, True], ignore_index=True)
+    return per_minute, countries
 
 
 def _empty(day: date, as_of: date) -> ShowReport:
@@ -98,7 +183,8 @@ def _empty(day: date, as_of: date) -> ShowReport:
         head, pd.DataFrame(columns=["at", "event_type", "error_code", "error_message", "minute"]),
         pd.DataFrame(columns=["at", "viewers", "status", "minute"]),
         pd.DataFrame(columns=["country", "minutes"]), pd.DataFrame(columns=["date", "minutes"]),
-        pd.DataFrame(columns=["sku_id", "service", "cost"]))
+        pd.DataFrame(columns=["sku_id", "service", "cost"]),
+        pd.DataFrame(columns=["minute", "viewers", "samples", "minutes_viewed", "offset"]))
 
 
 def _cost(wh: Warehouse, uids: list[str], day: date, as_of: date) -> pd.DataFrame:
@@ -136,7 +222,7 @@ def _headline(s: pd.Series, uid: str, countries: pd.DataFrame, on_demand: pd.Dat
         "peak_viewers": None if pd.isna(s["peak_viewers"]) else int(s["peak_viewers"]),
         "avg_viewers": None if pd.isna(s["avg_viewers"]) else round(float(s["avg_viewers"]), 1),
         "time_to_peak_minutes": None if pd.isna(ttp) else round(ttp / 60, 1),
-        "samples": int(s["samples"]), "gaps": int(s["gaps"]),
+        "samples": int(s["samples"]), "gaps": int(s["gaps"]), "hidden": int(s["hidden"]),
         "live_minutes": live_minutes, "on_demand_minutes": od,
         "top_country": countries["country"].iloc[0] if len(countries) else None,
         "cost": str(total), "cost_usd": format_usd(total),

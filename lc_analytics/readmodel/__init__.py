@@ -17,7 +17,8 @@ data through these functions and holds no SQL on the warehouse's tables::
                     (401/403 not billed), per-object reads, IA retrieval and removals
       inventory.py  videos, live inputs, R2 objects, lifecycle rules (listed, or history)
       live.py       live sessions (connect .. disconnect, reconnects, errors, recording)
-                    from the live-input events, with the polled concurrent viewers
+                    from the live-input events, with the polled concurrent viewers; live
+                    minutes viewed by the minute beside them
       zone.py       zone (CDN) traffic: the exact daily rollup and its countries, the sampled
                     hourly groups with their variance, cache rules, plan limits
       billing.py    what Cloudflare billed per month and metric (billable-usage API)
@@ -55,7 +56,15 @@ from .coverage import (
     synced_through,
 )
 from .inventory import lifecycle_rules, live_inputs, r2_buckets, r2_objects, resource_names, videos
-from .live import live_events, live_sessions, viewer_samples
+from .live import (
+    live_events,
+    live_input_of,
+    live_minutes,
+    live_sessions,
+    live_viewing_uids,
+    minutes_beside_samples,
+    viewer_samples,
+)
 from .r2 import (
     IA,
     STANDARD,
@@ -121,5 +130,6 @@ __all__ = [
     "zone_cache_rules", "zone_daily", "zone_daily_countries", "zone_hourly", "zone_ids",
     "zone_limits",
     # live shows
-    "live_events", "live_sessions", "viewer_samples",
+    "live_events", "live_sessions", "viewer_samples", "live_input_of", "live_minutes",
+    "live_viewing_uids", "minutes_beside_samples",
 ]

@@ -10,7 +10,7 @@ polls of `/views`; a gap (a failed poll) is NULL, never a zero, and peaks ignore
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -37,9 +37,10 @@ def live_events(wh: Warehouse, live_input_uid: str | None = None) -> pd.DataFram
 
 
 def viewer_samples(wh: Warehouse, live_input_uid: str | None = None) -> pd.DataFrame:
-    """Polled live viewer counts: live_input_uid, at, viewers (NaN for a gap), status."""
+    """Polled live viewer counts: live_input_uid, at, viewers (NaN for a gap), status (ok,
+    gap: no answer, hidden: the input hides its count), reason (why there is no number)."""
     where, params = ("WHERE live_input_uid = ?", [live_input_uid]) if live_input_uid else ("", [])
-    df = wh.query("SELECT live_input_uid, sampled_at AS \"at\", viewers, status "
+    df = wh.query("SELECT live_input_uid, sampled_at AS \"at\", viewers, status, reason "
                   f"FROM live_viewer_samples {where} ORDER BY live_input_uid, sampled_at",
                   params)
     df["at"] = pd.to_datetime(df["at"], utc=True)
@@ -50,7 +51,8 @@ def viewer_samples(wh: Warehouse, live_input_uid: str | None = None) -> pd.DataF
 def live_sessions(wh: Warehouse, rejoin: timedelta = REJOIN) -> pd.DataFrame:
     """One row per broadcast: live_input_uid, start, end (NaT while live), duration_seconds,
     reconnects, errors (codes, comma-separated), error_count, recording_uid, and from the
-    samples peak_viewers, avg_viewers, time_to_peak_seconds, samples, gaps.
+    samples peak_viewers, avg_viewers, time_to_peak_seconds, samples, gaps (polls without a
+    number: failed, or hidden), hidden (polls of a count the input hides).
 
     >>> live_sessions(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
     """
@@ -122,7 +124,8 @@ def _recordings(wh: Warehouse, sessions: pd.DataFrame, events: pd.DataFrame) -> 
 def _with_viewers(sessions: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
     """Peak, average, time to peak, samples and gaps of each session's polls."""
     stats: dict[str, list] = {k: [] for k in ("peak_viewers", "avg_viewers",
-                                              "time_to_peak_seconds", "samples", "gaps")}
+                                              "time_to_peak_seconds", "samples", "gaps",
+                                              "hidden")}
     by_input = {k: g for k, g in samples.groupby("live_input_uid")}
     for s in sessions.itertuples():
         g = by_input.get(s.live_input_uid)
@@ -135,7 +138,8 @@ def _with_viewers(sessions: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame
         stats["time_to_peak_seconds"].append(
             (peak_at - s.start).total_seconds() if peak_at is not None else np.nan)
         stats["samples"].append(len(ok))
-        stats["gaps"].append(int((g["status"] == "gap").sum()))
+        stats["gaps"].append(int((g["status"] != "ok").sum()))
+        stats["hidden"].append(int((g["status"] == "hidden").sum()))
     return sessions.assign(**stats)
 
 
@@ -143,3 +147,84 @@ def sessions_between(wh: Warehouse, first: datetime, last: datetime) -> pd.DataF
     """The sessions that started in [first, last] (UTC timestamps)."""
     s = live_sessions(wh)
     return s[(s["start"] >= pd.Timestamp(first)) & (s["start"] <= pd.Timestamp(last))]
+
+
+# --- per-minute live minutes viewed (GraphQL `datetime`) ---------------------------------
+def live_viewing_uids(wh: Warehouse, first: date, last: date) -> dict[date, list[str]]:
+    """The days in [first, last] with live viewing, each with the uids to read by the minute:
+    the live inputs with minutes that day (recording off) and the recordings created that
+    day that have minutes that day (their live viewing; a show running past midnight loses
+    its minutes after it: the recording's next-day minutes are mostly on-demand).
+
+    >>> live_viewing_uids(Warehouse("data/demo.duckdb", read_only=True),
+    ...                   date(2026, 6, 1), date(2026, 6, 30))               # doctest: +SKIP
+    """
+    rows = wh.query(
+        "SELECT DISTINCT m.date, m.uid FROM minutes_viewed_daily m "
+        "LEFT JOIN videos v ON v.uid = m.uid "
+        "WHERE m.date BETWEEN ? AND ? AND m.minutes_viewed > 0 AND ("
+        " m.uid IN (SELECT uid FROM live_inputs) OR (v.live_input_uid IS NOT NULL"
+        " AND CAST(v.created AS DATE) = m.date)) "
+        "ORDER BY m.date, m.uid", [first, last])
+    out: dict[date, list[str]] = {}
+    for day, uid in zip(rows["date"], rows["uid"], strict=True):
+        out.setdefault(pd.Timestamp(day).date(), []).append(uid)
+    return out
+
+
+def live_input_of(wh: Warehouse, uids: list[str]) -> dict[str, str]:
+    """The live input of each uid: a live input is its own; a video its `live_input_uid`."""
+    if not uids:
+        return {}
+    vids = wh.query("SELECT uid, live_input_uid FROM videos WHERE uid IN (SELECT unnest(?)) "
+                    "AND live_input_uid IS NOT NULL", [uids])
+    inputs = wh.query("SELECT uid FROM live_inputs WHERE uid IN (SELECT unnest(?))", [uids])
+    out = dict(zip(vids["uid"], vids["live_input_uid"], strict=True))
+    out.update({u: u for u in inputs["uid"]})
+    return out
+
+
+def live_minutes(wh: Warehouse, live_input_uid: str | None = None,
+                 first: datetime | None = None, last: datetime | None = None) -> pd.DataFrame:
+    """Minutes viewed by the minute of live inputs' videos: minute, uid, live_input_uid,
+    country, minutes_viewed (minutes in [first, last] when given).
+
+    >>> live_minutes(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
+    """
+    where, params = ["TRUE"], []
+    for clause, value in (("live_input_uid = ?", live_input_uid), ("minute >= ?", first),
+                          ("minute <= ?", last)):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    df = wh.query("SELECT minute, uid, live_input_uid, country, minutes_viewed "
+                  f"FROM live_minutes_viewed WHERE {' AND '.join(where)} "
+                  "ORDER BY minute, uid, country", params)
+    df["minute"] = pd.to_datetime(df["minute"], utc=True)
+    df["minutes_viewed"] = pd.to_numeric(df["minutes_viewed"]).astype("int64")
+    return df
+
+
+def minutes_beside_samples(wh: Warehouse, live_input_uid: str, start: datetime,
+                           end: datetime) -> pd.DataFrame:
+    """One row per minute of [start, end]: minute, viewers (the mean of that minute's sampled
+    concurrent viewers; NaN when no poll answered), samples, minutes_viewed (GraphQL, all
+    countries; NaN when no per-minute minutes are synced for the input in that span).
+
+    Minutes viewed in one minute are about the average concurrent viewers in it: a cross-check
+    of the sampling, shown side by side in the post-show report.
+    """
+    lo, hi = pd.Timestamp(start).floor("min"), pd.Timestamp(end)
+    minutes = pd.date_range(lo, hi, freq="min")
+    s = viewer_samples(wh, live_input_uid)
+    s = s[(s["at"] >= lo) & (s["at"] <= hi)]
+    ok = s[s["viewers"].notna()]
+    by = ok.groupby(ok["at"].dt.floor("min"))["viewers"]
+    m = live_minutes(wh, live_input_uid, lo.to_pydatetime(), hi.to_pydatetime())
+    per = m.groupby("minute")["minutes_viewed"].sum()
+    out = pd.DataFrame({"minute": minutes})
+    out["viewers"] = out["minute"].map(by.mean()).astype(float)
+    out["samples"] = out["minute"].map(by.size()).fillna(0).astype("int64")
+    mv = out["minute"].map(per).astype(float)
+    out["minutes_viewed"] = mv.fillna(0.0) if len(m) else mv
+    return out

@@ -78,7 +78,7 @@ class RunEntry:
 
 
 def list_runs(out_root: str | Path) -> list[RunEntry]:
-    """Every run under `out_root` (`<name>/<date>/`), newest date first, then by name.
+    """Every run under `out_root` (`<name>/<date>[_<key>]/`), newest date first, then by name.
 
     A run is ok when its HTML and summary.json exist; a failed run keeps only its partial
     notebook, in `<date>.failed-<time>/` beside the date's good run (if any); both are
@@ -91,6 +91,7 @@ def list_runs(out_root: str | Path) -> list[RunEntry]:
     runs = []
     for folder in sorted(root.glob("*/*/")):
         name, (day, _, failed_at) = folder.parent.name, folder.name.partition(".failed-")
+        day = day.partition("_")[0]  # `<date>_<key>`: one of several runs of that date
         if not (folder / f"{name}.ipynb").exists():
             continue
         summary = folder / "summary.json"

@@ -71,8 +71,11 @@ class ReportResult:
 def run(name: str, params: Mapping[str, Any] | None = None, *,
         out_root: str | Path = "reports", as_of: date | str | None = None,
         period: str | None = None, notebooks_dir: str | Path | None = None,
-        kernel_name: str = KERNEL, timeout: int = DEFAULT_TIMEOUT) -> ReportResult:
-    """Execute notebooks/<name>.ipynb and publish it under <out_root>/<name>/<as_of>/.
+        kernel_name: str = KERNEL, timeout: int = DEFAULT_TIMEOUT,
+        key: str | None = None) -> ReportResult:
+    """Execute notebooks/<name>.ipynb and publish it under <out_root>/<name>/<as_of>/
+    (<as_of>_<key>/ with a `key`: one folder per subject of a report that has several a day,
+    e.g. a broadcast of the post-show report).
 
     `params` are notebook parameters (never secrets: a secret-looking name or a value that
     contains a configured secret is refused). `period` "YYYY-MM" sets period_start and
@@ -97,7 +100,7 @@ def run(name: str, params: Mapping[str, Any] | None = None, *,
     secrets = configured_secrets()
     parameters = _parameters(source, dict(params or {}), as_of, period, secrets)
     root = Path(out_root)
-    folder = root / name / parameters["as_of"]
+    folder = run_folder(root, name, parameters["as_of"], key)
     staging, failed = _staging(folder), _failed_folder(folder)  # named by the run's start
     try:
         executed, error = _execute(source, parameters, kernel_name, timeout)
@@ -126,6 +129,20 @@ def run(name: str, params: Mapping[str, Any] | None = None, *,
 
 
 # -- steps -----------------------------------------------------------------------------------
+
+def run_folder(root: Path, name: str, as_of: str, key: str | None = None) -> Path:
+    """Where a run is published: <root>/<name>/<as_of>[_<key>].
+
+    >>> run_folder(Path("reports"), "show", "2026-06-30", "ab12-20260630T190012Z").as_posix()
+    'reports/show/2026-06-30_ab12-20260630T190012Z'
+    """
+    if key is None:
+        return root / name / as_of
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", key):
+        raise ReportError(f"not a report folder key: {key!r} (letters, digits and '-')",
+                          report=name)
+    return root / name / f"{as_of}_{key}"
+
 
 def _notebook(name: str, notebooks_dir: str | Path | None) -> Path:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):

@@ -101,12 +101,14 @@ class SimulatedAccount:
             "li": li["uid"], "at": li["created"], "mode": li["recording_mode"],
         })
         self.live_input_state = li.set_index("uid", drop=False).copy()
+        self.live_input_state["hide_live_viewer_count"] = False  # recording.hideLiveViewerCount
         self._video_sched_edits: dict[str, pd.Timestamp | None] = {}
         self._video_meta_edits: dict[str, dict] = {}
         self._video_modified: dict[str, pd.Timestamp] = {}
         self._api_deleted: dict[str, pd.Timestamp] = {}
         self.lifecycle = self.draws.lifecycle.copy()
-        self._derived: dict | None = None
+        self._derived: dict | None = None  # rebuilt after every edit and advance
+        self._base: tuple | None = None  # ... but only after an edit that is not a video's
         d = self._state()
         self.capacity_minutes = _capacity(d["stored"], self._now, preset.runway_days)
         self.planted = list(self.draws.planted) + self._planted_stream(d) \
@@ -145,15 +147,19 @@ class SimulatedAccount:
         if new.date() > self.horizon_end + timedelta(days=1):
             raise SandboxError(f"cannot advance past the simulated horizon ({self.horizon_end})")
         self._now = new
-        self._derived = None
+        self._base = self._derived = None
 
     # --- derivation ---------------------------------------------------------------------
     def _state(self) -> dict:
         if self._derived is None:
-            self._derived = self._derive()
+            if self._base is None:
+                self._base = self._derive_base()
+            self._derived = self._with_video_edits(*self._base)
         return self._derived
 
-    def _derive(self) -> dict:
+    def _derive_base(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """(videos before the API's edits and deletions, shows, objects): what a video edit
+        leaves alone, so applying a plan of many video edits does not re-derive it each time."""
         dr = self.draws
         shows = dr.shows.copy()
         # Settings in force when each show started.
@@ -222,6 +228,17 @@ class SimulatedAccount:
         for col in ("created", "uploaded", "live_end", "ready_at", "upload_expiry",
                     "policy_deletion", "manual_deletion"):
             videos[col] = _utc(videos[col])
+        videos["stored_seconds"] = np.where(
+            videos["errored"] | (videos["duration"] < 0), 0,
+            np.ceil(videos["duration"].clip(lower=0)),
+        ).astype(np.int64)
+        return videos, shows, self._derive_objects()
+
+    def _with_video_edits(self, base: pd.DataFrame, shows: pd.DataFrame,
+                          objects: pd.DataFrame) -> dict:
+        """The derived state: `base` videos with the scheduled deletions and deletions the
+        API made applied."""
+        videos = base.copy()
         sched = videos["policy_deletion"].copy()
         edited = videos["uid"].isin(self._video_sched_edits.keys())  # None clears it
         sched[edited] = _utc(videos.loc[edited, "uid"].map(self._video_sched_edits))
@@ -229,13 +246,9 @@ class SimulatedAccount:
         api_del = _utc(videos["uid"].map(self._api_deleted))
         videos["deleted_at"] = _utc(pd.concat(
             [_utc(sched), videos["manual_deletion"], api_del], axis=1).min(axis=1))
-        videos["stored_seconds"] = np.where(
-            videos["errored"] | (videos["duration"] < 0), 0,
-            np.ceil(videos["duration"].clip(lower=0)),
-        ).astype(np.int64)
+        videos["stored_seconds"] = videos.pop("stored_seconds")  # the columns' usual order
         videos = videos.set_index("uid", drop=False)
-
-        return _Derived(self, videos=videos, shows=shows, objects=self._derive_objects())
+        return _Derived(self, videos=videos, shows=shows, objects=objects)
 
     def _derive_views(self, shows: pd.DataFrame, videos: pd.DataFrame,
                       first: pd.Timestamp | None = None,
@@ -331,8 +344,15 @@ class SimulatedAccount:
 
     # --- what the API sees now ---------------------------------------------------------
     def visible_videos(self) -> pd.DataFrame:
-        """Every video the Stream API lists at `now`, with its state at that moment."""
-        v = self._state()["videos"]
+        """Every video the Stream API lists at `now`, with its state at that moment (derived
+        once per state: every edit and every `advance` replaces the state)."""
+        st = self._state()
+        cached = st.get("visible_videos")
+        if cached is None:
+            cached = st["visible_videos"] = self._visible_videos(st["videos"])
+        return cached.copy()
+
+    def _visible_videos(self, v: pd.DataFrame) -> pd.DataFrame:
         now = self._now
         vis = v[(v["created"] < now) & ~(v["deleted_at"] <= now)].copy()
         live = vis["live_end"].notna() & (now < vis["live_end"])
@@ -436,7 +456,8 @@ class SimulatedAccount:
 
     def update_live_input(self, uid: str, *, delete_recording_after_days: object = UNSET,
                           recording_mode: object = UNSET, enabled: object = UNSET,
-                          meta_name: object = UNSET) -> None:
+                          meta_name: object = UNSET,
+                          hide_live_viewer_count: object = UNSET) -> None:
         """PUT /stream/live_inputs/{uid}; retention applies to streams that start later."""
         if uid not in self.live_input_state.index or \
                 self.live_input_state.at[uid, "created"] > self._now:
@@ -463,16 +484,20 @@ class SimulatedAccount:
                 {"li": [uid], "at": [self._now], "mode": [recording_mode]})], ignore_index=True)
         if enabled is not UNSET:
             st.at[uid, "enabled"] = bool(enabled)
+        if hide_live_viewer_count is not UNSET:
+            if not isinstance(hide_live_viewer_count, bool):
+                raise RuleViolation(10011, "recording.hideLiveViewerCount must be true or false")
+            st.at[uid, "hide_live_viewer_count"] = hide_live_viewer_count
         if meta_name is not UNSET:
             st.at[uid, "name"] = meta_name
         st.at[uid, "modified"] = self._now
-        self._derived = None
+        self._base = self._derived = None
 
     def set_lifecycle(self, bucket: str, rules: pd.DataFrame) -> None:
         """Replace a bucket's lifecycle rules (the S3 PutBucketLifecycleConfiguration path)."""
         others = self.lifecycle[self.lifecycle["bucket"] != bucket]
         self.lifecycle = pd.concat([others, rules.assign(bucket=bucket)], ignore_index=True)
-        self._derived = None
+        self._base = self._derived = None
 
     # --- ground truth -------------------------------------------------------------------
     def ground_truth(self, first: date | None = None, last: date | None = None) -> GroundTruth:

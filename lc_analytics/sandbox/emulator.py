@@ -188,7 +188,7 @@ def live_input_json(row: Mapping[str, Any], code: str, seed: int) -> dict[str, A
             "timeoutSeconds": 0,
             "requireSignedURLs": False,
             "allowedOrigins": None,
-            "hideLiveViewerCount": False,
+            "hideLiveViewerCount": bool(row.get("hide_live_viewer_count", False)),
         },
         "rtmps": {"url": RTMPS_URL, "streamKey": key},
         "rtmpsPlayback": {"url": RTMPS_URL, "streamKey": _live_secret(seed, uid, "play")},
@@ -766,6 +766,8 @@ def _live_input_changes(body: Mapping[str, Any]) -> dict[str, Any]:
             raise _Problem(400, INVALID_VALUE, "recording must be an object")
         if "mode" in recording:
             changes["recording_mode"] = recording["mode"]
+        if "hideLiveViewerCount" in recording:
+            changes["hide_live_viewer_count"] = recording["hideLiveViewerCount"]
     if "enabled" in body:
         if not isinstance(body["enabled"], bool):
             raise _Problem(400, INVALID_VALUE, "enabled must be true or false")

@@ -71,7 +71,7 @@ from graphql import (
 from graphql.execution.values import get_directive_values
 from graphql.validation.rules.variables_in_allowed_position import allowed_variable_usage
 
-from . import graphql_zone
+from . import graphql_zone, live_minutes
 from .account import SimulatedAccount
 
 __all__ = ["ANALYTICS_READ", "DATASETS", "MAX_PAGE_SIZE", "Dataset", "GraphQLEndpoint"]
@@ -106,6 +106,10 @@ class Dataset:
     not_older_than: pd.Timedelta
     max_duration: pd.Timedelta = pd.Timedelta(days=31)
     max_page_size: int = MAX_PAGE_SIZE
+    # the frame of a query grouped by `datetime` (account, lo, hi), built for its window
+    # only; None: the day frame serves it
+    by_minute: Callable[[SimulatedAccount, pd.Timestamp, pd.Timestamp],
+                        pd.DataFrame] | None = None
     fields: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -164,7 +168,8 @@ def _r2_operations_frame(account: SimulatedAccount) -> pd.DataFrame:
 DATASETS: dict[str, Dataset] = {ds.name: ds for ds in (
     Dataset("streamMinutesViewedAdaptiveGroups", _stream_frame,
             ("date", "datetime", "uid", "clientCountryName", "creator"),
-            {"sum": ("minutesViewed",)}, count=True, not_older_than=STREAM_RETENTION),
+            {"sum": ("minutesViewed",)}, count=True, not_older_than=STREAM_RETENTION,
+            by_minute=live_minutes.minute_frame),
     Dataset("r2StorageAdaptiveGroups", _r2_storage_frame,
             ("bucketName", "datetime", "date"),
             {"max": ("payloadSize", "metadataSize", "objectCount", "uploadCount")},
@@ -360,8 +365,11 @@ def _dataset_resolver(ds: Dataset) -> Callable[..., _Rows]:
     def resolve(_acct: Any, info: Any, limit: int, filter: dict | None = None,
                 orderBy: list[str] | None = None) -> _Rows:
         endpoint: GraphQLEndpoint = info.context
-        return _run_query(endpoint.frame(ds), ds, filter or {}, limit, orderBy or [],
-                         _requested(info), endpoint.account.now, endpoint.groups)
+        requested = _requested(info)
+        minutes = ds.by_minute is not None and "datetime" in requested.get("dimensions", ())
+        return _run_query(None if minutes else endpoint.frame(ds), ds, filter or {}, limit,
+                          orderBy or [], requested, endpoint.account.now, endpoint.groups,
+                          endpoint.account)
     resolve.__doc__ = f"Resolve `{ds.name}`."
     return resolve
 
@@ -399,19 +407,24 @@ def _included(node: Any, variables: Any) -> bool:
 
 
 # --- the query engine ------------------------------------------------------------------
-def _run_query(frame: pd.DataFrame, ds: Dataset, flt: dict, limit: int, order_by: list[str],
-               requested: dict[str, set[str]], now: pd.Timestamp,
-               cache: dict | None = None) -> _Rows:
+def _run_query(frame: pd.DataFrame | None, ds: Dataset, flt: dict, limit: int,
+               order_by: list[str], requested: dict[str, set[str]], now: pd.Timestamp,
+               cache: dict | None = None, account: SimulatedAccount | None = None) -> _Rows:
     """Check limits, filter, group by the requested dimensions, aggregate, order, cut.
 
     Predicates on a grouping dimension (a keyset cursor such as `uid_gt`) select whole
     groups, so they are applied after the aggregation; the ordered groups of the rest of the
     query are kept in `cache` (per frame), and each page of a keyset walk is a cut of them.
+    No `frame` (a query grouped by `datetime`): the dataset's `by_minute` builds one for the
+    query's window (not cached).
     """
     _check_limit(limit, ds)
     lo, hi = _time_range(flt, now)
     _check_window(lo, hi, ds, now)
     dims = [d for d in ds.dimensions if d in requested.get("dimensions", ())]
+    if frame is None:  # grouped by `datetime`: only the window's minutes are built
+        assert ds.by_minute is not None and account is not None
+        frame, cache = ds.by_minute(account, lo, hi), None
     keys = list(dict.fromkeys(_column(d) for d in dims))
     pre, post = _split_filter(flt, keys)
     key = (ds.name, tuple(keys), repr(pre), tuple(order_by), lo, hi)
@@ -441,7 +454,8 @@ def _split_filter(flt: dict, keys: list[str]) -> tuple[dict, dict]:
     >>> _split_filter({"date_geq": "2026-06-01", "uid_gt": "b", "actionType": "x"}, ["uid"])
     ({'date_geq': '2026-06-01', 'actionType': 'x'}, {'uid_gt': 'b'})
     """
-    pre, post = {}, {}
+    pre: dict[str, Any] = {}
+    post: dict[str, Any] = {}
     for name, value in flt.items():
         dimension = _split(name)[0] if name not in ("AND", "OR") else ""
         on_key = dimension not in ("", "date", "datetime") and _column(dimension) in keys
@@ -523,7 +537,8 @@ def _split(key: str) -> tuple[str, str]:
 
 
 def _column(dimension: str) -> str:
-    """The frame column behind a dimension (`date` and `datetime` share the day start)."""
+    """The frame column behind a dimension (`date` and `datetime` share `_ts`: the day start,
+    or the minute in a `by_minute` frame)."""
     return "_ts" if dimension in ("date", "datetime") else dimension
 
 

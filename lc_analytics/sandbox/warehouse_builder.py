@@ -73,7 +73,7 @@ def build_warehouse(account: SimulatedAccount, path: str | Path) -> BuildReport:
         raise
     _r2_listing_state(wh, account.now.to_pydatetime())
     wh.finish_run(run_id, "ok", rows=rows, requests=0, retries=0, listing_calls=0)
-    rows.update(_sync_billing(account, path))  # its own sync run, after ours
+    rows.update(_sync_by_api(account, path))  # its own sync run, after ours
     return BuildReport(path, rows, account.start, account.end)
 
 
@@ -129,13 +129,14 @@ def _sync_inventories(account: SimulatedAccount, path: Path) -> dict[str, int]:
     return rows
 
 
-def _sync_billing(account: SimulatedAccount, path: Path) -> dict[str, int]:
-    """Billable usage as the sync reads it (a few monthly records): one real sync of it."""
+def _sync_by_api(account: SimulatedAccount, path: Path) -> dict[str, int]:
+    """Billable usage (a few monthly records) and the last days' live minutes by the minute
+    (a few queries) as the sync reads them: one real sync of those two sources."""
     from ..sync import sync
     from .runtime import Sandbox
 
     with Sandbox(account) as sb:
-        report = sync(sb.settings(db_path=path), sources=["billed_usage"],
+        report = sync(sb.settings(db_path=path), sources=["live_minutes", "billed_usage"],
                       transport=sb.transport, now=lambda: account.now.to_pydatetime(),
                       progress="none")
     return dict(report.rows)

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .schema_billing import V13_SQL
-from .schema_live import V12_SQL
+from .schema_live import V12_SQL, V14_SQL
 from .schema_v1 import V1_SQL
 from .schema_zone import V11_SQL
 
@@ -312,6 +312,8 @@ MIGRATIONS: list[Migration] = [
     Migration(11, "zone (CDN) traffic, cache rules and dataset limits", V11_SQL),
     Migration(12, "live shows: live-input events and viewer samples", V12_SQL),
     Migration(13, "billed usage (billable-usage API) and audit checks", V13_SQL),
+    Migration(14, "live minutes viewed by the minute; why a viewer poll has no number",
+              V14_SQL),
 ]
 
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

@@ -4,7 +4,9 @@
 The count is the show's concurrent viewers in the current minute of the simulated clock
 (`sandbox.live_shows.viewers_at`). The account's clock moves by whole days; a test or the
 demo may set a finer instant with `set_live_clock(emulator, ts)` (None follows the account).
-An input that hides its count (`recording.hideLiveViewerCount`) answers no number.
+An input that hides its count (`recording.hideLiveViewerCount`, settable with PUT) answers
+200 with no number, `{}` [UNVERIFIED: the reference (8.2) says only that the setting disables
+the count; what the endpoint then answers is not documented].
 """
 
 from __future__ import annotations
@@ -45,8 +47,7 @@ def _views(em: Emulator, match: re.Match[str], query: dict[str, str]) -> tuple[i
     inputs = em.account.live_input_state
     if uid not in inputs.index:
         return 404, {"error": "live input not found"}
-    if bool(inputs.at[uid, "hide_live_viewer_count"]) if "hide_live_viewer_count" in inputs \
-            else False:
+    if bool(inputs.at[uid, "hide_live_viewer_count"]):
         return 200, {}
     return 200, {"liveViewers": live_shows.viewers_at(em.account, uid, live_clock(em))}
 
