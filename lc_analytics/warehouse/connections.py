@@ -36,7 +36,8 @@ HOLD_THREADS = 2
 
 
 class Connections:
-    """Opens the warehouse file for one block at a time; `Warehouse` builds on it."""
+    """Opens the warehouse file for one block at a time (or reads through one held read-only
+    connection, `hold()`); `Warehouse` builds on it."""
 
     path: Path
     read_only: bool

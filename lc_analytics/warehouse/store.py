@@ -1,7 +1,8 @@
 """The DuckDB warehouse: short-lived connections, migrations, bulk upserts and sync bookkeeping.
 
 DuckDB lets one process open a file read-write OR several processes open it read-only, never
-both at once. So nothing here keeps a connection open: `Warehouse.query` opens read-only,
+both at once. So nothing here keeps a connection open unless asked (`Warehouse.hold()`, one
+read-only connection for a report run, released at its end): `Warehouse.query` opens read-only,
 reads and closes; `Warehouse.transaction` opens read-write, runs BEGIN ... COMMIT and closes,
 so a writer holds the file only for one transaction. Opening retries a lock conflict with
 short backoff for up to `lock_timeout` seconds (logging once it has waited a second), then
