@@ -303,11 +303,14 @@ SMALL_TRUTH_DIGEST = "26a96e9be2d5298be86d54f8cfc9ee8d788a7fb829f4a5a743d0175947
 
 
 def _without_live_plants(truth):
-    """The truth less the live-show plants (issue 14), which were added after the pin."""
+    """The truth less what issue 14 added after the pin: the live-show plants and the live
+    inputs' `hide_live_viewer_count` flag (a setting, false until an API call sets it)."""
     from lc_analytics.sandbox.live_shows import PLANTED_KINDS
 
-    return dataclasses.replace(truth, planted=[p for p in truth.planted
-                                               if p.kind not in PLANTED_KINDS])
+    assert not truth.live_inputs["hide_live_viewer_count"].any()
+    return dataclasses.replace(
+        truth, planted=[p for p in truth.planted if p.kind not in PLANTED_KINDS],
+        live_inputs=truth.live_inputs.drop(columns=["hide_live_viewer_count"]))
 
 
 def test_small_truth_is_bit_identical_to_the_whole_history_simulator(shared_account):
