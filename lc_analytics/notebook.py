@@ -7,7 +7,8 @@ A notebook opens with::
     wh = lcnb.warehouse(db)       # read-only; every query opens and closes its connection
 
 The warehouse is only ever read through `Warehouse.query`, which holds DuckDB for one query:
-an open notebook never blocks the scheduled sync.
+an open notebook never blocks the scheduled sync. A report that reads a lot (`cost_review`)
+opens it with `hold=True` (one connection for the run) and releases it in its last cell.
 
 Figures: `setup()` makes `lc_analytics` plotly's default renderer. Each figure is displayed
 as a bundle of two renditions: plotly's JSON mimetype (drawn natively by JupyterLab) and an
@@ -53,14 +54,22 @@ def default_db() -> Path:
     return Path(Settings.from_env().db_path).expanduser()
 
 
-def warehouse(db: str | os.PathLike[str] | None = None) -> Warehouse:
+def warehouse(db: str | os.PathLike[str] | None = None, *, hold: bool = False) -> Warehouse:
     """The warehouse at `db` (None: `default_db()`), opened read-only.
+
+    `hold`: read through one connection kept open until `wh.release()` (`Warehouse.hold`),
+    with DuckDB's memory and threads capped for the kernel: a report that reads hundreds of
+    times opens the file once. A sync waits for it like for any reader, so a notebook that
+    holds releases in its last cell (the kernel's end releases it too).
 
     Raises WarehouseError naming the file and what to run when it is missing or too old.
 
     >>> wh = warehouse("data/demo.duckdb")                             # doctest: +SKIP
     """
-    return Warehouse(default_db() if db in (None, "") else Path(db), read_only=True)
+    wh = Warehouse(default_db() if db in (None, "") else Path(db), read_only=True)
+    if hold:
+        wh.hold()
+    return wh
 
 
 class OfflineRenderer(MimetypeRenderer):

@@ -21,7 +21,7 @@ README's "Costs" section says the same):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 
 import pandas as pd
@@ -82,6 +82,22 @@ def warehouse_usage(wh: Warehouse, month: date | str) -> MonthUsage:
     >>> price_month(mu.usage, mu.month, load_book("cloudflare")).total  # doctest: +SKIP
     """
     first, nxt = month_bounds(month)
+    remember = getattr(wh, "remember", None)  # a held warehouse derives a month once
+    if remember is not None:
+        return _copy(remember(("warehouse_usage", first), lambda: _read_month(wh, first, nxt)))
+    return _read_month(wh, first, nxt)
+
+
+def _copy(mu: MonthUsage) -> MonthUsage:
+    """A MonthUsage the caller may change: new frames over the same data (copy-on-write)."""
+    def shallow(df):
+        return df.copy(deep=False) if isinstance(df, pd.DataFrame) else df
+    usage = Usage(**{f.name: shallow(getattr(mu.usage, f.name)) for f in fields(mu.usage)})
+    return MonthUsage(mu.month, usage, list(mu.notes), objects=shallow(mu.objects),
+                      object_reads=shallow(mu.object_reads))
+
+
+def _read_month(wh: Warehouse, first: date, nxt: date) -> MonthUsage:
     last = nxt - timedelta(days=1)
     notes: list[str] = []
     objects = inventory_objects(wh)

@@ -75,6 +75,7 @@ from .r2 import (
     r2_ia_retrieval,
     r2_object_reads,
     r2_operations,
+    r2_reads_by_age,
     r2_requests,
     r2_storage,
     r2_storage_totals,
@@ -88,7 +89,15 @@ from .stored import (
     stored_videos,
     upload_reservations,
 )
-from .viewing import KINDS, LIVE, ON_DEMAND, minutes_viewed_daily, viewing
+from .viewing import (
+    KINDS,
+    LIVE,
+    ON_DEMAND,
+    TOTALS_KEYS,
+    minutes_viewed_daily,
+    viewing,
+    viewing_totals,
+)
 from .zone import (
     zone_cache_rules,
     zone_daily,
@@ -104,13 +113,14 @@ __all__ = [
     "check_as_of", "check_months", "coverage", "covered_days", "daily_sources", "first_days",
     "last_synced_day", "month_coverage", "synced_through",
     # viewing
-    "minutes_viewed_daily", "viewing",
+    "TOTALS_KEYS", "minutes_viewed_daily", "viewing", "viewing_totals",
     # stored minutes
     "rebuilt_stored_minutes", "storage_snapshot_day", "storage_snapshots", "stored_day_span",
     "stored_minutes_daily", "stored_videos", "upload_reservations",
     # R2 usage
     "inventory_objects", "objects_daily_bytes", "r2_ia_removals", "r2_ia_retrieval",
-    "r2_object_reads", "r2_operations", "r2_requests", "r2_storage", "r2_storage_totals",
+    "r2_object_reads", "r2_operations", "r2_reads_by_age", "r2_requests", "r2_storage",
+    "r2_storage_totals",
     # sync log
     "last_successful_sync", "listing_calls", "sync_skips",
     # the bill as Cloudflare sent it; the audit

@@ -65,8 +65,7 @@ def r2_context(wh: Warehouse, day: date) -> R2Context:
     reads = reads.loc[reads["action_type"] == "GetObject", ["date", "bucket", "key", "requests"]]
     every = rm.videos(wh, history=True)
     videos = every.loc[every["duration_seconds"] > 0, ["uid", "size_bytes", "duration_seconds"]]
-    viewed = rm.viewing(wh, day - timedelta(days=DELIVERY_DAYS - 1), day)
-    views = viewed.groupby("uid", as_index=False)["minutes"].sum()
+    views = rm.viewing_totals(wh, day - timedelta(days=DELIVERY_DAYS - 1), day, ["uid"])
     return R2Context(first=first, nxt=nxt, usage=usage, objects=objs, reads=reads,
                      videos=videos, views=views, notes=list(mu.notes), priced=priced,
                      recordings_of=every.groupby("live_input_uid")["uid"].agg(set).to_dict())

@@ -47,6 +47,7 @@ from ..errors import UsageError
 from ..money import format_usd
 from ..readmodel import check_as_of, storage_snapshot_day
 from ..warehouse import Warehouse
+from ._deletions import running_sum, scheduled
 from .model import Action
 
 DAY = pd.Timedelta(days=1)
@@ -229,22 +230,14 @@ def freed_by_day(videos: pd.DataFrame, actions: Iterable[Action], sm: StreamMont
       `kept_new` days (0: recording off, N: a new retention of N days).
     """
     ends = sm.ends
-    existing = np.zeros(len(ends))
-    first_day = 0.0
     v = videos.set_index("uid")
     earliest = np.datetime64((sm.start + MIN_LEAD_DAYS * DAY).tz_convert(None))
-    for a in actions:
-        if a.kind != "video.schedule_deletion" or a.resource not in v.index:
-            continue
-        new = np.datetime64(pd.Timestamp(a.proposed["scheduledDeletion"]).tz_convert(None))
-        old = v.at[a.resource, "scheduled_deletion"]
-        gone_old = np.zeros(len(ends), bool) if pd.isna(old) else \
-            np.datetime64(pd.Timestamp(old).tz_convert(None)) < ends
-        freed = (new < ends) & ~gone_old
-        minutes = float(v.at[a.resource, "minutes"])
-        existing += freed * minutes
-        if freed[-1] and new <= earliest:
-            first_day += minutes
+    new, old, minutes = scheduled(v, actions)
+    freed = (new[:, None] < ends[None, :]) & ~(old[:, None] < ends[None, :])  # NaT: False
+    existing = running_sum(freed * minutes[:, None], len(ends))
+    first_day = 0.0
+    for m in minutes[freed[:, -1] & (new <= earliest)] if len(minutes) else ():
+        first_day += float(m)  # in the actions' order, as they were added one by one
     k = sm.elapsed()
     now_kept = k if kept_now is None else np.minimum(k, kept_now)
     future = rate * (now_kept - np.minimum(k, kept_new))

@@ -110,11 +110,26 @@ class _Context:
     usage: Usage
     bill: Bill
     objects: pd.DataFrame
-    reads: pd.DataFrame  # per object per day, with age
+    reads: pd.DataFrame  # per object per day of the priced period, with age
     read_days: tuple[date, date] | None
     rules: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     r2_complete: bool = True
+    #: every read up to the as-of day, per bucket, prefix and object age (`r2_reads_by_age`)
+    read_ages: pd.DataFrame = field(default_factory=pd.DataFrame)
+    derived: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def removals(self) -> pd.DataFrame:
+        """`_removals(objects)` (indexed like `objects`), derived once per run."""
+        if "removals" not in self.derived:
+            self.derived["removals"] = _removals(self.objects)
+        return self.derived["removals"]
+
+    def ages(self, bucket: str, prefix: str) -> pd.DataFrame:
+        """The reads by age of `bucket`'s keys under `prefix` ('' or one 'folder/' level,
+        as `_groups` makes them): age, requests."""
+        a = self.read_ages
+        return a[(a["bucket"] == bucket) & a["prefix"].str.startswith(prefix)]
 
 
 # --- context ---------------------------------------------------------------------------------
@@ -123,15 +138,14 @@ def _context(wh: Warehouse, book: PriceBook, day: date) -> _Context:
     first, nxt, r2_usage, notes, complete = _priced_period(wh, day)
     objs = inventory_objects(wh).reset_index(drop=True)
     objs["c_day"] = pd.to_datetime(objs["stored_from"], utc=True).dt.floor("D")
-    reads = rm.r2_object_reads(wh, None, day, objects=objs)[
+    ages = rm.r2_reads_by_age(wh, day)
+    reads = rm.r2_object_reads(wh, first, min(nxt - timedelta(days=1), day), objects=objs)[
         ["date", "bucket", "key", "action_type", "requests"]]
     reads["date"] = pd.to_datetime(reads["date"]).dt.tz_localize("UTC")
-    reads = reads.merge(objs[["bucket", "key", "size_bytes", "c_day"]], on=["bucket", "key"],
-                        how="inner")
+    reads = reads.merge(objs[["bucket", "key", "size_bytes", "c_day"]].assign(obj=objs.index),
+                        on=["bucket", "key"], how="inner")  # obj: the object's row in objs
     reads["age"] = ((reads["date"] - reads["c_day"]) // pd.Timedelta(days=1)).astype(int)
-    read_days = None
-    if len(reads):
-        read_days = (reads["date"].min().date(), day)
+    read_days = (min(ages["first_day"]), day) if len(ages) else None
     usage = Usage(stream_storage=None, stream_delivery=None, r2_storage=r2_usage.r2_storage,
                   r2_ia_removals=_removals(objs), r2_operations=r2_usage.r2_operations,
                   r2_retrieval=r2_usage.r2_retrieval)
@@ -140,7 +154,7 @@ def _context(wh: Warehouse, book: PriceBook, day: date) -> _Context:
                                     "abort_multipart_days", "rule_json"]]
     bill = price_period(usage, first, nxt - timedelta(days=1), book)
     return _Context(book, first, nxt, usage, bill, objs, reads, read_days, rules, notes,
-                    complete)
+                    complete, ages)
 
 
 def _priced_month(wh: Warehouse, day: date) -> tuple[date, date]:

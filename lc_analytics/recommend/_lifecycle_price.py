@@ -38,19 +38,21 @@ def _prefix_candidates(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFra
     days, min_exposed = rule.candidate_days, rule.min_exposed_object_days
     has_t, has_e = _covering(ctx.rules, bucket, prefix)
     reads = ctx.reads[(ctx.reads["bucket"] == bucket) & ctx.reads["key"].str.startswith(prefix)]
+    ages = ctx.ages(bucket, prefix)
     exposure = _exposure(objs, ctx.read_days)
     transitions = [n for n in days if has_t is None or n < has_t]
     expiries = []
     for m in days:
         if has_e is not None and m >= has_e:
             continue
-        if (reads["age"] >= m).any() or exposure(m) < min_exposed:
+        if (ages["age"] >= m).any() or exposure(m) < min_exposed:
             continue
         expiries.append(m)
     combos: list[tuple[int | None, int | None]] = [(n, None) for n in transitions] + \
         [(None, m) for m in expiries] + [(n, m) for n in transitions for m in expiries if n < m]
     for to_ia, expire in combos:
-        yield _evaluate(ctx, bucket, prefix, objs, reads, to_ia, expire, has_t, has_e, exposure)
+        yield _evaluate(ctx, bucket, prefix, objs, reads, to_ia, expire, has_t, has_e, exposure,
+                        ages)
 
 
 def _exposure(objs: pd.DataFrame, read_days: tuple[date, date] | None):
@@ -60,10 +62,10 @@ def _exposure(objs: pd.DataFrame, read_days: tuple[date, date] | None):
     lo = pd.Timestamp(read_days[0], tz="UTC")
     hi = pd.Timestamp(read_days[1], tz="UTC")
     gone = objs["stored_until"].fillna(hi + pd.Timedelta(days=1)).dt.floor("D")
-    end = np.minimum(gone, hi + pd.Timedelta(days=1))
+    end = gone.clip(upper=hi + pd.Timedelta(days=1))  # (c_day is never NaT: NOT NULL)
 
     def at(m: int) -> int:
-        start = np.maximum(objs["c_day"] + pd.Timedelta(days=m), lo)
+        start = (objs["c_day"] + pd.Timedelta(days=m)).clip(lower=lo)
         span = ((end - start) // pd.Timedelta(days=1)).clip(lower=0)
         return int(span.sum())
     return at
@@ -92,7 +94,8 @@ def _with_rule(objs: pd.DataFrame, n: int | None, m: int | None) -> pd.DataFrame
 
 def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
               reads: pd.DataFrame, n: int | None, m: int | None, has_t: int | None,
-              has_e: int | None, exposure) -> Candidate:
+              has_e: int | None, exposure, ages: pd.DataFrame) -> Candidate:
+    """One rule priced: `reads` per object in the priced period, `ages` every read by age."""
     first, nxt, book = ctx.first, ctx.nxt, ctx.book
     before = objs
     after = _with_rule(objs, n, m)
@@ -131,7 +134,7 @@ def _evaluate(ctx: _Context, bucket: str, prefix: str, objs: pd.DataFrame,
         "transitions_per_month_delta": transitions,
         "backlog_transitions_once": backlog,
         "reads_at_or_after_expiry": 0 if m is None else int(
-            reads.loc[reads["age"] >= m, "requests"].sum()),
+            ages.loc[ages["age"] >= m, "requests"].sum()),
         "exposed_object_days": exposure(m) if m is not None else None,
         "saving": saving, "marginal_saving": marginal, "proposable": proposable,
         "reason": reason, "rule": rule_text,
@@ -204,8 +207,9 @@ def _price_change(ctx: _Context, bucket: str, before: pd.DataFrame, after: pd.Da
     retr_after = pd.concat([retr, pd.DataFrame([{"date": first, "bucket": bucket,
                                                   "bytes": retr_a - retr_b}])],
                            ignore_index=True) if retr_a != retr_b else retr
-    others = ~ctx.objects.index.isin(before.index)
-    removals_after = _removals(pd.concat([ctx.objects[others], after], ignore_index=True))
+    every = ctx.removals()  # the other objects' removals, then the changed objects'
+    removals_after = pd.concat([every[~every.index.isin(before.index)], _removals(after)],
+                               ignore_index=True)
     usage_after = Usage(r2_storage=storage_after, r2_ia_removals=removals_after,
                         r2_operations=ops_after, r2_retrieval=retr_after)
     bill_after = price_period(usage_after, first, nxt - timedelta(days=1), book)
@@ -222,17 +226,27 @@ def _daily(objs: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:
     return objects_daily_bytes(objs, first, nxt)
 
 
+def _of_object(reads: pd.DataFrame, objs: pd.DataFrame, col: str) -> pd.Series:
+    """`objs[col]` of each read's object (NaT for an object not in `objs`), by its row in
+    `ctx.objects` (`objs` is a slice of it, with its index)."""
+    return objs[col].reindex(reads["obj"].to_numpy()).reset_index(drop=True)
+
+
 def _read_class(reads: pd.DataFrame, objs: pd.DataFrame) -> np.ndarray:
-    ia_from = reads[["bucket", "key"]].merge(objs[["bucket", "key", "ia_from"]],
-                                             on=["bucket", "key"], how="left")["ia_from"]
-    ia = ia_from.notna().to_numpy() & (reads["date"].to_numpy() >= ia_from.dt.floor("D")
-                                       .to_numpy())
+    ia_from = _of_object(reads, objs, "ia_from")
+    ia = ia_from.notna().to_numpy() & (_naive(reads["date"])
+                                       >= _naive(ia_from.dt.floor("D")))
     return np.where(ia, IA, STANDARD)
 
 
+def _naive(ts: pd.Series) -> np.ndarray:
+    """UTC timestamps as naive datetime64 (NaT compares False, as in pandas): comparing
+    numpy arrays of a tz-aware Series would compare Timestamp objects one by one."""
+    return pd.to_datetime(ts, utc=True).dt.tz_convert(None).to_numpy()
+
+
 def _alive(reads: pd.DataFrame, objs: pd.DataFrame) -> np.ndarray:
-    until = reads[["bucket", "key"]].merge(objs[["bucket", "key", "stored_until"]],
-                                           on=["bucket", "key"], how="left")["stored_until"]
+    until = _of_object(reads, objs, "stored_until")
     return (until.isna() | (reads["date"].reset_index(drop=True) < until.dt.floor("D"))) \
         .to_numpy()
 

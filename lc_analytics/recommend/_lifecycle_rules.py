@@ -262,8 +262,7 @@ def _rule_fields(ctx: _Context, c: Candidate, action_id: str) -> dict[str, Any]:
 
 def _by_age(ctx: _Context, bucket: str, prefix: str) -> tuple[pd.Series, pd.Series]:
     """The prefix's reads by object age at read (`AGE_BANDS`) and its bytes stored by age."""
-    prefix_reads = ctx.reads[(ctx.reads["bucket"] == bucket)
-                             & ctx.reads["key"].str.startswith(prefix)]
+    prefix_reads = ctx.ages(bucket, prefix)
     by_age = prefix_reads.assign(band=age_band(prefix_reads["age"]))
     reads_by_age = by_age.groupby("band", observed=False)["requests"].sum().astype(int)
     ages_now = (pd.Timestamp(ctx.read_days[1] if ctx.read_days else ctx.first, tz="UTC")

@@ -44,23 +44,22 @@ def recordings(wh: Warehouse, as_of: date) -> pd.DataFrame:
 
 
 def views_by_age(wh: Warehouse, as_of: date, lookback_days: int) -> pd.DataFrame:
-    """Minutes viewed of live-input recordings per day and country, with the recording's
-    age that day (the read model's viewing of kind 'recording').
+    """Minutes viewed of live-input recordings per day, live input, creator and the
+    recording's age that day (the read model's viewing of kind 'recording', summed in
+    DuckDB by `readmodel.viewing_totals`: a row per recording and country never reaches
+    pandas).
 
     Age = view date - the recording's created date (0 = the live show day; 1 and more =
     on demand). Only days in (as_of - lookback_days, as_of]; only recordings the warehouse
     has listed (views of recordings deleted before the first sync cannot be attributed).
-    Columns: date, uid, country, minutes, live_input_uid, creator (the video's, '' if none),
-    age.
+    Columns: date, live_input_uid, creator (the video's, '' if none), age, minutes.
     """
     lo = as_of - timedelta(days=lookback_days - 1)
-    v = rm.viewing(wh, lo, as_of, by_country=True)
-    v = v[v["kind"] == "recording"]
-    creators = rm.videos(wh, history=True).set_index("uid")["creator"].fillna("")
-    return pd.DataFrame({"date": v["date"], "uid": v["uid"], "country": v["country"],
-                         "minutes": v["minutes"], "live_input_uid": v["live_input_uid"],
-                         "creator": v["uid"].map(creators).fillna(""),
-                         "age": v["age_days"].astype(int)}).reset_index(drop=True)
+    v = rm.viewing_totals(wh, lo, as_of, ["date", "live_input_uid", "video_creator",
+                                           "age_days"], kinds=["recording"])
+    return pd.DataFrame({"date": v["date"], "live_input_uid": v["live_input_uid"],
+                         "creator": v["video_creator"], "age": v["age_days"].astype(int),
+                         "minutes": v["minutes"]}).reset_index(drop=True)
 
 
 def earliest_deletion(videos: pd.DataFrame, as_of: date) -> pd.Series:
@@ -85,18 +84,24 @@ def schedule_actions(videos: pd.DataFrame, when: pd.Series, rec_id: str,
                      why: str) -> list[Action]:
     """One `video.schedule_deletion` per video whose proposed time is earlier than the one it
     holds (or it holds none); `when` must already respect `earliest_deletion`."""
-    out = []
-    for row, ts in zip(videos.itertuples(), when, strict=True):
-        current = row.scheduled_deletion
-        if pd.notna(current) and current <= ts:
-            continue
-        out.append(Action(
-            id=f"video.schedule_deletion:{row.uid}", kind="video.schedule_deletion",
-            resource=row.uid,
-            current={"scheduledDeletion": None if pd.isna(current)
-                     else rfc3339(current, exact=True)},
-            proposed={"scheduledDeletion": rfc3339(ts)}, why=why, recommendation_id=rec_id))
-    return out
+    when = pd.Series(pd.to_datetime(pd.Series(when).to_numpy(), utc=True))
+    current = pd.Series(pd.to_datetime(videos["scheduled_deletion"].to_numpy(), utc=True))
+    keep = (~(current.notna() & (current <= when))).to_numpy(bool)
+    proposed = _rfc3339s(when[keep])
+    held = _rfc3339s(current[keep], exact=True)
+    return [Action(id=f"video.schedule_deletion:{uid}", kind="video.schedule_deletion",
+                   resource=uid, current={"scheduledDeletion": cur},
+                   proposed={"scheduledDeletion": new}, why=why, recommendation_id=rec_id)
+            for uid, cur, new in zip(videos["uid"].to_numpy()[keep], held, proposed,
+                                     strict=True)]
+
+
+def _rfc3339s(ts: pd.Series, exact: bool = False) -> list[str | None]:
+    """`rfc3339` of each timestamp (None for NaT), formatted as one column."""
+    ts = ts.dt.tz_convert("UTC")
+    text = ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if exact else \
+        ts.dt.ceil("s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [None if pd.isna(t) else str(t) for t in text]
 
 
 def retention_value(value: Any) -> int | None:

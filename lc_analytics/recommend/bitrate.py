@@ -100,32 +100,52 @@ def ingest_profiles(wh: Warehouse, *, as_of: date | str | None = None,
     rec = rec[(rec["created"] >= lo) & (rec["duration_seconds"] > 0)]
     rec = rec.assign(mbps=rec["size_bytes"] * 8 / rec["duration_seconds"] / 1e6,
                      short=np.minimum(rec["width"].fillna(0), rec["height"].fillna(0)))
-    viewed = rm.viewing(wh, day - timedelta(days=lookback_days - 1), day, by_country=True)
-    viewed = viewed[viewed["kind"].isin(["recording", "live_input"])]
-    views = viewed.groupby(["live_input_uid", "country"], as_index=False)["minutes"].sum()
+    views = rm.viewing_totals(wh, day - timedelta(days=lookback_days - 1), day,
+                              ["live_input_uid", "country"], kinds=["recording", "live_input"])
     views["typical_mbps"] = views["country"].str.upper().map(table).fillna(default)
     views["low"] = views["typical_mbps"] < low_bandwidth_mbps
     rows = []
-    for uid, grp in rec.groupby("live_input_uid", sort=True):
-        v = views[views["live_input_uid"] == uid]
-        total = float(v["minutes"].sum())
-        low = float(v.loc[v["low"], "minutes"].sum())
-        short = int(grp["short"].mode().iloc[0]) if len(grp) else 0
-        by_country = v.groupby("country")["minutes"].sum().sort_values(ascending=False)
+    views_of = views.groupby("live_input_uid", sort=False).indices
+    minutes, low_mask = views["minutes"].to_numpy(float), views["low"].to_numpy(bool)
+    mbps, short = rec["mbps"].to_numpy(float), rec["short"].to_numpy(float)
+    for uid, idx in sorted(rec.groupby("live_input_uid", sort=False).indices.items()):
+        at = views_of.get(uid, np.zeros(0, np.int64))  # numpy per input: pandas' results
+        total = float(minutes[at].sum())
+        low = float(minutes[at][low_mask[at]].sum())
+        width, height = _mode(rec["width"].iloc[idx]), _mode(rec["height"].iloc[idx])
+        by_country = pd.Series(minutes[at], index=views["country"].iloc[at].to_numpy()) \
+            .sort_values(ascending=False)
         rows.append({
-            "live_input_uid": uid, "recordings": len(grp),
-            "ingest_mbps": float(grp["mbps"].median()),
-            "ingest_mbps_p10": float(grp["mbps"].quantile(0.1)),
-            "ingest_mbps_p90": float(grp["mbps"].quantile(0.9)),
-            "width": int(grp["width"].mode().iloc[0]) if grp["width"].notna().any() else None,
-            "height": int(grp["height"].mode().iloc[0]) if grp["height"].notna().any()
-            else None,
-            "resolution": _resolution(short), "minutes_viewed": total,
+            "live_input_uid": uid, "recordings": len(idx),
+            **_ingest_quantiles(mbps[idx]),
+            "width": width, "height": height,
+            "resolution": _resolution(int(_mode(pd.Series(short[idx])) or 0)),
+            "minutes_viewed": total,
             "low_bandwidth_minutes": low,
             "low_bandwidth_share": low / total if total else 0.0,
             "minutes_by_country": {k: float(x) for k, x in by_country.items()},
         })
     return pd.DataFrame(rows)
+
+
+def _ingest_quantiles(mbps: np.ndarray) -> dict[str, float]:
+    """Median, 10th and 90th percentile of the known values (as pandas computes them)."""
+    known = mbps[~np.isnan(mbps)]
+    if not len(known):
+        return dict.fromkeys(("ingest_mbps", "ingest_mbps_p10", "ingest_mbps_p90"), np.nan)
+    return {"ingest_mbps": float(np.median(known)),
+            "ingest_mbps_p10": float(np.percentile(known, 10)),
+            "ingest_mbps_p90": float(np.percentile(known, 90))}
+
+
+def _mode(values: pd.Series) -> int | None:
+    """The most frequent value (the smallest of a tie, as `Series.mode().iloc[0]`), None
+    when every value is missing."""
+    known = values.dropna().to_numpy(float)
+    if not len(known):
+        return None
+    vals, counts = np.unique(known, return_counts=True)
+    return int(vals[counts == counts.max()][0])
 
 
 def _resolution(short_side: int) -> str:

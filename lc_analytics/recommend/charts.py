@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .. import facts
-from ..readmodel import r2_object_reads, r2_objects, resource_names
+from ..readmodel import r2_objects, r2_reads_by_age, resource_names
 from ..warehouse import Warehouse
 from ._recordings import live_inputs, recordings, views_by_age
 from .bitrate import ingest_profiles
@@ -106,17 +106,13 @@ def r2_age_profile(wh: Warehouse, as_of: date | str,
     """
     day = pd.Timestamp(as_of).date()
     objs = r2_objects(wh, history=True)
-    reads = r2_object_reads(wh, None, day)[["date", "bucket", "key", "requests"]]
+    reads = r2_reads_by_age(wh, day)  # summed per bucket, prefix and age in DuckDB
     if buckets is not None:
         keep = set(buckets)
         objs, reads = objs[objs["bucket"].isin(keep)], reads[reads["bucket"].isin(keep)]
     objs = objs.assign(prefix=objs["key"].str.extract(r"^([^/]*/)", expand=False).fillna(""),
                        c_day=pd.to_datetime(objs["last_modified"], utc=True).dt.floor("D"))
-    reads = reads.merge(objs[["bucket", "key", "prefix", "c_day"]], on=["bucket", "key"],
-                        how="inner")
-    read_day = pd.to_datetime(reads["date"]).dt.tz_localize("UTC")
-    reads["age_band"] = age_band(((read_day - reads["c_day"]) // pd.Timedelta(days=1))
-                                  .astype(int))
+    reads = reads.assign(age_band=age_band(reads["age"]))
     clock = pd.Timestamp(day, tz="UTC")
     gone = pd.to_datetime(objs["missing_since"], utc=True)
     alive = objs[(objs["c_day"] <= clock) & (gone.isna() | (gone > clock))]

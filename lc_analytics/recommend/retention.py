@@ -209,8 +209,9 @@ def price(wh: Warehouse, chosen: list[Chosen], sm: StreamMonth, day: date, book:
     """Schedule each chosen input's stored recordings for deletion at its policy and price
     the minutes freed, all inputs together, through the engine (`month_saving`)."""
     rec_all = recordings(wh, day)
+    by_input = rec_all.groupby("live_input_uid", sort=False).indices
     for c in chosen:
-        mine = rec_all[rec_all["live_input_uid"] == c.uid]
+        mine = rec_all.iloc[by_input.get(c.uid, [])]
         c.stored = mine[mine["stored"]]
         c.actions = _actions(c, day)
         c.freed = freed_by_day(mine, c.actions, sm, rate=recording_rate(mine, day),

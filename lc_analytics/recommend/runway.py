@@ -40,7 +40,15 @@ from .. import facts
 from ..costs.pricebook import PriceBook
 from ..costs.runway import WINDOW_DAYS, storage_runway, storage_runway_daily
 from ..warehouse import Warehouse
-from ._common import DAY, as_json, capacity_bill, money, next_month, resolve
+from ._common import (
+    DAY,
+    as_json,
+    capacity_bill,
+    money,
+    next_month,
+    resolve,
+)
+from ._deletions import deletions_freed
 from ._recordings import recordings
 from .evidence import RetentionEvidence, RunwayEvidence, RunwayOption, StreamChangeEvidence
 from .model import Action, Recommendation
@@ -106,7 +114,10 @@ def price(wh: Warehouse, day: date, book: PriceBook, summary: pd.Series, rule: R
     dates = pd.to_datetime(future["date"]).dt.tz_localize("UTC")
     base = future["projected_minutes"].to_numpy(float)
     t0 = pd.Timestamp(summary["snapshot_at"])
-    reliefs = [_relief(wh, day, [r], dates, t0) for r in freeing]
+    rec = recordings(wh, day).set_index("uid")
+    # the recordings each input's recording rate is measured from, selected once
+    recent = rec[(rec["ready"] >= t0 - WINDOW_DAYS * DAY) & (rec["ready"] < t0.floor("D"))]
+    reliefs = [_relief(rec, recent, [r], dates) for r in freeing]
     order = sorted(range(len(freeing)), key=lambda i: -float(reliefs[i].max(initial=0)))
     month = next_month(day)
     held = capacity_bill(capacity, month, book).total
@@ -137,30 +148,21 @@ def _default_freeing(wh: Warehouse, book: PriceBook, day: date) -> list[Recommen
     return sel + ret
 
 
-def _relief(wh: Warehouse, day: date, recs: Iterable[Recommendation], dates: pd.Series,
-            t0: pd.Timestamp) -> np.ndarray:
-    """Minutes the recommendations take off the projection at the end of each future day."""
+def _relief(rec: pd.DataFrame, recent: pd.DataFrame, recs: Iterable[Recommendation],
+            dates: pd.Series) -> np.ndarray:
+    """Minutes the recommendations take off the projection at the end of each future day
+    (`rec`: the recordings as of the clock, indexed by uid, read once for every option;
+    `recent`: those made in the WINDOW_DAYS before the snapshot, the recording rate's)."""
     recs = list(recs)
     n = len(dates)
     out = np.zeros(n)
     if not recs:
         return out
-    rec = recordings(wh, day).set_index("uid")
     ends = (dates + DAY).to_numpy("datetime64[ns]")
     for r in recs:
-        for a in r.actions:
-            if a.kind != "video.schedule_deletion" or a.resource not in rec.index:
-                continue
-            v = rec.loc[a.resource]
-            new = pd.Timestamp(a.proposed["scheduledDeletion"]).tz_convert("UTC")
-            old = v["scheduled_deletion"]
-            gone_new = ends >= np.datetime64(new.tz_convert(None))
-            gone_old = np.zeros(n, bool) if pd.isna(old) else \
-                ends >= np.datetime64(pd.Timestamp(old).tz_convert(None))
-            out += (gone_new & ~gone_old) * float(v["minutes"])
+        out += deletions_freed(rec, r.actions, ends)
         uid = r.target
-        mine = rec[(rec["live_input_uid"] == uid) & (rec["ready"] >= t0 - WINDOW_DAYS * DAY)
-                   & (rec["ready"] < t0.floor("D"))]
+        mine = recent[recent["live_input_uid"] == uid]
         rate = float(mine["minutes"].sum()) / WINDOW_DAYS
         assert isinstance(r.evidence, StreamChangeEvidence), r.id
         current = r.evidence.current_delete_recording_after_days

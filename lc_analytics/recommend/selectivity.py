@@ -137,12 +137,14 @@ def find(wh: Warehouse, day: date, rule: SelectivityRule) -> list[Flagged]:
     li = live_inputs(wh)
     window_start = pd.Timestamp(day - timedelta(days=rule.lookback_days - 1), tz="UTC")
     flagged = []
+    rec_of = rec.groupby("live_input_uid", sort=False).indices
+    views_of = views.groupby("live_input_uid", sort=False).indices
     for row in li[li["recording_mode"] == "automatic"].itertuples():
-        mine = rec[rec["live_input_uid"] == row.uid]
+        mine = rec.iloc[rec_of.get(row.uid, [])]
         made = mine[mine["created"] >= window_start]
         if len(made) < rule.min_recordings:
             continue
-        v = views[views["live_input_uid"] == row.uid]
+        v = views.iloc[views_of.get(row.uid, [])]
         total = float(v["minutes"].sum())
         od = float(v.loc[v["age"] >= 1, "minutes"].sum())
         share = od / total if total else 0.0

@@ -1,4 +1,5 @@
-"""Short-lived DuckDB connections to the warehouse file: lock retries, who holds the lock."""
+"""DuckDB connections to the warehouse file: short-lived by default (lock retries, who holds
+the lock), or one read-only connection held for a report run (`hold`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -28,14 +29,21 @@ _PID_RE = re.compile(r"PID (\d+)")
 _WAIT_LOG_AFTER = 1.0  # seconds of waiting for a lock before saying so
 _WAIT_LOG_EVERY = 60.0
 _CREATING = ".creating"  # suffix of the temporary file a new warehouse is built in
+#: DuckDB's own limits on a held report connection: the kernel's tables live beside it, and
+#: DuckDB's default (80% of the machine's memory, every core) would let one report take all.
+HOLD_MEMORY_LIMIT = "1GB"
+HOLD_THREADS = 2
 
 
 class Connections:
-    """Opens the warehouse file for one block at a time; `Warehouse` builds on it."""
+    """Opens the warehouse file for one block at a time (or reads through one held read-only
+    connection, `hold()`); `Warehouse` builds on it."""
 
     path: Path
     read_only: bool
     lock_timeout: float
+    _held: duckdb.DuckDBPyConnection | None = None
+    _memo: dict[tuple[Any, ...], Any]  # query results (and derived) while held
 
     @contextmanager
     def connect(self, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -50,13 +58,81 @@ class Connections:
         """
         if not read_only and self.read_only:
             raise WarehouseError(f"{self.path} was opened read-only; cannot write")
-        con = self._open(read_only)
+        held = self._held if read_only else None
+        con = self._open(read_only) if held is None else _cursor(held)
         try:
             yield con
         except duckdb.Error as exc:
             raise _translate(exc, f"query on {self.path}") from exc
         finally:
             con.close()
+
+    def hold(self, *, memory_limit: str = HOLD_MEMORY_LIMIT,
+             threads: int = HOLD_THREADS) -> None:
+        """Read through ONE read-only connection, opened now and kept until `release()`.
+
+        Every `connect(read_only=True)` (so every `query` and read-model call) then gets a
+        cursor on it instead of opening the file again: a report run makes hundreds of reads,
+        and each open costs a file lock, the catalog and a cold cache. The held connection
+        blocks a sync's write like any reader does (the sync waits LC_ANALYTICS_SYNC_WAIT
+        seconds), so hold only for a run that ends, and release it. Only a warehouse opened
+        read-only can hold (a write connection in the same process would be refused).
+        `memory_limit` and `threads` are DuckDB's settings for that connection.
+
+        Example:
+            >>> wh.hold(); wh.query("SELECT 1"); wh.release()     # doctest: +SKIP
+        """
+        if not self.read_only:
+            raise WarehouseError(f"{self.path} is open read-write: only a read-only warehouse "
+                                 "holds a connection")
+        if self._held is not None:
+            return
+        con = self._open(True)
+        try:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
+            con.execute(f"SET threads = {int(threads)}")
+        except duckdb.Error as exc:
+            con.close()
+            raise _translate(exc, f"configuring {self.path}") from exc
+        self._held = con
+        self._memo = {}
+
+    def remember(self, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+        """`compute()` once per `key` while a connection is held (the file cannot change
+        meanwhile), else every time. The caller hands out copies if the result is mutable."""
+        if self._held is None:
+            return compute()
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def release(self) -> None:
+        """Close the connection `hold()` opened (nothing when none is held)."""
+        con, self._held = self._held, None
+        self._memo = {}
+        if con is not None:
+            con.close()
+
+    @property
+    def held(self) -> bool:
+        """Whether reads go through one held connection (`hold()`)."""
+        return self._held is not None
+
+    @contextmanager
+    def holding(self, **settings: Any) -> Iterator[Connections]:
+        """`hold()` for the block, then `release()` (unless it was held already).
+
+        Example:
+            >>> with wh.holding():                                 # doctest: +SKIP
+            ...     recs = recommend_all(wh)
+        """
+        already = self.held
+        self.hold(**settings)
+        try:
+            yield self
+        finally:
+            if not already:
+                self.release()
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if read_only and not self.path.exists():
@@ -136,6 +212,13 @@ class Connections:
             path=str(self.path),
             pid=pid,
         )
+
+
+def _cursor(held: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor on the held connection, in UTC like every connection (a session setting)."""
+    cur = held.cursor()
+    cur.execute("SET TimeZone = 'UTC'")
+    return cur
 
 
 def _remove_abandoned(path: Path) -> None:

@@ -1,7 +1,8 @@
 """The DuckDB warehouse: short-lived connections, migrations, bulk upserts and sync bookkeeping.
 
 DuckDB lets one process open a file read-write OR several processes open it read-only, never
-both at once. So nothing here keeps a connection open: `Warehouse.query` opens read-only,
+both at once. So nothing here keeps a connection open unless asked (`Warehouse.hold()`, one
+read-only connection for a report run, released at its end): `Warehouse.query` opens read-only,
 reads and closes; `Warehouse.transaction` opens read-write, runs BEGIN ... COMMIT and closes,
 so a writer holds the file only for one transaction. Opening retries a lock conflict with
 short backoff for up to `lock_timeout` seconds (logging once it has waited a second), then
@@ -44,6 +45,7 @@ from .transaction import Transaction
 __all__ = ["FINAL_RUN_STATUSES", "Records", "Transaction", "Warehouse"]
 
 FINAL_RUN_STATUSES = ("ok", "failed", "interrupted")
+MEMO_MAX_CELLS = 10_000_000  # rows x columns of a result kept for a held connection's reuse
 
 
 class Warehouse(Migrations):
@@ -110,11 +112,25 @@ class Warehouse(Migrations):
               ) -> pd.DataFrame:
         """Run one read query on a read-only connection that is closed before returning.
 
+        While a connection is held (`hold()`, a report run), the same query with the same
+        parameters is answered from memory: nothing can write the file while it is held (a
+        reader's lock keeps writers out), so a report that reads the videos in each of its
+        recommenders reads them once. Results above `MEMO_MAX_CELLS` are not kept.
+
         Example:
             >>> wh.query("SELECT state, count(*) AS n FROM videos GROUP BY state")  # doctest: +SKIP
         """
-        with self.connect(read_only=True) as con:
-            return con.execute(sql, _params(params)).df()
+        if not self.held:
+            with self.connect(read_only=True) as con:
+                return con.execute(sql, _params(params)).df()
+        key = (sql, repr(params))
+        if key not in self._memo:
+            with self.connect(read_only=True) as con:
+                df = con.execute(sql, _params(params)).df()
+            if df.size > MEMO_MAX_CELLS:
+                return df
+            self._memo[key] = df
+        return self._memo[key].copy(deep=False)  # copy-on-write: the caller's to change
 
     def get_watermark(self, source: str) -> date | None:
         """The watermark committed for `source`, or None if it never synced.

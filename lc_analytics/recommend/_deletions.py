@@ -1,0 +1,43 @@
+"""Minutes freed by scheduled deletions, per day: one array per action list (the Stream
+recommenders price thousands of `video.schedule_deletion` actions)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .model import Action
+
+
+def scheduled(v: pd.DataFrame, actions: Iterable[Action],
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of each `video.schedule_deletion` of a video in `v` (indexed by uid), in order: the
+    proposed deletion, the video's current one (NaT if none), as naive UTC datetime64, and
+    its minutes."""
+    mine = [(a.resource, a.proposed["scheduledDeletion"]) for a in actions
+            if a.kind == "video.schedule_deletion" and a.resource in v.index]
+    if not mine:
+        empty = np.array([], "datetime64[ns]")
+        return empty, empty, np.zeros(0)
+    rows = v.loc[[uid for uid, _ in mine]]
+    new = pd.to_datetime([when for _, when in mine], utc=True).tz_convert(None).to_numpy()
+    old = pd.to_datetime(rows["scheduled_deletion"], utc=True).dt.tz_convert(None).to_numpy()
+    return new, old, rows["minutes"].to_numpy(float)
+
+
+def running_sum(rows: np.ndarray, n: int) -> np.ndarray:
+    """The rows added up one after another (the order a loop of `+=` adds them in, so the
+    floats are the same), or zeros."""
+    return np.cumsum(rows, axis=0)[-1] if len(rows) else np.zeros(n)
+
+
+def deletions_freed(rec: pd.DataFrame, actions: Iterable[Action], ends: np.ndarray,
+                    ) -> np.ndarray:
+    """Minutes the `video.schedule_deletion` actions free by each of `ends` (naive UTC):
+    a recording counts once its proposed deletion has passed, unless its current scheduled
+    deletion had already removed it. `rec`: recordings indexed by uid."""
+    new, old, minutes = scheduled(rec, actions)
+    gone = (ends[None, :] >= new[:, None]) & ~(ends[None, :] >= old[:, None])  # NaT: False
+    return running_sum(gone * minutes[:, None], len(ends))
