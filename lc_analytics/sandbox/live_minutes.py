@@ -83,9 +83,11 @@ def _day_rows(account: SimulatedAccount, first: pd.Timestamp, hi: pd.Timestamp) 
     """{(day, uid, country): [minutes, creator]} of the days in [first, hi] the API reports."""
     last = min(hi, account.now).tz_convert("UTC").date()
     mv = account.minutes_viewed_between(first.date(), last)
-    return {(ts, u, c): [int(m), cr] for ts, u, c, cr, m in zip(
-        mv["date"], mv["uid"], mv["country"], mv["creator"], mv["minutes_viewed"],
-        strict=True)}
+    codes, days = pd.factorize(mv["date"])
+    day = list(days)  # one Timestamp per day, not one per row
+    return {(day[k], u, c): [m, cr] for k, u, c, cr, m in zip(
+        codes.tolist(), mv["uid"].tolist(), mv["country"].tolist(), mv["creator"].tolist(),
+        mv["minutes_viewed"].astype(np.int64).tolist(), strict=True)}
 
 
 def _shows(account: SimulatedAccount, first: pd.Timestamp, hi: pd.Timestamp) -> np.ndarray:
