@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lc_analytics.live.report import show_report
 from lc_analytics.readmodel import live_minutes
 from lc_analytics.sandbox import Sandbox, SimulatedAccount
 from lc_analytics.sandbox import live_days as LD
@@ -105,6 +106,23 @@ def test_the_sync_stores_the_minutes_after_midnight(crossing, tmp_path):
     assert mine["minutes_viewed"].sum() == s["live_minutes"] > 0
     assert (mine["minute"] >= s["start"].floor("D") + DAY).any()  # the minutes after midnight
     assert (mine["minute"] < s["end"]).all()  # and none of the recording's on-demand minutes
+    # the post-show report: live minutes across midnight, on-demand minutes without them
+    ev = L.truth(account)["events"]
+    ev = ev[ev["show_uid"] == s["show_uid"]]
+    with Warehouse(db).transaction() as tx:
+        tx.upsert("live_input_events", [
+            {"live_input_uid": e.live_input_uid, "event_at": e.at.to_pydatetime(),
+             "event_type": e.event_type, "error_code": e.code, "error_message": None,
+             "video_uid": None, "source": "notification", "received_at": e.at.to_pydatetime()}
+            for e in ev.itertuples()])
+    day1, as_of = s["start"].date(), account.now.date() - timedelta(days=1)
+    head = show_report(Warehouse(db, read_only=True), s["live_input_uid"], day1, as_of,
+                       priced=False).headline
+    assert head["live_minutes"] == s["live_minutes"]
+    daily = account.minutes_viewed_between(day1 + timedelta(days=1), as_of)
+    later = int(mine.loc[mine["minute"] >= s["start"].floor("D") + DAY, "minutes_viewed"].sum())
+    want = int(daily.loc[daily["uid"] == s["uid"], "minutes_viewed"].sum()) - later
+    assert head["on_demand_minutes"] == want > 0
 
 
 @pytest.mark.parametrize("seed,end", [(SEED, END), (3, date(2026, 3, 15)), (11, date(2025, 11, 2))])
