@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lc_analytics.analyses import show_summary
 from lc_analytics.live.report import show_report
-from lc_analytics.readmodel import live_minutes
+from lc_analytics.readmodel import LIVE, live_minutes
 from lc_analytics.sandbox import Sandbox, SimulatedAccount
 from lc_analytics.sandbox import live_days as LD
 from lc_analytics.sandbox import live_minutes as LM
@@ -87,15 +88,32 @@ def test_a_show_past_midnight_has_its_later_minutes_on_the_next_day(crossing):
     assert watched_after >= 2
 
 
-def test_the_sync_stores_the_minutes_after_midnight(crossing, tmp_path):
+@pytest.fixture(scope="module")
+def crossed(crossing, tmp_path_factory):
+    """(account, its last recent show past midnight, a warehouse synced from that show's day
+    with the show's live-input events)."""
     account = crossing[0]  # the default end date
     s = _crossing_sessions(account).iloc[-1]
     since = s["start"].date()
-    db = tmp_path / "wh.duckdb"
+    db = tmp_path_factory.mktemp("crossed") / "wh.duckdb"
     with Sandbox(account, r2=False) as sb:
         sync(sb.settings(db_path=db), transport=sb.transport, since=since, progress="none",
              sources=["stream", "minutes_viewed", "live_minutes"],
              now=lambda: account.now.to_pydatetime())
+    ev = L.truth(account)["events"]
+    ev = ev[ev["show_uid"] == s["show_uid"]]
+    with Warehouse(db).transaction() as tx:
+        tx.upsert("live_input_events", [
+            {"live_input_uid": e.live_input_uid, "event_at": e.at.to_pydatetime(),
+             "event_type": e.event_type, "error_code": e.code, "error_message": None,
+             "video_uid": None, "source": "notification", "received_at": e.at.to_pydatetime()}
+            for e in ev.itertuples()])
+    return account, s, db
+
+
+def test_the_sync_stores_the_minutes_after_midnight(crossed):
+    account, s, db = crossed
+    since = s["start"].date()
     got = live_minutes(Warehouse(db, read_only=True))
     want = LM.truth(account, pd.Timestamp(since, tz="UTC"), account.now)
     cols = ["minute", "uid", "country", "minutes_viewed"]
@@ -107,14 +125,6 @@ def test_the_sync_stores_the_minutes_after_midnight(crossing, tmp_path):
     assert (mine["minute"] >= s["start"].floor("D") + DAY).any()  # the minutes after midnight
     assert (mine["minute"] < s["end"]).all()  # and none of the recording's on-demand minutes
     # the post-show report: live minutes across midnight, on-demand minutes without them
-    ev = L.truth(account)["events"]
-    ev = ev[ev["show_uid"] == s["show_uid"]]
-    with Warehouse(db).transaction() as tx:
-        tx.upsert("live_input_events", [
-            {"live_input_uid": e.live_input_uid, "event_at": e.at.to_pydatetime(),
-             "event_type": e.event_type, "error_code": e.code, "error_message": None,
-             "video_uid": None, "source": "notification", "received_at": e.at.to_pydatetime()}
-            for e in ev.itertuples()])
     day1, as_of = s["start"].date(), account.now.date() - timedelta(days=1)
     head = show_report(Warehouse(db, read_only=True), s["live_input_uid"], day1, as_of,
                        priced=False).headline
@@ -157,3 +167,25 @@ def test_the_show_that_failed_for_quota_has_no_live_minutes(seed, end):
     want = daily.groupby(["uid", "country"])["minutes_viewed"].sum()
     assert got.groupby(["uid", "country"])["minutes"].sum().sort_index().equals(
         want.sort_index())
+
+
+def test_the_show_summary_counts_a_show_past_midnight_by_its_span(crossed):
+    """`analyses.show_summary` counts the recording's live minutes while the show ran, after
+    midnight too (the truth's session), and only the rest as on-demand minutes."""
+    account, s, db = crossed
+    wh = Warehouse(db, read_only=True)
+    day1, as_of = s["start"].date(), account.now.date() - timedelta(days=1)
+    daily = account.minutes_viewed_between(day1, as_of)
+    daily = daily[daily["uid"] == s["uid"]]
+    mine = live_minutes(wh, s["live_input_uid"])
+    later = int(mine.loc[(mine["uid"] == s["uid"]) & (mine["minute"] >= s["start"].floor("D")
+                                                      + DAY), "minutes_viewed"].sum())
+    assert later > 0  # the show had viewers after midnight: the case under test
+    show = show_summary(wh, s["uid"], as_of)
+    head = show.headline
+    assert head["live_minutes"] == s["live_minutes"]
+    assert head["on_demand_minutes"] == int(daily["minutes_viewed"].sum()) - s["live_minutes"]
+    assert head["total_minutes"] == int(daily["minutes_viewed"].sum())
+    live = show.daily[show.daily["mode"] == LIVE].set_index("date")["minutes"]
+    assert live.to_dict() == {day1: s["live_minutes"] - later,
+                              day1 + timedelta(days=1): later}

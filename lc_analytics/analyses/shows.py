@@ -73,7 +73,8 @@ def show_summary(wh: Warehouse, show_uid: str | None, as_of: date,
     """The post-show summary of recording `show_uid` (None: `latest_recording`) as of `as_of`.
 
     Headline: uid, name, show, live_input_uid, creator, started_at, duration_minutes,
-    live_minutes (viewed on the show's own UTC day), on_demand_minutes (after it, through
+    live_minutes (viewed while the show ran: a show past midnight UTC counts its minutes
+    after it too, from the per-minute rows when synced), on_demand_minutes (the rest, through
     as_of), total_minutes, average_live_viewers (live minutes / duration: the mean
     concurrent audience if everyone watched live), countries, top_country,
     previous_median_live_minutes (of the same live input's last `previous` recordings) and
@@ -87,9 +88,8 @@ def show_summary(wh: Warehouse, show_uid: str | None, as_of: date,
     m = _video(wh, uid)
     day = m["day"]
     views = readmodel.viewing(wh, day, as_of, by_country=True)
-    views = views.loc[views["uid"] == uid, ["date", "country", "minutes"]]
-    views["mode"] = np.where(views["date"] == day, LIVE, ON_DEMAND)
-    daily = views.groupby(["date", "mode"], as_index=False)["minutes"].sum()
+    views = views.loc[views["uid"] == uid, ["date", "uid", "country", "minutes"]]
+    daily = _by_span(wh, m, views)
     if len(daily):
         daily["age_days"] = [(d - day).days for d in daily["date"]]
     else:
@@ -98,6 +98,22 @@ def show_summary(wh: Warehouse, show_uid: str | None, as_of: date,
         ["minutes", "country"], ascending=[False, True], ignore_index=True)
     prev = _previous_shows(wh, m, previous)
     return ShowSummary(_headline(m, daily, countries, prev, as_of), daily, countries, prev)
+
+
+def _by_span(wh: Warehouse, m: pd.Series, views: pd.DataFrame) -> pd.DataFrame:
+    """The recording's minutes per date and mode: live while its show ran (created ..
+    created + duration: past midnight UTC too, from the per-minute rows when synced), on
+    demand after (`readmodel.show_split`, as the post-show report counts a show)."""
+    li = m["live_input_uid"]
+    if li is None or pd.isna(li):  # not a live recording: its first day stands for its show
+        views = views.assign(mode=np.where(views["date"] == m["day"], LIVE, ON_DEMAND))
+        return views.groupby(["date", "mode"], as_index=False)["minutes"].sum()
+    end = readmodel.recording_ends(wh, [m["uid"]])[m["uid"]]
+    last = pd.Timestamp(end) - pd.Timedelta(microseconds=1)  # its end minute is on demand
+    live, od = readmodel.show_split(wh, li, m["uid"], m["day"], m["created"], last, views)
+    live = live.groupby("date", as_index=False)["minutes"].sum().assign(mode=LIVE)
+    both = pd.concat([live, od.assign(mode=ON_DEMAND)], ignore_index=True)
+    return both[["date", "mode", "minutes"]].sort_values(["date", "mode"], ignore_index=True)
 
 
 def _video(wh: Warehouse, uid: str) -> pd.Series:

@@ -147,10 +147,7 @@ def show_report(wh: Warehouse, live_input_uid: str | None = None, day: date | st
     views = readmodel.viewing(wh, day, as_of, by_country=True)
     views = views[views["uid"].isin(uids)]
     last = s["end"] if not pd.isna(s["end"]) else samples["at"].max()  # still live: so far
-    per_minute, countries = _per_minute(wh, s, live_input_uid, last,
-                                        views[views["date"] == day])
-    on_demand = _on_demand(wh, views[(views["date"] > day) & (views["uid"] == s["recording_uid"])],
-                           live_input_uid, day, last)
+    per_minute, countries, on_demand = _per_minute(wh, s, live_input_uid, last, views, day)
     cost = _cost(wh, uids, day, as_of) if priced else _empty(day, as_of).cost
     head = _headline(s, live_input_uid, countries, on_demand, cost, as_of)
     head["live_minutes_from"] = "per-minute" if per_minute["minutes_viewed"].notna().any() \
@@ -159,35 +156,20 @@ def show_report(wh: Warehouse, live_input_uid: str | None = None, day: date | st
 
 
 def _per_minute(wh: Warehouse, s: pd.Series, uid: str, last: pd.Timestamp,
-                live: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The show's minutes up to `last` (sampled viewers beside minutes viewed) and its live
-    minutes by country: from the per-minute rows of the session when synced, else the day's
-    rows."""
+                views: pd.DataFrame, day: date) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The show's minutes up to `last` (sampled viewers beside minutes viewed), its live
+    minutes by country and its recording's on-demand minutes per day after (`views`: the
+    daily rows of its uids from `day`), split by the show's span (`readmodel.show_split`)."""
     if pd.isna(last):
         last = s["start"]
     per_minute = readmodel.minutes_beside_samples(wh, uid, s["start"], last)
     per_minute["offset"] = (per_minute["minute"] - s["start"].floor("min")).dt.total_seconds() \
         / 60
-    rows = readmodel.live_minutes(wh, uid, s["start"].floor("min"), last)
-    if len(rows):
-        live = rows.rename(columns={"minutes_viewed": "minutes"})
+    rec = s["recording_uid"] if isinstance(s["recording_uid"], str) else None
+    live, on_demand = readmodel.show_split(wh, uid, rec, day, s["start"], last, views)
     countries = live.groupby("country", as_index=False)["minutes"].sum().sort_values(
         ["minutes", "country"], ascending=[False, True], ignore_index=True)
-    return per_minute, countries
-
-
-def _on_demand(wh: Warehouse, later: pd.DataFrame, uid: str, day: date,
-               last: pd.Timestamp) -> pd.DataFrame:
-    """The recording's minutes per day after the show's day (`later`: its daily rows), less
-    the show's own live minutes on those days (a show past midnight: its per-minute rows)."""
-    od = later.groupby("date", as_index=False)["minutes"].sum()
-    after = pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
-    if pd.isna(last) or last < after or not len(od):
-        return od
-    live = readmodel.live_minutes(wh, uid, after.to_pydatetime(), last.to_pydatetime())
-    by_day = live.groupby(live["minute"].dt.date)["minutes_viewed"].sum()
-    od["minutes"] = od["minutes"] - od["date"].map(by_day).fillna(0)
-    return od[od["minutes"] > 0].reset_index(drop=True)
+    return per_minute, countries, on_demand
 
 
 def _empty(day: date, as_of: date) -> ShowReport:

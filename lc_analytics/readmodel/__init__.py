@@ -64,6 +64,7 @@ from .live import (
     live_viewing_uids,
     minutes_beside_samples,
     recording_ends,
+    show_split,
     viewer_samples,
 )
 from .r2 import (
@@ -132,5 +133,5 @@ __all__ = [
     "zone_limits",
     # live shows
     "live_events", "live_sessions", "viewer_samples", "live_input_of", "live_minutes",
-    "live_viewing_uids", "minutes_beside_samples", "recording_ends",
+    "live_viewing_uids", "minutes_beside_samples", "recording_ends", "show_split",
 ]

@@ -245,3 +245,33 @@ def minutes_beside_samples(wh: Warehouse, live_input_uid: str, start: datetime,
     mv = out["minute"].map(per).astype(float)
     out["minutes_viewed"] = mv.fillna(0.0) if len(m) else mv
     return out
+
+
+def show_split(wh: Warehouse, live_input_uid: str, recording_uid: str | None, day: date,
+               start: datetime, last: datetime, daily: pd.DataFrame,
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A show's viewing split by its own span, not by its start day: (live, on_demand).
+
+    `daily`: the `viewing(..., by_country=True)` rows of the show's uids (its recording and
+    its input's own) from its day `day` on. live (date, country, minutes): the per-minute
+    rows of the input in [start, last] when synced (a show past midnight UTC has some on the
+    next day), else the daily rows of `day`. on_demand (date, minutes): the recording's daily
+    rows after `day`, less the show's live minutes on those days; days left without any are
+    dropped. The post-show report and `analyses.show_summary` both count a show this way.
+    """
+    first = pd.Timestamp(start).floor("min")
+    rows = live_minutes(wh, live_input_uid, first.to_pydatetime(),
+                        pd.Timestamp(last).to_pydatetime())
+    if len(rows):
+        live = rows.assign(date=rows["minute"].dt.date).rename(
+            columns={"minutes_viewed": "minutes"})
+    else:
+        live = daily[daily["date"] == day]
+    live = live.groupby(["date", "country"], as_index=False)["minutes"].sum()
+    later = daily[(daily["date"] > day) & (daily["uid"] == recording_uid)]
+    od = later.groupby("date", as_index=False)["minutes"].sum()
+    if len(rows) and len(od):
+        by_day = live.groupby("date")["minutes"].sum()
+        od["minutes"] = od["minutes"] - od["date"].map(by_day).fillna(0)
+        od = od[od["minutes"] > 0].reset_index(drop=True)
+    return live, od
