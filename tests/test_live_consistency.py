@@ -1,6 +1,6 @@
 """A live show that runs past midnight (UTC): its live minutes after midnight are on the next
 day, in the daily rows and in the minute rows alike, and the sync stores all of them; the
-quota-failure show (nobody watched) has no live minutes at all."""
+quota-failure show (nobody watched) has no live minutes at all, and recorded nothing."""
 
 from __future__ import annotations
 
@@ -167,25 +167,25 @@ def test_the_show_that_failed_for_quota_has_no_live_minutes(seed, end):
     want = daily.groupby(["uid", "country"])["minutes_viewed"].sum()
     assert got.groupby(["uid", "country"])["minutes"].sum().sort_index().equals(
         want.sort_index())
+    _recorded_nothing(account, show, truth)
 
 
-def test_the_show_summary_counts_a_show_past_midnight_by_its_span(crossed):
-    """`analyses.show_summary` counts the recording's live minutes while the show ran, after
-    midnight too (the truth's session), and only the rest as on-demand minutes."""
-    account, s, db = crossed
-    wh = Warehouse(db, read_only=True)
-    day1, as_of = s["start"].date(), account.now.date() - timedelta(days=1)
-    daily = account.minutes_viewed_between(day1, as_of)
-    daily = daily[daily["uid"] == s["uid"]]
-    mine = live_minutes(wh, s["live_input_uid"])
-    later = int(mine.loc[(mine["uid"] == s["uid"]) & (mine["minute"] >= s["start"].floor("D")
-                                                      + DAY), "minutes_viewed"].sum())
-    assert later > 0  # the show had viewers after midnight: the case under test
-    show = show_summary(wh, s["uid"], as_of)
-    head = show.headline
-    assert head["live_minutes"] == s["live_minutes"]
-    assert head["on_demand_minutes"] == int(daily["minutes_viewed"].sum()) - s["live_minutes"]
-    assert head["total_minutes"] == int(daily["minutes_viewed"].sum())
-    live = show.daily[show.daily["mode"] == LIVE].set_index("date")["minutes"]
-    assert live.to_dict() == {day1: s["live_minutes"] - later,
-                              day1 + timedelta(days=1): later}
+def _recorded_nothing(account, show: pd.Series, truth: dict) -> None:
+    """A live input that fails on connect because storage is full records nothing: the show
+    lists no video, stores no minutes and has no on-demand views, while its events still carry
+    the failure; the other shows keep their recordings."""
+    assert show["start"].date() > account.exhaustion_date()
+    session = truth["sessions"].set_index("show_uid").loc[show["uid"]]
+    assert pd.isna(session["recording_uid"])
+    ev = truth["events"][truth["events"]["show_uid"] == show["uid"]]
+    assert ev["event_type"].tolist() == ["live_input.connected", "live_input.errored",
+                                         "live_input.disconnected"]
+    videos = account.visible_videos()
+    assert show["uid"] not in set(videos["uid"])
+    assert show["uid"] not in set(account._state()["videos"]["uid"])  # nor a deleted one
+    # no minutes of it at all: not live, not on demand, on any day since
+    daily = account.minutes_viewed_between(show["start"].date(), account.end)
+    assert not (daily["uid"] == show["uid"]).any()
+    # every other recorded show keeps its recording (listed, or deleted since)
+    recorded = truth["sessions"]["recording_uid"].dropna()
+    assert len(recorded) and set(recorded) <= set(account._state()["videos"]["uid"])

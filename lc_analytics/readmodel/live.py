@@ -99,7 +99,8 @@ def _sessions(uid: str, ev: pd.DataFrame, rejoin: timedelta) -> list[dict]:
 
 def _recordings(wh: Warehouse, sessions: pd.DataFrame, events: pd.DataFrame) -> list:
     """The recording of each session: a video of its input created within it (or named by a
-    `video.*` webhook with its `at` after the session's start)."""
+    `video.*` webhook with its `at` after the session's start and before the input's next
+    session: a show that recorded nothing does not take the next show's recording)."""
     vids = wh.query("SELECT uid, live_input_uid, created FROM videos "
                     "WHERE live_input_uid IS NOT NULL ORDER BY created")
     vids["created"] = pd.to_datetime(vids["created"], utc=True)
@@ -107,8 +108,10 @@ def _recordings(wh: Warehouse, sessions: pd.DataFrame, events: pd.DataFrame) -> 
     by_input = {k: g for k, g in vids.groupby("live_input_uid")}
     hooks_by_input = {k: g for k, g in hooks.groupby("live_input_uid")}
     out: list = []
-    for s in sessions.itertuples():
-        end = s.end if not pd.isna(s.end) else pd.Timestamp.max.tz_localize("UTC")
+    never = pd.Timestamp.max.tz_localize("UTC")
+    following = sessions.sort_values("start").groupby("live_input_uid")["start"].shift(-1)
+    for s, upto in zip(sessions.itertuples(), following.reindex(sessions.index), strict=True):
+        end = s.end if not pd.isna(s.end) else never
         v = by_input.get(s.live_input_uid)
         hit = None if v is None else v[(v["created"] >= s.start - _SLACK)
                                        & (v["created"] <= end)]
@@ -116,7 +119,8 @@ def _recordings(wh: Warehouse, sessions: pd.DataFrame, events: pd.DataFrame) -> 
             out.append(hit["uid"].iloc[0])
             continue
         h = hooks_by_input.get(s.live_input_uid)
-        named = None if h is None else h[h["at"] >= s.start]
+        named = None if h is None else h[(h["at"] >= s.start)
+                                          & (h["at"] < (never if pd.isna(upto) else upto))]
         out.append(named["video_uid"].iloc[0] if named is not None and len(named) else None)
     return out
 

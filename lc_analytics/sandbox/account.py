@@ -110,8 +110,10 @@ class SimulatedAccount:
         self.lifecycle = self.draws.lifecycle.copy()
         self._derived: dict | None = None  # rebuilt after every edit and advance
         self._base: tuple | None = None  # ... but only after an edit that is not a video's
+        self._quota_row: int | None = None  # the show that fails for quota (set with the base)
         d = self._state()
         self.capacity_minutes = _capacity(d["stored"], self._now, preset.runway_days)
+        self._base, self._derived = self._without_failed_recording(self._base), None
         self.planted = list(self.draws.planted) + self._planted_stream(d) \
             + live_shows.planted(self)
 
@@ -154,7 +156,7 @@ class SimulatedAccount:
     def _state(self) -> dict:
         if self._derived is None:
             if self._base is None:
-                self._base = self._derive_base()
+                self._base = self._without_failed_recording(self._derive_base())
             self._derived = self._with_video_edits(*self._base)
         return self._derived
 
@@ -235,18 +237,45 @@ class SimulatedAccount:
         ).astype(np.int64)
         return videos, shows, self._derive_objects()
 
+    def _without_failed_recording(self, base: tuple | None) -> tuple:
+        """`base` without the recording of the show that fails for storage quota (planted):
+        a live input that cannot store records nothing, so that show lists no video, stores
+        no minutes and has no on-demand views. The show is the first to start after the
+        stored minutes reach the capacity (`live_shows.quota_row`), found on `base` as is:
+        its recording begins after that day, so leaving it out moves neither the day nor the
+        show. Sets `_quota_row` (None until the capacity is known)."""
+        assert base is not None
+        self._quota_row = None
+        if not hasattr(self, "capacity_minutes"):
+            return base
+        videos, shows, objects = base
+        full = videos.assign(deleted_at=self._deletions(videos)[1])
+        row = live_shows.quota_row(self.draws.shows,
+                                   _first_full_day(self._stored_daily(full),
+                                                   self.capacity_minutes))
+        self._quota_row = row
+        if row is None:
+            return base
+        shows = shows.copy()
+        shows.iloc[row, shows.columns.get_loc("recorded")] = False
+        videos = videos[videos["uid"] != shows["uid"].iloc[row]].reset_index(drop=True)
+        return videos, shows, objects
+
+    def _deletions(self, videos: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+        """(scheduled deletion, deleted at) of `videos` with the API's edits applied."""
+        sched = videos["policy_deletion"].copy()
+        edited = videos["uid"].isin(self._video_sched_edits.keys())  # None clears it
+        sched[edited] = _utc(videos.loc[edited, "uid"].map(self._video_sched_edits))
+        api_del = _utc(videos["uid"].map(self._api_deleted))
+        return sched, _utc(pd.concat(
+            [_utc(sched), videos["manual_deletion"], api_del], axis=1).min(axis=1))
+
     def _with_video_edits(self, base: pd.DataFrame, shows: pd.DataFrame,
                           objects: pd.DataFrame) -> dict:
         """The derived state: `base` videos with the scheduled deletions and deletions the
         API made applied."""
         videos = base.copy()
-        sched = videos["policy_deletion"].copy()
-        edited = videos["uid"].isin(self._video_sched_edits.keys())  # None clears it
-        sched[edited] = _utc(videos.loc[edited, "uid"].map(self._video_sched_edits))
-        videos["scheduled_deletion"] = sched
-        api_del = _utc(videos["uid"].map(self._api_deleted))
-        videos["deleted_at"] = _utc(pd.concat(
-            [_utc(sched), videos["manual_deletion"], api_del], axis=1).min(axis=1))
+        videos["scheduled_deletion"], videos["deleted_at"] = self._deletions(videos)
         videos["stored_seconds"] = videos.pop("stored_seconds")  # the columns' usual order
         videos = videos.set_index("uid", drop=False)
         return _Derived(self, videos=videos, shows=shows, objects=objects)
@@ -304,7 +333,7 @@ class SimulatedAccount:
     def _failed_show(self) -> int | None:
         """The show that failed to start (the planted quota failure), once the capacity it
         depends on is known (stored minutes do not depend on views: no cycle)."""
-        return live_shows.quota_show(self) if hasattr(self, "capacity_minutes") else None
+        return self._quota_row
 
     def _stored_daily(self, videos: pd.DataFrame) -> pd.DataFrame:
         """Stored seconds at the end of each day (Stream storage rules, reference section 6)."""
@@ -730,9 +759,7 @@ class SimulatedAccount:
 
     def exhaustion_date(self) -> date | None:
         """First day whose stored minutes reach the purchased capacity, or None."""
-        st = self._state()["stored"]
-        hit = st[st["stored_seconds"] >= self.capacity_minutes * 60]
-        return None if hit.empty else hit["date"].iloc[0].date()
+        return _first_full_day(self._state()["stored"], self.capacity_minutes)
 
     def _planted_stream(self, d: dict) -> list[Planted]:
         li = self.draws.live_inputs
@@ -835,6 +862,12 @@ def _ops(day, o, mask, action, n) -> pd.DataFrame:
         "action_status": "success", "response_status_code": 200,
         "requests": np.broadcast_to(np.asarray(n), (int(mask.sum()),))
         if np.ndim(n) == 0 else np.asarray(n)})
+
+
+def _first_full_day(stored: pd.DataFrame, capacity_minutes: int) -> date | None:
+    """The first day whose stored seconds reach `capacity_minutes`, or None."""
+    hit = stored[stored["stored_seconds"] >= capacity_minutes * 60]
+    return None if hit.empty else hit["date"].iloc[0].date()
 
 
 def _capacity(stored: pd.DataFrame, now: pd.Timestamp, runway_days: int) -> int:

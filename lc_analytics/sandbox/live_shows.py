@@ -17,15 +17,15 @@ and reconnects several times in every show (look-alike: one that reconnects once
 shows); `quota_failure`, the first show that starts once the planted storage exhaustion has
 arrived fails with ERR_STORAGE_QUOTA_EXHAUSTED seconds after connecting and records nothing
 (look-alike: a show that reports ERR_GOP_OUT_OF_RANGE once and goes on to its end).
-The base simulation still lists that show's recording (and its on-demand views), so the live
-truth names that recording too; its curve is empty (nobody watched 8 seconds) and so are its
-live minutes viewed: the account leaves them out of the daily truth (`_derive_views`).
+The account leaves that show's recording out (no video, no stored minutes, no on-demand
+views: `SimulatedAccount._without_failed_recording`), so its session has no recording; its
+curve is empty (nobody watched 8 seconds) and so are its live minutes viewed (`_derive_views`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -93,16 +93,17 @@ def _roles(account: SimulatedAccount) -> Roles:
 
 def quota_show(account: SimulatedAccount) -> int | None:
     """The row of the show that fails for storage quota: the first to start after the day
-    stored minutes reach the prepaid capacity (None if that never happens in the horizon)."""
-    return _cached(account, "live_quota_show", lambda: _quota_show(account))
+    stored minutes reach the prepaid capacity (None if that never happens in the horizon).
+    The account finds it with its derived state and leaves out its recording."""
+    account._state()
+    return account._quota_row
 
 
-def _quota_show(account: SimulatedAccount) -> int | None:
-    ex = account.exhaustion_date()
-    if ex is None:
+def quota_row(shows: pd.DataFrame, exhausted: date | None) -> int | None:
+    """The row of the first of `shows` to start after the day `exhausted` (None: none)."""
+    if exhausted is None:
         return None
-    full = pd.Timestamp(ex + timedelta(days=1), tz="UTC")
-    shows = account.draws.shows
+    full = pd.Timestamp(exhausted + timedelta(days=1), tz="UTC")
     later = shows[shows["start"] >= full]
     return int(later["start"].idxmin()) if len(later) else None
 
