@@ -189,3 +189,25 @@ def _recorded_nothing(account, show: pd.Series, truth: dict) -> None:
     # every other recorded show keeps its recording (listed, or deleted since)
     recorded = truth["sessions"]["recording_uid"].dropna()
     assert len(recorded) and set(recorded) <= set(account._state()["videos"]["uid"])
+
+
+def test_the_show_summary_counts_a_show_past_midnight_by_its_span(crossed):
+    """`analyses.show_summary` counts the recording's live minutes while the show ran, after
+    midnight too (the truth's session), and only the rest as on-demand minutes."""
+    account, s, db = crossed
+    wh = Warehouse(db, read_only=True)
+    day1, as_of = s["start"].date(), account.now.date() - timedelta(days=1)
+    daily = account.minutes_viewed_between(day1, as_of)
+    daily = daily[daily["uid"] == s["uid"]]
+    mine = live_minutes(wh, s["live_input_uid"])
+    later = int(mine.loc[(mine["uid"] == s["uid"]) & (mine["minute"] >= s["start"].floor("D")
+                                                      + DAY), "minutes_viewed"].sum())
+    assert later > 0  # the show had viewers after midnight: the case under test
+    show = show_summary(wh, s["uid"], as_of)
+    head = show.headline
+    assert head["live_minutes"] == s["live_minutes"]
+    assert head["on_demand_minutes"] == int(daily["minutes_viewed"].sum()) - s["live_minutes"]
+    assert head["total_minutes"] == int(daily["minutes_viewed"].sum())
+    live = show.daily[show.daily["mode"] == LIVE].set_index("date")["minutes"]
+    assert live.to_dict() == {day1: s["live_minutes"] - later,
+                              day1 + timedelta(days=1): later}
