@@ -27,7 +27,8 @@ De-duplication survives compaction and restarts: the base also remembers the con
 the events it let go (`seen`, with when each was received), so a sender's redelivery of one of
 them after a receiver restart is acknowledged and not stored (nor counted) again. The memory
 is bounded: ids received more than `DEDUP_SECONDS` before the newest one, and beyond the
-newest `DEDUP_MAX`, are forgotten.
+newest `DEDUP_MAX`, are forgotten. A running receiver's (and poller's) memory of what it
+stored is bounded the same way, by the same mechanism (`dedup.Recent`).
 """
 
 from __future__ import annotations
@@ -38,12 +39,15 @@ import json
 import os
 import re
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .dedup import Recent
 
 FILES = {"event": "events.jsonl", "sample": "samples.jsonl"}
 LOCK = ".lock"
@@ -93,10 +97,12 @@ def locked(folder: Path, exclusive: bool = True) -> Iterator[None]:
 
 @dataclass
 class Spool:
-    """Appends records to the spool's files, each one fsynced before `append` returns."""
+    """Appends records to the spool's files, each one fsynced before `append` returns; the
+    ids it stored are remembered (bounded: `_memory`) with their `received_at` or `clock()`."""
 
     folder: Path
-    _seen: dict[str, set[str]] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
+    _seen: dict[str, Recent] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -107,9 +113,11 @@ class Spool:
                 path = self.folder / name
                 path.touch(mode=0o600, exist_ok=True)
                 _drop_torn_tail(path)
+        now = self.clock()
         for kind in FILES:
-            self._seen[kind] = {r["id"] for r in read_records(self.folder, kind)}
-            self._seen[kind] |= remembered(self.folder, kind).keys()  # compacted away
+            known = remembered(self.folder, kind)  # compacted away
+            known.update({r["id"]: _received(r) or now for r in read_records(self.folder, kind)})
+            self._seen[kind] = _memory(known)
         _fsync_dir(self.folder)
 
     def append(self, kind: str, body: Any, **extra: Any) -> tuple[str, bool]:
@@ -120,12 +128,13 @@ class Spool:
     def append_many(self, kind: str, bodies: list[Any], **extra: Any) -> list[tuple[str, bool]]:
         """Store several records with one write and one fsync (the poller's round)."""
         out, lines = [], []
+        at = _received(extra) or self.clock()
         with self._lock:
             for body in bodies:
                 ident = content_id(kind, body)
                 new = ident not in self._seen[kind]
                 if new:
-                    self._seen[kind].add(ident)
+                    self._seen[kind].add(ident, at)
                     lines.append(json.dumps({"id": ident, "kind": kind, **extra, "body": body},
                                             sort_keys=True, separators=(",", ":")) + "\n")
                 out.append((ident, new))
@@ -133,7 +142,8 @@ class Spool:
                 try:
                     self._write("".join(lines).encode(), kind)
                 except BaseException:
-                    self._seen[kind].difference_update(i for i, n in out if n)
+                    for i in (i for i, n in out if n):
+                        self._seen[kind].discard(i)
                     raise
         return out
 
@@ -149,7 +159,7 @@ class Spool:
                 os.close(fd)
 
     def count(self, kind: str) -> int:
-        """How many distinct records of `kind` the spool holds."""
+        """How many distinct ids of `kind` the spool remembers (held, or let go: `_memory`)."""
         return len(self._seen[kind])
 
 
@@ -292,13 +302,15 @@ def _remember(seen: dict[str, float], gone: list[dict[str, Any]],
     out = dict(seen)
     for r in gone:
         out[r["id"]] = max(_received(r), out.get(r["id"], 0.0))
-    newest = max([*out.values(), *map(_received, records)], default=0.0)
-    fresh = sorted(((at, i) for i, at in out.items() if at >= newest - DEDUP_SECONDS),
-                   reverse=True)[:DEDUP_MAX]
-    return {i: at for at, i in sorted(fresh)}
+    return _memory(out, max(map(_received, records), default=0.0)).as_dict()
 
 
-def _received(r: dict[str, Any]) -> float:
+def _memory(received: dict[str, float], newest: float = 0.0) -> Recent:
+    """`received` bounded by `DEDUP_SECONDS` before the newest receipt and `DEDUP_MAX`."""
+    return Recent(received, window=DEDUP_SECONDS, limit=DEDUP_MAX, newest=newest)
+
+
+def _received(r: Mapping[str, Any]) -> float:
     at = r.get("received_at")
     return float(at) if isinstance(at, int | float) else 0.0
 
