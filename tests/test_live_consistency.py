@@ -211,3 +211,11 @@ def test_the_show_summary_counts_a_show_past_midnight_by_its_span(crossed):
     live = show.daily[show.daily["mode"] == LIVE].set_index("date")["minutes"]
     assert live.to_dict() == {day1: s["live_minutes"] - later,
                               day1 + timedelta(days=1): later}
+    # the input's next show compares itself with this one counted the same way
+    truth = L.truth(account)["sessions"]
+    nxt = truth[(truth["live_input_uid"] == s["live_input_uid"])
+                & (truth["start"] > s["start"])].iloc[0]
+    after = show_summary(wh, nxt["recording_uid"], as_of)
+    assert after.headline["live_minutes"] == nxt["live_minutes"]
+    prev = after.previous.set_index("uid")["live_minutes"]
+    assert prev[s["uid"]] == s["live_minutes"]

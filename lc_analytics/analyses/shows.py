@@ -135,7 +135,8 @@ def _video(wh: Warehouse, uid: str) -> pd.Series:
 
 def _previous_shows(wh: Warehouse, m: pd.Series, n: int) -> pd.DataFrame:
     """The same live input's last `n` ready recordings before `m`: uid, name, created,
-    live_minutes (viewed on each one's own UTC day)."""
+    live_minutes (viewed while each show ran, from the per-minute rows when synced, as
+    `show_summary` counts `m`; else on its own UTC day)."""
     recs = _recordings(wh)
     recs = recs[(recs["live_input_uid"] == m["live_input_uid"])
                 & (recs["created"] < m["created"])]
@@ -143,6 +144,13 @@ def _previous_shows(wh: Warehouse, m: pd.Series, n: int) -> pd.DataFrame:
     viewed = readmodel.viewing(wh)
     live = viewed[viewed["uid"].isin(recs["uid"]) & (viewed["age_days"] == 0)]
     minutes = live.groupby("uid")["minutes"].sum()
+    per = readmodel.live_minutes(wh, m["live_input_uid"]) if len(recs) else None
+    if per is not None and len(per):
+        ends = readmodel.recording_ends(wh, recs["uid"].tolist())
+        per = per[per["uid"].isin(recs["uid"])]
+        per = per[per["minute"] < pd.to_datetime(per["uid"].map(ends), utc=True)]
+        minutes = per.groupby("uid")["minutes_viewed"].sum().astype(float).combine_first(
+            minutes)
     return pd.DataFrame({"uid": recs["uid"], "name": recs["name"], "created": recs["created"],
                          "live_minutes": [float(minutes.get(u, 0.0)) for u in recs["uid"]]},
                         ).reset_index(drop=True)
