@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .. import readmodel as rm
@@ -99,9 +100,15 @@ def schedule_actions(videos: pd.DataFrame, when: pd.Series, rec_id: str,
 def _rfc3339s(ts: pd.Series, exact: bool = False) -> list[str | None]:
     """`rfc3339` of each timestamp (None for NaT), formatted as one column."""
     ts = ts.dt.tz_convert("UTC")
-    text = ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if exact else \
-        ts.dt.ceil("s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return [None if pd.isna(t) else str(t) for t in text]
+    if not exact:
+        ts = ts.dt.ceil("s")
+    # numpy formats the column in C (strftime per value took ~1 s for 100k deletions); the
+    # same text: %f is the microseconds, truncated, as `datetime_as_string`'s "us"
+    naive = ts.dt.tz_localize(None).to_numpy()
+    text = np.char.add(np.datetime_as_string(naive, unit="us" if exact else "s"), "Z")
+    out = text.astype(object)
+    out[np.isnat(naive)] = None
+    return out.tolist()
 
 
 def retention_value(value: Any) -> int | None:
