@@ -88,7 +88,10 @@ def _with_rule(objs: pd.DataFrame, n: int | None, m: int | None) -> pd.DataFrame
     never = after["ia_from"].notna() & after["stored_until"].notna() & \
         (after["ia_from"] >= after["stored_until"])
     after.loc[never, "ia_from"] = pd.NaT
-    after["storage_class"] = np.where(after["ia_from"].notna(), IA, STANDARD)
+    # the class column by a take from its two values (a numpy array of strings is converted
+    # one value at a time), in the column's own dtype
+    classes = pd.array([STANDARD, IA], dtype=objs["storage_class"].dtype)
+    after["storage_class"] = classes.take(after["ia_from"].notna().to_numpy(np.intp))
     return after
 
 
@@ -236,7 +239,8 @@ class _AsIs:
 
 
 def _as_is(ctx: _Context, bucket: str, before: pd.DataFrame, reads: pd.DataFrame) -> _AsIs:
-    """`_AsIs` of (bucket, before, reads), derived once per run (kept in `ctx.derived`)."""
+    """`_AsIs` of (bucket, before, reads), derived once for the prefix's candidates (the
+    last one kept in `ctx.cache`, so memory stays that of one prefix)."""
     key = f"as_is:{bucket}:{id(before)}:{id(reads)}"
     hit = ctx.cache.get(key)
     if isinstance(hit, _AsIs) and hit.before is before and hit.reads is reads:
@@ -260,6 +264,7 @@ def _as_is(ctx: _Context, bucket: str, before: pd.DataFrame, reads: pd.DataFrame
         month_reads=month_reads, cls_b=cls_b, req=req, get=get, size=size,
         retr_b=int((req * size)[get & (cls_b == IA)].sum()), tr_b=int(tr_b.sum()),
         other_removals=every[~every.index.isin(before.index)])
+    ctx.cache.clear()  # a prefix's candidates are priced one after another: keep the last only
     ctx.cache[key] = out
     return out
 
