@@ -85,8 +85,9 @@ def schedule_actions(videos: pd.DataFrame, when: pd.Series, rec_id: str,
                      why: str) -> list[Action]:
     """One `video.schedule_deletion` per video whose proposed time is earlier than the one it
     holds (or it holds none); `when` must already respect `earliest_deletion`."""
-    when = pd.Series(pd.to_datetime(pd.Series(when).to_numpy(), utc=True))
-    current = pd.Series(pd.to_datetime(videos["scheduled_deletion"].to_numpy(), utc=True))
+    # as UTC columns (through `to_numpy()` a tz-aware column is one Timestamp object a value)
+    when = pd.to_datetime(pd.Series(when), utc=True).reset_index(drop=True)
+    current = pd.to_datetime(videos["scheduled_deletion"], utc=True).reset_index(drop=True)
     keep = (~(current.notna() & (current <= when))).to_numpy(bool)
     proposed = _rfc3339s(when[keep])
     held = _rfc3339s(current[keep], exact=True)
