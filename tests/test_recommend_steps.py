@@ -120,3 +120,40 @@ def test_deletion_times_are_formatted_and_parsed_as_pandas_does_one_by_one():
     mixed = ["2026-07-01T00:00:00.250000Z", "2026-07-01T02:00:00.000000Z"]  # other forms
     np.testing.assert_array_equal(
         _utc_seconds(mixed), pd.to_datetime(mixed, utc=True).tz_convert(None).to_numpy())
+
+
+def test_lifecycle_prices_a_prefix_as_is_once_and_the_same_as_per_candidate(synced,
+                                                                         monkeypatch):
+    """Each prefix's as-is side is derived once for its candidate rules (`_as_is`); with
+    the memo defeated (derived per candidate, as before) every figure is the same."""
+    from lc_analytics.recommend import _lifecycle_price as lp
+    from lc_analytics.recommend._common import resolve
+    from lc_analytics.recommend._lifecycle_context import _context, _groups
+    from lc_analytics.recommend.lifecycle import LifecycleRule, price
+    from lc_analytics.warehouse import Warehouse
+
+    wh = Warehouse(synced[1], read_only=True)
+    book, day = resolve(wh, None, "2026-06-30")
+    ctx = _context(wh, book, day)
+    derived: list[int] = []
+    real = lp._daily
+
+    def counting(objs, first, nxt):
+        derived.append(len(objs))
+        return real(objs, first, nxt)
+
+    def candidates() -> pd.DataFrame:
+        return pd.DataFrame([c.figures for (bucket, prefix), objs in _groups(ctx.objects)
+                             for c in price(ctx, bucket, prefix, objs, LifecycleRule())])
+
+    monkeypatch.setattr(lp, "_daily", counting)
+    memo = candidates()
+    prefixes = len(memo.drop_duplicates(["bucket", "prefix"]))
+    assert len(memo) > prefixes > 1  # several candidates per prefix
+    assert len(derived) == len(memo) + prefixes  # each candidate's after + each prefix's before
+    derived.clear()
+    real_as_is = lp._as_is
+    monkeypatch.setattr(lp, "_as_is", lambda c, *a: (c.cache.clear(), real_as_is(c, *a))[1])
+    each = candidates()
+    assert len(derived) == 2 * len(each)
+    pd.testing.assert_frame_equal(memo, each)
