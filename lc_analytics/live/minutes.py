@@ -2,9 +2,11 @@
 live inputs' videos, on the days they were live, into `live_minutes_viewed`.
 
 Which days and uids come from the daily rows the `minutes_viewed` step just wrote (days with
-minutes of a live input, or of a recording created that day): a few small queries, one per
-day. Like the daily analytics, the last `LAG_DAYS` are re-read on every run (Cloudflare
-restates recent data) and replaced whole in one transaction with the watermark.
+minutes of a live input, or of a recording on a day its show ran: the day it started and, for
+a show that ran past midnight, the next): a few small queries, one per day. A recording's
+minutes from its show's end on (created + duration) are on-demand viewing and are left out.
+Like the daily analytics, the last `LAG_DAYS` are re-read on every run (Cloudflare restates
+recent data) and replaced whole in one transaction with the watermark.
 """
 
 from __future__ import annotations
@@ -46,8 +48,10 @@ def sync_live_minutes(ctx: Any, source: str) -> None:
     for day, uids in days.items():
         rows += minute_rows(ctx.client, day, uids)
         ctx.progress.advance()
-    owners = readmodel.live_input_of(wh, sorted({r["uid"] for r in rows}))
-    rows = [{**r, "live_input_uid": owners[r["uid"]]} for r in rows if r["uid"] in owners]
+    uids = sorted({r["uid"] for r in rows})
+    owners, ends = readmodel.live_input_of(wh, uids), readmodel.recording_ends(wh, uids)
+    rows = [{**r, "live_input_uid": owners[r["uid"]]} for r in rows if r["uid"] in owners
+            and (r["uid"] not in ends or r["minute"] < ends[r["uid"]])]  # the show's, only
     lo, hi = day_bounds(first)[0], day_bounds(last)[1]
     with wh.transaction() as tx:
         n = tx.replace_range("live_minutes_viewed", "minute", lo, hi, rows)

@@ -38,7 +38,7 @@ class ShowReport:
     timeline: pd.DataFrame  # at, event_type, error_code, error_message, minute (from start)
     viewers: pd.DataFrame  # at, viewers (NaN: a gap), status, minute
     countries: pd.DataFrame  # country, minutes (live, on the show's day)
-    on_demand: pd.DataFrame  # date, minutes (the recording, after the show's day)
+    on_demand: pd.DataFrame  # date, minutes (the recording after the show's day, not the show)
     cost: pd.DataFrame  # sku_id, service, cost (Decimal)
     per_minute: pd.DataFrame  # minute, viewers (sampled mean), samples, minutes_viewed, offset
 
@@ -149,7 +149,8 @@ def show_report(wh: Warehouse, live_input_uid: str | None = None, day: date | st
     last = s["end"] if not pd.isna(s["end"]) else samples["at"].max()  # still live: so far
     per_minute, countries = _per_minute(wh, s, live_input_uid, last,
                                         views[views["date"] == day])
-    on_demand = views[views["date"] > day].groupby("date", as_index=False)["minutes"].sum()
+    on_demand = _on_demand(wh, views[(views["date"] > day) & (views["uid"] == s["recording_uid"])],
+                           live_input_uid, day, last)
     cost = _cost(wh, uids, day, as_of) if priced else _empty(day, as_of).cost
     head = _headline(s, live_input_uid, countries, on_demand, cost, as_of)
     head["live_minutes_from"] = "per-minute" if per_minute["minutes_viewed"].notna().any() \
@@ -173,6 +174,20 @@ def _per_minute(wh: Warehouse, s: pd.Series, uid: str, last: pd.Timestamp,
     countries = live.groupby("country", as_index=False)["minutes"].sum().sort_values(
         ["minutes", "country"], ascending=[False, True], ignore_index=True)
     return per_minute, countries
+
+
+def _on_demand(wh: Warehouse, later: pd.DataFrame, uid: str, day: date,
+               last: pd.Timestamp) -> pd.DataFrame:
+    """The recording's minutes per day after the show's day (`later`: its daily rows), less
+    the show's own live minutes on those days (a show past midnight: its per-minute rows)."""
+    od = later.groupby("date", as_index=False)["minutes"].sum()
+    after = pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
+    if pd.isna(last) or last < after or not len(od):
+        return od
+    live = readmodel.live_minutes(wh, uid, after.to_pydatetime(), last.to_pydatetime())
+    by_day = live.groupby(live["minute"].dt.date)["minutes_viewed"].sum()
+    od["minutes"] = od["minutes"] - od["date"].map(by_day).fillna(0)
+    return od[od["minutes"] > 0].reset_index(drop=True)
 
 
 def _empty(day: date, as_of: date) -> ShowReport:

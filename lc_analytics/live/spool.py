@@ -22,6 +22,12 @@ segments it absorbed, and readers skip those, so a kill at any point loses nothi
 acknowledged and counts nothing twice: before the commit the segments are still there (the
 next sync reads them again; the warehouse upserts on natural keys), after it the new base
 is in place (written aside, fsynced, renamed) before any segment is deleted.
+
+De-duplication survives compaction and restarts: the base also remembers the content ids of
+the events it let go (`seen`, with when each was received), so a sender's redelivery of one of
+them after a receiver restart is acknowledged and not stored (nor counted) again. The memory
+is bounded: ids received more than `DEDUP_SECONDS` before the newest one, and beyond the
+newest `DEDUP_MAX`, are forgotten.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ from typing import Any
 
 FILES = {"event": "events.jsonl", "sample": "samples.jsonl"}
 LOCK = ".lock"
+DEDUP_SECONDS = 7 * 86_400  # let-go events' ids are remembered for a week of receipts ...
+DEDUP_MAX = 100_000  # ... and at most this many (about 7 MB of base)
 
 
 def spool_dir(db_path: str | Path) -> Path:
@@ -101,6 +109,7 @@ class Spool:
                 _drop_torn_tail(path)
         for kind in FILES:
             self._seen[kind] = {r["id"] for r in read_records(self.folder, kind)}
+            self._seen[kind] |= remembered(self.folder, kind).keys()  # compacted away
         _fsync_dir(self.folder)
 
     def append(self, kind: str, body: Any, **extra: Any) -> tuple[str, bool]:
@@ -251,6 +260,8 @@ def _compact_kind(folder: Path, kind: str, names: list[str]) -> int:
     dropped = Counter(meta.get("dropped", {}))
     dropped.update(k for r in gone if kind == "event" and not (k := event_key(r)).startswith("|"))
     head = {"kind": "meta", "absorbed": names, "dropped": dict(sorted(dropped.items()))}
+    if kind == "event":
+        head["seen"] = _remember(meta.get("seen", {}), gone, records)
     tmp = base_path(folder, kind).with_suffix(".tmp")
     data = "".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n"
                    for r in [head, *retained]).encode()
@@ -265,6 +276,40 @@ def _compact_kind(folder: Path, kind: str, names: list[str]) -> int:
     for n in names:
         (folder / n).unlink()
     return len(gone)
+
+
+def _remember(seen: dict[str, float], gone: list[dict[str, Any]],
+              records: list[dict[str, Any]]) -> dict[str, float]:
+    """{id: received_at} of the let-go records to keep de-duplicating: the earlier ones and
+    `gone`, less those received over `DEDUP_SECONDS` before the newest record, and beyond the
+    newest `DEDUP_MAX`.
+
+    >>> _remember({"a": 1.0}, [{"id": "b", "received_at": 2.0}], [])
+    {'a': 1.0, 'b': 2.0}
+    >>> _remember({"a": 1.0}, [{"id": "b", "received_at": 1.0 + DEDUP_SECONDS + 1}], [])
+    {'b': 604802.0}
+    """
+    out = dict(seen)
+    for r in gone:
+        out[r["id"]] = max(_received(r), out.get(r["id"], 0.0))
+    newest = max([*out.values(), *map(_received, records)], default=0.0)
+    fresh = sorted(((at, i) for i, at in out.items() if at >= newest - DEDUP_SECONDS),
+                   reverse=True)[:DEDUP_MAX]
+    return {i: at for at, i in sorted(fresh)}
+
+
+def _received(r: dict[str, Any]) -> float:
+    at = r.get("received_at")
+    return float(at) if isinstance(at, int | float) else 0.0
+
+
+def remembered(folder: str | Path, kind: str) -> dict[str, float]:
+    """{id: received_at} of the records compaction let go and still de-duplicates."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return {}
+    with locked(folder, exclusive=False):
+        return dict(_base(folder, kind)[0].get("seen", {}))
 
 
 def keep(kind: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

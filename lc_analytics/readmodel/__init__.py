@@ -63,6 +63,7 @@ from .live import (
     live_sessions,
     live_viewing_uids,
     minutes_beside_samples,
+    recording_ends,
     viewer_samples,
 )
 from .r2 import (
@@ -131,5 +132,5 @@ __all__ = [
     "zone_limits",
     # live shows
     "live_events", "live_sessions", "viewer_samples", "live_input_of", "live_minutes",
-    "live_viewing_uids", "minutes_beside_samples",
+    "live_viewing_uids", "minutes_beside_samples", "recording_ends",
 ]

@@ -152,9 +152,9 @@ def sessions_between(wh: Warehouse, first: datetime, last: datetime) -> pd.DataF
 # --- per-minute live minutes viewed (GraphQL `datetime`) ---------------------------------
 def live_viewing_uids(wh: Warehouse, first: date, last: date) -> dict[date, list[str]]:
     """The days in [first, last] with live viewing, each with the uids to read by the minute:
-    the live inputs with minutes that day (recording off) and the recordings created that
-    day that have minutes that day (their live viewing; a show running past midnight loses
-    its minutes after it: the recording's next-day minutes are mostly on-demand).
+    the live inputs with minutes that day (recording off) and the recordings with minutes on a
+    day their show ran (the day it was created, and the next when the show ran past midnight;
+    `recording_ends` bounds what of them was live).
 
     >>> live_viewing_uids(Warehouse("data/demo.duckdb", read_only=True),
     ...                   date(2026, 6, 1), date(2026, 6, 30))               # doctest: +SKIP
@@ -164,12 +164,29 @@ def live_viewing_uids(wh: Warehouse, first: date, last: date) -> dict[date, list
         "LEFT JOIN videos v ON v.uid = m.uid "
         "WHERE m.date BETWEEN ? AND ? AND m.minutes_viewed > 0 AND ("
         " m.uid IN (SELECT uid FROM live_inputs) OR (v.live_input_uid IS NOT NULL"
-        " AND CAST(v.created AS DATE) = m.date)) "
+        " AND m.date >= CAST(v.created AS DATE) AND m.date < v.created"
+        " + to_microseconds(CAST(COALESCE(v.duration_seconds, 0) * 1e6 AS BIGINT)))) "
         "ORDER BY m.date, m.uid", [first, last])
     out: dict[date, list[str]] = {}
     for day, uid in zip(rows["date"], rows["uid"], strict=True):
         out.setdefault(pd.Timestamp(day).date(), []).append(uid)
     return out
+
+
+def recording_ends(wh: Warehouse, uids: list[str]) -> dict[str, datetime]:
+    """When each recording's show ended (created + duration): its minutes from then on are
+    on-demand viewing, not the show's.
+
+    >>> recording_ends(Warehouse("data/demo.duckdb", read_only=True), [])   # doctest: +SKIP
+    """
+    if not uids:
+        return {}
+    rows = wh.query(
+        "SELECT uid, created + to_microseconds(CAST(COALESCE(duration_seconds, 0) * 1e6 "
+        "AS BIGINT)) AS ended FROM videos WHERE uid IN (SELECT unnest(?)) "
+        "AND live_input_uid IS NOT NULL", [uids])
+    return {u: pd.Timestamp(t).to_pydatetime() for u, t in
+            zip(rows["uid"], rows["ended"], strict=True)}
 
 
 def live_input_of(wh: Warehouse, uids: list[str]) -> dict[str, str]:

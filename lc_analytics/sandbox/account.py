@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SandboxError
-from . import live_shows
+from . import live_days, live_shows
 from .cost_anomaly import plant_cost_anomaly
 from .op_classes import operation_class
 from .presets import Preset, get_preset
@@ -91,6 +91,7 @@ class SimulatedAccount:
         self.draws: Draws = draw(preset, seed, self.start, self.horizon_end,
                                  end + timedelta(days=1))
         plant_cost_anomaly(self.draws, seed, end)
+        live_days.split_at_midnight(self.draws, seed)  # a show's minutes on their own days
         # settings history
         li = self.draws.live_inputs
         self._retention_hist = pd.DataFrame({
@@ -267,6 +268,9 @@ class SimulatedAccount:
             or self._derived.get("videos") is not videos else self._derived["view_codes"]
         rec = codes.recorded[vidx]
         keep = (rec | is_live) & ~(rec & (day >= codes.deleted_day[vidx]))
+        failed = self._failed_show()
+        if failed is not None:  # a show that failed to start had no viewers
+            keep &= ~(is_live & (vidx == failed))
         vidx, day, rec = vidx[keep], day[keep], rec[keep]
         # Recording off: Stream attributes live viewing to the live input itself.
         ucode = np.where(rec, vidx, len(views.uids) + codes.live_input[vidx])
@@ -296,6 +300,11 @@ class SimulatedAccount:
             "is_live": np.maximum.reduceat(live, starts) if len(starts)
             else np.zeros(0, dtype=bool),
         })
+
+    def _failed_show(self) -> int | None:
+        """The show that failed to start (the planted quota failure), once the capacity it
+        depends on is known (stored minutes do not depend on views: no cycle)."""
+        return live_shows.quota_show(self) if hasattr(self, "capacity_minutes") else None
 
     def _stored_daily(self, videos: pd.DataFrame) -> pd.DataFrame:
         """Stored seconds at the end of each day (Stream storage rules, reference section 6)."""

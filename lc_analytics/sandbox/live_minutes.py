@@ -4,12 +4,14 @@ query groups by `datetime` (issue 14).
 The daily rows stay the ground truth. A query that selects the `datetime` dimension sees them
 re-stamped for its window only: each live show's minutes of each country are spread over the
 minutes of the show's concurrency curve (`live_shows`), and everything else (on-demand
-viewing, and a show nobody could watch, e.g. the quota failure) stays at its day's first
-minute. The split is exact in integers: per show, the minute rows of one country sum to that
-country's live minutes on the daily row, and the rows of one minute sum to the curve's
-concurrent viewers in that minute; so summed over a day the minute rows equal the day's rows
-(the simulation's shows never cross midnight; one that did would put its later minutes on the
-next day, as the real API would).
+viewing, and the live rows of a show whose day rows are short) stays at its day's last minute
+(23:59: a recording's on-demand minutes of the day after its show never share a minute with
+the show's own minutes after midnight). The split is exact in integers: per show, the minute
+rows of one country sum to that country's live minutes on the daily rows, and the rows of one
+minute sum to the curve's concurrent viewers in that minute; so summed over a day the minute
+rows equal the day's rows. A show that runs past midnight has its later minutes on the next
+day, in the minute rows and in the daily rows alike (`live_days`); minutes of a day the API
+does not report yet (today) are not served.
 
 [UNVERIFIED] The reference (section 2.1) documents the `datetime` dimension but not its
 resolution; the emulator stamps rows at the minute (third-party code uses `datetimeMinute`
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from .account import SimulatedAccount
 
 DAY = pd.Timedelta(days=1)
+LAST_MINUTE = pd.Timedelta(hours=23, minutes=59)  # where rows that are not a show's sit
 COLUMNS = ["_ts", "uid", "clientCountryName", "creator", "sum_minutesViewed"]
 
 
@@ -63,10 +66,10 @@ def minute_frame(account: SimulatedAccount, lo: pd.Timestamp, hi: pd.Timestamp) 
     days the window touches (only those: a large account's history is never expanded), with
     the live shows that touch it spread over their minutes."""
     first = lo.floor("D") - DAY  # a show of the day before may run into the window
-    left = _day_rows(account, first, hi)
+    left = _day_rows(account, first, hi.floor("D") + DAY)  # ... and one may run past it
     parts = [_show_rows(account, row, left) for row in _shows(account, first, hi)]
-    rest = pd.DataFrame([(k[0], k[1], k[2], v[1], v[0]) for k, v in left.items() if v[0]],
-                        columns=COLUMNS)
+    rest = pd.DataFrame([(k[0] + LAST_MINUTE, k[1], k[2], v[1], v[0])
+                         for k, v in left.items() if v[0]], columns=COLUMNS)
     frames = [f for f in (rest, *parts) if len(f)]
     if not frames:
         return pd.DataFrame(columns=COLUMNS).astype({"sum_minutesViewed": np.int64})
@@ -80,9 +83,11 @@ def _day_rows(account: SimulatedAccount, first: pd.Timestamp, hi: pd.Timestamp) 
     """{(day, uid, country): [minutes, creator]} of the days in [first, hi] the API reports."""
     last = min(hi, account.now).tz_convert("UTC").date()
     mv = account.minutes_viewed_between(first.date(), last)
-    return {(ts, u, c): [int(m), cr] for ts, u, c, cr, m in zip(
-        mv["date"], mv["uid"], mv["country"], mv["creator"], mv["minutes_viewed"],
-        strict=True)}
+    codes, days = pd.factorize(mv["date"])
+    day = list(days)  # one Timestamp per day, not one per row
+    return {(day[k], u, c): [m, cr] for k, u, c, cr, m in zip(
+        codes.tolist(), mv["uid"].tolist(), mv["country"].tolist(), mv["creator"].tolist(),
+        mv["minutes_viewed"].astype(np.int64).tolist(), strict=True)}
 
 
 def _shows(account: SimulatedAccount, first: pd.Timestamp, hi: pd.Timestamp) -> np.ndarray:
@@ -95,23 +100,31 @@ def _shows(account: SimulatedAccount, first: pd.Timestamp, hi: pd.Timestamp) -> 
 
 
 def _show_rows(account: SimulatedAccount, row: int, left: dict) -> pd.DataFrame:
-    """Show `row`'s minute rows; its minutes are taken out of the day rows in `left` (a show
-    whose day rows are missing or short, e.g. a recording deleted that day, stays there)."""
+    """Show `row`'s minute rows of the days the API reports; its minutes are taken out of the
+    day rows in `left`, day by day (a show whose day rows are missing or short, e.g. a
+    recording deleted that day, or a failed show with no viewers, stays there)."""
     show = account.draws.shows.iloc[row]
-    day = show["start"].floor("D")
     uid = show["uid"] if bool(account._state()["shows"]["recorded"].iloc[row]) \
         else show["live_input_uid"]
     countries, minutes = live_countries(account, row)
     _, first, viewers = L._show(account, row)
-    keys = [(day, uid, c) for c in countries]
-    if not len(countries) or int(viewers.sum()) != int(minutes.sum()) or any(
-            k not in left or left[k][0] < m for k, m in zip(keys, minutes, strict=True)):
+    if not len(countries) or int(viewers.sum()) != int(minutes.sum()):
         return pd.DataFrame(columns=COLUMNS)
-    creator = left[keys[0]][1]
-    for k, m in zip(keys, minutes, strict=True):
-        left[k][0] -= int(m)
     grid = split(viewers, minutes)
-    k_idx, c_idx = np.nonzero(grid)
+    stamps = first + pd.to_timedelta(np.arange(len(viewers)), unit="min")
+    days = stamps.floor("D")
+    reported = np.asarray(days < account.now.floor("D"))
+    take: dict[tuple, int] = {}
+    for day in days[reported].unique():
+        per_country = grid[np.asarray(days == day)].sum(axis=0)
+        take.update({(day, uid, c): int(m)
+                     for c, m in zip(countries, per_country, strict=True) if m})
+    if not take or any(k not in left or left[k][0] < m for k, m in take.items()):
+        return pd.DataFrame(columns=COLUMNS)
+    creator = left[next(iter(take))][1]
+    for k, m in take.items():
+        left[k][0] -= m
+    k_idx, c_idx = np.nonzero(grid * reported[:, None])
     return pd.DataFrame({
         "_ts": first + pd.to_timedelta(k_idx, unit="min"),
         "uid": uid, "clientCountryName": countries[c_idx], "creator": creator,
@@ -119,12 +132,12 @@ def _show_rows(account: SimulatedAccount, row: int, left: dict) -> pd.DataFrame:
 
 
 def live_countries(account: SimulatedAccount, row: int) -> tuple[np.ndarray, np.ndarray]:
-    """(countries, live minutes) of show `row`, from the drawn views of its day."""
+    """(countries, live minutes) of show `row`, from the drawn views of its day(s)."""
     from .simulator import HIGH_BW, LOW_BW
 
     v = account.draws.views
     day = account.draws.shows["start"].iloc[row].floor("D")
-    sel = v.select(day, day)
+    sel = v.select(day, day + DAY)  # a show running past midnight has minutes on both days
     mine = (v.vidx[sel] == row) & v.is_live[sel]
     codes = v.country[sel][mine].astype(np.int64)
     minutes = np.bincount(codes, weights=v.minutes[sel][mine],
@@ -136,7 +149,7 @@ def live_countries(account: SimulatedAccount, row: int) -> tuple[np.ndarray, np.
 def truth(account: SimulatedAccount, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
     """Ground truth for tests: the minute rows of the live shows that started in [first, last]
     (minute, uid, country, minutes_viewed), and nothing else."""
-    left = _day_rows(account, first.floor("D"), last)
+    left = _day_rows(account, first.floor("D"), last.floor("D") + DAY)
     parts = [p for p in (_show_rows(account, row, left) for row in _shows(account, first, last))
              if len(p)]
     if not parts:

@@ -17,8 +17,9 @@ and reconnects several times in every show (look-alike: one that reconnects once
 shows); `quota_failure`, the first show that starts once the planted storage exhaustion has
 arrived fails with ERR_STORAGE_QUOTA_EXHAUSTED seconds after connecting and records nothing
 (look-alike: a show that reports ERR_GOP_OUT_OF_RANGE once and goes on to its end).
-The base simulation still lists that show's recording and views (it must stay bit-identical),
-so the live truth names that recording too; its curve is empty (nobody watched 8 seconds).
+The base simulation still lists that show's recording (and its on-demand views), so the live
+truth names that recording too; its curve is empty (nobody watched 8 seconds) and so are its
+live minutes viewed: the account leaves them out of the daily truth (`_derive_views`).
 """
 
 from __future__ import annotations
@@ -173,7 +174,13 @@ def minutes_of(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
 
 def _viewers(account: SimulatedAccount, row: int, n: int, total: int) -> np.ndarray:
     """The apportioned curve of show `row` over its `n` minutes."""
-    rng = _rng(account, row, 0)
+    return seeded_viewers(account.seed, row, n, total)
+
+
+def seeded_viewers(seed: int, row: int, n: int, total: int) -> np.ndarray:
+    """`_viewers` from the account's seed alone (the draws are re-stamped with it before the
+    account exists: `live_days`)."""
+    rng = np.random.default_rng([seed, 14, row, 0])  # = _rng(account, row, 0)
     x = (np.arange(n) + 0.5) / n
     ramp = np.minimum(1.0, x / rng.uniform(0.1, 0.3))
     decline = np.minimum(1.0, (1.0 - x) / rng.uniform(0.05, 0.2))
