@@ -15,6 +15,8 @@
     │   ├── EvidenceError        a recommendation's evidence lacks a value or has a wrong one
     │   └── PlanFileError        the plan file is missing, unreadable, malformed or edited
     ├── ReportError              a report run failed (bad parameter, failing cell)
+    ├── CheckFailedError         a check ran and found a problem to act on (an alert not
+    │                            delivered, an audit item failing)
     └── WarehouseError           the DuckDB warehouse could not be opened or written
         ├── WarehouseLockedError another process holds the write lock
         └── NotSyncedError       no warehouse yet, or no synced data for the day or month asked
@@ -44,6 +46,9 @@ EXIT_CODES: dict[int, str] = {
     8: "nothing synced for what was asked: no warehouse at the path, a day before the "
        "synced data, or a month the warehouse does not fully cover",
     9: "the plan file is missing, unreadable, not a plan, or was edited after it was made",
+    10: "a check ran and found a problem: `alerts check` could not deliver a message (it "
+        "stays pending and is sent by the next run), or an `audit` item fails (the output "
+        "says which)",
     130: "interrupted (Ctrl-C)",
 }
 
@@ -161,6 +166,12 @@ class ReportError(LcAnalyticsError):
     """
 
     exit_code = 7
+
+
+class CheckFailedError(LcAnalyticsError):
+    """A check ran to the end and found a problem to act on; its output was printed first."""
+
+    exit_code = 10
 
 
 class WarehouseError(LcAnalyticsError):

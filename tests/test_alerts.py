@@ -23,6 +23,8 @@ from lc_analytics.settings import Secret
 from lc_analytics.warehouse import Warehouse
 from lc_analytics.warehouse.alert_log import alert_events, alert_state, sync_health
 
+from .conftest import copy_warehouse
+
 
 class Receiver:
     """A local HTTP endpoint for apprise's json:// URLs: records posts, or answers 500."""
@@ -223,6 +225,13 @@ def _cli_dry_run(db, capsys, monkeypatch, tmp_path) -> None:
     assert "[ALERT] Budget r2 (service R2): month to date at" in out
     assert "[ALERT] Cost anomaly in cf-r2-standard-class-b on 2026-06-30" in out
     assert "2 alert(s) hold; would send 2 message(s)" in out
+    # for real, to a receiver that is down: printed, kept pending, and exit 10 for cron
+    copy = copy_warehouse(db, tmp_path / "undelivered")
+    assert cli.main(["alerts", "check", "--db", str(copy)]) == 10
+    captured = capsys.readouterr()
+    assert captured.out.count("[NOT delivered: pending]") == 2
+    assert "2 message(s) not delivered; they stay pending" in captured.err
+    assert "secret-hook-123" not in captured.out + captured.err
     assert "secret-hook-123" not in out
     assert alert_state(Warehouse(db, read_only=True)).empty
 

@@ -146,11 +146,14 @@ def test_the_cli_prints_json_without_secrets(shared_account, tmp_path, monkeypat
             monkeypatch.setenv(name, value.strip("'\""))
         monkeypatch.setenv("LC_ANALYTICS_DB", str(tmp_path / "none.duckdb"))
         monkeypatch.chdir(tmp_path)  # no budgets.toml here
-        assert main(["audit", "--json", "--no-record"]) == 0
+        assert main(["audit", "--json", "--no-record"]) == 10  # items fail: exit 10
         token = os.environ.get("CLOUDFLARE_API_TOKEN") or os.environ[
             "CLOUDFLARE_STREAM_API_TOKEN"]
-    out = capsys.readouterr().out
-    assert token not in out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert token not in out + captured.err
+    assert "audit: 4 item(s) fail: stream_webhook, live_notifications, billing_alert, " \
+        "recording_retention" in captured.err
     statuses = {c["key"]: c["status"] for c in json.loads(out)["checks"]}
     assert statuses == {"stream_webhook": FAIL, "live_notifications": FAIL,
                         "billing_alert": FAIL, "recording_retention": FAIL,

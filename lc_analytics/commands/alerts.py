@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -63,7 +62,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     import dataclasses
 
     from ..alerts import Params, check_alerts
-    from ..errors import UsageError
+    from ..errors import CheckFailedError, UsageError
     from ..settings import Settings
     from ..warehouse import Warehouse
 
@@ -83,8 +82,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
                           params=params)
     print(format_result(result))
     if not args.dry_run and result.pending:
-        print(f"lc-analytics: {len(result.pending)} message(s) not delivered; they stay "
-              "pending and are sent again by the next alerts check", file=sys.stderr)
+        raise CheckFailedError(f"{len(result.pending)} message(s) not delivered; they stay "
+                               "pending and are sent again by the next alerts check")
     return 0
 
 

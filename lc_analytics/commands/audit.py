@@ -29,7 +29,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from ..audit import record_audit, run_audit
+    from ..audit import FAIL, record_audit, run_audit
+    from ..errors import CheckFailedError
     from ..settings import Settings
     from ..warehouse import Warehouse
 
@@ -41,4 +42,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     if not args.no_record and Path(settings.db_path).expanduser().exists():
         record_audit(Warehouse(settings.db_path), report)
     print(json.dumps(report.as_dict(), indent=2) if args.json else report.text())
+    failing = [c.key for c in report.checks if c.status == FAIL]
+    if failing:
+        raise CheckFailedError(f"audit: {len(failing)} item(s) fail: {', '.join(failing)}")
     return 0
