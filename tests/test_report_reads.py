@@ -20,7 +20,6 @@ from lc_analytics import readmodel as rm
 from lc_analytics import recommend as rc
 from lc_analytics.costs import billing, review
 from lc_analytics.errors import UsageError, WarehouseError
-from lc_analytics.recommend import recommend_all
 from lc_analytics.recommend._recordings import views_by_age
 from lc_analytics.warehouse import Warehouse
 
@@ -54,7 +53,8 @@ def _as_json(recs) -> str:
 def test_a_report_run_opens_the_warehouse_once_and_recommends_the_same(
         synced, synced_recs, opened):
     """The opening cells of cost_review and its charts, through `warehouse(db, hold=True)`:
-    one connection for every read, and the recommendations of short-lived connections."""
+    one connection for every read, and the recommendations of short-lived connections
+    (`recommend_all`), run a step at a time."""
     wh = lcnb.warehouse(synced[1], hold=True)
     try:
         period = billing.resolve_month(wh, None, None)
@@ -62,7 +62,11 @@ def test_a_report_run_opens_the_warehouse_once_and_recommends_the_same(
         billing.month_bill(wh, period.previous)
         review.forecast_summary(wh, period.as_of)
         review.runway_summary(wh)
-        recs = recommend_all(wh, as_of=period.as_of)
+        steps = rc.RecommendSteps(wh, as_of=period.as_of)  # as the notebook's cells run it
+        for step in ("selectivity", "retention", "runway", "lifecycle"):
+            steps.run(step)
+        steps.run("bitrate", "cache_rules")
+        recs = steps.recommendations
         rc.target_names(wh, recs)
         review.review_lead(wh, period, current)
         review.aws_summary(wh, period.month, period.end)

@@ -60,10 +60,24 @@ def _inventory_objects(wh: Warehouse) -> pd.DataFrame:
     return objs.assign(stored_from=created, ia_from=ia_from, stored_until=objs["missing_since"])
 
 
+_DAY_NS = 86_400 * 10**9
+
+
 def _day_index(values: Any, first: date, n_days: int, default: int) -> np.ndarray:
+    """Whole days from `first` (UTC) to each time, floored (NaT: `default`), in [0, n_days];
+    in int64 nanoseconds (pandas' timedelta floor and division per call cost more than the
+    rest of `objects_daily_bytes`).
+
+    >>> _day_index(["2026-06-01T23:59Z", "2026-06-03T00:00Z", None, "2026-05-31T12:00Z",
+    ...             "2026-08-01T00:00Z"], date(2026, 6, 1), 30, 30).tolist()
+    [0, 2, 30, 0, 30]
+    """
     ts = pd.to_datetime(pd.Series(values), utc=True)
-    idx = ((ts - pd.Timestamp(first, tz="UTC")).dt.floor("D") // pd.Timedelta(days=1))
-    return np.clip(idx.fillna(default).to_numpy(dtype=float), 0, n_days).astype(int)
+    nat = ts.isna().to_numpy()
+    start = pd.Timestamp(first, tz="UTC").value
+    ns = ts.dt.tz_convert(None).to_numpy("datetime64[ns]").astype(np.int64)
+    idx = np.floor_divide(np.where(nat, start, ns) - start, _DAY_NS)
+    return np.clip(np.where(nat, default, idx), 0, n_days).astype(int)
 
 
 def objects_daily_bytes(objects: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:
@@ -184,12 +198,13 @@ def r2_reads_by_age(wh: Warehouse, last: date) -> pd.DataFrame:
 
     >>> r2_reads_by_age(wh, date(2026, 6, 30))                          # doctest: +SKIP
     """
+    # the prefix and creation day per object (400k) rather than per read (10M): 2x faster
     df = wh.query(
-        "SELECT r.bucket, regexp_extract(r.object_name, '^([^/]*/)', 1) AS prefix, "
-        "date_diff('day', CAST(o.last_modified AS DATE), r.date) AS age, "
+        "WITH o AS (SELECT bucket, key, CAST(last_modified AS DATE) AS created, "
+        "regexp_extract(key, '^([^/]*/)', 1) AS prefix FROM r2_objects) "
+        "SELECT r.bucket, o.prefix, date_diff('day', o.created, r.date) AS age, "
         "sum(r.requests)::BIGINT AS requests, min(r.date) AS first_day "
-        "FROM r2_object_reads_daily r "
-        "JOIN r2_objects o ON o.bucket = r.bucket AND o.key = r.object_name "
+        "FROM r2_object_reads_daily r JOIN o ON o.bucket = r.bucket AND o.key = r.object_name "
         "WHERE r.date <= ? GROUP BY ALL ORDER BY bucket, prefix, age", [last])
     df["first_day"] = pd.to_datetime(df["first_day"]).dt.date
     df["age"] = df["age"].astype(np.int64)

@@ -49,7 +49,15 @@ from .lifecycle import (
 )
 from .model import Action, Plan, Recommendation
 from .retention import RetentionRule, recommend_retention, retention_policies
-from .run import RecommendParams, Rules, make_plan, parameters, recommend_all, to_frame
+from .run import (
+    RecommendParams,
+    RecommendSteps,
+    Rules,
+    make_plan,
+    parameters,
+    recommend_all,
+    to_frame,
+)
 from .runway import RunwayRule, recommend_runway
 from .selectivity import SelectivityRule, recommend_selectivity
 
@@ -62,6 +70,7 @@ __all__ = [
     "LifecycleRule",
     "Plan",
     "RecommendParams",
+    "RecommendSteps",
     "Recommendation",
     "RetentionRule",
     "Rules",

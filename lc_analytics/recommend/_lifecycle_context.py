@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import facts
 from .. import readmodel as rm
@@ -118,6 +120,8 @@ class _Context:
     #: every read up to the as-of day, per bucket, prefix and object age (`r2_reads_by_age`)
     read_ages: pd.DataFrame = field(default_factory=pd.DataFrame)
     derived: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: what pricing derives once per prefix (`_lifecycle_price._as_is`), by key
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def removals(self) -> pd.DataFrame:
         """`_removals(objects)` (indexed like `objects`), derived once per run."""
@@ -204,12 +208,24 @@ def _period_label(ctx: _Context) -> str:
 
 
 def _groups(objects: pd.DataFrame):
-    prefix = objects["key"].str.extract(r"^([^/]*/)", expand=False).fillna("")
+    prefix = _prefixes(objects["key"])
     for (bucket, pre), grp in objects.assign(prefix=prefix).groupby(["bucket", "prefix"],
                                                                     sort=True):
         if pre == "" and (prefix[objects["bucket"] == bucket] != "").any():
             continue  # root-level keys next to folders: a "" rule would cover the folders too
         yield (bucket, pre), grp
+
+
+def _prefixes(keys: pd.Series) -> pd.Series:
+    """Each key up to and including its first '/' ('' without one): r"^([^/]*/)" run by
+    Arrow over the column (pandas' `str.extract` ran it key by key: 0.4 s for 400k keys).
+
+    >>> _prefixes(pd.Series(["a/b/c", "top", "/x"])).tolist()
+    ['a/', '', '/']
+    """
+    found = pc.extract_regex(pa.array(keys, type=pa.large_string()), r"^(?P<prefix>[^/]*/)")
+    text = pc.fill_null(pc.struct_field(found, [0]), "").to_pandas()
+    return pd.Series(text.to_numpy(), index=keys.index, dtype=keys.dtype)
 
 
 def _removals(objs: pd.DataFrame) -> pd.DataFrame:

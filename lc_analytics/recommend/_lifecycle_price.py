@@ -88,7 +88,10 @@ def _with_rule(objs: pd.DataFrame, n: int | None, m: int | None) -> pd.DataFrame
     never = after["ia_from"].notna() & after["stored_until"].notna() & \
         (after["ia_from"] >= after["stored_until"])
     after.loc[never, "ia_from"] = pd.NaT
-    after["storage_class"] = np.where(after["ia_from"].notna(), IA, STANDARD)
+    # the class column by a take from its two values (a numpy array of strings is converted
+    # one value at a time), in the column's own dtype
+    classes = pd.array([STANDARD, IA], dtype=objs["storage_class"].dtype)
+    after["storage_class"] = classes.take(after["ia_from"].notna().to_numpy(np.intp))
     return after
 
 
@@ -166,21 +169,20 @@ def _price_change(ctx: _Context, bucket: str, before: pd.DataFrame, after: pd.Da
     reads' class and retrieval, transitions and the IA minimum."""
     first, nxt, book = ctx.first, ctx.nxt, ctx.book
     lo, hi = pd.Timestamp(first, tz="UTC"), pd.Timestamp(nxt, tz="UTC")
+    base = _as_is(ctx, bucket, before, reads)  # the same for every candidate of the prefix
     # storage: the prefix's modelled daily bytes after minus before, on the synced days
     delta = _daily(after, first, nxt).set_index(["date", "storage_class"])["bytes"] - \
-        _daily(before, first, nxt).set_index(["date", "storage_class"])["bytes"]
-    storage = ctx.usage.frame("r2_storage", ["date", "bucket", "storage_class", "bytes"])
-    synced_days = set(pd.to_datetime(storage.loc[storage["bucket"] == bucket, "date"]).dt.date)
+        base.daily
+    storage = base.storage
     dframe = delta.reset_index()
-    dframe = dframe[dframe["date"].isin(synced_days) & (dframe["bytes"] != 0)]
+    dframe = dframe[dframe["date"].isin(base.synced_days) & (dframe["bytes"] != 0)]
     storage_after = pd.concat([storage, dframe.assign(bucket=bucket)], ignore_index=True)
 
     # reads in the month: class (and retrieval) before and after; reads of expired objects go
-    month_reads = reads[(reads["date"] >= lo) & (reads["date"] < hi)]
-    cls_b = _read_class(month_reads, before)
+    month_reads, cls_b, req, get, size = base.month_reads, base.cls_b, base.req, base.get, \
+        base.size
     cls_a = _read_class(month_reads, after)
     kept = _alive(month_reads, after)
-    req = month_reads["requests"].to_numpy(np.int64)
     moved_to_ia = int(req[(cls_a == IA) & (cls_b != IA) & kept].sum())
     ops_rows = []
     for op_cls in (STANDARD, IA):
@@ -189,13 +191,10 @@ def _price_change(ctx: _Context, bucket: str, before: pd.DataFrame, after: pd.Da
         if n_a != n_b:
             ops_rows.append({"date": first, "bucket": bucket, "op_class": "B",
                              "storage_class": op_cls, "requests": n_a - n_b})
-    get = (month_reads["action_type"] == "GetObject").to_numpy()
-    size = month_reads["size_bytes"].to_numpy(np.int64)
-    retr_b = int((req * size)[get & (cls_b == IA)].sum())
+    retr_b = base.retr_b
     retr_a = int((req * size)[get & (cls_a == IA) & kept].sum())
-    tr_b = _in_month(before["ia_from"], lo, hi) & before["storage_class"].eq(IA)
     tr_a = _in_month(after["ia_from"], lo, hi)
-    transitions = int(tr_a.sum()) - int(tr_b.sum())
+    transitions = int(tr_a.sum()) - base.tr_b
     if transitions:
         ops_rows.append({"date": first, "bucket": bucket, "op_class": "A",
                          "storage_class": IA, "requests": transitions})
@@ -207,9 +206,8 @@ def _price_change(ctx: _Context, bucket: str, before: pd.DataFrame, after: pd.Da
     retr_after = pd.concat([retr, pd.DataFrame([{"date": first, "bucket": bucket,
                                                   "bytes": retr_a - retr_b}])],
                            ignore_index=True) if retr_a != retr_b else retr
-    every = ctx.removals()  # the other objects' removals, then the changed objects'
-    removals_after = pd.concat([every[~every.index.isin(before.index)], _removals(after)],
-                               ignore_index=True)
+    # the other objects' removals, then the changed objects'
+    removals_after = pd.concat([base.other_removals, _removals(after)], ignore_index=True)
     usage_after = Usage(r2_storage=storage_after, r2_ia_removals=removals_after,
                         r2_operations=ops_after, r2_retrieval=retr_after)
     bill_after = price_period(usage_after, first, nxt - timedelta(days=1), book)
@@ -218,6 +216,57 @@ def _price_change(ctx: _Context, bucket: str, before: pd.DataFrame, after: pd.Da
     sku_delta = _sku_delta(ctx.bill, bill_after)
     return PriceChange(dframe, moved_to_ia, transitions, retr_a, retr_b, bill_after, saving,
                        marginal, sku_delta)
+
+
+@dataclass(frozen=True)
+class _AsIs:
+    """What `_price_change` derives from the objects as they are (`before`) and their reads:
+    the same for every candidate rule of a prefix, so derived once per (before, reads)."""
+
+    before: pd.DataFrame  # held, so the ids in the key are not reused while cached
+    reads: pd.DataFrame
+    daily: pd.Series  # modelled bytes per (date, storage_class)
+    storage: pd.DataFrame  # the period's R2 storage usage
+    synced_days: set[date]  # the bucket's days with R2 storage metrics
+    month_reads: pd.DataFrame
+    cls_b: np.ndarray  # each month read's class as is
+    req: np.ndarray
+    get: np.ndarray
+    size: np.ndarray
+    retr_b: int
+    tr_b: int  # IA transitions in the month as is
+    other_removals: pd.DataFrame  # every other object's IA removals
+
+
+def _as_is(ctx: _Context, bucket: str, before: pd.DataFrame, reads: pd.DataFrame) -> _AsIs:
+    """`_AsIs` of (bucket, before, reads), derived once for the prefix's candidates (the
+    last one kept in `ctx.cache`, so memory stays that of one prefix)."""
+    key = f"as_is:{bucket}:{id(before)}:{id(reads)}"
+    hit = ctx.cache.get(key)
+    if isinstance(hit, _AsIs) and hit.before is before and hit.reads is reads:
+        return hit
+    first, nxt = ctx.first, ctx.nxt
+    lo, hi = pd.Timestamp(first, tz="UTC"), pd.Timestamp(nxt, tz="UTC")
+    storage = ctx.usage.frame("r2_storage", ["date", "bucket", "storage_class", "bytes"])
+    month_reads = reads[(reads["date"] >= lo) & (reads["date"] < hi)]
+    cls_b = _read_class(month_reads, before)
+    req = month_reads["requests"].to_numpy(np.int64)
+    get = (month_reads["action_type"] == "GetObject").to_numpy()
+    size = month_reads["size_bytes"].to_numpy(np.int64)
+    tr_b = _in_month(before["ia_from"], lo, hi) & before["storage_class"].eq(IA)
+    every = ctx.removals()
+    out = _AsIs(
+        before=before, reads=reads,
+        daily=_daily(before, first, nxt).set_index(["date", "storage_class"])["bytes"],
+        storage=storage,
+        synced_days=set(pd.to_datetime(storage.loc[storage["bucket"] == bucket, "date"])
+                        .dt.date),
+        month_reads=month_reads, cls_b=cls_b, req=req, get=get, size=size,
+        retr_b=int((req * size)[get & (cls_b == IA)].sum()), tr_b=int(tr_b.sum()),
+        other_removals=every[~every.index.isin(before.index)])
+    ctx.cache.clear()  # a prefix's candidates are priced one after another: keep the last only
+    ctx.cache[key] = out
+    return out
 
 
 def _daily(objs: pd.DataFrame, first: date, nxt: date) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .. import readmodel as rm
@@ -84,8 +85,9 @@ def schedule_actions(videos: pd.DataFrame, when: pd.Series, rec_id: str,
                      why: str) -> list[Action]:
     """One `video.schedule_deletion` per video whose proposed time is earlier than the one it
     holds (or it holds none); `when` must already respect `earliest_deletion`."""
-    when = pd.Series(pd.to_datetime(pd.Series(when).to_numpy(), utc=True))
-    current = pd.Series(pd.to_datetime(videos["scheduled_deletion"].to_numpy(), utc=True))
+    # as UTC columns (through `to_numpy()` a tz-aware column is one Timestamp object a value)
+    when = pd.to_datetime(pd.Series(when), utc=True).reset_index(drop=True)
+    current = pd.to_datetime(videos["scheduled_deletion"], utc=True).reset_index(drop=True)
     keep = (~(current.notna() & (current <= when))).to_numpy(bool)
     proposed = _rfc3339s(when[keep])
     held = _rfc3339s(current[keep], exact=True)
@@ -99,9 +101,15 @@ def schedule_actions(videos: pd.DataFrame, when: pd.Series, rec_id: str,
 def _rfc3339s(ts: pd.Series, exact: bool = False) -> list[str | None]:
     """`rfc3339` of each timestamp (None for NaT), formatted as one column."""
     ts = ts.dt.tz_convert("UTC")
-    text = ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if exact else \
-        ts.dt.ceil("s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return [None if pd.isna(t) else str(t) for t in text]
+    if not exact:
+        ts = ts.dt.ceil("s")
+    # numpy formats the column in C (strftime per value took ~1 s for 100k deletions); the
+    # same text: %f is the microseconds, truncated, as `datetime_as_string`'s "us"
+    naive = ts.dt.tz_localize(None).to_numpy()
+    text = np.char.add(np.datetime_as_string(naive, unit="us" if exact else "s"), "Z")
+    out = text.astype(object)
+    out[np.isnat(naive)] = None
+    return out.tolist()
 
 
 def retention_value(value: Any) -> int | None:

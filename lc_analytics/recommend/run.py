@@ -125,21 +125,81 @@ def recommend_all(wh: Warehouse, *, book: PriceBook | str | None = None,
 
     `params` holds the recommenders' parameters (default: their defaults); `overrides`
     replace some of them by name (e.g. `max_lost_share=0.05`, `horizon_days=60`).
+    `RecommendSteps` runs the same recipe a step at a time (a report's cells).
 
     >>> recs = recommend_all(Warehouse("data/demo.duckdb", read_only=True))  # doctest: +SKIP
     >>> to_frame(recs)[["kind", "target", "monthly_saving"]]                 # doctest: +SKIP
     """
-    rules = (params or RecommendParams()).replace(**overrides).rules()
-    book, day = resolve(wh, book, as_of)
-    sel = recommend_selectivity(wh, book=book, as_of=day, rule=rules.selectivity)
-    ret = recommend_retention(wh, book=book, as_of=day, rule=rules.retention,
-                              skip_live_inputs={r.target for r in sel},
-                              freed_before=selected_minutes(sel))
-    way = recommend_runway(wh, book=book, as_of=day, rule=rules.runway, freeing=sel + ret)
-    r2 = recommend_lifecycle(wh, book=book, as_of=day, rule=rules.lifecycle)
-    rates = recommend_bitrate(wh, book=book, as_of=day, rule=rules.bitrate)
-    cdn = recommend_cache_rules(wh, book=book, as_of=day, rule=rules.cache_rules)
-    return sel + ret + way + r2 + rates + cdn
+    steps = RecommendSteps(wh, book=book, as_of=as_of, params=params, **overrides)
+    steps.run(*STEPS)
+    return steps.recommendations
+
+
+#: the recipe's steps, in order (`RecommendSteps.run` takes their names)
+STEPS = ("selectivity", "retention", "runway", "lifecycle", "bitrate", "cache_rules")
+
+
+class RecommendSteps:
+    """`recommend_all` a step at a time, so a report runs the recommenders in several cells
+    (none of them long on a large account) and gets the same list.
+
+    A step runs once, in the recipe's order: retention needs selectivity's result (the
+    inputs it skips, the minutes it frees), runway both; running a step before the ones it
+    needs is a UsageError naming them. `recommendations` holds every step's, in recipe order.
+
+    >>> steps = RecommendSteps(wh, as_of="2026-06-30")   # doctest: +SKIP
+    >>> steps.run("selectivity", "retention"); steps.run("runway")  # doctest: +SKIP
+    >>> steps.run("lifecycle"); steps.run("bitrate", "cache_rules")  # doctest: +SKIP
+    >>> recs = steps.recommendations                     # doctest: +SKIP
+    """
+
+    _NEEDS = {"retention": ("selectivity",), "runway": ("selectivity", "retention")}
+
+    def __init__(self, wh: Warehouse, *, book: PriceBook | str | None = None,
+                 as_of: date | str | None = None, params: RecommendParams | None = None,
+                 **overrides: Any) -> None:
+        self.wh = wh
+        self.rules = (params or RecommendParams()).replace(**overrides).rules()
+        self.book, self.day = resolve(wh, book, as_of)
+        self.done: dict[str, list[Recommendation]] = {}
+
+    def run(self, *steps: str) -> None:
+        """Run the named steps (each of `STEPS`, in order): see `recommendations`."""
+        unknown = [s for s in steps if s not in STEPS]
+        if unknown:
+            raise UsageError(f"unknown recommendation step(s): {', '.join(unknown)}; the "
+                             f"steps: {', '.join(STEPS)}")
+        for step in steps:
+            if step in self.done:
+                raise UsageError(f"recommendation step {step!r} has run already")
+            missing = [n for n in self._NEEDS.get(step, ()) if n not in self.done]
+            if missing:
+                raise UsageError(f"recommendation step {step!r} needs {', '.join(missing)} "
+                                 "run first")
+            self.done[step] = self._step(step)
+
+    @property
+    def recommendations(self) -> list[Recommendation]:
+        """Every step's recommendations so far, in the recipe's order."""
+        return [r for step in STEPS for r in self.done.get(step, [])]
+
+    def _step(self, step: str) -> list[Recommendation]:
+        wh, book, day, rules, done = self.wh, self.book, self.day, self.rules, self.done
+        if step == "selectivity":
+            return recommend_selectivity(wh, book=book, as_of=day, rule=rules.selectivity)
+        if step == "retention":
+            sel = done["selectivity"]
+            return recommend_retention(wh, book=book, as_of=day, rule=rules.retention,
+                                       skip_live_inputs={r.target for r in sel},
+                                       freed_before=selected_minutes(sel))
+        if step == "runway":
+            return recommend_runway(wh, book=book, as_of=day, rule=rules.runway,
+                                    freeing=done["selectivity"] + done["retention"])
+        if step == "lifecycle":
+            return recommend_lifecycle(wh, book=book, as_of=day, rule=rules.lifecycle)
+        if step == "bitrate":
+            return recommend_bitrate(wh, book=book, as_of=day, rule=rules.bitrate)
+        return recommend_cache_rules(wh, book=book, as_of=day, rule=rules.cache_rules)
 
 
 def to_frame(recs: Iterable[Recommendation]) -> pd.DataFrame:
@@ -169,7 +229,8 @@ def parameters() -> dict[str, dict[str, Any]]:
             for f in fields(rules)}
 
 
-__all__ = ["RecommendParams", "Rules", "make_plan", "parameters", "recommend_all", "to_frame"]
+__all__ = ["STEPS", "RecommendParams", "RecommendSteps", "Rules", "make_plan", "parameters",
+           "recommend_all", "to_frame"]
 
 
 def make_plan(wh: Warehouse, *, plan_path: str | Path | None = None,

@@ -134,8 +134,10 @@ class Dataset:
 
 
 def _stream_frame(account: SimulatedAccount) -> pd.DataFrame:
-    """Minutes viewed per day x video x country x creator."""
-    mv = account.minutes_viewed()
+    """Minutes viewed per day x video x country x creator, for the days the API still serves
+    (a 3-year account is never expanded whole: older queries are refused anyway)."""
+    first = (account.now - STREAM_RETENTION).floor("D")
+    mv = account.minutes_viewed_between(first.date(), (account.now.floor("D") - DAY).date())
     return pd.DataFrame({
         "_ts": mv["date"], "uid": mv["uid"], "clientCountryName": mv["country"],
         "creator": mv["creator"], "sum_minutesViewed": mv["minutes_viewed"],

@@ -180,13 +180,16 @@ class Connections:
 
     def _connect_once(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         try:
-            return duckdb.connect(str(self.path), read_only=read_only)
+            con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.ConnectionException as exc:
-            if read_only and _SAME_PROCESS_MARKER in str(exc):
-                # This process already holds the file read-write (e.g. inside a
-                # transaction): read through that shared instance instead.
-                return duckdb.connect(str(self.path), read_only=False)
-            raise
+            if not (read_only and _SAME_PROCESS_MARKER in str(exc)):
+                raise
+            # This process already holds the file read-write (e.g. inside a
+            # transaction): read through that shared instance instead.
+            con = duckdb.connect(str(self.path), read_only=False)
+        # DuckDB draws a progress bar on stdout for a query over 2 s: never in a sync's log
+        con.execute("SET enable_progress_bar = false")
+        return con
 
     def _holders(self, exc: duckdb.Error) -> str:
         """Who holds the file: every process with it open (/proc), else DuckDB's PID."""
