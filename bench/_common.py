@@ -160,9 +160,22 @@ class Meter:
 
     def result(self) -> dict[str, float]:
         """The measurements, with the process's peak RSS so far in MiB."""
-        peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                       resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        peak_kib = max(_own_peak_kib(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
         return {"wall_s": self.wall_s, "cpu_s": self.cpu_s, "peak_rss_mib": peak_kib / 1024}
+
+
+def _own_peak_kib() -> int:
+    """This process's own peak RSS (KiB): VmHWM, which starts afresh at exec. `ru_maxrss`
+    keeps the parent's peak across fork and exec, so a child of a process serving a large
+    sandbox would report the server's memory as its own."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _cpu_seconds() -> float:

@@ -1,6 +1,7 @@
 """Sync of a served sandbox through lc-analytics vs the same pull written with dlt, paired.
 
     .venv/bin/python bench/bench_sync_vs_dlt.py [--preset medium] [--repeats 3]
+    .venv/bin/python bench/bench_sync_vs_dlt.py --preset large --lc-only
 
 The parent builds the account and serves it on loopback (REST + GraphQL + R2 on moto, rate
 limits lifted); each pipeline runs in its own child process into a fresh DuckDB file, so
@@ -24,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 TARGET_SPEEDUP = 6.0
+TARGET_RSS_MIB = 1024.0  # issue 13: sync peak RSS under 1 GiB on `large`
 
 
 def child_lc(db: str) -> dict[str, Any]:
@@ -54,12 +56,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--preset", default="medium")
     parser.add_argument("--days", type=int, help="shorter history than the preset's (>= 31)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--lc-only", action="store_true",
+                        help="lc-analytics alone: its peak RSS against the 1 GiB target "
+                             "(e.g. on `large`, where the dlt yardstick needs many GiB)")
     parser.add_argument("--child", nargs=2, metavar=("PIPELINE", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         kind, db = args.child
         _common.emit((child_lc if kind == "lc" else child_dlt)(db))
         return {}
+    if args.lc_only:
+        return _lc_only(args.preset, args.days)
 
     _common.print_machine()
     print(f"sync of the {args.preset!r} sandbox: lc-analytics vs dlt, {args.repeats} "
@@ -97,6 +104,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"{dl['peak_rss_mib'] / lc['peak_rss_mib']:.2f}x less memory; target >= "
           f"{TARGET_SPEEDUP:.0f}x: {_common.verdict(speedup, TARGET_SPEEDUP, at_most=False)}")
     return {"medians": med, "speedup": speedup, "rows": expected}
+
+
+def _lc_only(preset: str, days: int | None) -> dict[str, Any]:
+    """One full sync of `preset` by lc-analytics alone: wall, CPU, requests and peak RSS."""
+    _common.print_machine()
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp, \
+            _common.served_sandbox(preset, days) as env:
+        r = _common.run_child(Path(__file__).name, ["lc", str(Path(tmp) / "out.duckdb")], env)
+    print("rows: " + ", ".join(f"{t} {n:,}" for t, n in r["rows"].items()))
+    print(f"lc-analytics on {preset!r}: wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, "
+          f"{r['requests']} requests, peak RSS {r['peak_rss_mib']:,.0f} MiB; target < "
+          f"{TARGET_RSS_MIB:,.0f} MiB: "
+          f"{_common.verdict(r['peak_rss_mib'], TARGET_RSS_MIB, at_most=True)}")
+    return r
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ Every skip is recorded in the run (`sync_skips`, and `SyncReport.skips`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -45,11 +46,11 @@ def sync_stream(ctx: _Context, source: str) -> None:
     ctx.progress.start(source, None, "items")
     live_inputs, unchanged = _changed_live_inputs(ctx)
     full = _full_due(ctx, details.get("full_listing_at"))
-    videos = None if full else _incremental_videos(ctx, state.get("watermark"))
-    if videos is None:
-        full, videos = True, list(iter_videos(ctx.client))
+    videos: Iterable[dict] | None = None if full else _incremental_videos(
+        ctx, state.get("watermark"))
+    if videos is None:  # a full listing streams into the upsert a batch at a time
+        full, videos = True, iter_videos(ctx.client)
         details["full_listing_at"] = ctx.now.isoformat()
-    ctx.progress.advance(len(live_inputs) + len(videos))
     snapshot = storage_usage(ctx.client, ctx.now)
     with ctx.warehouse.transaction() as tx:
         n_li = tx.upsert("live_inputs", live_inputs, seen_at=ctx.now)
@@ -62,6 +63,7 @@ def sync_stream(ctx: _Context, source: str) -> None:
         tx.upsert("stream_storage_snapshots", [snapshot])
         _record_skips(ctx, tx, source)
         tx.set_watermark(source, ctx.now.date(), details)
+    ctx.progress.advance(n_li + n_v)
     _count(ctx, live_inputs=n_li, videos=n_v, stream_storage_snapshots=1)
     ctx.report.windows.setdefault(source, [])
     how = "full listing" if full else "incremental listing"
