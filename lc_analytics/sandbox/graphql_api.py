@@ -418,7 +418,7 @@ def _run_query(frame: pd.DataFrame | None, ds: Dataset, flt: dict, limit: int,
     groups, so they are applied after the aggregation; the ordered groups of the rest of the
     query are kept in `cache` (per frame), and each page of a keyset walk is a cut of them.
     No `frame` (a query grouped by `datetime`): the dataset's `by_minute` builds one for the
-    query's window (not cached).
+    query's window, kept for the next pages (`_minute_frame`).
     """
     _check_limit(limit, ds)
     lo, hi = _time_range(flt, now)
@@ -426,7 +426,7 @@ def _run_query(frame: pd.DataFrame | None, ds: Dataset, flt: dict, limit: int,
     dims = [d for d in ds.dimensions if d in requested.get("dimensions", ())]
     if frame is None:  # grouped by `datetime`: only the window's minutes are built
         assert ds.by_minute is not None and account is not None
-        frame, cache = ds.by_minute(account, lo, hi), None
+        frame = _minute_frame(ds, account, lo, hi, cache)
     keys = list(dict.fromkeys(_column(d) for d in dims))
     pre, post = _split_filter(flt, keys)
     key = (ds.name, tuple(keys), repr(pre), tuple(order_by), lo, hi)
@@ -445,6 +445,23 @@ def _run_query(frame: pd.DataFrame | None, ds: Dataset, flt: dict, limit: int,
     if post:
         grouped = grouped[_mask(grouped, post)]
     return _records(grouped.head(limit), dims, requested, ds)
+
+
+def _minute_frame(ds: Dataset, account: SimulatedAccount, lo: pd.Timestamp, hi: pd.Timestamp,
+                  cache: dict | None) -> pd.DataFrame:
+    """`ds.by_minute` of the window, kept in `cache` while the account neither moves nor
+    changes: every page of a keyset walk over the window reads the same minutes."""
+    assert ds.by_minute is not None
+    key, state = ("minutes", ds.name, lo, hi), account._state()
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None and hit[0] is state and hit[1] == account.now:
+        return hit[2]
+    frame = ds.by_minute(account, lo, hi)
+    if cache is not None:
+        if len(cache) >= _GROUPS_KEPT:
+            cache.pop(next(iter(cache)))
+        cache[key] = (state, account.now, frame)
+    return frame
 
 
 _GROUPS_KEPT = 4  # ordered aggregates kept per endpoint (one per dataset a sync walks)

@@ -43,8 +43,13 @@ def _batches(records: Records, size: int) -> Iterator[pd.DataFrame | pa.Table | 
             yield from _arrow_batches(itertools.chain([first], iterator), size)
             return
         iterator = itertools.chain([] if first is None else [first], iterator)
-        while chunk := list(itertools.islice(iterator, size)):
+        while chunk := list(itertools.islice(iterator, min(size, DICT_BATCH_ROWS))):
             yield chunk
+
+
+#: dict records are converted this many at a time at most: a dict per row costs ~1-3 KB, so a
+#: 50,000-row batch of a large listing (videos, objects) held 100+ MB for a moment
+DICT_BATCH_ROWS = 10_000
 
 
 def _arrow_batches(tables: Iterator[Any], size: int) -> Iterator[pa.Table]:
