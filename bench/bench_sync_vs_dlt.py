@@ -8,7 +8,8 @@ limits lifted); each pipeline runs in its own child process into a fresh DuckDB 
 its CPU time is the client's alone and its peak RSS is clean. Repetitions interleave
 (lc, dlt, dlt, lc, ...). Every run's row counts must equal the other's, table by table
 (`_common.ROW_TABLES`), or the benchmark fails: the comparison is only honest when
-both pulled the same data. Target (issue 13): lc-analytics at least 6x faster.
+both pulled the same data, so lc-analytics syncs the sources the yardstick pulls
+(`YARDSTICK_SOURCES`). Target (issue 13): lc-analytics at least 6x faster.
 """
 
 from __future__ import annotations
@@ -28,15 +29,22 @@ TARGET_SPEEDUP = 6.0
 TARGET_RSS_MIB = 1024.0  # issue 13: sync peak RSS under 1 GiB on `large`
 
 
-def child_lc(db: str) -> dict[str, Any]:
-    """One full `lc-analytics sync` into a fresh warehouse `db` (in a child process)."""
+#: what the dlt yardstick pulls: lc-analytics syncs the same sources for the comparison (its
+#: later steps, e.g. live minutes by the minute and billed usage, have no dlt counterpart)
+YARDSTICK_SOURCES = ["stream", "minutes_viewed", "r2_storage", "r2_operations",
+                     "r2_object_reads", "r2_inventory"]
+
+
+def child_lc(db: str, sources: list[str] | None = YARDSTICK_SOURCES) -> dict[str, Any]:
+    """One `lc-analytics sync` of `sources` (None: every source) into a fresh warehouse `db`
+    (in a child process)."""
     from lc_analytics.settings import Settings
     from lc_analytics.sync import sync
     from lc_analytics.warehouse import Warehouse
 
     settings = Settings.from_env({**dict(os.environ), "LC_ANALYTICS_DB": db}, env_file=None)
     with _common.Meter() as meter:
-        report = sync(settings, progress="none")
+        report = sync(settings, sources=sources, progress="none")
     counts = Warehouse(db).table_counts()
     return {**meter.result(), "requests": report.requests,
             "rows": {t: counts[t] for t in _common.ROW_TABLES}}
@@ -63,7 +71,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.child:
         kind, db = args.child
-        _common.emit((child_lc if kind == "lc" else child_dlt)(db))
+        _common.emit(child_dlt(db) if kind == "dlt" else child_lc(
+            db, None if kind == "lc-all" else YARDSTICK_SOURCES))
         return {}
     if args.lc_only:
         return _lc_only(args.preset, args.days)
@@ -107,11 +116,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def _lc_only(preset: str, days: int | None) -> dict[str, Any]:
-    """One full sync of `preset` by lc-analytics alone: wall, CPU, requests and peak RSS."""
+    """One full sync of `preset` (every source) by lc-analytics alone: wall, CPU, requests
+    and peak RSS."""
     _common.print_machine()
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp, \
             _common.served_sandbox(preset, days) as env:
-        r = _common.run_child(Path(__file__).name, ["lc", str(Path(tmp) / "out.duckdb")], env)
+        r = _common.run_child(Path(__file__).name, ["lc-all", str(Path(tmp) / "out.duckdb")],
+                              env)
     print("rows: " + ", ".join(f"{t} {n:,}" for t, n in r["rows"].items()))
     print(f"lc-analytics on {preset!r}: wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, "
           f"{r['requests']} requests, peak RSS {r['peak_rss_mib']:,.0f} MiB; target < "
