@@ -67,7 +67,8 @@ def minute_frame(account: SimulatedAccount, lo: pd.Timestamp, hi: pd.Timestamp) 
     the live shows that touch it spread over their minutes."""
     first = lo.floor("D") - DAY  # a show of the day before may run into the window
     left = _day_rows(account, first, hi.floor("D") + DAY)  # ... and one may run past it
-    parts = [_show_rows(account, row, left) for row in _shows(account, first, hi)]
+    memo: dict = {}  # each day's live view rows, selected once for all its shows
+    parts = [_show_rows(account, row, left, memo) for row in _shows(account, first, hi)]
     rest = pd.DataFrame([(k[0] + LAST_MINUTE, k[1], k[2], v[1], v[0])
                          for k, v in left.items() if v[0]], columns=COLUMNS)
     frames = [f for f in (rest, *parts) if len(f)]
@@ -99,14 +100,15 @@ def _shows(account: SimulatedAccount, first: pd.Timestamp, hi: pd.Timestamp) -> 
     return np.flatnonzero(ok.to_numpy())
 
 
-def _show_rows(account: SimulatedAccount, row: int, left: dict) -> pd.DataFrame:
+def _show_rows(account: SimulatedAccount, row: int, left: dict,
+               memo: dict | None = None) -> pd.DataFrame:
     """Show `row`'s minute rows of the days the API reports; its minutes are taken out of the
     day rows in `left`, day by day (a show whose day rows are missing or short, e.g. a
     recording deleted that day, or a failed show with no viewers, stays there)."""
     show = account.draws.shows.iloc[row]
     uid = show["uid"] if bool(account._state()["shows"]["recorded"].iloc[row]) \
         else show["live_input_uid"]
-    countries, minutes = live_countries(account, row)
+    countries, minutes = live_countries(account, row, memo)
     _, first, viewers = L._show(account, row)
     if not len(countries) or int(viewers.sum()) != int(minutes.sum()):
         return pd.DataFrame(columns=COLUMNS)
@@ -131,16 +133,23 @@ def _show_rows(account: SimulatedAccount, row: int, left: dict) -> pd.DataFrame:
         "sum_minutesViewed": grid[k_idx, c_idx]})
 
 
-def live_countries(account: SimulatedAccount, row: int) -> tuple[np.ndarray, np.ndarray]:
-    """(countries, live minutes) of show `row`, from the drawn views of its day(s)."""
+def live_countries(account: SimulatedAccount, row: int,
+                   memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(countries, live minutes) of show `row`, from the drawn views of its day(s); `memo`
+    keeps each day's live rows for the other shows of that day."""
     from .simulator import HIGH_BW, LOW_BW
 
-    v = account.draws.views
     day = account.draws.shows["start"].iloc[row].floor("D")
-    sel = v.select(day, day + DAY)  # a show running past midnight has minutes on both days
-    mine = (v.vidx[sel] == row) & v.is_live[sel]
-    codes = v.country[sel][mine].astype(np.int64)
-    minutes = np.bincount(codes, weights=v.minutes[sel][mine],
+    memo = {} if memo is None else memo
+    if day not in memo:
+        v = account.draws.views
+        sel = v.select(day, day + DAY)  # a show running past midnight has minutes on both days
+        live = v.is_live[sel]
+        memo[day] = (v.vidx[sel][live], v.country[sel][live].astype(np.int64),
+                     v.minutes[sel][live])
+    vidx, country, mins = memo[day]
+    mine = vidx == row
+    minutes = np.bincount(country[mine], weights=mins[mine],
                           minlength=len(HIGH_BW) + len(LOW_BW)).astype(np.int64)
     keep = np.flatnonzero(minutes)
     return np.asarray(HIGH_BW + LOW_BW, dtype=object)[keep], minutes[keep]
@@ -150,8 +159,9 @@ def truth(account: SimulatedAccount, first: pd.Timestamp, last: pd.Timestamp) ->
     """Ground truth for tests: the minute rows of the live shows that started in [first, last]
     (minute, uid, country, minutes_viewed), and nothing else."""
     left = _day_rows(account, first.floor("D"), last.floor("D") + DAY)
-    parts = [p for p in (_show_rows(account, row, left) for row in _shows(account, first, last))
-             if len(p)]
+    memo: dict = {}
+    parts = [p for p in (_show_rows(account, row, left, memo)
+                         for row in _shows(account, first, last)) if len(p)]
     if not parts:
         return pd.DataFrame(columns=["minute", "uid", "country", "minutes_viewed"])
     out = pd.concat(parts, ignore_index=True)
