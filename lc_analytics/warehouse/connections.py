@@ -187,8 +187,11 @@ class Connections:
             # This process already holds the file read-write (e.g. inside a
             # transaction): read through that shared instance instead.
             con = duckdb.connect(str(self.path), read_only=False)
-        # DuckDB draws a progress bar on stdout for a query over 2 s: never in a sync's log
-        con.execute("SET enable_progress_bar = false")
+        # DuckDB draws a progress bar on stdout for a query over 2 s: never in a sync's log.
+        # (In a Jupyter kernel without ipywidgets DuckDB refuses to touch the setting; it
+        # draws no bar there either.)
+        with suppress(duckdb.InvalidInputException):
+            con.execute("SET enable_progress_bar = false")
         return con
 
     def _holders(self, exc: duckdb.Error) -> str:
