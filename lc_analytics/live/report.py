@@ -86,6 +86,24 @@ def _start_window(start: str, day: date) -> tuple[pd.Timestamp, pd.Timedelta]:
     return at, pd.Timedelta(seconds=1) if clock.count(":") >= 2 else pd.Timedelta(minutes=1)
 
 
+def _broadcast(wh: Warehouse, live_input_uid: str | None, day: date | str | None,
+               as_of: date | str | None, start: str | None,
+               ) -> tuple[date, date, str, Any]:
+    """(as_of, day, input, session) a post-show report is about: the input's broadcast of
+    `day` (the one at `start`, else its longest), or the day's busiest; session None when
+    there was no broadcast that day."""
+    as_of = date.fromisoformat(str(as_of)) if as_of else readmodel.synced_through(wh)
+    if as_of is None:
+        raise NotSyncedError("nothing synced yet: run `lc-analytics sync` first")
+    day = date.fromisoformat(str(day)) if day else as_of
+    if live_input_uid is None:
+        pick = busiest_show(wh, day)
+        if pick is None:
+            return as_of, day, "", None
+        live_input_uid = pick[0]
+    return as_of, day, live_input_uid, _session(wh, live_input_uid, day, start)
+
+
 def show_run(wh: Warehouse, live_input_uid: str | None = None, day: date | str | None = None,
              start: str | None = None, as_of: date | str | None = None,
              ) -> tuple[dict[str, str], str | None]:
@@ -98,16 +116,9 @@ def show_run(wh: Warehouse, live_input_uid: str | None = None, day: date | str |
     >>> show_run(wh, "f6e8...", "2026-06-30")[1]     # doctest: +SKIP
     'f6e8...-20260630T190012Z'
     """
-    as_of = date.fromisoformat(str(as_of)) if as_of else readmodel.synced_through(wh)
-    if as_of is None:
-        raise NotSyncedError("nothing synced yet: run `lc-analytics sync` first")
-    day = date.fromisoformat(str(day)) if day else as_of
-    if live_input_uid is None:
-        pick = busiest_show(wh, day)
-        if pick is None:
-            return {"date": day.isoformat()}, None
-        live_input_uid = pick[0]
-    s = _session(wh, live_input_uid, day, start)
+    as_of, day, live_input_uid, s = _broadcast(wh, live_input_uid, day, as_of, start)
+    if s is None:
+        return {"date": day.isoformat()}, None
     at = s["start"]
     return ({"live_input": live_input_uid, "date": day.isoformat(), "start": at.isoformat()},
             f"{live_input_uid}-{at:%Y%m%dT%H%M%SZ}")
@@ -124,16 +135,9 @@ def show_report(wh: Warehouse, live_input_uid: str | None = None, day: date | st
 
     >>> show_report(wh, "f6e8...", "2026-06-30").headline["peak_viewers"]  # doctest: +SKIP
     """
-    as_of = date.fromisoformat(str(as_of)) if as_of else readmodel.synced_through(wh)
-    if as_of is None:
-        raise NotSyncedError("nothing synced yet: run `lc-analytics sync` first")
-    day = date.fromisoformat(str(day)) if day else as_of
-    if live_input_uid is None:
-        pick = busiest_show(wh, day)
-        if pick is None:
-            return _empty(day, as_of)
-        live_input_uid = pick[0]
-    s = _session(wh, live_input_uid, day, start)
+    as_of, day, live_input_uid, s = _broadcast(wh, live_input_uid, day, as_of, start)
+    if s is None:
+        return _empty(day, as_of)
     end = s["end"] if not pd.isna(s["end"]) else pd.Timestamp.max.tz_localize("UTC")
     ev = readmodel.live_events(wh, live_input_uid)
     timeline = ev[(ev["at"] >= s["start"]) & (ev["at"] <= end)

@@ -151,12 +151,7 @@ class Spool:
         path = self.folder / FILES[kind]
         with locked(self.folder):  # the sync cannot seal the file in the middle of a write
             _drop_torn_tail(path)  # another writer's crash mid-line
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _write_durably(path, data, os.O_APPEND)
 
     def count(self, kind: str) -> int:
         """How many distinct ids of `kind` the spool remembers (held, or let go: `_memory`)."""
@@ -275,12 +270,7 @@ def _compact_kind(folder: Path, kind: str, names: list[str]) -> int:
     tmp = base_path(folder, kind).with_suffix(".tmp")
     data = "".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n"
                    for r in [head, *retained]).encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _write_durably(tmp, data, os.O_TRUNC)
     os.replace(tmp, base_path(folder, kind))
     _fsync_dir(folder)  # the new base is durable before any segment goes
     for n in names:
@@ -372,6 +362,17 @@ def dropped_events(folder: str | Path) -> dict[str, int]:
         return {}
     with locked(folder, exclusive=False):
         return dict(_base(folder, "event")[0].get("dropped", {}))
+
+
+def _write_durably(path: Path, data: bytes, mode: int) -> None:
+    """Write `data` to `path` (created 0600; `mode` os.O_APPEND or os.O_TRUNC) and fsync it
+    before returning: what a 2xx answers for is on disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | mode, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _drop_torn_tail(path: Path) -> None:
