@@ -438,10 +438,7 @@ def _run_query(frame: pd.DataFrame | None, ds: Dataset, flt: dict, limit: int,
         rows = frame[(ts >= lo).to_numpy() & (ts <= hi).to_numpy()]  # cheap cut to the window
         rows = rows[_mask(rows, pre)]
         grouped = _order(_aggregate(rows, keys, ds), order_by, keys, ds)
-        if cache is not None:
-            if len(cache) >= _GROUPS_KEPT:
-                cache.pop(next(iter(cache)))
-            cache[key] = (frame, grouped)
+        _keep(cache, key, (frame, grouped))
     if post:
         grouped = grouped[_mask(grouped, post)]
     return _records(grouped.head(limit), dims, requested, ds)
@@ -457,14 +454,20 @@ def _minute_frame(ds: Dataset, account: SimulatedAccount, lo: pd.Timestamp, hi: 
     if hit is not None and hit[0] is state and hit[1] == account.now:
         return hit[2]
     frame = ds.by_minute(account, lo, hi)
-    if cache is not None:
-        if len(cache) >= _GROUPS_KEPT:
-            cache.pop(next(iter(cache)))
-        cache[key] = (state, account.now, frame)
+    _keep(cache, key, (state, account.now, frame))
     return frame
 
 
 _GROUPS_KEPT = 4  # ordered aggregates kept per endpoint (one per dataset a sync walks)
+
+
+def _keep(cache: dict | None, key: tuple, value: tuple) -> None:
+    """Keep `value` under `key` (no cache: nothing), the oldest entry going past the bound."""
+    if cache is None:
+        return
+    if len(cache) >= _GROUPS_KEPT:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
 
 
 def _split_filter(flt: dict, keys: list[str]) -> tuple[dict, dict]:
